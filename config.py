@@ -1,0 +1,129 @@
+"""Configuration. Every value comes from the environment (``.env`` is read by python-dotenv).
+
+``Config.from_env()`` picks the class named by ``VANI_ENV`` (development | testing | production).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def load_env_file() -> None:
+    """Read ``.env`` beside this file into ``os.environ`` (existing variables win)."""
+    load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def _env(name: str, default: str | None = None, *aliases: str) -> str | None:
+    for key in (name, *aliases):
+        value = os.environ.get(key)
+        if value not in (None, ""):
+            return value
+    return default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url(default: str) -> str:
+    url = _env("DATABASE_URL", default)
+    # Accept the common spellings and use psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    ENV_NAME = "development"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        instance = BASE_DIR / "instance"
+        self.SECRET_KEY = _env("SECRET_KEY", "dev-insecure-secret-key")
+        self.SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{instance / 'vani.db'}")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.PUBLIC_URL = (_env("PUBLIC_URL", "") or "").rstrip("/")
+        self.VANI_TRUST_PROXY = _flag("VANI_TRUST_PROXY", False)
+        # Inbound webhooks
+        self.CALENDLY_WEBHOOK_SIGNING_KEY = _env("CALENDLY_WEBHOOK_SIGNING_KEY", None, "CALENDLY_WEBHOOK_SECRET")
+        self.CAL_COM_WEBHOOK_SECRET = _env("CAL_COM_WEBHOOK_SECRET")
+        self.KAPSO_WEBHOOK_SECRET = _env("KAPSO_WEBHOOK_SECRET")
+        self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+        self.VANI_MAX_BODY_BYTES = _int("VANI_MAX_BODY_BYTES", 1024 * 1024)
+        self.MAX_CONTENT_LENGTH = self.VANI_MAX_BODY_BYTES
+        self.VANI_SIGNATURE_TOLERANCE_SECONDS = _int("VANI_SIGNATURE_TOLERANCE_SECONDS", 180)
+        self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)
+        # Processing
+        self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)
+        self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "fork")  # fork | simple
+        self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
+        # Outbound webhooks
+        self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
+        self.VANI_DELIVERY_TIMEOUT_SECONDS = float(_env("VANI_DELIVERY_TIMEOUT_SECONDS", "15"))
+        self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        # Provider APIs (registration, sync)
+        self.CALENDLY_API_TOKEN = _env("CALENDLY_API_TOKEN")
+        self.CALENDLY_API_BASE = _env("CALENDLY_API_BASE", "https://api.calendly.com")
+        self.CAL_COM_API_KEY = _env("CAL_COM_API_KEY")
+        self.CAL_COM_API_BASE = _env("CAL_COM_API_BASE", "https://api.cal.com")
+        self.KAPSO_API_KEY = _env("KAPSO_API_KEY")
+        self.KAPSO_API_BASE = _env("KAPSO_API_BASE", "https://api.kapso.ai")
+        # Notifications
+        self.SLACK_WEBHOOK_URL = _env("SLACK_WEBHOOK_URL")
+        self.SMTP_URL = _env("SMTP_URL")
+        self.VANI_NOTIFY_EMAIL_TO = _env("VANI_NOTIFY_EMAIL_TO")
+        self.VANI_NOTIFY_EMAIL_FROM = _env("VANI_NOTIFY_EMAIL_FROM", "vani@localhost")
+        # Dashboard
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+
+    @staticmethod
+    def from_env(name: str | None = None) -> "Config":
+        name = (name or _env("VANI_ENV", "development")).lower()
+        classes = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+        if name not in classes:
+            raise ValueError(f"VANI_ENV must be one of {', '.join(classes)}, not {name!r}")
+        return classes[name]()
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = _flag("FLASK_DEBUG", False)
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
+        self.WTF_CSRF_ENABLED = True
+        self.VANI_RETRY_JITTER = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SESSION_COOKIE_SECURE = True
+        self.REMEMBER_COOKIE_SECURE = True
+        self.PREFERRED_URL_SCHEME = "https"

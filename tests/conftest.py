@@ -1,0 +1,158 @@
+"""Test fixtures. PostgreSQL and real Redis when ``TEST_DATABASE_URL``/``DATABASE_URL`` and
+``REDIS_URL`` are set (CI), else a SQLite file and fakeredis."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from vani import create_app
+from vani.extensions import db as _db
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "providers"
+
+SECRETS = {
+    "CALENDLY_WEBHOOK_SIGNING_KEY": "calendly-test-signing-key",
+    "CAL_COM_WEBHOOK_SECRET": "cal-com-test-secret",
+    "KAPSO_WEBHOOK_SECRET": "kapso-test-secret",
+    "TWILIO_AUTH_TOKEN": "twilio-test-auth-token",
+}
+
+
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        from config import _database_url
+
+        os.environ.setdefault("DATABASE_URL", url)
+        return _database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.ping()
+    else:
+        import fakeredis
+
+        client = fakeredis.FakeRedis()
+    yield client
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory, redis_client):
+    app = create_app({
+        "VANI_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
+        "REDIS_CLIENT": redis_client,
+        "SERVER_NAME": "vani.test",
+        **SECRETS,
+    })
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+        _db.session.remove()
+    return app
+
+
+def _truncate() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        _db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            _db.session.execute(text(f"DELETE FROM {name}"))
+    _db.session.commit()
+
+
+@pytest.fixture
+def app(_app, redis_client):
+    """The app with empty tables, an empty Redis database and default (test) settings."""
+    from vani.services import queue, secrets
+
+    saved = dict(_app.config)
+    redis_client.flushdb()
+    queue.reset_breaker()
+    secrets.forget_cached_secrets()
+    with _app.app_context():
+        _truncate()
+        _db.session.remove()
+        yield _app
+        _db.session.remove()
+    _app.config.clear()
+    _app.config.update(saved)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def run_worker(app, redis_client):
+    """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
+    from rq import SimpleWorker
+
+    from vani.services.queue import ALL_QUEUES
+
+    class CountingWorker(SimpleWorker):
+        jobs_run = 0
+
+        def execute_job(self, job, queue):
+            CountingWorker.jobs_run += 1
+            return super().execute_job(job, queue)
+
+    def run() -> int:
+        CountingWorker.jobs_run = 0
+        CountingWorker(list(ALL_QUEUES), connection=redis_client).work(burst=True)
+        _db.session.remove()
+        return CountingWorker.jobs_run
+
+    return run
+
+
+@pytest.fixture
+def api_token(app):
+    from vani.services.tokens import create_token
+
+    return create_token("tests")[1]
+
+
+@pytest.fixture
+def api(client, api_token):
+    """A test client that sends the bearer token."""
+
+    class Api:
+        def get(self, url, **kw):
+            return client.get(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+
+        def post(self, url, **kw):
+            return client.post(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+
+        def patch(self, url, **kw):
+            return client.patch(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+
+        def delete(self, url, **kw):
+            return client.delete(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+
+    return Api()
+
+
+def shared_fixture_dir(provider: str) -> Path:
+    path = SHARED_FIXTURES / provider
+    if not path.is_dir():
+        pytest.skip(f"shared provider fixtures not present at {path}")
+    return path

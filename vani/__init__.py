@@ -1,0 +1,41 @@
+"""Vani: a self-hosted webhook hub for sales teams."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config=None) -> Flask:
+    """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
+    from config import BASE_DIR, Config, load_env_file
+    from vani import blueprints, cli, errors
+    from vani.extensions import csrf, db, login_manager, migrate, redis_ext
+
+    if config is None or isinstance(config, dict):
+        load_env_file()
+        overrides = config or {}
+        config = Config.from_env(overrides.get("VANI_ENV"))
+    else:
+        overrides = {}
+    app = Flask(__name__, instance_path=str(BASE_DIR / "instance"),
+                template_folder=str(BASE_DIR / "templates"), static_folder=str(BASE_DIR / "static"))
+    app.config.from_object(config)
+    app.config["ENV_NAME"] = config.ENV_NAME
+    app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        (BASE_DIR / "instance").mkdir(exist_ok=True)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
+    errors.init_app(app)
+    blueprints.register(app)
+    cli.init_app(app)
+    return app

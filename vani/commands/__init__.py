@@ -1,0 +1,1 @@
+"""CLI command modules, listed in ``vani/cli.py``."""

@@ -1,0 +1,1 @@
+"""RQ job functions. Each takes ids, loads rows and is safe to run twice."""

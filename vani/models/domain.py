@@ -1,0 +1,142 @@
+"""The sales domain: prospects, their notes and meetings, and notifications."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vani.extensions import db
+from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+
+
+class MeetingStatus:
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    ALL = (SCHEDULED, PENDING, CANCELLED, RESCHEDULED, COMPLETED, NO_SHOW)
+
+
+class Prospect(db.Model):
+    __tablename__ = "prospects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    notes: Mapped[list["ProspectNote"]] = relationship(
+        back_populates="prospect", order_by="ProspectNote.id", cascade="all, delete-orphan")
+    meetings: Mapped[list["Meeting"]] = relationship(
+        back_populates="prospect", order_by="Meeting.start_at", foreign_keys="Meeting.prospect_id")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "email": self.email, "name": self.name, "phone": self.phone,
+            "timezone": self.timezone, "source": self.source,
+            "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
+        }
+
+
+class ProspectNote(db.Model):
+    __tablename__ = "prospect_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
+    # Makes notes idempotent: one note per (inbound event, purpose).
+    note_key: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    prospect: Mapped[Prospect] = relationship(back_populates="notes")
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "body": self.body, "source": self.source, "meeting_id": self.meeting_id,
+                "created_at": isoformat(self.created_at)}
+
+
+class Meeting(db.Model):
+    __tablename__ = "meetings"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref", name="uq_meetings_provider_ref"),
+        Index("ix_meetings_status_start", "status", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_ref: Mapped[str] = mapped_column(String(512))  # Calendly invitee URI, Cal.com booking uid
+    prospect_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True, index=True)
+    title: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.SCHEDULED)
+    # Status to return to when a no-show mark is removed.
+    previous_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    location_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cancellation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    payment_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    payment_currency: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Provider timestamp of the newest change applied, to ignore late, older updates.
+    last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    prospect: Mapped[Prospect | None] = relationship(back_populates="meetings", foreign_keys=[prospect_id])
+    replaces: Mapped["Meeting | None"] = relationship(remote_side=[id], foreign_keys=[replaces_id])
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "provider": self.provider, "provider_ref": self.provider_ref,
+            "prospect_id": self.prospect_id, "title": self.title,
+            "start_at": isoformat(self.start_at), "end_at": isoformat(self.end_at),
+            "status": self.status, "join_url": self.join_url, "location_type": self.location_type,
+            "cancellation_reason": self.cancellation_reason, "replaces_id": self.replaces_id,
+            "paid_at": isoformat(self.paid_at),
+            "payment_amount": str(self.payment_amount) if self.payment_amount is not None else None,
+            "payment_currency": self.payment_currency,
+            "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
+        }
+
+
+class Notification(db.Model):
+    """An important moment (a payment, a finished meeting) to tell the team about."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    # One notification per moment: e.g. "payment.received:cal_com:<uid>".
+    moment_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | skipped
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"), nullable=True)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "status": self.status, "prospect_id": self.prospect_id,
+            "meeting_id": self.meeting_id, "event_id": self.event_id, "data": self.data,
+            "attempts": self.attempts, "last_error": self.last_error,
+            "created_at": isoformat(self.created_at), "sent_at": isoformat(self.sent_at),
+        }

@@ -1,0 +1,97 @@
+"""Inbound webhook calls: stored events and rejected calls."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vani.extensions import db
+from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+
+
+class EventStatus:
+    RECEIVED = "received"      # stored, waiting for a worker
+    PROCESSING = "processing"  # claimed by a worker
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+    ALL = (RECEIVED, PROCESSING, PROCESSED, IGNORED, FAILED)
+
+
+class WebhookEvent(db.Model):
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "dedupe_key", name="uq_webhook_events_provider_dedupe_key"),
+        Index("ix_webhook_events_received", "received_at", "id"),
+        Index("ix_webhook_events_provider_received", "provider", "received_at", "id"),
+        Index("ix_webhook_events_status_received", "status", "received_at", "id"),
+        Index("ix_webhook_events_type_received", "event_type", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(120))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict] = mapped_column(JSONType, default=dict)
+    payload: Mapped[dict | list | None] = mapped_column(JSONType, nullable=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)  # ignore reason or error
+    # Filled by processing, for search and links.
+    subject_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    subject_ref: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
+
+    def to_dict(self, full: bool = False) -> dict:
+        data = {
+            "id": self.id,
+            "provider": self.provider,
+            "type": self.event_type,
+            "status": self.status,
+            "verified": self.verified,
+            "attempts": self.attempts,
+            "outcome": self.outcome,
+            "received_at": isoformat(self.received_at),
+            "processed_at": isoformat(self.processed_at),
+            "prospect_id": self.prospect_id,
+            "meeting_id": self.meeting_id,
+        }
+        if full:
+            data["headers"] = self.headers
+            data["payload"] = self.payload
+            data["dedupe_key"] = self.dedupe_key
+            data["next_attempt_at"] = isoformat(self.next_attempt_at)
+        return data
+
+
+class RejectedCall(db.Model):
+    """A refused webhook call, kept (bounded) so staff can debug a secret mismatch."""
+
+    __tablename__ = "rejected_calls"
+    __table_args__ = (Index("ix_rejected_calls_created", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    checked_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    headers: Mapped[dict] = mapped_column(JSONType, default=dict)
+    body_size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "provider": self.provider, "reason": self.reason, "detail": self.detail,
+            "remote_addr": self.remote_addr, "checked_url": self.checked_url, "headers": self.headers,
+            "body_size": self.body_size, "created_at": isoformat(self.created_at),
+        }

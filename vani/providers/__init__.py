@@ -1,0 +1,1 @@
+"""Provider plugins; see ``base.py`` and ``registry.py``."""

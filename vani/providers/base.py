@@ -1,0 +1,124 @@
+"""What a provider plugin is: a verifier, a parser and a mapper behind one webhook blueprint.
+
+A provider package (``vani/providers/<name>/``) defines a ``Provider`` subclass, exposes an
+instance as ``provider`` and its ``blueprint``, and is listed once in ``registry.py``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, jsonify
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vani.models import WebhookEvent
+    from vani.services.mapping import MappingContext
+
+
+class SignatureError(Exception):
+    """The call could not be authenticated. ``reason`` is the machine-readable error code."""
+
+    def __init__(self, reason: str, detail: str | None = None, checked_url: str | None = None):
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail
+        self.checked_url = checked_url
+
+
+class BadPayload(Exception):
+    """The body cannot be turned into events (not JSON, not an object, missing fields)."""
+
+    def __init__(self, reason: str, detail: str | None = None):
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class RequestData:
+    """What a verifier and parser may look at: raw bytes, headers and the URL as called."""
+
+    body: bytes
+    headers: Any  # case-insensitive mapping
+    url: str
+    form: dict[str, str] = field(default_factory=dict)
+    remote_addr: str | None = None
+
+
+@dataclass
+class Incoming:
+    """One event parsed from a verified call, ready to be stored."""
+
+    event_type: str
+    dedupe_key: str
+    payload: Any
+    body: bytes
+
+
+@dataclass
+class Outcome:
+    status: str  # processed | ignored
+    reason: str | None = None
+
+    @classmethod
+    def processed(cls, note: str | None = None) -> "Outcome":
+        return cls("processed", note)
+
+    @classmethod
+    def ignored(cls, reason: str) -> "Outcome":
+        return cls("ignored", reason)
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def parse_json_object(body: bytes) -> dict:
+    """Decode a JSON object or raise ``BadPayload`` with a clear reason."""
+    if not body.strip():
+        raise BadPayload("empty_body", "the request body is empty")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadPayload("invalid_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadPayload("not_an_object", "the body must be a JSON object")
+    return data
+
+
+class Provider:
+    name: str = ""            # stored on events, e.g. "cal_com"
+    title: str = ""           # shown to people, e.g. "Cal.com"
+    routes: tuple[str, ...] = ()  # webhook URLs
+    secret_settings: tuple[str, ...] = ()  # config keys holding the secret
+    relevant_headers: tuple[str, ...] = ()  # stored with the event (lower-case names)
+
+    def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
+        raise NotImplementedError
+
+    def parse(self, data: RequestData) -> list[Incoming]:
+        raise NotImplementedError
+
+    def map(self, event: "WebhookEvent", ctx: "MappingContext") -> Outcome:
+        raise NotImplementedError
+
+    def respond(self, status: str, event_ids: list[int], extra: dict) -> Response:
+        """The answer to an accepted call; providers with other expectations override it."""
+        body: dict[str, Any] = {"status": status}
+        if len(event_ids) == 1:
+            body["event_id"] = event_ids[0]
+        else:
+            body["event_ids"] = event_ids
+        body.update(extra)
+        return jsonify(body)
+
+    def make_blueprint(self) -> Blueprint:
+        from vani.services.ingest import receive
+
+        bp = Blueprint(f"webhook_{self.name}", __name__)
+        view = lambda: receive(self)  # noqa: E731
+        for i, rule in enumerate(self.routes):
+            bp.add_url_rule(rule, f"receive_{i}", view, methods=["POST"])
+        return bp

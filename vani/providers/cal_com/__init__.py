@@ -1,0 +1,31 @@
+"""Cal.com webhooks."""
+from __future__ import annotations
+
+from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
+from vani.providers.cal_com import mapper, verifier
+
+
+class CalComProvider(Provider):
+    name = "cal_com"
+    title = "Cal.com"
+    routes = ("/api/webhooks/cal-com", "/api/webhooks/cal_com")
+    secret_settings = ("CAL_COM_WEBHOOK_SECRET",)
+    relevant_headers = (verifier.HEADER, "X-Cal-Webhook-Version")
+
+    def verify(self, data: RequestData, secrets, now, tolerance) -> None:
+        verifier.verify(data, secrets, now, tolerance)
+
+    def parse(self, data: RequestData) -> list[Incoming]:
+        body = parse_json_object(data.body)
+        trigger = body.get("triggerEvent")
+        if not isinstance(trigger, str) or not trigger:
+            raise BadPayload("missing_trigger", "the body has no 'triggerEvent'")
+        idem = body.get("idempotencyKey")
+        key = f"{trigger}:{idem}" if isinstance(idem, str) and idem else f"{trigger}:sha256:{body_digest(data.body)}"
+        return [Incoming(event_type=trigger, dedupe_key=key, payload=body, body=data.body)]
+
+    def map(self, event, ctx) -> Outcome:
+        return mapper.map_event(event.payload, ctx)
+
+
+provider = CalComProvider()

@@ -1,0 +1,23 @@
+"""Small portable helpers over dialect-specific SQL (PostgreSQL and SQLite)."""
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vani.extensions import db
+
+
+def dialect_insert(model):
+    name = db.session.get_bind().dialect.name
+    module = postgresql if name == "postgresql" else sqlite
+    return module.insert(model)
+
+
+def insert_ignore(model, values: dict, conflict_columns: list[str]):
+    """``INSERT … ON CONFLICT (cols) DO NOTHING RETURNING id``: yields the new id, or nothing."""
+    return (dialect_insert(model).values(**values)
+            .on_conflict_do_nothing(index_elements=conflict_columns)
+            .returning(model.id))
+
+
+def is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"

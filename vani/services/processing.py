@@ -1,0 +1,117 @@
+"""Turning a stored event into domain changes, with its outcome recorded on the event."""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from vani.extensions import db
+from vani.models import EventStatus, WebhookEvent
+from vani.models.base import utcnow
+from vani.providers.registry import get_provider
+from vani.services import queue
+from vani.services.mapping import MappingContext
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(minutes=10)  # a "processing" event older than this was abandoned by a dead worker
+_hooks: list = []
+
+
+def after_processing(fn):
+    """Register ``fn(event_ids)`` to run after processed events were committed (fan-out, notifications)."""
+    if fn not in _hooks:
+        _hooks.append(fn)
+    return fn
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at 1 h, with up to 20% jitter."""
+    base = min(30 * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=base * (1 + random.random() * 0.2))
+
+
+def claim(event_id: int, force: bool = False) -> bool:
+    """Mark the event ``processing`` unless another worker has it (or it is done, unless forced)."""
+    now = utcnow()
+    cond = or_(
+        WebhookEvent.status.in_([EventStatus.RECEIVED, EventStatus.FAILED]),
+        (WebhookEvent.status == EventStatus.PROCESSING) & (WebhookEvent.started_at < now - STUCK_AFTER),
+    )
+    if force:
+        cond = or_(cond, WebhookEvent.status.in_([EventStatus.PROCESSED, EventStatus.IGNORED]))
+    result = db.session.execute(
+        update(WebhookEvent).where(WebhookEvent.id == event_id, cond)
+        .values(status=EventStatus.PROCESSING, started_at=now, attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def process_event(event_id: int, force: bool = False) -> str | None:
+    """Process one stored event. Returns its new status, or None when it was not claimable."""
+    if not claim(event_id, force):
+        return None
+    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+    try:
+        provider = get_provider(event.provider)
+        ctx = MappingContext(event)
+        outcome = provider.map(event, ctx)
+        event.status = outcome.status
+        event.outcome = outcome.reason
+        event.processed_at = utcnow()
+        event.next_attempt_at = None
+        if ctx.prospect is not None:
+            event.prospect_id = ctx.prospect.id
+        if ctx.meeting is not None:
+            event.meeting_id = ctx.meeting.id
+        db.session.commit()
+    except Exception as exc:  # a mapper bug must not lose the event: record it and retry later
+        db.session.rollback()
+        log.exception("processing event %s failed", event_id)
+        event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+        event.status = EventStatus.FAILED
+        event.outcome = f"{type(exc).__name__}: {exc}"[:2000]
+        max_attempts = current_app.config["VANI_EVENT_MAX_ATTEMPTS"]
+        event.next_attempt_at = utcnow() + backoff(event.attempts) if event.attempts < max_attempts else None
+        db.session.commit()
+    status = event.status
+    queue.publish(queue.LIVE_CHANNEL, f"event:{event_id}")
+    return status
+
+
+def run_hooks(event_ids: list[int]) -> None:
+    for hook in _hooks:
+        try:
+            hook(event_ids)
+        except Exception:  # pragma: no cover - hooks have their own sweepers
+            log.exception("after-processing hook %s failed", hook)
+
+
+def due_event_ids(limit: int = 1000, grace: timedelta = timedelta(seconds=30)) -> list[int]:
+    """Events a worker should take: never handed over, due for a retry, or abandoned."""
+    now = utcnow()
+    stmt = (select(WebhookEvent.id).where(or_(
+        (WebhookEvent.status == EventStatus.RECEIVED) & (WebhookEvent.received_at < now - grace),
+        (WebhookEvent.status == EventStatus.FAILED) & (WebhookEvent.next_attempt_at <= now),
+        (WebhookEvent.status == EventStatus.PROCESSING) & (WebhookEvent.started_at < now - STUCK_AFTER),
+    )).order_by(WebhookEvent.id).limit(limit))
+    return list(db.session.execute(stmt).scalars())
+
+
+def sweep(grace: timedelta = timedelta(seconds=30)) -> int:
+    """Hand over every due event (the outbox sweeper). Returns how many were pushed."""
+    total = 0
+    while True:
+        ids = due_event_ids(grace=grace)
+        db.session.rollback()
+        if not ids:
+            return total
+        if not queue.push_events(ids):
+            raise RuntimeError("Redis is unreachable; events stay stored until it is back")
+        total += len(ids)
+        if len(ids) < 1000:
+            return total

@@ -1,0 +1,29 @@
+"""The RQ worker, run inside the app context."""
+from __future__ import annotations
+
+import os
+
+from flask import current_app
+from rq import SimpleWorker, Worker
+
+from vani.extensions import db, redis_ext
+from vani.services.queue import ALL_QUEUES
+
+
+def _fresh_connections_in_child() -> None:
+    # A forked work horse must not reuse the parent's database sockets.
+    db.engine.dispose(close=False)
+
+
+def make_worker(queues: list[str] | None = None, simple: bool | None = None) -> Worker:
+    if simple is None:
+        simple = current_app.config.get("VANI_WORKER_CLASS") == "simple"
+    cls = SimpleWorker if simple else Worker
+    if not simple:
+        os.register_at_fork(after_in_child=_fresh_connections_in_child)
+    return cls(queues or list(ALL_QUEUES), connection=redis_ext.client)
+
+
+def run_worker(queues: list[str] | None = None, burst: bool = False, simple: bool | None = None) -> bool:
+    worker = make_worker(queues, simple)
+    return worker.work(burst=burst, with_scheduler=True)
