@@ -68,6 +68,7 @@ class Config:
         self.VANI_MAX_BODY_BYTES = _int("VANI_MAX_BODY_BYTES", 1024 * 1024)
         self.MAX_CONTENT_LENGTH = self.VANI_MAX_BODY_BYTES
         self.VANI_SIGNATURE_TOLERANCE_SECONDS = _int("VANI_SIGNATURE_TOLERANCE_SECONDS", 180)
+        self.VANI_DEFAULT_PHONE_REGION = _env("VANI_DEFAULT_PHONE_REGION")  # e.g. "US", for numbers without +
         self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)
         # Processing
         self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)

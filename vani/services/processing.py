@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import random
+from importlib import import_module
 from datetime import timedelta
 
 from flask import current_app
@@ -18,14 +19,11 @@ from vani.services.mapping import MappingContext
 log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=10)  # a "processing" event older than this was abandoned by a dead worker
-_hooks: list = []
 
-
-def after_processing(fn):
-    """Register ``fn(event_ids)`` to run after processed events were committed (fan-out, notifications)."""
-    if fn not in _hooks:
-        _hooks.append(fn)
-    return fn
+# Called as ``fn(event_ids)`` after processed events were committed (fan-out, notifications).
+# Each has its own sweeper, so a failing hook delays work but never loses it.
+AFTER_PROCESSING_HOOKS: list[str] = [
+]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -84,11 +82,13 @@ def process_event(event_id: int, force: bool = False) -> str | None:
 
 
 def run_hooks(event_ids: list[int]) -> None:
-    for hook in _hooks:
+    for path in AFTER_PROCESSING_HOOKS:
+        module, _, name = path.partition(":")
         try:
-            hook(event_ids)
-        except Exception:  # pragma: no cover - hooks have their own sweepers
-            log.exception("after-processing hook %s failed", hook)
+            getattr(import_module(module), name)(event_ids)
+        except Exception:  # hooks have their own sweepers
+            db.session.rollback()
+            log.exception("after-processing hook %s failed", path)
 
 
 def due_event_ids(limit: int = 1000, grace: timedelta = timedelta(seconds=30)) -> list[int]:
