@@ -56,7 +56,9 @@ class Config:
         instance = BASE_DIR / "instance"
         self.SECRET_KEY = _env("SECRET_KEY", "dev-insecure-secret-key")
         self.SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{instance / 'vani.db'}")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No ping per checkout (a round trip per request on the ingest path): a connection the
+        # server dropped fails once with a 503 and is replaced; idle ones are recycled.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800}
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.PUBLIC_URL = (_env("PUBLIC_URL", "") or "").rstrip("/")
         self.VANI_TRUST_PROXY = _flag("VANI_TRUST_PROXY", False)
@@ -65,6 +67,7 @@ class Config:
         self.CAL_COM_WEBHOOK_SECRET = _env("CAL_COM_WEBHOOK_SECRET")
         self.KAPSO_WEBHOOK_SECRET = _env("KAPSO_WEBHOOK_SECRET")
         self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+        self.GMAIL_PUSH_TOKEN = _env("GMAIL_PUSH_TOKEN")  # shared token on the Pub/Sub push URL
         self.VANI_MAX_BODY_BYTES = _int("VANI_MAX_BODY_BYTES", 1024 * 1024)
         self.MAX_CONTENT_LENGTH = self.VANI_MAX_BODY_BYTES
         self.VANI_SIGNATURE_TOLERANCE_SECONDS = _int("VANI_SIGNATURE_TOLERANCE_SECONDS", 180)
@@ -85,15 +88,30 @@ class Config:
         self.CAL_COM_API_BASE = _env("CAL_COM_API_BASE", "https://api.cal.com")
         self.KAPSO_API_KEY = _env("KAPSO_API_KEY")
         self.KAPSO_API_BASE = _env("KAPSO_API_BASE", "https://api.kapso.ai")
+        self.KAPSO_PHONE_NUMBER_ID = _env("KAPSO_PHONE_NUMBER_ID")  # the number whose webhooks Vani registers
+        # Development runner and tunnels
+        self.NGROK_AUTHTOKEN = _env("NGROK_AUTHTOKEN")
+        self.VANI_NGROK_API_URL = _env("VANI_NGROK_API_URL", "http://127.0.0.1:4040")
+        self.VANI_TUNNEL_HOSTS = _env("VANI_TUNNEL_HOSTS", "")  # extra tunnel domains, comma separated
+        self.VANI_ADMIN_EMAIL = _env("VANI_ADMIN_EMAIL")
+        self.VANI_ADMIN_PASSWORD = _env("VANI_ADMIN_PASSWORD")
         # Notifications
         self.SLACK_WEBHOOK_URL = _env("SLACK_WEBHOOK_URL")
         self.SMTP_URL = _env("SMTP_URL")
         self.VANI_NOTIFY_EMAIL_TO = _env("VANI_NOTIFY_EMAIL_TO")
         self.VANI_NOTIFY_EMAIL_FROM = _env("VANI_NOTIFY_EMAIL_FROM", "vani@localhost")
+        self.VANI_NOTIFY_ROUTES = _env("VANI_NOTIFY_ROUTES")  # e.g. "payment.received=slack,email;*=slack"
+        self.VANI_NOTIFY_MAX_ATTEMPTS = _int("VANI_NOTIFY_MAX_ATTEMPTS", 6)
+        self.VANI_NOTIFY_TIMEOUT_SECONDS = float(_env("VANI_NOTIFY_TIMEOUT_SECONDS", "10"))
         # Dashboard
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
+        self.VANI_LOGIN_MAX_PER_ACCOUNT = _int("VANI_LOGIN_MAX_PER_ACCOUNT", 5)
+        self.VANI_LOGIN_MAX_PER_ADDRESS = _int("VANI_LOGIN_MAX_PER_ADDRESS", 20)
+        self.VANI_LOGIN_WINDOW_SECONDS = _int("VANI_LOGIN_WINDOW_SECONDS", 900)
+        self.VANI_SSE_MAX_SECONDS = _int("VANI_SSE_MAX_SECONDS", 25)  # below gunicorn's worker timeout
+        self.VANI_DASHBOARD_PAGE_SIZE = _int("VANI_DASHBOARD_PAGE_SIZE", 50)
 
     @staticmethod
     def from_env(name: str | None = None) -> "Config":

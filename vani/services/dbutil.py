@@ -7,6 +7,7 @@ from vani.extensions import db
 
 
 def dialect_insert(model):
+    """The dialect's INSERT (with ON CONFLICT support) for a model or table."""
     name = db.session.get_bind().dialect.name
     module = postgresql if name == "postgresql" else sqlite
     return module.insert(model)

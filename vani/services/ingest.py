@@ -5,6 +5,7 @@ Nothing else happens in the request; mapping to prospects and meetings is the wo
 from __future__ import annotations
 
 import logging
+import math
 import time
 from urllib.parse import parse_qsl
 
@@ -14,11 +15,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from vani.extensions import db
-from vani.models import RejectedCall, WebhookEvent
+from vani.models import RejectedCall
 from vani.models.base import utcnow
 from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
 from vani.services import queue
-from vani.services.dbutil import insert_ignore
+from vani.services.group_commit import committer
 from vani.services.secrets import secrets_for
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def header_excerpt(headers) -> dict:
     for key, value in headers.items():
         if key.lower() in _SKIP_HEADERS:
             continue
-        value = value[:256]
+        value = value[:256].replace("\x00", "")
         size += len(key) + len(value)
         if size > HEADER_EXCERPT_MAX:
             out["…"] = "truncated"
@@ -92,25 +93,36 @@ def reject(provider: Provider, status: int, reason: str, detail: str | None = No
     return error(status, reason, detail)
 
 
-def store(provider: Provider, items: list[Incoming], verified: bool, headers: dict) -> list[tuple[int, bool]]:
-    """Insert events, skipping ones already stored. Returns (event id, newly stored) per item."""
+def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict) -> list[dict]:
     now = utcnow()
-    results: list[tuple[int, bool]] = []
-    for item in items:
-        values = dict(
-            provider=provider.name, event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
-            verified=verified, status="received", body=item.body, headers=headers, payload=item.payload,
-            remote_addr=request.remote_addr, received_at=now, attempts=0)
-        new_id = db.session.execute(insert_ignore(WebhookEvent, values, ["provider", "dedupe_key"])).scalar()
-        if new_id is None:
-            existing = db.session.execute(select(WebhookEvent.id).where(
-                WebhookEvent.provider == provider.name,
-                WebhookEvent.dedupe_key == values["dedupe_key"])).scalar_one()
-            results.append((existing, False))
-        else:
-            results.append((new_id, True))
-    db.session.commit()
-    return results
+    return [dict(
+        provider=provider.name, event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
+        verified=verified, status="received", body=item.body, headers=headers, payload=item.payload,
+        remote_addr=request.remote_addr, received_at=now, attempts=0) for item in items]
+
+
+def _type_accepted(mimetype: str, accepted: tuple[str, ...]) -> bool:
+    return mimetype in accepted or ("application/json" in accepted and mimetype.endswith("+json"))
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def storable(payload, body: bytes):
+    """The parsed payload without what a JSON column refuses (NUL characters, NaN/Infinity);
+    the raw body is stored untouched beside it."""
+    if b"\\u0000" in body or b"\x00" in body or b"NaN" in body or b"Infinity" in body:
+        return _scrub(payload)
+    return payload
 
 
 def _form_fields(body: bytes) -> dict[str, str]:
@@ -123,10 +135,20 @@ def _form_fields(body: bytes) -> dict[str, str]:
 
 def receive(provider: Provider) -> Response:
     cfg = current_app.config
+    limit = cfg["VANI_MAX_BODY_BYTES"]
+    too_large = f"the limit is {limit} bytes"
+    if request.content_length is not None and request.content_length > limit:
+        return reject(provider, 413, "body_too_large", too_large)
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        return reject(provider, 413, "body_too_large", f"the limit is {cfg['VANI_MAX_BODY_BYTES']} bytes")
+        return reject(provider, 413, "body_too_large", too_large)
+    if len(body) > limit:  # chunked uploads carry no Content-Length
+        return reject(provider, 413, "body_too_large", too_large)
+    accepted_types = getattr(provider, "content_types", ())
+    if accepted_types and request.mimetype and not _type_accepted(request.mimetype, accepted_types):
+        return reject(provider, 415, "unsupported_media_type",
+                      f"send {' or '.join(accepted_types)}, not {request.mimetype}")
     data = RequestData(body=body, headers=request.headers, url=public_url(),
                        form=_form_fields(body) if request.mimetype == "application/x-www-form-urlencoded" else {},
                        remote_addr=request.remote_addr)
@@ -158,20 +180,24 @@ def receive(provider: Provider) -> Response:
         items = provider.parse(data)
     except BadPayload as exc:
         return reject(provider, 400, exc.reason, exc.detail)
+    except RecursionError:
+        return reject(provider, 400, "invalid_json", "the body is nested too deeply")
+    for item in items:
+        item.payload = storable(item.payload, item.body)
     if not items:
         return reject(provider, 400, "no_events", "the body holds no events")
 
     wanted = {h.lower() for h in provider.relevant_headers} | {"content-type", "user-agent"}
-    headers = {k: v[:512] for k, v in request.headers.items() if k.lower() in wanted}
-    try:
-        stored = store(provider, items, verified, headers)
-    except DBAPIError as exc:
-        db.session.rollback()
-        log.error("database unavailable, asking %s to retry: %s", provider.name, exc)
+    headers = {k: v[:512].replace("\x00", "") for k, v in request.headers.items() if k.lower() in wanted}
+    slot = committer.submit(event_rows(provider, items, verified, headers), queue.push_events)
+    if slot.error is not None:
+        if not isinstance(slot.error, DBAPIError):
+            raise slot.error
+        log.error("database unavailable, asking %s to retry: %s", provider.name, slot.error)
         return error(503, "database_unavailable", "the event could not be stored; please retry")
-
+    stored = slot.results
     fresh = [event_id for event_id, new in stored if new]
-    if fresh and not queue.push_events(fresh):
+    if fresh and not slot.pushed:
         extra["queued"] = False  # stored; the sweeper will hand it to a worker
     status = "accepted" if fresh else "duplicate"
     return provider.respond(status, [event_id for event_id, _ in stored], extra)

@@ -1,0 +1,107 @@
+"""Ingest throughput: signed Calendly webhooks vs a bare endpoint, same gunicorn, 32 connections.
+
+Needs PostgreSQL, Redis and ``wrk`` (Debian package). Prints requests/s, p50 and p99 for both and
+the ratio. Run: ``python -m bench.ingest [--seconds 10] [--workers 4]``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, bench_env, calendly_body, create_schema, flush_redis, free_port, scratch_database, wait_http
+
+SCRIPT = Path(__file__).with_name("wrk_signed.lua")
+
+
+def write_requests(path: Path, count: int, key: str) -> None:
+    t = str(int(time.time()))
+    with path.open("w") as out:
+        for n in range(count):
+            body = calendly_body(n)
+            sig = hmac.new(key.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+            out.write(f"/api/webhooks/calendly\tt={t},v1={sig}\t{body.decode()}\n")
+
+
+def parse_wrk(output: str) -> dict:
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": total,
+            "non2xx": int(errors.group(1)) if errors else 0}
+
+
+def run_wrk(url: str, seconds: int, connections: int, threads: int, script_args: list[str] | None) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script_args:
+        cmd += ["-s", str(SCRIPT), url, "--", *script_args]
+    else:
+        cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+
+    env = bench_env(scratch_database("vani_bench_ingest"))
+    create_schema(env)
+    flush_redis()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "run:app", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+         "--threads", str(args.threads), "--worker-class", "gthread" if args.threads > 1 else "sync",
+         "--log-level", "warning", "--keep-alive", "5"],
+        cwd=ROOT, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/healthz")
+        with tempfile.TemporaryDirectory() as tmp:
+            reqfile = Path(tmp) / "requests.tsv"
+            # Enough unique bodies that no thread wraps around (each would then be a duplicate).
+            write_requests(reqfile, max(40000, args.seconds * 6000), env["CALENDLY_WEBHOOK_SIGNING_KEY"])
+            run_wrk(base + "/healthz", 2, args.connections, 2, None)  # warm up
+            bare = run_wrk(base + "/healthz", args.seconds, args.connections, 2, None)
+            ingest = run_wrk(base + "/api/webhooks/calendly", args.seconds, args.connections, 2, [str(reqfile), "2"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        stored = conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+    print(f"gunicorn: {args.workers} worker(s) x {args.threads} thread(s); wrk: {args.connections} connections, "
+          f"{args.seconds}s each")
+    print(f"{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for name, r in (("bare /healthz", bare), ("POST calendly webhook", ingest)):
+        print(f"{name:<24}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10}")
+    print(f"ratio ingest/bare: {ingest['rps'] / bare['rps']:.2f}  (goal >= 0.30 with p99 <= 50 ms)")
+    print(f"events stored: {stored} of {ingest['requests']} requests")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

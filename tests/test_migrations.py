@@ -1,0 +1,64 @@
+"""The migrations build exactly the schema the models describe, with a single head."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, make_url, text
+
+from tests.conftest import ROOT
+from vani import create_app
+from vani.extensions import db
+
+MIGRATIONS = ROOT / "migrations"
+
+
+def test_single_head():
+    script = ScriptDirectory.from_config(_alembic_config())
+    assert len(script.get_heads()) == 1, script.get_heads()
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+@pytest.fixture
+def fresh_database_url(_app, tmp_path: Path):
+    """An empty database of the same kind as the test database."""
+    url = make_url(_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"vani_migr_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrade_matches_models_and_downgrades(fresh_database_url, redis_client):
+    app = create_app({"VANI_ENV": "testing", "SQLALCHEMY_DATABASE_URI": fresh_database_url,
+                      "REDIS_CLIENT": redis_client})
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS))
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+        assert diff == [], f"models and migrations differ: {diff}"
+        downgrade(directory=str(MIGRATIONS), revision="base")
+        with db.engine.connect() as conn:
+            tables = set(db.inspect(conn).get_table_names()) - {"alembic_version"}
+        assert tables == set()
+        db.engine.dispose()
