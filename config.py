@@ -81,6 +81,8 @@ class Config:
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
         self.VANI_DELIVERY_TIMEOUT_SECONDS = float(_env("VANI_DELIVERY_TIMEOUT_SECONDS", "15"))
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%
+        self.VANI_DELIVERY_BATCH = _int("VANI_DELIVERY_BATCH", 100)  # deliveries a worker claims at once
         # Provider APIs (registration, sync)
         self.CALENDLY_API_TOKEN = _env("CALENDLY_API_TOKEN")
         self.CALENDLY_API_BASE = _env("CALENDLY_API_BASE", "https://api.calendly.com")

@@ -17,3 +17,6 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)  # bearer-token auth, never a session cookie
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    from vani.web import init_app as init_dashboard
+
+    init_dashboard(app)  # session-auth dashboard under /dashboard

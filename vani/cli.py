@@ -10,6 +10,12 @@ vani_cli = AppGroup("vani", help="Vani administration.")
 
 COMMAND_MODULES = [
     "vani.commands.core",
+    "vani.commands.deliveries",
+    "vani.commands.webhooks",
+    "vani.commands.calendly",
+    "vani.commands.maintenance",
+    "vani.commands.config_check",
+    "vani.commands.notifications",
 ]
 
 

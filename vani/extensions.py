@@ -30,10 +30,14 @@ class RedisExtension:
 
     def init_app(self, app: Flask, client=None) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         if client is None:
+            # Fail fast: a request must not hang on a dead Redis (work stays in the database).
             client = redis.Redis.from_url(
                 app.config["REDIS_URL"],
+                retry=Retry(NoBackoff(), 1),
                 socket_connect_timeout=app.config.get("VANI_REDIS_CONNECT_TIMEOUT", 0.5),
                 socket_timeout=app.config.get("VANI_REDIS_TIMEOUT", 2.0),
                 health_check_interval=30,

@@ -27,4 +27,4 @@ def require_token():
     return None
 
 
-from vani.api import events, prospects  # noqa: E402,F401  (routes)
+from vani.api import calendly, conversations, events, prospects, webhooks  # noqa: E402,F401  (routes)

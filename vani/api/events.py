@@ -1,13 +1,14 @@
 """GET /api/v1/events and /api/v1/events/<id>."""
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, keyset, limit_arg, page
+from vani.api.pagination import BadRequest, get_or_404, keyset, limit_arg, page, provider_arg
 from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
+from vani.services.mapping import normalize_email
 
 
 @bp.errorhandler(BadRequest)
@@ -17,8 +18,8 @@ def bad_request(exc: BadRequest):
 
 @bp.get("/events")
 def list_events():
-    stmt = select(WebhookEvent).options()
-    if provider := request.args.get("provider"):
+    stmt = select(WebhookEvent)
+    if provider := provider_arg():
         stmt = stmt.where(WebhookEvent.provider == provider)
     if status := request.args.get("status"):
         if status not in EventStatus.ALL:
@@ -26,6 +27,8 @@ def list_events():
         stmt = stmt.where(WebhookEvent.status == status)
     if type_ := request.args.get("type"):
         stmt = stmt.where(WebhookEvent.event_type == type_)
+    if email := request.args.get("email"):
+        stmt = stmt.where(WebhookEvent.subject_email == normalize_email(email))
     limit = limit_arg()
     stmt = keyset(stmt, WebhookEvent.received_at, WebhookEvent.id, request.args.get("cursor"), limit)
     rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "received_at")
@@ -34,5 +37,5 @@ def list_events():
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int):
-    event = db.session.get(WebhookEvent, event_id) or abort(404, f"no event {event_id}")
+    event = get_or_404(WebhookEvent, event_id, "event")
     return jsonify(event.to_dict(full=True))

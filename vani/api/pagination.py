@@ -4,10 +4,13 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from flask import request
-from sqlalchemy import or_
+from flask import abort, request
+from sqlalchemy import tuple_
 
+from vani.extensions import db
 from vani.models.base import as_utc
+
+MAX_ID = 2 ** 63 - 1
 
 
 class BadRequest(ValueError):
@@ -26,9 +29,33 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ts, id_ = raw.rsplit("|", 1)
-        return datetime.fromisoformat(ts), int(id_)
+        when, number = datetime.fromisoformat(ts), int(id_)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("cursor", "not a cursor this API returned") from None
+    if not 0 <= number <= MAX_ID:
+        raise BadRequest("cursor", "not a cursor this API returned")
+    return as_utc(when), number
+
+
+def get_or_404(model, id_: int, what: str):
+    """The row with this id, else a JSON 404 (ids beyond a 64-bit integer simply do not exist)."""
+    row = db.session.get(model, id_) if 0 <= id_ <= MAX_ID else None
+    if row is None:
+        abort(404, f"no {what} {id_}")
+    return row
+
+
+def provider_arg() -> str | None:
+    """``?provider=``, one of the providers Vani knows; 400 otherwise."""
+    from vani.providers.registry import all_providers
+
+    raw = request.args.get("provider")
+    if raw is None or raw == "":
+        return None
+    names = sorted(p.name for p in all_providers())
+    if raw not in names:
+        raise BadRequest("provider", f"must be one of {', '.join(names)}")
+    return raw
 
 
 def limit_arg(default: int = 50, maximum: int = 200) -> int:
@@ -46,7 +73,8 @@ def keyset(stmt, ts_col, id_col, cursor: str | None, limit: int):
     """Apply newest-first ordering and the cursor; fetch one extra row to know if more exist."""
     if cursor:
         ts, id_ = decode_cursor(cursor)
-        stmt = stmt.where(or_(ts_col < ts, (ts_col == ts) & (id_col < id_)))
+        # A row-value comparison, so the (timestamp, id) index serves deep pages directly.
+        stmt = stmt.where(tuple_(ts_col, id_col) < tuple_(ts, id_))
     return stmt.order_by(ts_col.desc(), id_col.desc()).limit(limit + 1)
 
 

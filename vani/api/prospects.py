@@ -1,11 +1,12 @@
 """Prospects and meetings."""
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, keyset, limit_arg, page
+from vani.api.pagination import BadRequest, get_or_404, keyset, limit_arg, page, provider_arg
+from vani.api.conversations import phone_arg
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.services.mapping import normalize_email
@@ -16,6 +17,8 @@ def list_prospects():
     stmt = select(Prospect)
     if email := request.args.get("email"):
         stmt = stmt.where(Prospect.email == normalize_email(email))
+    if phone := phone_arg():  # any common spelling, matched as E.164
+        stmt = stmt.where(Prospect.phone == phone)
     limit = limit_arg()
     stmt = keyset(stmt, Prospect.created_at, Prospect.id, request.args.get("cursor"), limit)
     rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
@@ -24,7 +27,7 @@ def list_prospects():
 
 @bp.get("/prospects/<int:prospect_id>")
 def get_prospect(prospect_id: int):
-    prospect = db.session.get(Prospect, prospect_id) or abort(404, f"no prospect {prospect_id}")
+    prospect = get_or_404(Prospect, prospect_id, "prospect")
     data = prospect.to_dict()
     data["notes"] = [n.to_dict() for n in prospect.notes]
     data["meetings"] = [m.to_dict() for m in prospect.meetings]
@@ -40,7 +43,7 @@ def list_meetings():
         if status not in MeetingStatus.ALL:
             raise BadRequest("status", f"must be one of {', '.join(MeetingStatus.ALL)}")
         stmt = stmt.where(Meeting.status == status)
-    if provider := request.args.get("provider"):
+    if provider := provider_arg():
         stmt = stmt.where(Meeting.provider == provider)
     limit = limit_arg()
     stmt = keyset(stmt, Meeting.created_at, Meeting.id, request.args.get("cursor"), limit)

@@ -6,6 +6,9 @@ from importlib import import_module
 PROVIDER_MODULES = [
     "vani.providers.calendly",
     "vani.providers.cal_com",
+    "vani.providers.kapso",
+    "vani.providers.twilio",
+    "vani.providers.gmail",
 ]
 
 

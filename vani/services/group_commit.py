@@ -12,11 +12,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import select, tuple_
 
 from vani.extensions import db
 from vani.models import WebhookEvent
 from vani.services.dbutil import dialect_insert
+
 
 @dataclass
 class Slot:
@@ -49,9 +51,13 @@ class GroupCommitter:
     def _write(self, batch: list[Slot], push: Callable[[list[int]], bool]) -> None:
         try:
             results = write_rows([row for slot in batch for row in slot.rows])
-        except BaseException as exc:  # every waiter learns the database failed
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error, batch[0].done = exc, True
+                return
+            # One refused row must not fail its neighbours: write each request on its own.
             for slot in batch:
-                slot.error, slot.done = exc, True
+                self._write([slot], push)
             return
         fresh = [event_id for event_id, new in results if new]
         pushed = push(fresh) if fresh else True
@@ -102,4 +108,6 @@ def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
     return results
 
 
-committer = GroupCommitter()
+def committer() -> GroupCommitter:
+    """The current app's committer (one per app and process)."""
+    return current_app.extensions.setdefault("vani_group_commit", GroupCommitter())

@@ -160,6 +160,10 @@ def receive(provider: Provider) -> Response:
         db.session.rollback()
         log.error("database unavailable while loading %s secrets: %s", provider.name, exc)
         return error(503, "database_unavailable", "the event could not be stored; please retry")
+    finally:
+        # Hand the connection back now: a request must not hold one while it waits for the
+        # group commit, or a burst larger than the pool deadlocks the writer.
+        db.session.rollback()
     if secrets:
         try:
             provider.verify(data, secrets, time.time(), cfg["VANI_SIGNATURE_TOLERANCE_SECONDS"])
@@ -189,11 +193,10 @@ def receive(provider: Provider) -> Response:
 
     wanted = {h.lower() for h in provider.relevant_headers} | {"content-type", "user-agent"}
     headers = {k: v[:512].replace("\x00", "") for k, v in request.headers.items() if k.lower() in wanted}
-    slot = committer.submit(event_rows(provider, items, verified, headers), queue.push_events)
+    slot = committer().submit(event_rows(provider, items, verified, headers), queue.push_events)
     if slot.error is not None:
-        if not isinstance(slot.error, DBAPIError):
-            raise slot.error
-        log.error("database unavailable, asking %s to retry: %s", provider.name, slot.error)
+        # Whatever the database refused, the provider should try again later: never a 500.
+        log.error("could not store %s event, asking the provider to retry: %r", provider.name, slot.error)
         return error(503, "database_unavailable", "the event could not be stored; please retry")
     stored = slot.results
     fresh = [event_id for event_id, new in stored if new]

@@ -2,14 +2,15 @@
 are idempotent: running the same event twice changes nothing the second time."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Notification, Prospect, ProspectNote, WebhookEvent
-from vani.models.base import as_utc
+from vani.models.base import as_utc, utcnow
 from vani.services import outbox
 from vani.services.dbutil import insert_ignore
 
@@ -19,8 +20,44 @@ FINAL_STATUSES = {MeetingStatus.CANCELLED, MeetingStatus.RESCHEDULED, MeetingSta
 
 
 def normalize_email(email: str | None) -> str | None:
-    email = (email or "").strip().lower()
+    email = (email if isinstance(email, str) else "").strip().lower()
     return email or None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A provider timestamp (ISO 8601 with or without zone, or unix seconds/ms) as UTC, else None."""
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def describe_time(value: datetime) -> str:
+    """``2026-01-05 10:00 UTC``"""
+    return as_utc(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def headline(provider_title: str, verb: str, start: datetime | None, title: str | None) -> str:
+    """``Calendly meeting scheduled for 2026-01-05 10:00 UTC – 30 Minute Meeting``"""
+    text = f"{provider_title} meeting {verb}"
+    if start is not None:
+        text += f" for {describe_time(start)}"
+    if title:
+        text += f" – {title}"
+    return text
 
 
 class MappingContext:
@@ -57,6 +94,8 @@ class MappingContext:
         """
         email = normalize_email(email)
         prospect = self.find_prospect(email, phone)
+        if prospect is not None and email and prospect.email and prospect.email != email:
+            prospect = None  # a shared phone number does not make two people one prospect
         created = False
         if prospect is None and email:
             new_id = db.session.execute(insert_ignore(Prospect, dict(
@@ -83,9 +122,13 @@ class MappingContext:
                         data={"name": prospect.name, "email": prospect.email, "phone": prospect.phone})
         elif changed:
             self.emit("prospect.updated", prospect.to_dict(), prospect.id)
+        self.use_prospect(prospect)
+        return prospect
+
+    def use_prospect(self, prospect: Prospect) -> None:
+        """Make ``prospect`` the one this event is about (links and search)."""
         self.prospect = prospect
         self.event.subject_email = self.event.subject_email or prospect.email
-        return prospect
 
     # -- meetings --------------------------------------------------------------------------
     def get_meeting(self, provider: str, ref: str) -> Meeting | None:
@@ -93,12 +136,15 @@ class MappingContext:
         stmt = select(Meeting).where(Meeting.provider == provider, Meeting.provider_ref == ref)
         return db.session.execute(stmt.with_for_update()).scalar_one_or_none()
 
-    def ensure_meeting(self, provider: str, ref: str, **fields: Any) -> tuple[Meeting, bool]:
-        """Get the meeting or create it with ``fields``; existing meetings get missing fields filled."""
+    def ensure_meeting(self, provider: str, ref: str, initial: dict | None = None,
+                       **fields: Any) -> tuple[Meeting, bool]:
+        """Get the meeting or create it with ``fields`` (plus ``initial``, used only when creating);
+        an existing meeting gets its missing ``fields`` filled in."""
         meeting = self.get_meeting(provider, ref)
         created = False
         if meeting is None:
-            values = {"status": MeetingStatus.SCHEDULED, **fields, "provider": provider, "provider_ref": ref}
+            values = {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
+                      "provider": provider, "provider_ref": ref}
             new_id = db.session.execute(insert_ignore(Meeting, {
                 **values, "created_at": self.event.received_at, "updated_at": self.event.received_at,
             }, ["provider", "provider_ref"])).scalar()
@@ -108,24 +154,60 @@ class MappingContext:
             for key, value in fields.items():
                 if key != "status" and value is not None and getattr(meeting, key) in (None, ""):
                     setattr(meeting, key, value)
-        self.meeting = meeting
-        self.event.subject_ref = self.event.subject_ref or ref
+        self.focus(meeting)
         return meeting, created
+
+    def focus(self, meeting: Meeting) -> None:
+        """Make ``meeting`` the one this event is about (links and search)."""
+        self.meeting = meeting
+        self.event.subject_ref = meeting.provider_ref[:255]
+
+    def upsert_meeting(self, ref: str, status: str, changed_at: datetime | None = None,
+                       reason: str | None = None, **fields: Any) -> Meeting:
+        """Get or create this provider's meeting ``ref`` and move it to ``status``.
+
+        Emits ``meeting.<status>`` once when the meeting is created or its status changes."""
+        changed_at = as_utc(changed_at)
+        initial: dict[str, Any] = {"status": status, "last_change_at": changed_at}
+        if reason is not None:
+            initial["cancellation_reason"] = reason
+        meeting, created = self.ensure_meeting(self.event.provider, ref, initial=initial, **fields)
+        if created:
+            self._emit_meeting(meeting, status)
+        else:
+            self.set_status(meeting, status, changed_at, reason)
+        return meeting
+
+    def meeting_data(self, meeting: Meeting) -> dict:
+        """The outbound representation of a meeting, with its prospect."""
+        data = meeting.to_dict()
+        prospect = meeting.prospect
+        data["prospect"] = ({"id": prospect.id, "email": prospect.email, "name": prospect.name,
+                             "phone": prospect.phone} if prospect else None)
+        return data
+
+    def _emit_meeting(self, meeting: Meeting, status: str, suffix: str = "") -> None:
+        event_type = {MeetingStatus.PENDING: "meeting.scheduled"}.get(status, f"meeting.{status}")
+        self.emit(event_type, self.meeting_data(meeting), f"{meeting.id}:{status}{suffix}")
 
     def set_status(self, meeting: Meeting, status: str, changed_at: datetime | None = None,
                    reason: str | None = None) -> bool:
         """Move a meeting to ``status`` and emit ``meeting.<status>``. Returns False if nothing changed.
 
-        A change older than the newest applied one is ignored (providers deliver out of order),
-        and scheduling never reopens a cancelled, rescheduled or completed meeting.
+        A change older than the newest applied one is ignored (providers deliver out of order;
+        a cancel still wins over anything), no-show marks are strictly time-ordered, and
+        scheduling never reopens a cancelled, rescheduled, completed or no-show meeting.
         """
         changed_at = as_utc(changed_at)
         last = as_utc(meeting.last_change_at)
-        if changed_at and last and changed_at < last and status not in FINAL_STATUSES:
+        stale = bool(changed_at and last and changed_at < last)
+        if stale and (status not in FINAL_STATUSES or status == MeetingStatus.NO_SHOW):
             return False
         if status in (MeetingStatus.SCHEDULED, MeetingStatus.PENDING) and meeting.status in FINAL_STATUSES:
             return False
-        if meeting.status == status and (reason is None or meeting.cancellation_reason == reason):
+        if meeting.status == status:
+            if reason and not meeting.cancellation_reason:
+                meeting.cancellation_reason = reason
             return False
         if status == MeetingStatus.NO_SHOW:
             meeting.previous_status = meeting.status
@@ -135,17 +217,41 @@ class MappingContext:
         if changed_at and (last is None or changed_at > last):
             meeting.last_change_at = changed_at
         db.session.flush()
-        event_type = {MeetingStatus.PENDING: "meeting.scheduled"}.get(status, f"meeting.{status}")
-        self.emit(event_type, meeting.to_dict(), f"{meeting.id}:{status}")
+        self._emit_meeting(meeting, status)
         return True
 
-    def clear_no_show(self, meeting: Meeting) -> bool:
+    def clear_no_show(self, meeting: Meeting, changed_at: datetime | None = None) -> bool:
+        """Undo a no-show mark (back to the status before it). The time of the unmark is kept
+        even when there is nothing to undo, so an older mark delivered late stays ignored."""
+        changed_at = as_utc(changed_at)
+        last = as_utc(meeting.last_change_at)
+        if changed_at and last and changed_at < last:
+            return False
+        if changed_at:
+            meeting.last_change_at = changed_at
         if meeting.status != MeetingStatus.NO_SHOW:
+            db.session.flush()
             return False
         meeting.status = meeting.previous_status or MeetingStatus.SCHEDULED
         meeting.previous_status = None
         db.session.flush()
-        self.emit(f"meeting.{meeting.status}", meeting.to_dict(), f"{meeting.id}:{meeting.status}:no_show_cleared")
+        self._emit_meeting(meeting, meeting.status, ":no_show_cleared")
+        return True
+
+    def record_payment(self, meeting: Meeting, amount: Decimal | None, currency: str | None,
+                       paid_at: datetime | None = None, details: dict | None = None) -> bool:
+        """Record a payment once per meeting: notification + ``payment.received``."""
+        if meeting.paid_at is not None:
+            return False
+        meeting.paid_at = as_utc(paid_at) or utcnow()
+        meeting.payment_amount = amount
+        meeting.payment_currency = currency.upper() if currency else None
+        db.session.flush()
+        data = {"amount": str(amount) if amount is not None else None,
+                "currency": meeting.payment_currency, "meeting": self.meeting_data(meeting), **(details or {})}
+        self.notify("payment.received", f"payment.received:{meeting.provider}:{meeting.provider_ref}",
+                    meeting=meeting, data=data)
+        self.emit("payment.received", data, meeting.id)
         return True
 
     # -- notes and notifications -----------------------------------------------------------

@@ -23,13 +23,15 @@ STUCK_AFTER = timedelta(minutes=10)  # a "processing" event older than this was 
 # Called as ``fn(event_ids)`` after processed events were committed (fan-out, notifications).
 # Each has its own sweeper, so a failing hook delays work but never loses it.
 AFTER_PROCESSING_HOOKS: list[str] = [
+    "vani.jobs.deliveries:after_events",
+    "vani.jobs.notifications:after_events",
 ]
 
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at 1 h, with up to 20% jitter."""
+def backoff(attempts: int, jitter: bool = True) -> timedelta:
+    """30 s, 1 min, 2 min … capped at 1 h, with up to 20% jitter (``VANI_RETRY_JITTER``)."""
     base = min(30 * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=base * (1 + random.random() * 0.2))
+    return timedelta(seconds=base * (1 + (random.random() * 0.2 if jitter else 0)))
 
 
 def claim(event_id: int, force: bool = False) -> bool:
@@ -74,7 +76,9 @@ def process_event(event_id: int, force: bool = False) -> str | None:
         event.status = EventStatus.FAILED
         event.outcome = f"{type(exc).__name__}: {exc}"[:2000]
         max_attempts = current_app.config["VANI_EVENT_MAX_ATTEMPTS"]
-        event.next_attempt_at = utcnow() + backoff(event.attempts) if event.attempts < max_attempts else None
+        jitter = current_app.config.get("VANI_RETRY_JITTER", True)
+        event.next_attempt_at = (utcnow() + backoff(event.attempts, jitter)
+                                 if event.attempts < max_attempts else None)
         db.session.commit()
     status = event.status
     queue.publish(queue.LIVE_CHANNEL, f"event:{event_id}")

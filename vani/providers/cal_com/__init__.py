@@ -11,6 +11,7 @@ class CalComProvider(Provider):
     routes = ("/api/webhooks/cal-com", "/api/webhooks/cal_com")
     secret_settings = ("CAL_COM_WEBHOOK_SECRET",)
     relevant_headers = (verifier.HEADER, "X-Cal-Webhook-Version")
+    content_types = ("application/json",)  # a declared non-JSON body is refused (415)
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets, now, tolerance)

@@ -1,8 +1,172 @@
-"""Maps a verified payload to domain changes (see ``vani.services.mapping``)."""
+"""Cal.com triggers → prospects, meetings, notes, payments (see ``vani.services.mapping``).
+
+The meeting's provider id is the booking ``uid``; a reschedule is a new booking (new uid)
+linked to the one it replaces (``rescheduleUid``). The prospect is the first attendee.
+"""
 from __future__ import annotations
 
+from typing import Callable
+
+from vani.models import Meeting, MeetingStatus, Prospect
 from vani.providers.base import Outcome
+from vani.providers.cal_com.shapes import Booking, read_booking
+from vani.services.mapping import MappingContext, describe_time, headline
+
+TITLE = "Cal.com"
+PENDING_STATES = {"PENDING", "AWAITING_HOST"}
 
 
-def map_event(body: dict, ctx) -> Outcome:
-    return Outcome.ignored("mapping not written yet")
+def _live_status(b: Booking) -> str:
+    return MeetingStatus.PENDING if b.status in PENDING_STATES else MeetingStatus.SCHEDULED
+
+
+def _prospect(b: Booking, ctx: MappingContext) -> Prospect | None:
+    person = b.first
+    if person is None or (not person.email and not person.phone):
+        return None
+    return ctx.upsert_prospect(email=person.email, name=person.name, phone=person.phone,
+                               timezone=person.timezone, source="cal_com")
+
+
+def _meeting(b: Booking, ctx: MappingContext, status: str, reason: str | None = None,
+             **extra) -> tuple[Meeting | None, Prospect | None, str | None]:
+    """The booking's meeting moved to ``status``; created from the payload when it carries a
+    uid and times. Returns (meeting, prospect, why not)."""
+    if not b.uid:
+        return None, None, "the booking has no uid"
+    if b.start is None and ctx.get_meeting("cal_com", b.uid) is None:
+        return None, None, f"no meeting for booking {b.uid} and the payload has no times to create one"
+    prospect = _prospect(b, ctx)
+    meeting = ctx.upsert_meeting(b.uid, status, b.changed_at, reason=reason,
+                                 **b.meeting_fields(prospect.id if prospect else None), **extra)
+    ctx.focus(meeting)
+    return meeting, prospect or meeting.prospect, None
+
+
+def _note(ctx: MappingContext, prospect: Prospect | None, meeting: Meeting, text: str, purpose: str) -> None:
+    if prospect is None:
+        return
+    if ctx.prospect is None:
+        ctx.use_prospect(prospect)
+    ctx.add_note(prospect, text, purpose, meeting)
+
+
+def booked(b: Booking, ctx: MappingContext, status: str = MeetingStatus.SCHEDULED) -> Outcome:
+    if b.reschedule_uid:
+        return rescheduled(b, ctx)
+    meeting, prospect, why = _meeting(b, ctx, status)
+    if meeting is None:
+        return Outcome.ignored(why)
+    verb = "requested (awaiting confirmation)" if status == MeetingStatus.PENDING else "scheduled"
+    _note(ctx, prospect, meeting, headline(TITLE, verb, meeting.start_at, meeting.title), "scheduled")
+    return Outcome.processed()
+
+
+def rescheduled(b: Booking, ctx: MappingContext) -> Outcome:
+    if not b.uid or b.start is None:
+        return Outcome.ignored("the reschedule has no new booking uid or times")
+    old = None
+    if b.reschedule_uid and b.reschedule_uid != b.uid:
+        prospect = _prospect(b, ctx)
+        old = ctx.upsert_meeting(b.reschedule_uid, MeetingStatus.RESCHEDULED, b.changed_at,
+                                 prospect_id=prospect.id if prospect else None, title=b.title,
+                                 start_at=b.reschedule_start, end_at=b.reschedule_end)
+    meeting, prospect, _ = _meeting(b, ctx, _live_status(b), replaces_id=old.id if old else None)
+    text = headline(TITLE, "rescheduled", meeting.start_at, meeting.title)
+    if old is not None and old.start_at is not None:
+        text += f" (was {describe_time(old.start_at)})"
+    if b.rescheduled_by:
+        text += f" by {b.rescheduled_by}"
+    _note(ctx, prospect, meeting, text, "rescheduled")
+    return Outcome.processed()
+
+
+def cancelled(b: Booking, ctx: MappingContext, rejected: bool = False) -> Outcome:
+    reason = b.rejection_reason if rejected else b.cancellation_reason
+    meeting, prospect, why = _meeting(b, ctx, MeetingStatus.CANCELLED, reason=reason)
+    if meeting is None:
+        return Outcome.ignored(why)
+    if rejected:
+        text = f"{TITLE} booking rejected" + (f" – {meeting.title}" if meeting.title else "")
+    else:
+        text = headline(TITLE, "cancelled", meeting.start_at, meeting.title)
+        if b.cancelled_by:
+            text += f" (by {b.cancelled_by})"
+        if b.request_reschedule:
+            # The organizer asked the attendee to book again: the booking itself is cancelled;
+            # the new booking arrives later and links back to this one.
+            text += "; the organizer asked to reschedule"
+    if reason:
+        text += f"; reason: {reason}"
+    _note(ctx, prospect, meeting, text, "rejected" if rejected else "cancelled")
+    return Outcome.processed("reschedule requested" if b.request_reschedule else None)
+
+
+def ended(b: Booking, ctx: MappingContext) -> Outcome:
+    meeting, prospect, why = _meeting(b, ctx, MeetingStatus.COMPLETED)
+    if meeting is None:
+        return Outcome.ignored(why)
+    ctx.notify("meeting.completed", f"meeting.completed:cal_com:{meeting.provider_ref}", meeting=meeting,
+               data=ctx.meeting_data(meeting))
+    _note(ctx, prospect, meeting, f"{TITLE} meeting completed" + (f" – {meeting.title}" if meeting.title else ""),
+          "completed")
+    return Outcome.processed()
+
+
+def started(b: Booking, ctx: MappingContext) -> Outcome:
+    """Recorded, not a status: makes sure the prospect and meeting exist; a meeting is never
+    reopened by it."""
+    meeting, _, why = _meeting(b, ctx, _live_status(b))
+    if meeting is None:
+        return Outcome.ignored(why)
+    return Outcome.processed("meeting started; status unchanged")
+
+
+def paid(b: Booking, ctx: MappingContext) -> Outcome:
+    meeting, prospect, why = _meeting(b, ctx, _live_status(b))
+    if meeting is None:
+        return Outcome.ignored(why)
+    ctx.record_payment(meeting, b.price, b.currency, b.changed_at)
+    amount = f"{b.price} {b.currency or ''}".strip() if b.price is not None else "amount unknown"
+    _note(ctx, prospect, meeting, f"Payment received: {amount}" + (f" – {meeting.title}" if meeting.title else ""),
+          "payment")
+    return Outcome.processed()
+
+
+def no_show(b: Booking, ctx: MappingContext) -> Outcome:
+    if not b.uid:
+        return Outcome.ignored("the no-show update names no booking")
+    meeting = ctx.get_meeting("cal_com", b.uid)
+    if meeting is None:
+        return Outcome.ignored(f"no meeting for booking {b.uid}; the no-show update carries no booking times")
+    ctx.focus(meeting)
+    marked = any(a.no_show for a in b.attendees)
+    if marked:
+        ctx.set_status(meeting, MeetingStatus.NO_SHOW, b.changed_at)
+    else:
+        ctx.clear_no_show(meeting, b.changed_at)
+    who = ", ".join(a.email for a in b.attendees if a.email and a.no_show == marked)
+    text = ("Marked as no-show in Cal.com" if marked else "No-show mark removed in Cal.com") + (f": {who}" if who else "")
+    _note(ctx, meeting.prospect, meeting, text, "no_show" if marked else "no_show_removed")
+    return Outcome.processed()
+
+
+HANDLERS: dict[str, Callable[[Booking, MappingContext], Outcome]] = {
+    "BOOKING_CREATED": booked,
+    "BOOKING_REQUESTED": lambda b, ctx: booked(b, ctx, MeetingStatus.PENDING),
+    "BOOKING_RESCHEDULED": rescheduled,
+    "BOOKING_CANCELLED": cancelled,
+    "BOOKING_REJECTED": lambda b, ctx: cancelled(b, ctx, rejected=True),
+    "MEETING_STARTED": started,
+    "MEETING_ENDED": ended,
+    "BOOKING_PAID": paid,
+    "BOOKING_NO_SHOW_UPDATED": no_show,
+}
+
+
+def map_event(body: dict, ctx: MappingContext) -> Outcome:
+    trigger = body.get("triggerEvent")
+    handler = HANDLERS.get(trigger)
+    if handler is None:
+        return Outcome.ignored(f"Cal.com trigger {trigger!r} is not mapped to prospects or meetings")
+    return handler(read_booking(body), ctx)

@@ -11,6 +11,7 @@ class CalendlyProvider(Provider):
     routes = ("/api/webhooks/calendly", "/api/v1/calendly/webhook")
     secret_settings = ("CALENDLY_WEBHOOK_SIGNING_KEY",)
     relevant_headers = (verifier.HEADER,)
+    content_types = ("application/json",)  # a declared non-JSON body is refused (415)
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets, now, tolerance)

@@ -1,0 +1,210 @@
+"""Dashboard events page with a million stored events (PostgreSQL).
+
+Fills a scratch database with ``--events`` rows in one ``INSERT … SELECT generate_series``, then
+times, through the Flask test client with a signed-in user, the first events page, a filtered
+page, a search and a deep page (a keyset cursor half-way down), and in the same run the bare SQL
+keyset query behind each (the same statement, executed on a raw psycopg connection). Prints
+p50/p95 for both and their ratio. Goal: page p95 < 100 ms and page ≤ 3 × query.
+
+    python -m bench.dashboard                 # fill vani_bench3 (dropped first) and measure
+    python -m bench.dashboard --reuse         # measure again without refilling
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+FILL_SQL = """
+INSERT INTO webhook_events (provider, event_type, dedupe_key, verified, status, body, headers, payload,
+                            remote_addr, received_at, attempts, outcome, subject_email, subject_ref)
+SELECT p.provider,
+       p.types[1 + mod(i, array_length(p.types, 1))],
+       'bench:' || i,
+       mod(i, 50) <> 0,
+       CASE WHEN mod(i, 100) < 85 THEN 'processed' WHEN mod(i, 100) < 95 THEN 'ignored'
+            WHEN mod(i, 100) < 99 THEN 'failed' ELSE 'received' END,
+       convert_to('{"event":"invitee.created","n":' || i || ',"payload":{"email":"user' || mod(i, 50000)
+                  || '@example.com","name":"Bench User","uri":"https://api.example.com/invitees/' || i || '"}}', 'UTF8'),
+       jsonb_build_object('Content-Type', 'application/json', 'User-Agent', 'bench'),
+       jsonb_build_object('event', 'invitee.created', 'n', i,
+                          'payload', jsonb_build_object('email', 'user' || mod(i, 50000) || '@example.com',
+                                                        'name', 'Bench User',
+                                                        'uri', 'https://api.example.com/invitees/' || i)),
+       '203.0.113.' || mod(i, 250),
+       now() - make_interval(secs => (%(n)s - i) * %(spacing)s),
+       1,
+       CASE WHEN mod(i, 100) BETWEEN 95 AND 98 THEN 'KeyError: ''attendees''' END,
+       'user' || mod(i, 50000) || '@example.com',
+       'https://api.example.com/invitees/' || i
+FROM generate_series(1, %(n)s) AS i
+CROSS JOIN LATERAL (
+  SELECT (ARRAY['calendly', 'calendly', 'cal_com', 'kapso', 'twilio'])[1 + mod(i, 5)] AS provider,
+         CASE mod(i, 5) WHEN 2 THEN ARRAY['BOOKING_CREATED', 'BOOKING_CANCELLED', 'MEETING_ENDED']
+                      WHEN 3 THEN ARRAY['whatsapp.message.received', 'whatsapp.message.delivered']
+                      WHEN 4 THEN ARRAY['message', 'status.delivered']
+                      ELSE ARRAY['invitee.created', 'invitee.canceled'] END AS types
+) AS p
+"""
+
+
+def database_url(name: str) -> str:
+    return urlparse(PG_ADMIN)._replace(path=f"/{name}").geturl()
+
+
+def recreate_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
+
+
+def timed(fn, runs: int) -> list[float]:
+    for _ in range(max(5, runs // 10)):  # warm caches and plans
+        fn()
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def make_app(url: str):
+    import fakeredis
+
+    from vani import create_app
+
+    return create_app({"VANI_ENV": "production", "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+                       "REDIS_CLIENT": fakeredis.FakeRedis(), "WTF_CSRF_ENABLED": False,
+                       "SESSION_COOKIE_SECURE": False, "PUBLIC_URL": "https://vani.example.com"})
+
+
+def fill(db, n: int) -> float:
+    from sqlalchemy import text
+
+    spacing = 30 * 24 * 3600 / n  # spread over the last 30 days
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
+        conn.exec_driver_sql(FILL_SQL, {"n": n, "spacing": spacing})
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE webhook_events")
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--database", default="vani_bench3")
+    parser.add_argument("--reuse", action="store_true", help="keep the filled database from a previous run")
+    args = parser.parse_args(argv)
+
+    from sqlalchemy import func, select
+
+    from vani.extensions import db
+    from vani.models import User, WebhookEvent
+    from vani.services.dashboard.events import EventFilters, list_statement
+    from vani.api.pagination import encode_cursor
+
+    if not args.reuse:
+        recreate_database(args.database)
+    url = database_url(args.database)
+    app = make_app(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with app.app_context():
+        db.create_all()
+        have = db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
+        if have < args.events:
+            seconds = fill(db, args.events - have)
+            print(f"filled {args.events - have:,} events in {seconds:.1f} s "
+                  f"({(args.events - have) / seconds:,.0f} rows/s, INSERT … SELECT generate_series + ANALYZE)")
+        else:
+            print(f"reusing {have:,} stored events")
+        if db.session.execute(select(User).where(User.email == "bench@example.com")).scalar_one_or_none() is None:
+            user = User(email="bench@example.com", role="viewer")
+            user.set_password("bench-password")
+            db.session.add(user)
+            db.session.commit()
+        limit = app.config["VANI_DASHBOARD_PAGE_SIZE"]
+        middle = db.session.execute(
+            select(WebhookEvent.received_at, WebhookEvent.id)
+            .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).offset(have // 2 or args.events // 2)
+            .limit(1)).one()
+        cursor = encode_cursor(middle.received_at, middle.id)
+        email = "user4242@example.com"
+        day = (middle.received_at - timedelta(days=3)).date().isoformat()
+        scenarios = [
+            ("first page", "/dashboard/events", {}),
+            ("filtered (cal_com, failed)", "/dashboard/events?provider=cal_com&status=failed", {}),
+            ("type + date range", f"/dashboard/events?type=BOOKING_CREATED&from={day}&to={day}", {}),
+            ("search by email", f"/dashboard/events?q={email}", {}),
+            ("deep page (cursor at 50%)", f"/dashboard/events?cursor={cursor}", {"cursor": cursor}),
+            ("deep + filtered", f"/dashboard/events?status=failed&cursor={cursor}", {"cursor": cursor}),
+        ]
+        raw = db.engine.raw_connection()
+        sql_cursor = raw.cursor()
+
+    client = app.test_client()
+    r = client.post("/dashboard/login", data={"email": "bench@example.com", "password": "bench-password"})
+    assert r.status_code == 302, r.status_code
+
+    floor = timed(lambda: client.get("/healthz"), args.runs)
+    print(f"\n{args.runs} runs each, page = GET through the test client (signed in, full HTML render);")
+    print("query = the same keyset SELECT on a raw psycopg connection.")
+    print(f"floor: GET /healthz (no database, no template) p50 {statistics.median(floor):.2f} ms\n")
+    header = f"{'scenario':30} {'query p50':>10} {'query p95':>10} {'page p50':>10} {'page p95':>10} {'ratio p50':>10} {'ratio p95':>10}"
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for name, path, params in scenarios:
+        with app.test_request_context(path):
+            from flask import request
+
+            filters = EventFilters.from_args(request.args)
+            stmt = list_statement(filters, params.get("cursor"), limit)
+            compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+            sql = str(compiled)
+
+        def query():
+            sql_cursor.execute(sql)
+            rows = sql_cursor.fetchall()
+            assert rows
+
+        def page():
+            response = client.get(path)
+            assert response.status_code == 200, response.status_code
+            return response
+
+        assert "data-id=" in page().get_data(as_text=True)
+        q = timed(query, args.runs)
+        p = timed(page, args.runs)
+        q50, q95, p50, p95 = (statistics.median(q), percentile(q, 95), statistics.median(p), percentile(p, 95))
+        ok &= p95 < 100
+        print(f"{name:30} {q50:8.2f}ms {q95:8.2f}ms {p50:8.2f}ms {p95:8.2f}ms {p50 / q50:9.1f}x {p95 / q95:9.1f}x")
+    raw.close()
+    overview = timed(lambda: client.get("/dashboard/"), max(20, args.runs // 5))
+    print(f"\noverview page (per-provider counts over 24 h, 48 h chart): p50 {statistics.median(overview):.1f} ms, "
+          f"p95 {percentile(overview, 95):.1f} ms")
+    print(f"events page p95 under 100 ms in every scenario: {'yes' if ok else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

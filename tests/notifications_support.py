@@ -1,0 +1,62 @@
+"""Shared pieces of the notification tests: a Twilio inbound body that raises notifications,
+row readers, a local Slack stand-in."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from tests.whatsapp_signing import post_twilio as _post_twilio
+from vani.models import Notification, NotificationSend
+from vani.models.base import as_utc, utcnow
+
+PUBLIC = "https://vani.example.com"
+
+
+def inbound(sid: str, text: str = "Hello+there", sender: str = "%2B15550100061") -> str:
+    return (f"SmsMessageSid={sid}&NumMedia=0&ProfileName=Nadia+K&SmsStatus=received&Body={text}"
+            f"&To=whatsapp%3A%2B14155238886&MessageSid={sid}&AccountSid=ACx&From=whatsapp%3A{sender}")
+
+
+def post_twilio(client, body: str):
+    response = _post_twilio(client, body)
+    assert response.status_code == 200, response.data
+    return response
+
+
+def sends(db, channel: str | None = None) -> list[NotificationSend]:
+    stmt = select(NotificationSend).order_by(NotificationSend.id)
+    if channel:
+        stmt = stmt.where(NotificationSend.channel == channel)
+    db.session.expire_all()
+    return list(db.session.execute(stmt).scalars())
+
+
+def message_notification(db) -> Notification:
+    return db.session.execute(select(Notification).where(Notification.kind == "message.received")).scalar_one()
+
+
+def time_passes(db, row: NotificationSend) -> None:
+    """Let the retry fall due (as if its backoff had elapsed)."""
+    assert as_utc(row.next_attempt_at) > utcnow()
+    db.session.get(NotificationSend, row.id).next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+
+@pytest.fixture
+def slack(app, httpserver):
+    """A local Slack stand-in: answers 500 to the first ``fail`` calls, then 200 "ok"."""
+    state = {"fail": 0, "requests": []}
+
+    def handler(request):
+        state["requests"].append(request.get_json())
+        if len(state["requests"]) <= state["fail"]:
+            return Response("internal_error", status=500)
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/services/T0/B0/x", method="POST").respond_with_handler(handler)
+    app.config.update(SLACK_WEBHOOK_URL=httpserver.url_for("/services/T0/B0/x"), PUBLIC_URL=PUBLIC,
+                      VANI_NOTIFY_ROUTES="message.received=slack;*=none")
+    return state

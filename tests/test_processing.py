@@ -1,0 +1,131 @@
+"""Processing outcomes: failures recorded and retried with backoff, sweeping, idempotent replay."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from tests import booking_support as bs
+from tests.booking_support import cal_booking, calendly, calendly_no_show, invitee_uri
+from tests.signing import post_cal_com, post_calendly
+from vani.extensions import db
+from vani.models import Meeting, Notification, OutboundEvent, Prospect, ProspectNote, WebhookEvent
+from vani.models.base import as_utc, utcnow
+from vani.providers.calendly import mapper as calendly_mapper
+from vani.services import processing
+
+
+def broken_mapper(body, ctx):
+    ctx.upsert_prospect(email="half@example.test")  # a change that must be rolled back
+    raise RuntimeError("mapper exploded")
+
+
+def make_due(event_id: int) -> None:
+    db.session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
+                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def test_failure_is_recorded_backed_off_and_swept_once_due(client, run_worker, monkeypatch):
+    monkeypatch.setattr(calendly_mapper, "map_event", broken_mapper)
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    run_worker()
+    ev = bs.event(event_id)
+    assert (ev.status, ev.attempts) == ("failed", 1)
+    assert ev.outcome == "RuntimeError: mapper exploded"
+    wait = (as_utc(ev.next_attempt_at) - utcnow()).total_seconds()
+    assert 25 < wait <= 30  # first retry after 30 s (no jitter under test)
+    assert bs.count(Prospect) == 0  # the half-done change was rolled back
+    assert processing.sweep(grace=timedelta(0)) == 0  # not due yet
+
+    make_due(event_id)
+    assert processing.sweep(grace=timedelta(0)) == 1
+    run_worker()
+    ev = bs.event(event_id)
+    assert (ev.status, ev.attempts) == ("failed", 2)
+    assert 55 < (as_utc(ev.next_attempt_at) - utcnow()).total_seconds() <= 60  # doubled
+
+    monkeypatch.undo()  # the bug is fixed
+    make_due(event_id)
+    assert processing.sweep(grace=timedelta(0)) == 1
+    run_worker()
+    ev = bs.event(event_id)
+    assert (ev.status, ev.attempts, ev.outcome, ev.next_attempt_at) == ("processed", 3, None, None)
+    assert bs.meeting("calendly", invitee_uri(1)).status == "scheduled"
+
+
+def test_gives_up_after_max_attempts(client, run_worker, app, monkeypatch):
+    app.config["VANI_EVENT_MAX_ATTEMPTS"] = 2
+    monkeypatch.setattr(calendly_mapper, "map_event", broken_mapper)
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    run_worker()
+    make_due(event_id)
+    processing.sweep(grace=timedelta(0))
+    run_worker()
+    ev = bs.event(event_id)
+    assert (ev.status, ev.attempts, ev.next_attempt_at) == ("failed", 2, None)
+    assert processing.sweep(grace=timedelta(0)) == 0
+
+
+def test_backoff_schedule():
+    assert [processing.backoff(n, jitter=False).total_seconds() for n in (1, 2, 3, 8, 20)] == [
+        30, 60, 120, 3600, 3600]
+    assert 30 <= processing.backoff(1).total_seconds() <= 36
+
+
+def test_abandoned_processing_event_is_swept(client, run_worker, redis_client):
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    redis_client.flushdb()  # its worker died with it: no queue entry left
+    db.session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(
+        status="processing", started_at=utcnow() - timedelta(minutes=11)))
+    db.session.commit()
+    assert processing.due_event_ids(grace=timedelta(0)) == [event_id]
+    assert processing.sweep(grace=timedelta(0)) == 1
+    run_worker()
+    assert bs.event(event_id).status == "processed"
+
+
+def test_an_event_is_processed_once_unless_forced(client, run_worker):
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    run_worker()
+    assert processing.process_event(event_id) is None  # already done: not claimable
+    assert bs.event(event_id).attempts == 1
+    assert processing.process_event(event_id, force=True) == "processed"
+    assert bs.event(event_id).attempts == 2
+
+
+def snapshot():
+    db.session.expire_all()
+    return (bs.outbox_keys(), bs.count(ProspectNote), bs.count(Notification), bs.count(Prospect),
+            sorted((m.provider, m.provider_ref, m.status, m.replaces_id, m.previous_status)
+                   for m in db.session.execute(select(Meeting)).scalars()))
+
+
+@pytest.mark.parametrize("order", ["forward", "backward"])
+def test_replay_emits_nothing_twice(client, run_worker, order):
+    from vani.jobs.inbound import process_event
+
+    payment = {"amount": 20, "currency": "EUR", "successful": True}
+    sequence = [
+        (post_calendly, calendly("invitee.created", 1, payment=payment)),
+        (post_calendly, calendly("invitee.canceled", 1, rescheduled=True, canceled_at="2026-01-02T00:00:00Z")),
+        (post_calendly, calendly("invitee.created", 2, old_invitee=invitee_uri(1), created_at="2026-01-02T00:00:00Z")),
+        (post_calendly, calendly_no_show(True, 2, at="2026-01-08T00:00:00Z")),
+        (post_calendly, calendly_no_show(False, 2, at="2026-01-08T01:00:00Z")),
+        (post_cal_com, cal_booking("BOOKING_CREATED", "c1")),
+        (post_cal_com, cal_booking("BOOKING_PAID", "c1", created_at="2026-02-01T08:01:00.000Z", price=500)),
+        (post_cal_com, cal_booking("BOOKING_RESCHEDULED", "c2", created_at="2026-02-02T08:00:00.000Z",
+                                   rescheduleUid="c1")),
+        (post_cal_com, {"triggerEvent": "MEETING_ENDED", "uid": "c2", "startTime": "2026-02-10T09:00:00Z",
+                        "updatedAt": "2026-02-10T09:40:00Z", "attendees": [{"email": "guest@example.test"}]}),
+    ]
+    ids = [post(client, body).json["event_id"] for post, body in sequence]
+    run_worker()
+    assert all(bs.event(i).status == "processed" for i in ids)
+    before = snapshot()
+    assert len(before[0]) == bs.count(OutboundEvent) >= 12
+    for event_id in (ids if order == "forward" else reversed(ids)):
+        assert process_event(event_id, force=True) == "processed"
+    assert snapshot() == before
+    assert bs.emitted()["payment.received"] == 2 and bs.emitted()["meeting.completed"] == 1

@@ -1,0 +1,90 @@
+"""POST /api/v1/calendly/sync and GET /api/v1/calendly/status."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from vani.api import bp
+from vani.api.pagination import BadRequest
+from vani.extensions import db
+from vani.models import WebhookEvent
+from vani.models.base import isoformat
+
+
+def _not_configured():
+    return jsonify({"error": "not_configured",
+                    "detail": "CALENDLY_API_TOKEN is not set; Vani cannot call Calendly's API"}), 409
+
+
+@bp.post("/calendly/sync")
+def calendly_sync():
+    """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
+    from vani.commands.calendly import parse_since
+    from vani.services import calendly_sync as service
+    from vani.services.registration.http import ApiError
+
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+    raw_since = data.get("since", request.args.get("since"))
+    if raw_since is not None and not isinstance(raw_since, str):
+        raise BadRequest("since", "must be a date (YYYY-MM-DD) or an ISO 8601 time")
+    try:
+        since = parse_since(raw_since)
+    except ValueError as exc:
+        raise BadRequest("since", str(exc)) from None
+    wait = data.get("wait", request.args.get("wait", "false"))
+    wait = wait is True or str(wait).lower() in ("1", "true", "yes")
+    if not current_app.config.get("CALENDLY_API_TOKEN"):
+        return _not_configured()
+    if wait:
+        try:
+            result = service.sync(since)
+        except ApiError as exc:
+            return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
+        return jsonify({"status": "done", "result": result.to_dict()})
+    from vani.jobs.maintenance import calendly_sync as job
+    from vani.services.queue import QUEUE_MAINTENANCE, get_queue
+
+    try:
+        queued = get_queue(QUEUE_MAINTENANCE).enqueue(job, since.isoformat() if since else None,
+                                                      job_timeout=1800, result_ttl=86400)
+    except RedisError:
+        return jsonify({"error": "queue_unavailable",
+                        "detail": "Redis is unreachable; retry, or send \"wait\": true"}), 503
+    return jsonify({"status": "queued", "job_id": queued.id}), 202
+
+
+@bp.get("/calendly/status")
+def calendly_status():
+    """The API connection (``?check=false`` skips the live call), Vani's registered webhook,
+    the last Calendly event received and the last sync."""
+    from vani.services.calendly_sync import last_sync
+    from vani.services.registration import stored_credential
+    from vani.services.registration.calendly import calendly_client, current_user
+    from vani.services.registration.http import ApiError
+
+    configured = bool(current_app.config.get("CALENDLY_API_TOKEN"))
+    connection = None
+    if configured and request.args.get("check", "true").lower() not in ("0", "false", "no"):
+        try:
+            client = calendly_client(current_app.config)
+            client.max_retries, client.timeout = 0, 5.0  # a status check never waits on a rate limit
+            me = current_user(client)
+            connection = {"ok": True, "user": me.get("uri"), "name": me.get("name"),
+                          "organization": me.get("current_organization")}
+        except ApiError as exc:
+            connection = {"ok": False, "error": str(exc), "status": exc.status}
+    stored = stored_credential("calendly")
+    webhook = None if stored is None else {
+        "subscription": stored.external_id, "url": stored.callback_url, "updated_at": isoformat(stored.updated_at)}
+    event = db.session.execute(select(WebhookEvent).where(WebhookEvent.provider == "calendly")
+                               .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+                               .limit(1)).scalar_one_or_none()
+    return jsonify({
+        "configured": configured,
+        "connection": connection,
+        "webhook": webhook,
+        "last_event": event.to_dict() if event else None,
+        "last_sync": last_sync(),
+    })

@@ -1,0 +1,58 @@
+"""Conversations (WhatsApp, SMS) and their messages."""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from sqlalchemy import select
+
+from vani.api import bp
+from vani.api.pagination import BadRequest, keyset, limit_arg, page
+from vani.extensions import db
+from vani.models import Conversation
+from vani.services.conversations import get_conversation, recent_messages
+from vani.services.phones import normalize_phone
+
+STATUSES = ("active", "ended", "inactive")
+
+
+def phone_arg() -> str | None:
+    """``?phone=`` in any common spelling, as E.164; 400 when it is not a phone number."""
+    raw = request.args.get("phone")
+    if raw is None or not raw.strip():
+        return None
+    phone = normalize_phone(raw)
+    if phone is None:
+        raise BadRequest("phone", "not a phone number (use E.164, e.g. +15550100002)")
+    return phone
+
+
+@bp.get("/conversations")
+def list_conversations():
+    stmt = select(Conversation)
+    if phone := phone_arg():
+        stmt = stmt.where(Conversation.phone == phone)
+    if prospect_id := request.args.get("prospect_id"):
+        if not prospect_id.isdigit():
+            raise BadRequest("prospect_id", "must be a whole number")
+        stmt = stmt.where(Conversation.prospect_id == int(prospect_id))
+    if provider := request.args.get("provider"):
+        stmt = stmt.where(Conversation.provider == provider)
+    if status := request.args.get("status"):
+        if status not in STATUSES:
+            raise BadRequest("status", f"must be one of {', '.join(STATUSES)}")
+        stmt = stmt.where(Conversation.status == status)
+    limit = limit_arg()
+    stmt = keyset(stmt, Conversation.created_at, Conversation.id, request.args.get("cursor"), limit)
+    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
+    return jsonify({"data": [c.to_dict() for c in rows], "next_cursor": cursor})
+
+
+@bp.get("/conversations/<int:conversation_id>")
+def get_conversation_view(conversation_id: int):
+    conv = get_conversation(conversation_id) or abort(404, f"no conversation {conversation_id}")
+    limit = limit_arg(default=200, maximum=1000)
+    messages = recent_messages([conv.id], limit + 1)
+    truncated = len(messages) > limit
+    data = conv.to_dict()
+    data["messages"] = [m.to_dict() for m in messages[-limit:]]
+    data["messages_truncated"] = truncated
+    return jsonify(data)

@@ -1,0 +1,155 @@
+"""Outbound webhooks API under /api/v1/webhooks: subscriptions and deliveries."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import jsonify, request
+
+from vani.api import bp
+from vani.api.pagination import BadRequest, keyset, limit_arg, page
+from vani.extensions import db
+from vani.models import WebhookDelivery
+from vani.models.base import as_utc
+from vani.services import webhooks as svc
+from vani.services.webhooks.errors import Conflict, InvalidField, NotFound
+
+SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret"}
+PATCH_FIELDS = {"url", "events", "active", "description"}
+
+
+@bp.errorhandler(InvalidField)
+def invalid_field(exc: InvalidField):
+    return jsonify({"error": "invalid_parameter", "field": exc.field, "detail": exc.reason}), 400
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc: NotFound):
+    return jsonify({"error": "not_found", "detail": str(exc)}), 404
+
+
+@bp.errorhandler(Conflict)
+def conflict(exc: Conflict):
+    return jsonify({"error": "conflict", "detail": str(exc)}), 409
+
+
+def _json_object(allowed: set[str]) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("body", "must be a JSON object (send Content-Type: application/json)")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(unknown[0], f"unknown field; allowed: {', '.join(sorted(allowed))}")
+    return body
+
+
+def _iso(value: object, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadRequest(field, "must be an ISO-8601 date-time")
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise BadRequest(field, "must be an ISO-8601 date-time") from None
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(name, "must be a whole number") from None
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+@bp.post("/webhooks/subscriptions")
+def create_subscription():
+    body = _json_object(SUBSCRIPTION_FIELDS)
+    for field in ("url", "events"):
+        if field not in body:
+            raise BadRequest(field, "is required")
+    sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"))
+    return jsonify(sub.to_dict(reveal_secret=True)), 201
+
+
+@bp.get("/webhooks/subscriptions")
+def list_subscriptions():
+    return jsonify({"data": [s.to_dict() for s in svc.list_subscriptions()]})
+
+
+@bp.get("/webhooks/subscriptions/<int:sub_id>")
+def get_subscription(sub_id: int):
+    return jsonify(svc.get_subscription(sub_id).to_dict())
+
+
+@bp.patch("/webhooks/subscriptions/<int:sub_id>")
+def update_subscription(sub_id: int):
+    body = _json_object(PATCH_FIELDS)
+    svc.get_subscription(sub_id)  # 404 before validation errors
+    return jsonify(svc.update_subscription(sub_id, **body).to_dict())
+
+
+@bp.delete("/webhooks/subscriptions/<int:sub_id>")
+def delete_subscription(sub_id: int):
+    svc.delete_subscription(sub_id)
+    return "", 204
+
+
+@bp.post("/webhooks/subscriptions/<int:sub_id>/rotate-secret")
+def rotate_secret(sub_id: int):
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict) or set(body) - {"secret"}:
+        raise BadRequest("body", 'send nothing, or {"secret": "whsec_…"}')
+    sub, _ = svc.rotate_secret(sub_id, body.get("secret"))
+    return jsonify(sub.to_dict(reveal_secret=True))
+
+
+@bp.post("/webhooks/subscriptions/<int:sub_id>/test")
+def test_subscription(sub_id: int):
+    delivery = svc.send_test(sub_id)
+    return jsonify(delivery.to_dict()), 202
+
+
+# -- deliveries -----------------------------------------------------------------------------------
+@bp.post("/webhooks/deliveries")
+def emit_event():
+    body = _json_object({"event", "payload"})
+    for field in ("event", "payload"):
+        if field not in body:
+            raise BadRequest(field, "is required")
+    event, ids = svc.emit_custom(body["event"], body["payload"])
+    return jsonify({"msg_id": event.msg_id, "event": event.type, "delivery_ids": ids}), 202
+
+
+@bp.get("/webhooks/deliveries")
+def list_deliveries():
+    stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
+                              subscription_id=_int_arg("subscription"))
+    limit = limit_arg()
+    stmt = keyset(stmt, WebhookDelivery.created_at, WebhookDelivery.id, request.args.get("cursor"), limit)
+    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
+    return jsonify({"data": [d.to_dict() for d in rows], "next_cursor": cursor})
+
+
+@bp.get("/webhooks/deliveries/<int:delivery_id>")
+def get_delivery(delivery_id: int):
+    data = svc.get_delivery(delivery_id).to_dict()
+    data["attempt_log"] = [a.to_dict() for a in svc.list_attempts(delivery_id)]
+    return jsonify(data)
+
+
+@bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+def retry_delivery(delivery_id: int):
+    return jsonify(svc.retry_delivery(delivery_id).to_dict()), 202
+
+
+@bp.post("/webhooks/deliveries/retry")
+def retry_deliveries():
+    body = _json_object({"status", "since", "subscription"})
+    status = body.get("status", "failed")
+    since = _iso(body["since"], "since") if body.get("since") is not None else None
+    sub_id = body.get("subscription")
+    if sub_id is not None and (not isinstance(sub_id, int) or isinstance(sub_id, bool)):
+        raise BadRequest("subscription", "must be a subscription id (a number)")
+    count = svc.retry_failed(status=status, since=since, subscription_id=sub_id)
+    return jsonify({"status": status, "requeued": count}), 202

@@ -1,0 +1,48 @@
+"""``flask vani calendly sync``: pull Calendly bookings through the webhook path (repairs missed webhooks)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from vani.cli import vani_cli
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` or an ISO 8601 time (UTC when no zone is given)."""
+    from vani.services.mapping import parse_time
+
+    if not value:
+        return None
+    parsed = parse_time(value)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time")
+    return parsed
+
+
+@vani_cli.group("calendly")
+def calendly() -> None:
+    """Calendly tools."""
+
+
+@calendly.command("sync")
+@click.option("--since", help="Meetings starting on or after this date (YYYY-MM-DD); default 30 days ago.")
+def sync_command(since: str | None) -> None:
+    """Fetch scheduled events and invitees from Calendly and map the ones Vani has not seen."""
+    from vani.services.calendly_sync import sync
+    from vani.services.registration.http import ApiError
+
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        result = sync(start)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"since {result.since}: {result.scheduled_events} scheduled event(s), "
+               f"{result.invitees} invitee(s)")
+    click.echo(f"stored {result.stored} new event(s), {result.already_known} already known; "
+               f"processed {result.processed}, failed {result.failed}")
+    if result.failed:
+        raise SystemExit(1)

@@ -1,0 +1,158 @@
+"""``flask vani webhooks register|status|simulate``: provider webhook setup and a signed test call."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import current_app
+
+from vani.cli import vani_cli
+
+
+@vani_cli.group("webhooks")
+def webhooks() -> None:
+    """Register Vani's webhook URLs at providers, check them, send signed samples."""
+
+
+def public_base(given: str | None) -> tuple[str | None, str]:
+    """The public base URL: --url, PUBLIC_URL, or a running ngrok agent's tunnel to PORT."""
+    from vani.services.tunnel import discover
+
+    if given:
+        return given.rstrip("/"), "--url"
+    cfg = current_app.config
+    port = int(os.environ.get("PORT") or 8000)
+    tunnel = discover(cfg.get("PUBLIC_URL"), cfg["VANI_NGROK_API_URL"], port)
+    return tunnel.url, tunnel.source or (tunnel.note or "")
+
+
+@webhooks.command("register")
+@click.option("--url", "base_url", help="Public base URL (default: PUBLIC_URL, else the running ngrok tunnel).")
+@click.option("--provider", "providers", multiple=True, help="Only these providers (calendly, cal-com, kapso).")
+@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
+@click.option("--force", is_flag=True, help="Override the environment safety checks.")
+def register_command(base_url: str | None, providers: tuple[str, ...], dry_run: bool, force: bool) -> None:
+    """Create or update Vani's webhook subscription at each configured provider."""
+    from vani.services.registration import ApiError, register, registrars
+
+    base, source = public_base(base_url)
+    if not base:
+        raise click.ClickException(f"no public URL to register.\n{source}")
+    env = current_app.config["ENV_NAME"]
+    click.echo(f"registering {base} (from {source}, VANI_ENV={env}){' - dry run' if dry_run else ''}")
+    failed = False
+    for name, registrar, reason in registrars(current_app.config, list(providers) or None):
+        if registrar is None:
+            click.echo(f"{name}: skipped - {reason}")
+            failed |= bool(providers)  # asked for by name, so not doing it is a failure
+            continue
+        click.echo(f"{registrar.title}:")
+        try:
+            steps = register(registrar, base, env, dry_run=dry_run, force=force,
+                             echo=lambda step: click.echo(f"  {step}"))
+        except ApiError as exc:
+            click.secho(f"  error: {exc}", fg="red", err=True)
+            failed = True
+            continue
+        if any(step.verb == "refuse" for step in steps):
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@webhooks.command("status")
+@click.option("--provider", "providers", multiple=True, help="Only these providers.")
+def status_command(providers: tuple[str, ...]) -> None:
+    """Show Vani's stored registrations and what each provider reports."""
+    from vani.services.registration import ApiError, registrars, stored_credential
+
+    base, _ = public_base(None)
+    click.echo(f"public URL: {base or 'none found (set PUBLIC_URL or start ngrok)'}")
+    failed = False
+    for name, registrar, reason in registrars(current_app.config, list(providers) or None):
+        if registrar is None:
+            click.echo(f"{name}: not checked - {reason}")
+            continue
+        target = registrar.target(base) if base else None
+        stored = stored_credential(name)
+        click.echo(f"{registrar.title}:")
+        if stored is None:
+            click.echo("  Vani has registered nothing here yet")
+        else:
+            click.echo(f"  registered by Vani: {stored.external_id} -> {stored.callback_url} "
+                       f"(secret stored, updated {stored.updated_at:%Y-%m-%d %H:%M})")
+        try:
+            remotes = registrar.list_remote()
+        except ApiError as exc:
+            click.secho(f"  error: {exc}", fg="red", err=True)
+            failed = True
+            continue
+        if not remotes:
+            click.echo("  the provider lists no webhook subscriptions")
+        for remote in remotes:
+            marks = []
+            if stored is not None and remote.id == stored.external_id:
+                marks.append("Vani's")
+            if target and remote.url == target:
+                marks.append("current URL")
+            if not remote.active:
+                marks.append("INACTIVE")
+            note = f" [{', '.join(marks)}]" if marks else ""
+            click.echo(f"  {remote.id} -> {remote.url}{note}")
+        if target and not any(r.url == target and r.active for r in remotes):
+            click.secho(f"  nothing delivers to {target}: run `flask vani webhooks register`", fg="yellow")
+    if failed:
+        sys.exit(1)
+
+
+@webhooks.command("simulate")
+@click.argument("provider_name", metavar="PROVIDER")
+@click.argument("event", required=False)
+@click.option("--url", "base_url", help="Base URL to send to (default: http://127.0.0.1:$PORT).")
+@click.option("--bad-signature", is_flag=True, help="Sign with a wrong secret; Vani must answer 401.")
+def simulate_command(provider_name: str, event: str | None, base_url: str | None, bad_signature: bool) -> None:
+    """Send a signed sample EVENT body to PROVIDER's webhook URL and print the answer."""
+    import requests
+
+    from vani import samples
+    from vani.providers.registry import all_providers
+    from vani.services.registration import normalize_name
+    from vani.services.secrets import secrets_for
+
+    name = normalize_name(provider_name)
+    provider = next((p for p in all_providers() if p.name == name), None)
+    if provider is None:
+        known = ", ".join(p.name for p in all_providers())
+        raise click.BadParameter(f"unknown provider (known: {known})", param_hint="PROVIDER")
+    available = samples.events(name)
+    if event is None:
+        click.echo(f"samples for {provider.title}: {', '.join(available) or 'none'}")
+        return
+    try:
+        sample = samples.load(name, event)
+    except KeyError:
+        raise click.BadParameter(f"no sample for {event!r} (have: {', '.join(available) or 'none'})",
+                                 param_hint="EVENT") from None
+    base = (base_url or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
+    url = base + provider.routes[0]
+    secret = next(iter(secrets_for(provider)), None)
+    if bad_signature:
+        secret = "not-" + (secret or "the-secret")
+    elif secret is None:
+        click.secho(f"no secret configured ({' or '.join(provider.secret_settings)}): sending unsigned",
+                    fg="yellow")
+    # Vani checks URL-signed calls (Twilio) against PUBLIC_URL when it is set, so sign that URL.
+    signed_url = (current_app.config.get("PUBLIC_URL") or base).rstrip("/") + provider.routes[0]
+    headers = samples.request_headers(sample, secret, signed_url)
+    click.echo(f"POST {url} ({provider.title} {sample.event}, {len(sample.body)} bytes"
+               f"{', wrong signature' if bad_signature else ''})")
+    try:
+        response = requests.post(url, data=sample.body, headers=headers, timeout=15)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from None
+    click.echo(f"{response.status_code} {response.reason}")
+    click.echo(response.text.strip()[:2000])
+    expected_refusal = bad_signature and response.status_code == 401
+    if (response.status_code >= 400 and not expected_refusal) or (bad_signature and not expected_refusal):
+        sys.exit(1)

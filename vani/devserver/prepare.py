@@ -1,0 +1,60 @@
+"""Before the processes start: apply migrations, tune SQLite, create the first admin."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import func, inspect, select, text
+
+
+class SetupError(Exception):
+    pass
+
+
+@dataclass
+class Admin:
+    email: str
+    password: str | None  # only when Vani generated it (shown once)
+    created: bool
+
+
+def migrate(app: Flask) -> None:
+    """Bring the database schema up to date (``flask db upgrade``)."""
+    from flask_migrate import upgrade
+
+    from vani.extensions import db
+
+    with app.app_context():
+        upgrade()
+        if not inspect(db.engine).has_table("users"):
+            raise SetupError("the database has no tables after the migrations ran: migrations/versions "
+                             "holds no migration yet (create one with `flask --app run db migrate`)")
+        if db.engine.dialect.name == "sqlite":
+            # Several processes share the file: WAL lets readers and one writer work together.
+            with db.engine.connect() as conn:
+                conn.execute(text("PRAGMA journal_mode=WAL"))
+        db.session.remove()
+
+
+def ensure_admin(app: Flask) -> Admin | None:
+    """Create an admin when there are no users: VANI_ADMIN_EMAIL/VANI_ADMIN_PASSWORD, else a
+    generated password (returned so the banner shows it once). None when users exist."""
+    from vani.extensions import db
+    from vani.models import User
+
+    with app.app_context():
+        if db.session.execute(select(func.count()).select_from(User)).scalar_one():
+            db.session.remove()
+            return None
+        email = (app.config.get("VANI_ADMIN_EMAIL") or "admin@example.com").strip().lower()
+        given = app.config.get("VANI_ADMIN_PASSWORD")
+        if given and len(given) < 8:
+            raise SetupError("VANI_ADMIN_PASSWORD must have at least 8 characters")
+        password = given or secrets.token_urlsafe(12)
+        user = User(email=email, role="admin")
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        db.session.remove()
+        return Admin(email, None if given else password, True)

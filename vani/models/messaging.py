@@ -1,0 +1,109 @@
+"""WhatsApp (and SMS) conversations with prospects, and their messages."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vani.extensions import db
+from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+
+
+class MessageStatus:
+    RECEIVED = "received"  # inbound
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+    ALL = (RECEIVED, QUEUED, SENT, DELIVERED, READ, FAILED, UNDELIVERED)
+    # A status only ever moves up: a late "delivered" never replaces "read".
+    RANK = {RECEIVED: 0, QUEUED: 0, SENT: 1, DELIVERED: 2, READ: 3, FAILED: 4, UNDELIVERED: 4}
+    # The column holding each step's time.
+    STEP_COLUMN = {RECEIVED: "received_at", QUEUED: "queued_at", SENT: "sent_at", DELIVERED: "delivered_at",
+                   READ: "read_at", FAILED: "failed_at", UNDELIVERED: "failed_at"}
+
+
+class Conversation(db.Model):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref", name="uq_conversations_provider_ref"),
+        Index("ix_conversations_updated", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # Kapso conversation id; Twilio has none, so "<channel>:<business number>:<customer number>".
+    provider_ref: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16), default="whatsapp")  # whatsapp | sms
+    prospect_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # customer, E.164
+    business_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)  # our number / phone_number_id
+    contact_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | ended | inactive
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="conversation", order_by="[Message.message_at, Message.id]",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "provider": self.provider, "provider_ref": self.provider_ref,
+            "channel": self.channel, "prospect_id": self.prospect_id, "phone": self.phone,
+            "business_ref": self.business_ref, "contact_name": self.contact_name, "status": self.status,
+            "last_message_at": isoformat(self.last_message_at),
+            "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
+        }
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", name="uq_messages_provider_message_id"),
+        Index("ix_messages_conversation_time", "conversation_id", "message_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(255))  # wamid…, Twilio SM…/MM…
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    type: Mapped[str] = mapped_column(String(32), default="text")
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_urls: Mapped[list] = mapped_column(JSONType, default=list)
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)  # location, button reply, errors …
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # provider's time
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    def statuses(self) -> dict:
+        steps = ("received", "queued", "sent", "delivered", "read", "failed")
+        return {step: isoformat(getattr(self, f"{step}_at")) for step in steps if getattr(self, f"{step}_at")}
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "conversation_id": self.conversation_id, "provider": self.provider,
+            "provider_message_id": self.provider_message_id, "direction": self.direction, "type": self.type,
+            "text": self.text, "media_urls": self.media_urls or [], "data": self.data or {},
+            "status": self.status, "statuses": self.statuses(), "error_code": self.error_code,
+            "error_detail": self.error_detail, "message_at": isoformat(self.message_at),
+            "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
+        }

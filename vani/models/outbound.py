@@ -1,0 +1,161 @@
+"""Outbound webhooks: subscriptions, one delivery per (outbound event, subscription), attempts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vani.extensions import db
+from vani.models.base import BigId, JSONType, UTCDateTime, as_utc, isoformat, utcnow
+
+
+class DeliveryStatus:
+    PENDING = "pending"        # waiting for its next attempt (next_attempt_at)
+    DELIVERING = "delivering"  # claimed by a worker; next_attempt_at is the lease expiry
+    DELIVERED = "delivered"
+    FAILED = "failed"          # dead: every scheduled attempt failed (or a manual retry failed)
+    CANCELLED = "cancelled"    # its subscription was disabled before it could be sent
+    ALL = (PENDING, DELIVERING, DELIVERED, FAILED, CANCELLED)
+    FINAL = (DELIVERED, FAILED, CANCELLED)
+
+
+def mask_secret(secret: str | None) -> str | None:
+    """``whsec_abcd…wxyz`` style: enough to recognise a secret, never enough to use it."""
+    if not secret:
+        return None
+    return f"{secret[:10]}…{secret[-4:]}"
+
+
+class WebhookSubscription(db.Model):
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_created", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list] = mapped_column(JSONType, default=list)  # ["*"], ["meeting.*"], ["prospect.created", …]
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    secret: Mapped[str] = mapped_column(String(255))  # whsec_…, kept so deliveries can be signed
+    previous_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Health
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # of the current streak
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def matches(self, event_type: str) -> bool:
+        """True when this subscription wants ``event_type`` (``*`` = all, ``meeting.*`` = a family)."""
+        for pattern in self.events or ():
+            if pattern == "*" or pattern == event_type:
+                return True
+            if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+                return True
+        return False
+
+    def signing_secrets(self, now: datetime | None = None) -> list[str]:
+        """The current secret, plus the previous one while its rotation window lasts."""
+        now = now or utcnow()
+        found = [self.secret]
+        expires = as_utc(self.previous_secret_expires_at)
+        if self.previous_secret and expires and expires > now:
+            found.append(self.previous_secret)
+        return found
+
+    @property
+    def masked_secret(self) -> str | None:
+        return mask_secret(self.secret)
+
+    def health(self) -> dict:
+        return {
+            "consecutive_failures": self.consecutive_failures or 0,
+            "first_failure_at": isoformat(self.first_failure_at),
+            "last_failure_at": isoformat(self.last_failure_at),
+            "last_success_at": isoformat(self.last_success_at),
+            "disabled_at": isoformat(self.disabled_at),
+            "disabled_reason": self.disabled_reason,
+        }
+
+    def to_dict(self, reveal_secret: bool = False) -> dict:
+        """``reveal_secret`` only right after creation or rotation; masked everywhere else."""
+        return {
+            "id": self.id, "url": self.url, "events": list(self.events or []),
+            "description": self.description, "active": self.active,
+            "secret": self.secret if reveal_secret else self.masked_secret,
+            "previous_secret_expires_at": isoformat(self.previous_secret_expires_at)
+            if self.previous_secret else None,
+            "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
+            "health": self.health(),
+        }
+
+
+class WebhookDelivery(db.Model):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("outbound_event_id", "subscription_id", name="uq_webhook_deliveries_event_subscription"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_created", "created_at", "id"),
+        Index("ix_webhook_deliveries_status_created", "status", "created_at", "id"),
+        Index("ix_webhook_deliveries_subscription_created", "subscription_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_type_created", "event_type", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outbound_event_id: Mapped[int] = mapped_column(ForeignKey("outbound_events.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    msg_id: Mapped[str] = mapped_column(String(64))  # webhook-id header and body "id"; same on every retry
+    event_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)  # next attempt was asked for by a person
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    subscription = relationship("WebhookSubscription", lazy="joined", viewonly=True)
+    event = relationship("OutboundEvent", lazy="select", viewonly=True)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "status": self.status, "attempts": self.attempts,
+            "last_status_code": self.last_status_code, "last_error": self.last_error,
+            "next_attempt_at": isoformat(self.next_attempt_at) if self.status == DeliveryStatus.PENDING else None,
+            "subscription_id": self.subscription_id, "event": self.event_type, "msg_id": self.msg_id,
+            "outbound_event_id": self.outbound_event_id,
+            "created_at": isoformat(self.created_at), "last_attempt_at": isoformat(self.last_attempt_at),
+            "delivered_at": isoformat(self.delivered_at),
+        }
+
+
+class DeliveryAttempt(db.Model):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1 for the first try
+    trigger: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | manual | lost
+    url: Mapped[str] = mapped_column(String(2048))
+    request_headers: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)  # first 2 KB
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "number": self.number, "trigger": self.trigger, "url": self.url,
+            "request_headers": self.request_headers, "status_code": self.status_code,
+            "response_body": self.response_body, "duration_ms": self.duration_ms, "error": self.error,
+            "success": self.success, "created_at": isoformat(self.created_at),
+        }

@@ -1,0 +1,144 @@
+"""Reading Calendly invitee payloads of every generation into one shape.
+
+- v2 (2023+): the invitee at ``payload`` with a ``scheduled_event`` object (2024 adds
+  ``invitee_scheduled_by``, ``scheduling_method``, ``meeting_notes_*``).
+- v2 (2020): no ``scheduled_event``, ``created_by`` or ``cancellation``; ``payload.event`` is the
+  scheduled event's URI only; ``name`` may be null.
+- v1 (legacy): ``payload.invitee``, ``payload.event`` and ``payload.event_type`` objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from vani.services.mapping import normalize_email, parse_time
+from vani.services.phones import normalize_phone
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _url(value: Any) -> str | None:
+    text = _str(value)
+    return text if text and text.lower().startswith(("https://", "http://")) else None
+
+
+@dataclass
+class Payment:
+    amount: Decimal | None
+    currency: str | None
+    provider: str | None
+    external_id: str | None
+
+
+@dataclass
+class Invitee:
+    uri: str | None
+    email: str | None
+    name: str | None
+    timezone: str | None
+    phone: str | None
+    title: str | None
+    start: datetime | None
+    end: datetime | None
+    join_url: str | None
+    location_type: str | None
+    created_at: datetime | None      # when the invitee booked
+    old_invitee: str | None
+    rescheduled: bool
+    canceled_by: str | None
+    cancel_reason: str | None
+    canceled_at: datetime | None
+    payment: Payment | None
+
+    def meeting_fields(self, prospect_id: int | None) -> dict:
+        return {"prospect_id": prospect_id, "title": self.title, "start_at": self.start,
+                "end_at": self.end, "join_url": self.join_url, "location_type": self.location_type}
+
+
+def _location(loc: Any) -> tuple[str | None, str | None]:
+    """(join URL, location type) from a v2 location object or a v1 location string."""
+    if isinstance(loc, str):
+        return _url(loc), None
+    loc = _dict(loc)
+    kind = _str(loc.get("type"))
+    return _url(loc.get("join_url")) or _url(loc.get("location")), kind[:64] if kind else None
+
+
+def _payment(raw: Any) -> Payment | None:
+    if isinstance(raw, list):  # v1: "payments": [...]
+        raw = next((p for p in raw if isinstance(p, dict) and p.get("successful") is not False), None)
+    raw = _dict(raw)
+    if not raw or raw.get("successful") is False:
+        return None
+    try:
+        amount = Decimal(str(raw["amount"])).quantize(Decimal("0.01")) if raw.get("amount") is not None else None
+    except (InvalidOperation, ValueError):
+        amount = None
+    currency = _str(raw.get("currency"))
+    return Payment(amount, currency[:8] if currency else None, _str(raw.get("provider")),
+                   _str(raw.get("external_id")) or _str(raw.get("id")))
+
+
+def _name(inv: dict) -> str | None:
+    name = _str(inv.get("name"))
+    if name:
+        return name[:255]
+    parts = [_str(inv.get("first_name")), _str(inv.get("last_name"))]
+    return " ".join(p for p in parts if p)[:255] or None
+
+
+def read_invitee(body: dict) -> Invitee:
+    payload = _dict(body.get("payload"))
+    legacy = _dict(payload.get("invitee"))            # v1 keeps the invitee in its own object
+    inv = legacy or payload
+    scheduled = _dict(payload.get("scheduled_event")) or _dict(payload.get("event"))
+    event_type = _dict(payload.get("event_type"))
+    cancellation = _dict(inv.get("cancellation")) or _dict(scheduled.get("cancellation"))
+
+    uri = _str(inv.get("uri"))
+    if uri is None and _str(inv.get("uuid")):
+        uri = f"invitee:{inv['uuid'].strip()}"
+    join_url, location_type = _location(scheduled.get("location"))
+    title = _str(scheduled.get("name")) or _str(event_type.get("name"))
+    return Invitee(
+        uri=uri,
+        email=normalize_email(inv.get("email")),
+        name=_name(inv),
+        timezone=(_str(inv.get("timezone")) or "")[:64] or None,
+        phone=normalize_phone(_str(inv.get("text_reminder_number"))),
+        title=title[:512] if title else None,
+        start=parse_time(scheduled.get("start_time")),
+        end=parse_time(scheduled.get("end_time")),
+        join_url=join_url[:2048] if join_url else None,
+        location_type=location_type,
+        created_at=parse_time(inv.get("created_at")) or parse_time(body.get("created_at") or body.get("time")),
+        old_invitee=_str(inv.get("old_invitee")),
+        rescheduled=inv.get("rescheduled") is True or inv.get("is_reschedule") is True,
+        canceled_by=_str(cancellation.get("canceled_by")) or _str(inv.get("canceler_name")),
+        cancel_reason=_str(cancellation.get("reason")) or _str(inv.get("cancel_reason")),
+        canceled_at=(parse_time(cancellation.get("created_at")) or parse_time(inv.get("canceled_at"))
+                     or parse_time(body.get("created_at") or body.get("time"))
+                     or parse_time(inv.get("updated_at"))),
+        payment=_payment(inv.get("payment") or inv.get("payments")),
+    )
+
+
+def no_show_invitee(body: dict) -> str | None:
+    """The invitee a no-show event is about: ``payload.invitee`` (a URI or an object with one),
+    or the payload itself when it is the invitee resource."""
+    payload = _dict(body.get("payload"))
+    ref = payload.get("invitee")
+    if isinstance(ref, dict):
+        return _str(ref.get("uri"))
+    if _str(ref):
+        return _str(ref)
+    uri = _str(payload.get("uri"))
+    return uri if uri and "/invitees/" in uri else None

@@ -1,0 +1,1 @@
+"""Queries and helpers behind the dashboard pages; the views in ``vani.web`` stay thin."""

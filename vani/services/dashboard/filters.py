@@ -1,0 +1,58 @@
+"""Parsing the query-string filters shared by the list pages."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from vani.api.pagination import BadRequest
+
+
+def parse_day(field: str, raw: str | None, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (or ``YYYY-MM-DDTHH:MM``) in UTC. An end date includes its whole day."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        if "T" in raw or " " in raw:
+            value = datetime.fromisoformat(raw.replace(" ", "T"))
+            value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value.astimezone(timezone.utc)
+        day = datetime.fromisoformat(raw).date()
+    except ValueError:
+        raise BadRequest(field, "use a date like 2026-01-31") from None
+    start = datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return start + timedelta(days=1) if end else start
+
+
+def parse_choice(field: str, raw: str | None, choices) -> str | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if raw not in choices:
+        raise BadRequest(field, f"must be one of {', '.join(choices)}")
+    return raw
+
+
+def parse_bool(field: str, raw: str | None) -> bool | None:
+    raw = (raw or "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("0", "false", "no"):
+        return False
+    raise BadRequest(field, "must be yes or no")
+
+
+def parse_int(field: str, raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(field, "must be a whole number") from None
+
+
+def clean_args(args) -> dict[str, str]:
+    """The non-empty query arguments, without the cursor (for building page links)."""
+    return {k: v for k, v in args.items() if v not in ("", None) and k not in ("cursor", "partial")}

@@ -1,0 +1,96 @@
+"""Prospects and meetings: searchable lists and a prospect's timeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select
+
+from vani.api.pagination import encode_cursor, keyset, page
+from vani.extensions import db
+from vani.models import Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
+from vani.models.base import as_utc
+from vani.services.dashboard.filters import parse_choice
+from vani.services.phones import normalize_phone
+
+
+def like_pattern(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def prospect_search(stmt: Select, q: str | None) -> Select:
+    if not q:
+        return stmt
+    terms = [Prospect.email.ilike(like_pattern(q), escape="\\"), Prospect.name.ilike(like_pattern(q), escape="\\")]
+    phone = normalize_phone(q) if sum(c.isdigit() for c in q) >= 6 else None
+    if phone:
+        terms.append(Prospect.phone == phone)
+    return stmt.where(or_(*terms))
+
+
+def list_prospects(q: str | None, cursor: str | None, limit: int):
+    stmt = prospect_search(select(Prospect), q)
+    stmt = keyset(stmt, Prospect.created_at, Prospect.id, cursor, limit)
+    return page(list(db.session.execute(stmt).scalars()), limit, "created_at")
+
+
+def list_meetings(args, cursor: str | None, limit: int):
+    status = parse_choice("status", args.get("status"), MeetingStatus.ALL)
+    q = (args.get("q") or "").strip()
+    stmt = select(Meeting, Prospect).outerjoin(Prospect, Meeting.prospect_id == Prospect.id)
+    if status:
+        stmt = stmt.where(Meeting.status == status)
+    if q:
+        stmt = stmt.where(or_(Meeting.title.ilike(like_pattern(q), escape="\\"),
+                              Prospect.email.ilike(like_pattern(q), escape="\\"),
+                              Prospect.name.ilike(like_pattern(q), escape="\\")))
+    stmt = keyset(stmt, Meeting.created_at, Meeting.id, cursor, limit)
+    rows = list(db.session.execute(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
+    return rows, next_cursor
+
+
+@dataclass
+class TimelineItem:
+    at: datetime | None
+    kind: str  # note | meeting | message | event
+    obj: object
+
+
+def _messages_for(prospect_id: int) -> list:
+    from vani.services.conversations import messages_for_prospect
+
+    return messages_for_prospect(prospect_id)
+
+
+def _message_time(msg) -> datetime | None:
+    return as_utc(msg.message_at or msg.created_at)
+
+
+def timeline(prospect: Prospect) -> list[TimelineItem]:
+    """Notes, meetings, messages and inbound events of a prospect, newest first."""
+    items = [TimelineItem(as_utc(n.created_at), "note", n) for n in db.session.execute(
+        select(ProspectNote).where(ProspectNote.prospect_id == prospect.id)
+        .order_by(ProspectNote.id.desc()).limit(200)).scalars()]
+    items += [TimelineItem(as_utc(m.start_at or m.created_at), "meeting", m) for m in prospect.meetings]
+    items += [TimelineItem(_message_time(m), "message", m) for m in _messages_for(prospect.id)]
+    items += [TimelineItem(as_utc(e.received_at), "event", e) for e in db.session.execute(
+        select(WebhookEvent).where(WebhookEvent.prospect_id == prospect.id)
+        .order_by(WebhookEvent.id.desc()).limit(100)).scalars()]
+    items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
+    return items
+
+
+def meeting_context(meeting: Meeting) -> dict:
+    """What the meeting page shows besides the meeting: its prospect, notes, events, replacements."""
+    return {
+        "prospect": db.session.get(Prospect, meeting.prospect_id) if meeting.prospect_id else None,
+        "notes": list(db.session.execute(select(ProspectNote).where(ProspectNote.meeting_id == meeting.id)
+                                         .order_by(ProspectNote.id.desc())).scalars()),
+        "events": list(db.session.execute(select(WebhookEvent).where(WebhookEvent.meeting_id == meeting.id)
+                                          .order_by(WebhookEvent.id.desc()).limit(100)).scalars()),
+        "replaced_by": list(db.session.execute(select(Meeting).where(Meeting.replaces_id == meeting.id)).scalars()),
+    }

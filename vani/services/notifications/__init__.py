@@ -1,0 +1,51 @@
+"""Notifications: important moments (``Notification`` rows raised by the mappers) sent to the
+team's channels — Slack, email, and the outbound webhook catalogue — with a recorded status per
+channel. See ``docs/notifications.md``."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from vani.extensions import db
+from vani.models import Notification, NotificationSend, SendStatus
+from vani.services.notifications.delivery import deliver, enqueue, plan, sweep  # noqa: F401
+from vani.services.notifications.render import dashboard_link, render  # noqa: F401
+from vani.services.notifications.routing import CHANNELS, KINDS, channels_for, parse_routes  # noqa: F401
+
+__all__ = ["CHANNELS", "KINDS", "channels_for", "dashboard_link", "deliver", "enqueue", "parse_routes", "plan",
+           "render", "retry_notification", "sends_for", "sweep"]
+
+RETRYABLE = (SendStatus.FAILED, SendStatus.SKIPPED)
+
+
+def sends_for(notification_ids: list[int]) -> dict[int, list[NotificationSend]]:
+    """Each notification's sends, by notification id (channels in a stable order)."""
+    out: dict[int, list[NotificationSend]] = {i: [] for i in notification_ids}
+    if notification_ids:
+        rows = db.session.execute(select(NotificationSend).where(
+            NotificationSend.notification_id.in_(notification_ids)).order_by(NotificationSend.id)).scalars()
+        for row in rows:
+            out[row.notification_id].append(row)
+    return out
+
+
+def retry_notification(notification_id: int, channel: str | None = None) -> list[int]:
+    """Send a notification's failed or skipped channels again now (one more attempt each).
+    Returns the send ids queued. LookupError: no such notification; ValueError: nothing to retry."""
+    n = db.session.get(Notification, notification_id)
+    if n is None:
+        raise LookupError(f"no notification {notification_id}")
+    plan([n.id])
+    stmt = select(NotificationSend).where(NotificationSend.notification_id == n.id,
+                                          NotificationSend.status.in_((*RETRYABLE, SendStatus.PENDING)))
+    if channel:
+        stmt = stmt.where(NotificationSend.channel == channel)
+    rows = list(db.session.execute(stmt).scalars())
+    if not rows:
+        raise ValueError("nothing to retry: every channel was sent or is being sent")
+    for row in rows:
+        row.status, row.next_attempt_at = SendStatus.PENDING, None
+    n.status = "pending"
+    db.session.commit()
+    ids = [row.id for row in rows]
+    enqueue(ids)
+    return ids

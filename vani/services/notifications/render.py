@@ -1,0 +1,84 @@
+"""What a notification says, once, for every channel: a title, a sentence, fields and a link."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from vani.extensions import db
+from vani.models import Meeting, Notification, Prospect
+from vani.models.base import as_utc
+
+TITLES = {
+    "payment.received": "Payment received",
+    "meeting.completed": "Meeting completed",
+    "prospect.created": "New prospect",
+    "message.received": "New WhatsApp message",
+}
+
+
+@dataclass
+class Rendered:
+    notification_id: int
+    kind: str
+    title: str
+    summary: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    link: str | None = None
+    quote: str | None = None  # a message's text, shown as a quote
+
+
+def dashboard_link(path: str) -> str | None:
+    """An absolute dashboard URL (``PUBLIC_URL`` + path), or None when no public URL is set."""
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return base + path if base else None
+
+
+def _when(value) -> str | None:
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def _amount(meeting: Meeting | None, data: dict) -> str | None:
+    amount = data.get("amount") if data.get("amount") is not None else (meeting.payment_amount if meeting else None)
+    currency = data.get("currency") or (meeting.payment_currency if meeting else None) or ""
+    return f"{amount} {str(currency).upper()}".strip() if amount is not None else None
+
+
+def render(n: Notification) -> Rendered:
+    prospect = db.session.get(Prospect, n.prospect_id) if n.prospect_id else None
+    meeting = db.session.get(Meeting, n.meeting_id) if n.meeting_id else None
+    data = n.data if isinstance(n.data, dict) else {}
+    who = ((prospect.name or prospect.email or prospect.phone) if prospect else None) \
+        or data.get("name") or data.get("contact_name") or data.get("email") or data.get("phone") or "Someone"
+    title = TITLES.get(n.kind, n.kind)
+    meeting_title = (meeting.title if meeting else None) or data.get("title") or "a meeting"
+    quote = None
+    if n.kind == "payment.received":
+        amount = _amount(meeting, data)
+        summary = f"{who} paid {amount} for {meeting_title}." if amount else f"{who} paid for {meeting_title}."
+    elif n.kind == "meeting.completed":
+        summary = f"{meeting_title[:1].upper() + meeting_title[1:]} with {who} has ended."
+    elif n.kind == "prospect.created":
+        source = (prospect.source if prospect else None) or data.get("source")
+        summary = f"{who} is a new prospect" + (f" (via {source})." if source else ".")
+    elif n.kind == "message.received":
+        quote = (data.get("text") or "").strip() or None
+        summary = f"{who} wrote on WhatsApp." if quote else f"{who} sent a {data.get('type') or 'message'} on WhatsApp."
+    else:
+        summary = f"{title}: {who}."
+    fields: list[tuple[str, str]] = []
+    if prospect:
+        contact = " · ".join(x for x in (prospect.email, prospect.phone) if x)
+        fields.append(("Prospect", f"{prospect.name or '—'}" + (f" ({contact})" if contact else "")))
+    if meeting:
+        fields.append(("Meeting", " · ".join(x for x in (meeting.title, _when(meeting.start_at)) if x) or "—"))
+    if n.kind == "payment.received" and _amount(meeting, data):
+        fields.append(("Amount", _amount(meeting, data)))
+    if prospect:
+        link = dashboard_link(f"/dashboard/prospects/{prospect.id}")
+    elif meeting:
+        link = dashboard_link(f"/dashboard/meetings/{meeting.id}")
+    else:
+        link = dashboard_link("/dashboard/notifications")
+    return Rendered(n.id, n.kind, title, summary, fields, link, quote)

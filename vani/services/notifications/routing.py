@@ -1,0 +1,57 @@
+"""Which notification kinds go to which channels.
+
+``VANI_NOTIFY_ROUTES`` holds ``kind=channel,channel`` entries separated by ``;`` (or new lines);
+``*`` is the default for kinds not listed and ``none`` (or nothing) mutes a kind, e.g.
+``payment.received=slack,email;meeting.completed=slack;*=webhook``. Unset: every kind goes to
+every configured channel.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received")
+CHANNELS = ("slack", "email", "webhook")
+
+
+class RouteError(ValueError):
+    """``VANI_NOTIFY_ROUTES`` cannot be read; the message says where."""
+
+
+def parse_routes(spec: str | None) -> dict[str, list[str]] | None:
+    """The routes as ``{kind: [channels]}``, or None when no routes are set."""
+    if spec is None or not spec.strip():
+        return None
+    routes: dict[str, list[str]] = {}
+    for entry in spec.replace("\n", ";").split(";"):
+        if not entry.strip():
+            continue
+        kind, sep, names = entry.partition("=")
+        kind = kind.strip()
+        if not sep or not kind:
+            raise RouteError(f"{entry.strip()!r} is not kind=channel[,channel]")
+        channels = [n.strip().lower() for n in names.split(",") if n.strip() and n.strip().lower() != "none"]
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            raise RouteError(f"unknown channel {unknown[0]!r} for {kind} (use {', '.join(CHANNELS)} or none)")
+        routes[kind] = list(dict.fromkeys(channels))
+    return routes
+
+
+def missing_setting(channel: str, cfg: Mapping) -> str | None:
+    """Why ``channel`` cannot send with this configuration, or None when it can."""
+    if channel == "slack" and not cfg.get("SLACK_WEBHOOK_URL"):
+        return "SLACK_WEBHOOK_URL is not set"
+    if channel == "email":
+        if not cfg.get("SMTP_URL"):
+            return "SMTP_URL is not set"
+        if not cfg.get("VANI_NOTIFY_EMAIL_TO"):
+            return "VANI_NOTIFY_EMAIL_TO is not set"
+    return None
+
+
+def channels_for(kind: str, cfg: Mapping) -> list[str]:
+    """The channels a notification of ``kind`` goes to (raises RouteError on bad routes)."""
+    routes = parse_routes(cfg.get("VANI_NOTIFY_ROUTES"))
+    if routes is None:
+        return [c for c in CHANNELS if missing_setting(c, cfg) is None]
+    return routes.get(kind, routes.get("*", []))

@@ -1,0 +1,53 @@
+"""Webhook registration at providers (``flask vani webhooks register|status``).
+
+A provider takes part when its registrar is listed here and the provider itself is installed in
+``vani.providers.registry``; providers without a webhook API are simply not listed.
+"""
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from typing import Callable
+
+from vani.services.registration.base import Registrar, Remote, Step, register, stored_credential  # noqa: F401
+from vani.services.registration.http import ApiError  # noqa: F401
+
+REGISTRARS = {
+    "calendly": "vani.services.registration.calendly:CalendlyRegistrar",
+    "cal_com": "vani.services.registration.cal_com:CalComRegistrar",
+    "kapso": "vani.services.registration.kapso:KapsoRegistrar",
+}
+
+
+def normalize_name(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(".", "_")
+
+
+def installed_providers() -> set[str]:
+    from vani.providers.registry import all_providers
+
+    return {p.name for p in all_providers()}
+
+
+def make_registrar(name: str, config, sleep: Callable[[float], None] = time.sleep) -> Registrar:
+    module, _, cls = REGISTRARS[name].partition(":")
+    return getattr(import_module(module), cls)(config, sleep)
+
+
+def registrars(config, only: list[str] | None = None,
+               sleep: Callable[[float], None] = time.sleep) -> list[tuple[str, Registrar | None, str | None]]:
+    """``(name, registrar, None)`` for each provider ready to register, or ``(name, None, reason)``."""
+    installed = installed_providers()
+    names = [normalize_name(n) for n in only] if only else list(REGISTRARS)
+    result: list[tuple[str, Registrar | None, str | None]] = []
+    for name in names:
+        if name not in REGISTRARS:
+            result.append((name, None, f"Vani cannot register webhooks at {name!r} "
+                                       f"(known: {', '.join(REGISTRARS)})"))
+        elif name not in installed:
+            result.append((name, None, "that provider is not installed in this Vani yet"))
+        else:
+            registrar = make_registrar(name, config, sleep)
+            missing = registrar.missing()
+            result.append((name, None if missing else registrar, missing))
+    return result

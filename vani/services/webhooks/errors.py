@@ -1,0 +1,23 @@
+"""Errors the webhook services raise; the API turns them into 400/404/409 JSON."""
+from __future__ import annotations
+
+
+class WebhookError(Exception):
+    """Base class."""
+
+
+class InvalidField(WebhookError):
+    """Bad input: ``field`` names what was wrong, ``reason`` says why (HTTP 400)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(WebhookError):
+    """No such subscription or delivery (HTTP 404)."""
+
+
+class Conflict(WebhookError):
+    """The request does not fit the row's current state (HTTP 409)."""

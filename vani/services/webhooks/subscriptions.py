@@ -1,0 +1,164 @@
+"""Managing webhook subscriptions: create, update, delete, rotate the secret, look up."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from vani.extensions import db
+from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from vani.models.base import utcnow
+from vani.services.webhooks import signing
+from vani.services.webhooks.errors import InvalidField, NotFound
+from vani.services.webhooks.ssrf import check_url
+
+ROTATION_WINDOW = timedelta(hours=24)
+MAX_EVENT_PATTERNS = 50
+_EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*)$")
+_UNSET = object()
+
+
+def allow_private_targets() -> bool:
+    return bool(current_app.config.get("VANI_ALLOW_PRIVATE_TARGETS"))
+
+
+def validate_url(url: object) -> str:
+    """The URL, stripped; raises InvalidField("url", …) (scheme, host, SSRF ranges)."""
+    check_url(url, allow_private_targets())  # type: ignore[arg-type]
+    return url.strip()  # type: ignore[union-attr]
+
+
+def validate_event_type(value: object, field: str = "event") -> str:
+    """A concrete event type such as ``meeting.scheduled`` (no wildcards)."""
+    if not isinstance(value, str) or not value or len(value) > 64 or "*" in value or not _EVENT_RE.match(value):
+        raise InvalidField(field, "must be a dotted lower-case name such as meeting.scheduled")
+    return value
+
+
+def validate_events(events: object) -> list[str]:
+    """``"*"`` or a non-empty list of types or patterns (``*``, ``meeting.*``, ``prospect.created``)."""
+    if events == "*":
+        return ["*"]
+    if not isinstance(events, list) or not events:
+        raise InvalidField("events", 'must be "*" or a non-empty list of event types')
+    if len(events) > MAX_EVENT_PATTERNS:
+        raise InvalidField("events", f"at most {MAX_EVENT_PATTERNS} entries")
+    cleaned: list[str] = []
+    for item in events:
+        if not isinstance(item, str) or len(item) > 64 or not _EVENT_RE.match(item):
+            raise InvalidField("events", f"{item!r} is not an event type or pattern (e.g. meeting.* or *)")
+        if item not in cleaned:
+            cleaned.append(item)
+    return cleaned
+
+
+def validate_description(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 1000:
+        raise InvalidField("description", "must be a string of at most 1000 characters")
+    return value.strip() or None
+
+
+def get_subscription(subscription_id: int) -> WebhookSubscription:
+    sub = db.session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"no subscription {subscription_id}")
+    return sub
+
+
+def list_subscriptions(active: bool | None = None) -> list[WebhookSubscription]:
+    """All subscriptions, newest first (there are few)."""
+    stmt = select(WebhookSubscription).order_by(WebhookSubscription.created_at.desc(), WebhookSubscription.id.desc())
+    if active is not None:
+        stmt = stmt.where(WebhookSubscription.active.is_(active))
+    return list(db.session.execute(stmt).scalars())
+
+
+def create_subscription(url: object, events: object, description: object = None,
+                        secret: object = None) -> tuple[WebhookSubscription, str]:
+    """Create and commit. Returns the row and its secret in full (show it once)."""
+    sub = WebhookSubscription(
+        url=validate_url(url), events=validate_events(events), description=validate_description(description),
+        secret=signing.validate_secret(secret) if secret is not None else signing.new_secret(),
+        active=True, consecutive_failures=0)
+    db.session.add(sub)
+    db.session.commit()
+    return sub, sub.secret
+
+
+def update_subscription(subscription_id: int, *, url: object = _UNSET, events: object = _UNSET,
+                        active: object = _UNSET, description: object = _UNSET) -> WebhookSubscription:
+    """Change the given fields and commit. Deactivating cancels its pending deliveries;
+    re-activating clears the health streak and the disabled reason."""
+    sub = get_subscription(subscription_id)
+    if url is not _UNSET:
+        sub.url = validate_url(url)
+    if events is not _UNSET:
+        sub.events = validate_events(events)
+    if description is not _UNSET:
+        sub.description = validate_description(description)
+    if active is not _UNSET:
+        if not isinstance(active, bool):
+            raise InvalidField("active", "must be true or false")
+        if active and not sub.active:
+            sub.consecutive_failures, sub.first_failure_at = 0, None
+            sub.disabled_at, sub.disabled_reason = None, None
+        elif not active and sub.active:
+            sub.disabled_at, sub.disabled_reason = utcnow(), "disabled by a user"
+        sub.active = active
+    sub.updated_at = utcnow()
+    db.session.flush()
+    if not sub.active:
+        cancel_pending(sub.id, f"subscription disabled: {sub.disabled_reason or 'inactive'}")
+    db.session.commit()
+    return sub
+
+
+def delete_subscription(subscription_id: int) -> None:
+    """Delete the subscription with its deliveries and attempts."""
+    sub = get_subscription(subscription_id)
+    ids = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id)
+    # Explicit, so it does not depend on the database enforcing ON DELETE CASCADE (SQLite).
+    db.session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
+    db.session.delete(sub)
+    db.session.commit()
+
+
+def rotate_secret(subscription_id: int, secret: object = None,
+                  now: datetime | None = None) -> tuple[WebhookSubscription, str]:
+    """New secret now; the old one keeps signing (second signature) for 24 hours. Commits."""
+    sub = get_subscription(subscription_id)
+    new = signing.validate_secret(secret) if secret is not None else signing.new_secret()
+    now = now or utcnow()
+    sub.previous_secret, sub.previous_secret_expires_at = sub.secret, now + ROTATION_WINDOW
+    sub.secret = new
+    sub.updated_at = now
+    db.session.commit()
+    return sub, new
+
+
+def cancel_pending(subscription_id: int, reason: str) -> int:
+    """Cancel waiting deliveries of a disabled subscription (no commit). Returns how many."""
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id,
+               WebhookDelivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, last_error=reason[:2000], next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def delivery_counts(subscription_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """``{subscription_id: {status: count}}`` for health views (every status present, 0 if none)."""
+    stmt = select(WebhookDelivery.subscription_id, WebhookDelivery.status, func.count()).group_by(
+        WebhookDelivery.subscription_id, WebhookDelivery.status)
+    if subscription_ids is not None:
+        stmt = stmt.where(WebhookDelivery.subscription_id.in_(subscription_ids))
+    counts: dict[int, dict[str, int]] = {i: dict.fromkeys(DeliveryStatus.ALL, 0) for i in subscription_ids or []}
+    for sub_id, status, n in db.session.execute(stmt):
+        counts.setdefault(sub_id, dict.fromkeys(DeliveryStatus.ALL, 0))[status] = n
+    return counts

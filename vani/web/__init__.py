@@ -1,0 +1,39 @@
+"""The dashboard: server-rendered pages for the team, behind Flask-Login sessions.
+
+Session cookies only: no route here reads a bearer token (the token API is separate and reads
+nothing else). Every state-changing route is a POST carrying the CSRF token and checks the
+user's role on the server.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, url_for
+
+bp = Blueprint("dash", __name__, url_prefix="/dashboard")
+
+
+def init_app(app: Flask) -> None:
+    """Register the dashboard blueprint, the login manager settings and template helpers."""
+    from vani.extensions import db, login_manager
+    from vani.models import User
+    from vani.web import helpers
+
+    login_manager.login_view = "dash.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    helpers.init_app(app)
+    app.register_blueprint(bp)
+    app.add_url_rule("/", "index", lambda: redirect(url_for("dash.overview")))
+
+
+from vani.web import (  # noqa: E402,F401  (routes)
+    access, auth, deliveries, events, messages, overview, people, rejected, stream, subscriptions, users,
+)

@@ -1,0 +1,74 @@
+"""Who may see and do what: sign-in required everywhere, roles checked on every change."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+
+from vani.api.pagination import BadRequest
+from vani.extensions import login_manager
+from vani.web import bp
+
+PUBLIC_ENDPOINTS = {"dash.login"}
+
+
+@bp.before_request
+def require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.after_request
+def no_store(response):
+    """Pages show private data: never cache them, never frame them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.errorhandler(BadRequest)
+def bad_filter(exc: BadRequest):
+    return render_template("error.html", code=400, title="Bad request",
+                           message=f"{exc.field}: {exc.reason}"), 400
+
+
+def role_required(role: str):
+    """Allow the view only to users whose role is at least ``role`` (403 otherwise)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(role):
+                abort(403, f"This action needs the {role} role; you are signed in as {current_user.role}.")
+            return view(*args, **kwargs)
+
+        wrapped.required_role = role
+        return wrapped
+
+    return decorate
+
+
+def client_address() -> str | None:
+    """The caller's address; behind a trusted proxy, the address the proxy saw."""
+    if current_app.config.get("VANI_TRUST_PROXY"):
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.remote_addr
+
+
+def back_to(default: str) -> str:
+    """The form's ``back`` field when it is a dashboard path (never another site), else ``default``."""
+    back = request.form.get("back") or ""
+    if back.startswith(bp.url_prefix + "/") and "//" not in back and "\\" not in back:
+        return back
+    return default

@@ -1,0 +1,71 @@
+"""Sign in and sign out."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from vani.services.dashboard import ratelimit
+from vani.services.dashboard.users import find_by_email, record_login
+from vani.web import bp
+from vani.web.access import client_address
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: never redirect to another site after sign-in."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+                and "\\" not in target:
+            return target
+    return url_for("dash.overview")
+
+
+_dummy_hash: list[str] = []
+
+
+def _spend_equal_time(password: str) -> None:
+    """Check against a throwaway hash so unknown emails answer as slowly as known ones."""
+    if not _dummy_hash:
+        _dummy_hash.append(generate_password_hash("not-a-real-password"))
+    check_password_hash(_dummy_hash[0], password)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(request.args.get("next")))
+    error, status, blocked = None, 200, None
+    email = (request.form.get("email") or "").strip().lower()
+    if request.method == "POST":
+        address = client_address()
+        blocked = ratelimit.check(email, address)
+        if blocked:
+            error, status = blocked.message, 429
+        else:
+            user = find_by_email(email) if email else None
+            password = request.form.get("password") or ""
+            if user is None:
+                _spend_equal_time(password)
+            elif user.active and user.check_password(password):
+                ratelimit.clear_account(email)
+                session.clear()
+                login_user(user)
+                record_login(user)
+                return redirect(safe_next(request.form.get("next")))
+            ratelimit.record_failure(email, address)
+            error, status = "Wrong email or password.", 401
+    response = render_template("login.html", error=error, email=email,
+                               next=request.values.get("next", ""))
+    return response, status, ({"Retry-After": str(blocked.retry_after)} if status == 429 else {})
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("dash.login"))

@@ -1,0 +1,70 @@
+"""Outbound deliveries: filtered list, detail with attempts, retry one, retry all failed."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from vani.extensions import db
+from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery
+from vani.services import webhooks
+from vani.services.dashboard import deliveries as service
+from vani.web import bp
+from vani.web.access import back_to, role_required
+
+
+def _delivery(delivery_id: int) -> WebhookDelivery:
+    return db.session.get(WebhookDelivery, delivery_id) or abort(404, f"There is no delivery {delivery_id}.")
+
+
+@bp.get("/deliveries")
+def deliveries():
+    filters = service.DeliveryFilters.from_args(request.args)
+    cursor = request.args.get("cursor") or None
+    rows, next_cursor = service.list_deliveries(filters, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    if request.args.get("partial"):
+        return render_template("deliveries/_rows.html", rows=rows)
+    return render_template(
+        "deliveries/list.html", rows=rows, cursor=cursor, next_cursor=next_cursor, filters=filters,
+        statuses=DeliveryStatus.ALL, types=service.event_types(), subscriptions=webhooks.list_subscriptions(),
+        failed_count=service.failed_matching(filters))
+
+
+@bp.get("/deliveries/<int:delivery_id>")
+def delivery_detail(delivery_id: int):
+    delivery = _delivery(delivery_id)
+    context = dict(d=delivery, attempts=service.delivery_attempts(delivery_id),
+                   event=db.session.get(OutboundEvent, delivery.outbound_event_id))
+    if request.args.get("partial"):
+        return render_template("deliveries/_detail_live.html", **context)
+    return render_template("deliveries/detail.html", **context)
+
+
+@bp.post("/deliveries/<int:delivery_id>/retry")
+@role_required("staff")
+def retry_delivery(delivery_id: int):
+    _delivery(delivery_id)
+    try:
+        webhooks.retry_delivery(delivery_id)
+        flash(f"Delivery {delivery_id} queued for another attempt now.", "success")
+    except webhooks.WebhookError as exc:
+        flash(f"Could not retry delivery {delivery_id}: {exc}", "error")
+    return redirect(back_to(url_for("dash.delivery_detail", delivery_id=delivery_id)), 303)
+
+
+@bp.route("/deliveries/retry-failed", methods=["GET", "POST"])
+@role_required("staff")
+def retry_failed():
+    """GET asks for confirmation with the count; POST with ``confirm=1`` re-queues them."""
+    source = request.form if request.method == "POST" else request.args
+    filters = service.DeliveryFilters.from_args(source)
+    count = service.failed_matching(filters)
+    if request.method == "POST" and source.get("confirm") == "1":
+        done = service.retry_all_failed(filters)
+        flash(f"Queued {done} failed deliver{'y' if done == 1 else 'ies'} for another attempt.", "success")
+        return redirect(url_for("dash.deliveries", **filters.as_args()), 303)
+    subscription = None
+    if filters.subscription_id is not None:
+        try:
+            subscription = webhooks.get_subscription(filters.subscription_id)
+        except webhooks.NotFound:
+            abort(404, f"There is no subscription {filters.subscription_id}.")
+    return render_template("deliveries/confirm_retry.html", filters=filters, count=count, subscription=subscription)

@@ -1,0 +1,68 @@
+"""Template filters and globals: times, status badges, page links."""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+
+from flask import Flask, current_app, request, url_for
+from markupsafe import Markup, escape
+
+from vani.models.base import as_utc
+from vani.services.dashboard.filters import clean_args
+
+# Status → badge colour class.
+BADGES = {
+    "processed": "ok", "delivered": "ok", "sent": "ok", "read": "ok", "completed": "ok", "active": "ok",
+    "scheduled": "info", "received": "info", "pending": "info", "queued": "info", "delivering": "info",
+    "processing": "info", "healthy": "ok",
+    "failed": "bad", "undelivered": "bad", "cancelled": "muted", "rejected": "bad", "disabled": "bad",
+    "no_show": "warn", "ignored": "muted", "skipped": "muted", "rescheduled": "muted", "failing": "warn",
+}
+
+
+def time_tag(value: datetime | None, empty: str = "—") -> Markup:
+    """``<time>`` with the UTC ISO value; a few lines of JS show it in the viewer's timezone."""
+    value = as_utc(value)
+    if value is None:
+        return Markup(f'<span class="muted">{escape(empty)}</span>')
+    iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(f'<time datetime="{iso}" title="{text}">{text}</time>')
+
+
+def badge(status: str | None, label: str | None = None) -> Markup:
+    status = status or "unknown"
+    tone = BADGES.get(status, "muted")
+    return Markup(f'<span class="badge badge-{tone}">{escape(label or status.replace("_", " "))}</span>')
+
+
+def page_url(**changes) -> str:
+    """The current page's URL with its filters, some changed (``None`` removes one)."""
+    args = clean_args(request.args)
+    args.update(changes)
+    args = {k: v for k, v in args.items() if v is not None}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+@lru_cache(maxsize=1)
+def _provider_titles() -> dict[str, str]:
+    from vani.providers.registry import all_providers
+
+    return {p.name: p.title or p.name for p in all_providers()}
+
+
+def provider_title(name: str | None) -> str:
+    """"Cal.com" for "cal_com"; unknown names as they are."""
+    return _provider_titles().get(name or "", name or "")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(time_tag, "time")
+    app.add_template_filter(badge, "badge")
+    app.add_template_filter(provider_title, "provider")
+    app.add_template_global(page_url)
+    app.add_template_global(has_endpoint)

@@ -1,0 +1,57 @@
+"""WhatsApp conversations and team notifications."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from vani.extensions import db
+from vani.models import Notification
+from vani.services import conversations as conv_service
+from vani.services import notifications as notify_service
+from vani.services.dashboard import messaging
+from vani.web import bp
+from vani.web.access import back_to, role_required
+
+
+@bp.get("/messages")
+def conversations():
+    q = (request.args.get("q") or "").strip() or None
+    cursor = request.args.get("cursor") or None
+    rows, next_cursor = messaging.list_conversations(q, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    return render_template("conversations/list.html", rows=rows, q=q, cursor=cursor, next_cursor=next_cursor,
+                           prospects=messaging.prospects_by_id(c.prospect_id for c in rows))
+
+
+@bp.get("/messages/<int:conversation_id>")
+def conversation_detail(conversation_id: int):
+    conv = conv_service.get_conversation(conversation_id) or abort(
+        404, f"There is no conversation {conversation_id}.")
+    return render_template("conversations/detail.html", c=conv,
+                           messages=conv_service.recent_messages([conv.id], limit=500),
+                           prospect=messaging.prospects_by_id([conv.prospect_id]).get(conv.prospect_id))
+
+
+@bp.get("/notifications")
+def notifications():
+    cursor = request.args.get("cursor") or None
+    rows, next_cursor = messaging.list_notifications(request.args, cursor,
+                                                     current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    template = "notifications/_rows.html" if request.args.get("partial") else "notifications/list.html"
+    return render_template(
+        template, rows=rows, cursor=cursor, next_cursor=next_cursor, statuses=messaging.NOTIFICATION_STATUSES,
+        sends=notify_service.sends_for([n.id for n in rows]),
+        prospects=messaging.prospects_by_id(n.prospect_id for n in rows),
+        meetings=messaging.meetings_by_id(n.meeting_id for n in rows))
+
+
+@bp.post("/notifications/<int:notification_id>/retry")
+@role_required("staff")
+def retry_notification(notification_id: int):
+    if db.session.get(Notification, notification_id) is None:
+        abort(404, f"There is no notification {notification_id}.")
+    try:
+        ids = notify_service.retry_notification(notification_id, request.form.get("channel") or None)
+        flash(f"Notification {notification_id}: {len(ids)} channel{'s' if len(ids) != 1 else ''} queued again.",
+              "success")
+    except (LookupError, ValueError) as exc:
+        flash(f"Notification {notification_id}: {exc}", "error")
+    return redirect(back_to(url_for("dash.notifications")), 303)

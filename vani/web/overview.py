@@ -1,0 +1,22 @@
+"""The overview page: activity per provider, rejections, deliveries, events per hour."""
+from __future__ import annotations
+
+from flask import render_template, request
+
+from vani.services.dashboard import overview as stats
+from vani.services.dashboard.chart import events_chart
+from vani.services.dashboard.deliveries import delivery_summary
+from vani.services.dashboard.urls import provider_urls
+from vani.web import bp
+
+
+@bp.get("/")
+def overview():
+    context = dict(
+        providers=stats.provider_stats(),
+        chart=events_chart(stats.hourly_buckets(48)),
+        deliveries=delivery_summary(),
+        urls=provider_urls(),
+    )
+    template = "overview/_live.html" if request.args.get("partial") else "overview/page.html"
+    return render_template(template, **context)

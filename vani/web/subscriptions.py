@@ -1,0 +1,117 @@
+"""Outbound webhook subscriptions: list with health, create, edit, enable/disable, rotate, test."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from vani.services import webhooks
+from vani.services.dashboard.deliveries import health_label
+from vani.web import bp
+from vani.web.access import role_required
+
+
+def _subscription(sub_id: int):
+    try:
+        return webhooks.get_subscription(sub_id)
+    except webhooks.NotFound:
+        abort(404, f"There is no subscription {sub_id}.")
+
+
+def _events_field(raw: str | None) -> list[str]:
+    """"*", or event types separated by commas, spaces or new lines."""
+    return [part for part in (raw or "").replace(",", " ").split() if part]
+
+
+def _detail(sub, status: int = 200, secret: str | None = None, form=None):
+    counts = webhooks.delivery_counts([sub.id]).get(sub.id, {})
+    return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
+                           health=health_label(sub), form=form), status
+
+
+@bp.get("/subscriptions")
+def subscriptions():
+    subs = webhooks.list_subscriptions()
+    counts = webhooks.delivery_counts([s.id for s in subs]) if subs else {}
+    return render_template("subscriptions/list.html", subs=subs, counts=counts, health=health_label,
+                           form={}, test_event=webhooks.TEST_EVENT)
+
+
+@bp.post("/subscriptions")
+@role_required("admin")
+def create_subscription():
+    form = request.form
+    try:
+        sub, secret = webhooks.create_subscription(form.get("url", "").strip(), _events_field(form.get("events")),
+                                                   form.get("description") or None)
+    except webhooks.InvalidField as exc:
+        flash(str(exc), "error")
+        subs = webhooks.list_subscriptions()
+        return render_template("subscriptions/list.html", subs=subs, counts=webhooks.delivery_counts(),
+                               health=health_label, form=form, test_event=webhooks.TEST_EVENT), 400
+    flash("Subscription created. Copy the signing secret now: it is not shown again.", "secret")
+    return _detail(sub, 201, secret=secret)
+
+
+@bp.get("/subscriptions/<int:sub_id>")
+def subscription_detail(sub_id: int):
+    return _detail(_subscription(sub_id))
+
+
+@bp.post("/subscriptions/<int:sub_id>")
+@role_required("admin")
+def update_subscription(sub_id: int):
+    sub = _subscription(sub_id)
+    form = request.form
+    try:
+        webhooks.update_subscription(sub.id, url=form.get("url", "").strip(),
+                                     events=_events_field(form.get("events")),
+                                     description=form.get("description") or None)
+    except webhooks.InvalidField as exc:
+        flash(str(exc), "error")
+        return _detail(_subscription(sub_id), 400, form=form)
+    flash("Subscription saved.", "success")
+    return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
+
+
+@bp.post("/subscriptions/<int:sub_id>/active")
+@role_required("admin")
+def set_subscription_active(sub_id: int):
+    _subscription(sub_id)
+    active = request.form.get("active") == "1"
+    webhooks.update_subscription(sub_id, active=active)
+    flash("Subscription enabled." if active else "Subscription disabled; its waiting deliveries were cancelled.",
+          "success")
+    return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
+
+
+@bp.post("/subscriptions/<int:sub_id>/rotate")
+@role_required("admin")
+def rotate_subscription_secret(sub_id: int):
+    _subscription(sub_id)
+    sub, secret = webhooks.rotate_secret(sub_id)
+    flash("New signing secret below; the previous one keeps signing for 24 hours. Copy it now.", "secret")
+    return _detail(sub, secret=secret)
+
+
+@bp.post("/subscriptions/<int:sub_id>/test")
+@role_required("staff")
+def test_subscription(sub_id: int):
+    _subscription(sub_id)
+    try:
+        delivery = webhooks.send_test(sub_id)
+    except webhooks.WebhookError as exc:
+        flash(f"Could not send a test event: {exc}", "error")
+        return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
+    flash(f"Test event queued as delivery {delivery.id}.", "success")
+    return redirect(url_for("dash.delivery_detail", delivery_id=delivery.id), 303)
+
+
+@bp.post("/subscriptions/<int:sub_id>/delete")
+@role_required("admin")
+def delete_subscription(sub_id: int):
+    sub = _subscription(sub_id)
+    if request.form.get("confirm") != "1":
+        abort(400, "Tick the confirmation box to delete a subscription.")
+    url = sub.url
+    webhooks.delete_subscription(sub_id)
+    flash(f"Deleted the subscription to {url} and its delivery history.", "success")
+    return redirect(url_for("dash.subscriptions"), 303)
