@@ -31,7 +31,7 @@ def create_app(config=None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
