@@ -60,7 +60,7 @@ def enqueue_noops(count: int) -> None:
     queue = Queue("vani-inbound", connection=redis.Redis.from_url(REDIS_URL))
     with queue.connection.pipeline() as pipe:
         for _ in range(count):
-            queue.enqueue(noop, pipeline=pipe, result_ttl=0)
+            queue.enqueue("bench.process.noop", pipeline=pipe, result_ttl=0)
         pipe.execute()
 
 

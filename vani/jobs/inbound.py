@@ -15,7 +15,9 @@ def drain_inbound() -> int:
             if queue.release_kick():
                 continue
             return done
-        processed = [i for i in ids if processing.process_event(i) is not None]
+        processed = processing.claim_many(ids)
+        for event_id in processed:
+            processing.process_claimed(event_id)
         done += len(processed)
         if processed:
             processing.run_hooks(processed)

@@ -23,6 +23,11 @@ def send(send_id: int) -> str | None:
     return delivery.deliver(send_id)
 
 
+def send_many(send_ids: list[int]) -> list[str | None]:
+    """RQ job: send several (one job per processed batch, not one fork per send)."""
+    return [delivery.deliver(send_id) for send_id in send_ids]
+
+
 def sweep() -> int:
     """Scheduler job (every minute): enqueue pending, due-for-retry and abandoned sends."""
     return delivery.sweep()

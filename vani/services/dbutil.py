@@ -14,10 +14,13 @@ def dialect_insert(model):
 
 
 def insert_ignore(model, values: dict, conflict_columns: list[str]):
-    """``INSERT … ON CONFLICT (cols) DO NOTHING RETURNING id``: yields the new id, or nothing."""
-    return (dialect_insert(model).values(**values)
+    """``INSERT … ON CONFLICT (cols) DO NOTHING RETURNING id``: yields the new id, or nothing.
+
+    A Core insert on the model's table: the ORM's bulk-insert machinery is not needed here."""
+    table = getattr(model, "__table__", model)
+    return (dialect_insert(table).values(**values)
             .on_conflict_do_nothing(index_elements=conflict_columns)
-            .returning(model.id))
+            .returning(table.c.id))
 
 
 def is_postgres() -> bool:

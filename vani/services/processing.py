@@ -34,27 +34,45 @@ def backoff(attempts: int, jitter: bool = True) -> timedelta:
     return timedelta(seconds=base * (1 + (random.random() * 0.2 if jitter else 0)))
 
 
-def claim(event_id: int, force: bool = False) -> bool:
-    """Mark the event ``processing`` unless another worker has it (or it is done, unless forced)."""
-    now = utcnow()
+def _claimable(now, force: bool):
     cond = or_(
         WebhookEvent.status.in_([EventStatus.RECEIVED, EventStatus.FAILED]),
         (WebhookEvent.status == EventStatus.PROCESSING) & (WebhookEvent.started_at < now - STUCK_AFTER),
     )
     if force:
         cond = or_(cond, WebhookEvent.status.in_([EventStatus.PROCESSED, EventStatus.IGNORED]))
-    result = db.session.execute(
-        update(WebhookEvent).where(WebhookEvent.id == event_id, cond)
+    return cond
+
+
+def claim_many(event_ids: list[int], force: bool = False) -> list[int]:
+    """Mark events ``processing`` unless another worker has them (or they are done, unless
+    forced), in one statement and one commit. Returns the ids this worker now owns."""
+    if not event_ids:
+        return []
+    now = utcnow()
+    claimed = db.session.execute(
+        update(WebhookEvent).where(WebhookEvent.id.in_(event_ids), _claimable(now, force))
         .values(status=EventStatus.PROCESSING, started_at=now, attempts=WebhookEvent.attempts + 1)
-        .execution_options(synchronize_session=False))
+        .returning(WebhookEvent.id)
+        .execution_options(synchronize_session=False)).scalars().all()
     db.session.commit()
-    return result.rowcount == 1
+    order = {event_id: i for i, event_id in enumerate(event_ids)}
+    return sorted(set(claimed), key=order.__getitem__)
+
+
+def claim(event_id: int, force: bool = False) -> bool:
+    return claim_many([event_id], force) == [event_id]
 
 
 def process_event(event_id: int, force: bool = False) -> str | None:
     """Process one stored event. Returns its new status, or None when it was not claimable."""
     if not claim(event_id, force):
         return None
+    return process_claimed(event_id)
+
+
+def process_claimed(event_id: int) -> str:
+    """Map an event this worker has claimed, in one transaction, and record the outcome."""
     event = db.session.get(WebhookEvent, event_id, populate_existing=True)
     try:
         provider = get_provider(event.provider)

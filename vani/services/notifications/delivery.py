@@ -77,12 +77,19 @@ def _job():
     return send
 
 
+ENQUEUE_CHUNK = 50
+
+
 def enqueue(send_ids: list[int]) -> bool:
-    """Hand sends to the workers; False when Redis is unreachable (the sweeper retries)."""
+    """Hand sends to the workers, a chunk per job; False when Redis is unreachable (the sweeper
+    retries)."""
+    from vani.jobs.notifications import send_many
+
     try:
         q = queue.get_queue(queue.QUEUE_NOTIFICATIONS)
-        for send_id in send_ids:
-            q.enqueue(_job(), send_id, job_timeout=120, result_ttl=300, failure_ttl=86400)
+        for i in range(0, len(send_ids), ENQUEUE_CHUNK):
+            q.enqueue(send_many, send_ids[i:i + ENQUEUE_CHUNK], job_timeout=600, result_ttl=300,
+                      failure_ttl=86400)
         return True
     except RedisError as exc:
         log.warning("redis unreachable, %d notification send(s) wait for the sweeper: %s", len(send_ids), exc)
