@@ -59,8 +59,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -71,7 +71,9 @@ def main() -> int:
     flush_redis()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "run:app", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+        # An empty config file: only the settings below (no access log, no worker recycling).
+        [sys.executable, "-m", "gunicorn", "-c", str(SCRIPT.with_name("gunicorn_bench.conf.py")), "run:app",
+         "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
          "--threads", str(args.threads), "--worker-class", "gthread" if args.threads > 1 else "sync",
          "--log-level", "warning", "--keep-alive", "5"],
         cwd=ROOT, env=env)

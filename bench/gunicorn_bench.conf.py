@@ -1,0 +1,2 @@
+"""Benchmark server settings: everything is given on the command line."""
+loglevel = "warning"
