@@ -1,9 +1,10 @@
 # Vani: `make run` starts everything for development, `make test` runs the tests.
+# Options: PORT=8001 make run; make run RUN_ARGS="--register --workers 2"; make test PYTEST_ARGS="-k calendly"
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev migrate worker bench clean
+.PHONY: run test install install-dev migrate worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(BIN)/python run.py
+	$(BIN)/python run.py $(RUN_ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -76,6 +76,8 @@ class Config:
         # Processing
         self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)
         self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "fork")  # fork | simple
+        # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
+        self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
         # Outbound webhooks
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
@@ -126,7 +128,10 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
-    DEBUG = _flag("FLASK_DEBUG", False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.DEBUG = _flag("FLASK_DEBUG", False)  # read now, so a FLASK_DEBUG in .env counts too
 
 
 class TestingConfig(Config):

@@ -153,6 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--failing", type=int, default=1000)
+    parser.add_argument("--database", default="vani_bench_deliver", help="scratch database (dropped first)")
     args = parser.parse_args()
 
     port = free_port()
@@ -163,7 +164,7 @@ def main() -> int:
 
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/")
-        env = bench_env(scratch_database("vani_bench_deliver"), VANI_ALLOW_PRIVATE_TARGETS="1")
+        env = bench_env(scratch_database(args.database), VANI_ALLOW_PRIVATE_TARGETS="1")
         create_schema(env)
         flush_redis()
         os.environ.update(env)

@@ -17,6 +17,21 @@
     });
   }
 
+  /* The server-drawn chart labels hours in UTC: show them in the viewer's timezone too. */
+  var hourFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  function localizeChart(root) {
+    root.querySelectorAll("svg.chart [data-hour]").forEach(function (el) {
+      var d = new Date(el.getAttribute("data-hour"));
+      if (!isNaN(d)) el.textContent = hourFmt.format(d);
+    });
+    root.querySelectorAll("svg.chart title[data-at]").forEach(function (el) {
+      var d = new Date(el.getAttribute("data-at"));
+      if (!isNaN(d)) el.textContent = fmt.format(d) + ": " + el.getAttribute("data-rest");
+    });
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    root.querySelectorAll(".tz-name").forEach(function (el) { el.textContent = zone || "your time"; });
+  }
+
   /* Live regions: [data-live-src] is fetched again when a matching message arrives. */
   function rowIds(el) {
     return Array.prototype.map.call(el.querySelectorAll("tr[data-id]"), function (r) { return r.dataset.id; });
@@ -30,6 +45,7 @@
         if (html === null) return;
         region.innerHTML = html;
         localize(region);
+        localizeChart(region);
         if (before.length) {
           region.querySelectorAll("tr[data-id]").forEach(function (r) {
             if (before.indexOf(r.dataset.id) < 0) r.classList.add("row-new");
@@ -84,6 +100,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);
+    localizeChart(document);
     live();
     confirmations();
   });

@@ -215,3 +215,19 @@ def login(app, make_user):
 
     sign_in.count = 0
     return sign_in
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP server in a thread, on a free loopback port; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app.config["SERVER_NAME"] = None  # answer on 127.0.0.1:<port>
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)

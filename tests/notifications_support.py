@@ -1,12 +1,10 @@
 """Shared pieces of the notification tests: a Twilio inbound body that raises notifications,
-row readers, a local Slack stand-in."""
+row readers."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
 from tests.whatsapp_signing import post_twilio as _post_twilio
 from vani.models import Notification, NotificationSend
@@ -43,20 +41,3 @@ def time_passes(db, row: NotificationSend) -> None:
     assert as_utc(row.next_attempt_at) > utcnow()
     db.session.get(NotificationSend, row.id).next_attempt_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
-
-
-@pytest.fixture
-def slack(app, httpserver):
-    """A local Slack stand-in: answers 500 to the first ``fail`` calls, then 200 "ok"."""
-    state = {"fail": 0, "requests": []}
-
-    def handler(request):
-        state["requests"].append(request.get_json())
-        if len(state["requests"]) <= state["fail"]:
-            return Response("internal_error", status=500)
-        return Response("ok", status=200)
-
-    httpserver.expect_request("/services/T0/B0/x", method="POST").respond_with_handler(handler)
-    app.config.update(SLACK_WEBHOOK_URL=httpserver.url_for("/services/T0/B0/x"), PUBLIC_URL=PUBLIC,
-                      VANI_NOTIFY_ROUTES="message.received=slack;*=none")
-    return state

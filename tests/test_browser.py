@@ -3,7 +3,6 @@ watch its status change live; screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,20 +22,6 @@ def _chromium_or_skip():
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return playwright
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a real HTTP server in a thread, on a free loopback port."""
-    from werkzeug.serving import make_server
-
-    app.config["SERVER_NAME"] = None  # answer on 127.0.0.1:<port>
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 @pytest.fixture
@@ -117,11 +102,42 @@ def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    page.goto(f"{live_server}/dashboard/events")
-    expect(page.get_by_role("heading", name="Events")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "events-phone.png"), full_page=True)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    for name, path in (("events", "/dashboard/events"), ("deliveries", "/dashboard/deliveries"),
+                       ("overview", "/dashboard/"), ("subscriptions", "/dashboard/subscriptions"),
+                       ("delivery-detail", f"/dashboard/deliveries/{failed_id}")):
+        page.goto(live_server + path)
+        expect(page.locator("main h1").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
+        # List tables fit their box: the status column is on screen without scrolling the table.
+        overflow = page.evaluate("""Array.from(document.querySelectorAll('main > .table-wrap'))
+            .map(w => w.scrollWidth - w.clientWidth)""")
+        assert all(extra <= 1 for extra in overflow), f"a table on {path} is wider than a phone: {overflow}"
+
+
+def test_keyboard_only_retry(app, live_server, browser_page, make_user, httpserver):
+    """Tab to a failed delivery's Retry button and press Enter: no mouse needed."""
+    from playwright.sync_api import expect
+
+    make_user("staff", email="kb@example.com")
+    failed_id = seed_outbound(httpserver.url_for("/hooks"))["failed"].id
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login?next=/dashboard/deliveries")
+    page.keyboard.type("kb@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type("password-123")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Deliveries")).to_be_visible()
+    target = f"Retry delivery {failed_id}"
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == target:
+            break
+    else:
+        pytest.fail("the Retry button cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash-success")).to_contain_text(f"Delivery {failed_id} queued")
 
 
 def test_keyboard_only_sign_in(app, live_server, browser_page, make_user):
@@ -130,11 +146,14 @@ def test_keyboard_only_sign_in(app, live_server, browser_page, make_user):
     make_user("viewer", email="kb@example.com")
     page = browser_page
     page.goto(f"{live_server}/dashboard/login")
-    page.keyboard.type("kb@example.com")  # the email field has focus on load
+    # The email field has focus on load (autofocus); wait for it rather than race it.
+    page.wait_for_function("document.activeElement && document.activeElement.type === 'email'")
+    page.keyboard.type("kb@example.com")
     page.keyboard.press("Tab")
     page.keyboard.type("password-123")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.wait_for_load_state("load")
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Skip to content"

@@ -172,3 +172,13 @@ def test_prospect_from_form_answers_when_attendees_missing(client, run_worker):
     deliver(client, run_worker, body)
     p = bs.prospect("form@example.test")
     assert (p.name, p.phone) == ("Form Person", "+390669821234")
+
+
+def test_cancel_processed_before_create_is_not_undone(client, run_worker):
+    """The cancel creates the meeting from its own times; the late create cannot reopen it."""
+    deliver(client, run_worker, cal_booking("BOOKING_CANCELLED", "b9", created_at="2026-02-02T08:00:00.000Z",
+                                            cancellationReason="Changed plans"))
+    deliver(client, run_worker, cal_booking("BOOKING_CREATED", "b9"))
+    m = bs.meeting("cal_com", "b9")
+    assert (m.status, m.cancellation_reason, m.title) == ("cancelled", "Changed plans", "Intro call")
+    assert bs.emitted() == {"prospect.created": 1, "meeting.cancelled": 1}

@@ -86,3 +86,14 @@ def test_warnings_do_not_fail(production):
 def test_check_function_lists_findings(production):
     findings = check({**production.config, "ENV_NAME": "development", "DEBUG": True}, set())
     assert [f.level for f in findings].count("error") == 2
+
+
+def test_missing_secret_says_what_to_do(production):
+    production.config.update(CAL_COM_WEBHOOK_SECRET=None, TWILIO_AUTH_TOKEN=None)
+    output = invoke(production).output
+    assert ("Cal.com: no webhook secret (CAL_COM_WEBHOOK_SECRET unset and none registered by Vani); its webhooks "
+            "would be refused. Set CAL_COM_WEBHOOK_SECRET (or run `flask --app run vani webhooks register`), "
+            "or pass --skip cal-com") in output
+    # Vani cannot register at Twilio, so it does not suggest it.
+    twilio = next(line for line in output.splitlines() if "TWILIO_AUTH_TOKEN" in line)
+    assert "webhooks register" not in twilio and "--skip twilio" in twilio

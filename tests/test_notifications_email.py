@@ -82,6 +82,16 @@ def test_email_plain_and_html_with_failure_and_retry(client, run_worker, db, smt
     assert len(smtp.messages) == 2
 
 
+def email_one_message(app, client, run_worker, db, smtp_url: str, sid: str):
+    """Route inbound messages to email only, receive one, run the worker: its one send row."""
+    app.config.update(SMTP_URL=smtp_url, VANI_NOTIFY_EMAIL_TO="a@example.com",
+                      VANI_NOTIFY_ROUTES="message.received=email;*=none")
+    post_twilio(client, inbound(sid))
+    run_worker()
+    (row,) = sends(db)
+    return row
+
+
 def test_smtp_login_with_url_encoded_credentials(client, app, run_worker, db):
     from aiosmtpd.smtp import AuthResult
 
@@ -98,11 +108,7 @@ def test_smtp_login_with_url_encoded_credentials(client, app, run_worker, db):
     controller.start()
     try:
         base = f"127.0.0.1:{controller.port}"
-        app.config.update(SMTP_URL=f"smtp://bot%40example.com:wrong@{base}", VANI_NOTIFY_EMAIL_TO="a@example.com",
-                          VANI_NOTIFY_ROUTES="message.received=email;*=none")
-        post_twilio(client, inbound("SMe3"))
-        run_worker()
-        (row,) = sends(db)
+        row = email_one_message(app, client, run_worker, db, f"smtp://bot%40example.com:wrong@{base}", "SMe3")
         assert row.status == "failed" and "SMTPAuthenticationError" in row.last_error
         app.config["SMTP_URL"] = f"smtp://bot%40example.com:p%40ss%3Aword@{base}"
         time_passes(db, row)
@@ -115,11 +121,7 @@ def test_smtp_login_with_url_encoded_credentials(client, app, run_worker, db):
 
 
 def test_smtp_unreachable_is_a_recorded_failure(client, app, run_worker, db):
-    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{free_port()}", VANI_NOTIFY_EMAIL_TO="a@example.com",
-                      VANI_NOTIFY_ROUTES="message.received=email;*=none")
-    post_twilio(client, inbound("SMe2"))
-    run_worker()
-    (row,) = sends(db)
+    row = email_one_message(app, client, run_worker, db, f"smtp://127.0.0.1:{free_port()}", "SMe2")
     assert row.status == "failed" and "ConnectionRefusedError" in row.last_error
 
 

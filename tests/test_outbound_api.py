@@ -165,6 +165,27 @@ def test_bulk_retry_of_failed_deliveries(app, api, httpserver):
     assert {d.status for d in db.session.query(WebhookDelivery)} == {"pending"}
 
 
+def test_bulk_retry_filters_by_event_and_time_and_skips_disabled_subscriptions(app, httpserver):
+    from vani.services.webhooks import count_retryable, retry_failed, update_subscription
+
+    httpserver.expect_request("/bad").respond_with_data("no", status=500)
+    app.config["VANI_RETRY_SCHEDULE"] = ""
+    sub, _ = subscribe(httpserver.url_for("/bad"))
+    off, _ = subscribe(httpserver.url_for("/bad"), ["prospect.*"])
+    emit("meeting.scheduled", key="m")
+    emit("prospect.created", key="p")  # one delivery per subscription
+    deliver()
+    update_subscription(off.id, active=False)
+    assert count_retryable() == 2  # the disabled subscription's failure is not counted
+    later = utcnow() + timedelta(minutes=1)
+    assert count_retryable(event="meeting.scheduled") == 1 and count_retryable(until=utcnow() - timedelta(hours=1)) == 0
+    assert retry_failed(event="meeting.scheduled", until=later) == 1
+    by_type = {(d.subscription_id, d.event_type): d.status for d in db.session.query(WebhookDelivery)}
+    assert by_type == {(sub.id, "meeting.scheduled"): "pending", (sub.id, "prospect.created"): "failed",
+                       (off.id, "prospect.created"): "failed"}
+    assert retry_failed() == 1 and count_retryable() == 0
+
+
 def test_cli_retry_failed(app, httpserver):
     httpserver.expect_request("/bad").respond_with_data("no", status=500)
     app.config["VANI_RETRY_SCHEDULE"] = ""

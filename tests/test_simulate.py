@@ -1,11 +1,8 @@
 """`flask vani webhooks simulate`: bundled samples, signed like the provider, sent to the app on loopback."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from vani import samples
 from vani.models import EventStatus, Meeting, RejectedCall, WebhookEvent
@@ -14,16 +11,6 @@ from vani.providers.registry import all_providers, get_provider
 from vani.services.registration.base import handled_events
 
 SIGNED_PROVIDERS = ("calendly", "cal_com")
-
-
-@pytest.fixture
-def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 def simulate(app, *args):
@@ -57,11 +44,11 @@ def test_samples_parse_like_real_calls(provider_name):
 
 @pytest.mark.parametrize("provider_name,cli_name", [("calendly", "calendly"), ("cal_com", "cal-com"),
                                                     ("kapso", "kapso"), ("twilio", "twilio")])
-def test_each_sample_is_accepted_and_mapped(app, db, served, run_worker, provider_name, cli_name):
+def test_each_sample_is_accepted_and_mapped(app, db, live_server, run_worker, provider_name, cli_name):
     if provider_name not in {p.name for p in all_providers()}:
         pytest.skip(f"the {provider_name} provider is not installed")
     for event in samples.events(provider_name):
-        result = simulate(app, cli_name, event, "--url", served)
+        result = simulate(app, cli_name, event, "--url", live_server)
         assert result.exit_code == 0, result.output
         assert "200 OK" in result.output, result.output
     run_worker()
@@ -73,25 +60,33 @@ def test_each_sample_is_accepted_and_mapped(app, db, served, run_worker, provide
         assert count(db, Meeting, Meeting.provider == provider_name) >= 1
 
 
-def test_sending_twice_is_a_duplicate(app, served):
-    assert '"accepted"' in simulate(app, "calendly", "invitee.created", "--url", served).output
-    assert '"duplicate"' in simulate(app, "calendly", "invitee.created", "--url", served).output
+def test_sending_twice_is_a_duplicate(app, live_server):
+    assert '"accepted"' in simulate(app, "calendly", "invitee.created", "--url", live_server).output
+    assert '"duplicate"' in simulate(app, "calendly", "invitee.created", "--url", live_server).output
 
 
-def test_bad_signature_is_refused(app, db, served):
-    result = simulate(app, "cal-com", "BOOKING_CREATED", "--url", served, "--bad-signature")
+def test_bad_signature_is_refused(app, db, live_server):
+    result = simulate(app, "cal-com", "BOOKING_CREATED", "--url", live_server, "--bad-signature")
     assert result.exit_code == 0, result.output  # the refusal is what was asked for
     assert "401 UNAUTHORIZED" in result.output and "invalid_signature" in result.output
     assert count(db, RejectedCall) == 1 and count(db, WebhookEvent) == 0
 
 
-def test_signature_secret_comes_from_vanis_stored_credential(app, db, served):
+def test_bad_signature_without_a_secret_is_explained(app, db, live_server):
+    app.config["CAL_COM_WEBHOOK_SECRET"] = None
+    result = simulate(app, "cal-com", "BOOKING_CREATED", "--url", live_server, "--bad-signature")
+    assert result.exit_code == 1 and "200 OK" in result.output
+    assert "it has no Cal.com secret (CAL_COM_WEBHOOK_SECRET), so it cannot check signatures" in result.output
+    assert count(db, WebhookEvent, WebhookEvent.verified.is_(False)) == 1
+
+
+def test_signature_secret_comes_from_vanis_stored_credential(app, db, live_server):
     from vani.models import ProviderCredential
 
     app.config["CALENDLY_WEBHOOK_SIGNING_KEY"] = None
     db.session.add(ProviderCredential(provider="calendly", name="webhook_secret", value="stored-key"))
     db.session.commit()
-    result = simulate(app, "calendly", "invitee.canceled", "--url", served)
+    result = simulate(app, "calendly", "invitee.canceled", "--url", live_server)
     assert result.exit_code == 0 and '"accepted"' in result.output
     assert db.session.execute(select(WebhookEvent)).scalar_one().verified is True
 
@@ -106,13 +101,13 @@ def test_unknown_event_and_listing(app):
 
 def test_unreachable_server(app):
     result = simulate(app, "calendly", "invitee.created", "--url", "http://127.0.0.1:9")
-    assert result.exit_code == 1 and "could not reach" in result.output
+    assert result.exit_code == 1 and "could not reach" in result.output and "Is Vani running there?" in result.output
 
 
-def test_url_signed_calls_use_public_url_when_set(app, db, served):
+def test_url_signed_calls_use_public_url_when_set(app, db, live_server):
     if "twilio" not in {p.name for p in all_providers()}:
         pytest.skip("the twilio provider is not installed")
     app.config["PUBLIC_URL"] = "https://vani-dev.ngrok-free.app"  # Vani checks Twilio's signature on this URL
-    result = simulate(app, "twilio", "whatsapp.message.received", "--url", served)
+    result = simulate(app, "twilio", "whatsapp.message.received", "--url", live_server)
     assert result.exit_code == 0, result.output
     assert count(db, WebhookEvent) == 1 and count(db, RejectedCall) == 0

@@ -154,3 +154,28 @@ def test_failed_status_records_error_code(client, run_worker, db):
     msg = db.session.execute(select(Message)).scalar_one()
     assert (msg.status, msg.error_code, msg.error_detail) == ("undelivered", "63016", "Outside window")
     assert msg.sent_at is not None and msg.failed_at is not None
+
+
+@pytest.mark.parametrize("public", [None, PUBLIC, PUBLIC + "/"])
+def test_signed_url_keeps_its_query_string_byte_for_byte(client, app, public):
+    """Twilio signs the URL exactly as configured, percent-escapes included."""
+    app.config["PUBLIC_URL"] = public
+    target = "/api/webhooks/twilio?team=Jos%C3%A9&x=a%20b"
+    signed = (public.rstrip("/") if public else "http://vani.test") + target
+    body = status_body("SMq1", "sent")
+    r = client.post(target, data=body, content_type="application/x-www-form-urlencoded",
+                    headers={"X-Twilio-Signature": twilio_signature(signed, body)})
+    assert r.status_code == 200, r.get_data()
+
+
+def test_behind_proxy_the_event_keeps_the_client_address(client, app, db):
+    app.config["VANI_TRUST_PROXY"] = True
+    headers = {**FORWARDED, "X-Forwarded-For": "198.51.100.7, 203.0.113.20"}
+    r = post_twilio(client, INBOUND, signed_url=PUBLIC + "/api/webhooks/twilio", headers=headers)
+    assert r.status_code == 200
+    assert db.session.execute(select(WebhookEvent)).scalar_one().remote_addr == "203.0.113.20"  # the proxy's hop
+    headers["X-Forwarded-Host"] = "[::1"  # a URL urllib cannot parse: refused, and the URL shown
+    r = post_twilio(client, status_body("SMp1", "sent"), signed_url=PUBLIC + "/api/webhooks/twilio", headers=headers)
+    assert r.status_code == 401 and r.json["error"] == "invalid_signature" and "[::1" in r.json["detail"]
+    row = db.session.execute(select(RejectedCall)).scalar_one()
+    assert row.checked_url == "https://[::1/api/webhooks/twilio" and row.remote_addr == "203.0.113.20"

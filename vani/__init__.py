@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 
@@ -15,8 +16,9 @@ def create_app(config=None) -> Flask:
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
 
     if config is None or isinstance(config, dict):
-        load_env_file()
         overrides = config or {}
+        if str(overrides.get("VANI_ENV") or os.environ.get("VANI_ENV") or "").lower() != "testing":
+            load_env_file()  # never in tests: a developer's .env holds real tokens and Slack URLs
         config = Config.from_env(overrides.get("VANI_ENV"))
     else:
         overrides = {}

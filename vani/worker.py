@@ -34,4 +34,5 @@ def make_worker(queues: list[str] | None = None, simple: bool | None = None) -> 
 
 def run_worker(queues: list[str] | None = None, burst: bool = False, simple: bool | None = None) -> bool:
     worker = make_worker(queues, simple)
-    return worker.work(burst=burst, with_scheduler=True)
+    level = str(current_app.config.get("VANI_WORKER_LOG_LEVEL") or "INFO").upper()
+    return worker.work(burst=burst, with_scheduler=True, logging_level=level)

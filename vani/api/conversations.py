@@ -1,14 +1,14 @@
 """Conversations (WhatsApp, SMS) and their messages."""
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, keyset, limit_arg, page
+from vani.api.pagination import BadRequest, get_or_404, id_arg, keyset, limit_arg, page, provider_arg
 from vani.extensions import db
 from vani.models import Conversation
-from vani.services.conversations import get_conversation, recent_messages
+from vani.services.conversations import recent_messages
 from vani.services.phones import normalize_phone
 
 STATUSES = ("active", "ended", "inactive")
@@ -30,11 +30,9 @@ def list_conversations():
     stmt = select(Conversation)
     if phone := phone_arg():
         stmt = stmt.where(Conversation.phone == phone)
-    if prospect_id := request.args.get("prospect_id"):
-        if not prospect_id.isdigit():
-            raise BadRequest("prospect_id", "must be a whole number")
-        stmt = stmt.where(Conversation.prospect_id == int(prospect_id))
-    if provider := request.args.get("provider"):
+    if (prospect_id := id_arg("prospect_id")) is not None:
+        stmt = stmt.where(Conversation.prospect_id == prospect_id)
+    if provider := provider_arg():
         stmt = stmt.where(Conversation.provider == provider)
     if status := request.args.get("status"):
         if status not in STATUSES:
@@ -48,7 +46,7 @@ def list_conversations():
 
 @bp.get("/conversations/<int:conversation_id>")
 def get_conversation_view(conversation_id: int):
-    conv = get_conversation(conversation_id) or abort(404, f"no conversation {conversation_id}")
+    conv = get_or_404(Conversation, conversation_id, "conversation")
     limit = limit_arg(default=200, maximum=1000)
     messages = recent_messages([conv.id], limit + 1)
     truncated = len(messages) > limit

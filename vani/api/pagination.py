@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 
 from flask import abort, request
@@ -45,6 +46,18 @@ def get_or_404(model, id_: int, what: str):
     return row
 
 
+def id_arg(name: str) -> int | None:
+    """``?<name>=`` as a row id; 400 unless plain ASCII digits. An id beyond 64 bits cannot exist,
+    so it becomes -1, which matches no row."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise BadRequest(name, "must be a whole number")
+    value = int(raw) if len(raw) <= 19 else MAX_ID + 1
+    return value if value <= MAX_ID else -1
+
+
 def provider_arg() -> str | None:
     """``?provider=``, one of the providers Vani knows; 400 otherwise."""
     from vani.providers.registry import all_providers
@@ -59,11 +72,10 @@ def provider_arg() -> str | None:
 
 
 def limit_arg(default: int = 50, maximum: int = 200) -> int:
-    raw = request.args.get("limit", default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BadRequest("limit", "must be a whole number") from None
+    raw = str(request.args.get("limit", default)).strip()
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # ASCII digits only: int() would take "٣" or "1_0"
+        raise BadRequest("limit", "must be a whole number")
+    value = int(raw)
     if not 1 <= value <= maximum:
         raise BadRequest("limit", f"must be between 1 and {maximum}")
     return value

@@ -9,6 +9,7 @@ from vani.api.pagination import BadRequest, get_or_404, keyset, limit_arg, page,
 from vani.api.conversations import phone_arg
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect
+from vani.services.conversations import conversations_for_prospect
 from vani.services.mapping import normalize_email
 
 
@@ -31,6 +32,7 @@ def get_prospect(prospect_id: int):
     data = prospect.to_dict()
     data["notes"] = [n.to_dict() for n in prospect.notes]
     data["meetings"] = [m.to_dict() for m in prospect.meetings]
+    data["conversations"] = [c.to_dict() for c in conversations_for_prospect(prospect.id)]
     return jsonify(data)
 
 

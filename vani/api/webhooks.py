@@ -11,6 +11,7 @@ from vani.extensions import db
 from vani.models import WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
+from vani.services.dashboard.filters import parse_int
 from vani.services.webhooks.errors import Conflict, InvalidField, NotFound
 
 SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret"}
@@ -49,16 +50,6 @@ def _iso(value: object, field: str) -> datetime:
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         raise BadRequest(field, "must be an ISO-8601 date-time") from None
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(name, "must be a whole number") from None
 
 
 # -- subscriptions --------------------------------------------------------------------------------
@@ -124,7 +115,7 @@ def emit_event():
 @bp.get("/webhooks/deliveries")
 def list_deliveries():
     stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
-                              subscription_id=_int_arg("subscription"))
+                              subscription_id=parse_int("subscription", request.args.get("subscription")))
     limit = limit_arg()
     stmt = keyset(stmt, WebhookDelivery.created_at, WebhookDelivery.id, request.args.get("cursor"), limit)
     rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")

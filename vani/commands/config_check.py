@@ -22,6 +22,7 @@ class Finding:
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration."""
     from vani.providers.registry import all_providers
+    from vani.services.registration import REGISTRARS
 
     found: list[Finding] = []
 
@@ -51,10 +52,12 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
             continue
         if any(config.get(name) for name in provider.secret_settings) or provider.name in stored_secret_providers:
             found.append(Finding("ok", f"{provider.title}: webhook secret configured"))
-        else:
-            error(f"{provider.title}: no webhook secret ({' or '.join(provider.secret_settings)} unset and none "
-                  f"registered by Vani); its webhooks would be refused. Set it, run `flask vani webhooks "
-                  f"register`, or pass --skip {provider.name} if you do not use it")
+            continue
+        settings = " or ".join(provider.secret_settings)
+        register = (" (or run `flask --app run vani webhooks register`)" if provider.name in REGISTRARS else "")
+        error(f"{provider.title}: no webhook secret ({settings} unset"
+              f"{' and none registered by Vani' if register else ''}); its webhooks would be refused. "
+              f"Set {settings}{register}, or pass --skip {provider.name.replace('_', '-')} if you do not use it")
     if not config.get("PUBLIC_URL"):
         warn("PUBLIC_URL is unset: webhook registration needs --url, and Twilio signatures are checked "
              "against the URL as the request arrived")

@@ -150,9 +150,15 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
     try:
         response = requests.post(url, data=sample.body, headers=headers, timeout=15)
     except requests.RequestException as exc:
-        raise click.ClickException(f"could not reach {url}: {exc}") from None
+        raise click.ClickException(
+            f"could not reach {url}: {exc}\nIs Vani running there? The runner's banner shows its port; "
+            "pass --url http://127.0.0.1:PORT (or set PORT).") from None
     click.echo(f"{response.status_code} {response.reason}")
     click.echo(response.text.strip()[:2000])
     expected_refusal = bad_signature and response.status_code == 401
+    if bad_signature and response.ok:
+        click.secho(f"Vani accepted a wrongly signed call: it has no {provider.title} secret "
+                    f"({' or '.join(provider.secret_settings)}), so it cannot check signatures "
+                    "(development and testing accept such calls, unverified)", fg="red", err=True)
     if (response.status_code >= 400 and not expected_refusal) or (bad_signature and not expected_refusal):
         sys.exit(1)

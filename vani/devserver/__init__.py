@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -34,6 +35,17 @@ def flask_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "run", "vani", *args]
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on ``host:port`` (gunicorn could not bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def wait_ready(url: str, stop: threading.Event, alive, timeout: float = 90.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
@@ -49,9 +61,10 @@ def wait_ready(url: str, stop: threading.Event, alive, timeout: float = 90.0) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    from config import BASE_DIR
+    from config import BASE_DIR, load_env_file
     from vani import create_app
 
+    load_env_file()  # PORT and HOST may come from .env
     args = parse_args(argv)
     out = Output()
     stop = threading.Event()
@@ -83,18 +96,31 @@ def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop
     say = lambda text: out.line("vani", text)  # noqa: E731
     if cfg["ENV_NAME"] == "production":
         say("VANI_ENV=production: this is the development runner; production runs the Procfile processes")
+    if port_in_use(args.host, args.port):
+        raise prepare.SetupError(f"port {args.port} is already in use (another Vani?): stop what listens there, "
+                                 f"or choose another port, e.g. `PORT={args.port + 1} make run`")
     data_dir = BASE_DIR / "instance" / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
     choice = choose(cfg["REDIS_URL"], bool(os.environ.get("REDIS_URL")), data_dir)
     env = {**os.environ, "REDIS_URL": choice.url, "PORT": str(args.port), "HOST": args.host,
            "PYTHONUNBUFFERED": "1"}
+    # RQ logs every job at INFO (the minute sweeps alone add a dozen lines a minute).
+    env["VANI_WORKER_LOG_LEVEL"] = os.environ.get("VANI_WORKER_LOG_LEVEL") or "WARNING"
     if choice.argv:
         redis_child = state["redis"] = supervisor.add("redis", choice.argv, env)
         if not wait_until_ready(choice.url, alive=lambda: redis_child.running):
             raise RuntimeError(f"the Redis server Vani started ({choice.argv[0]}) did not answer")
     say(f"Redis: {choice.description}")
-    say("applying database migrations")
-    prepare.migrate(app)
+    say("applying database migrations (flask db upgrade)")
+    code = supervisor.run_once("migrate", [sys.executable, "-m", "flask", "--app", "run", "db", "upgrade"],
+                               env, stop)
+    if code is None and stop.is_set():
+        return 0
+    if code is None:
+        raise prepare.SetupError("the database migrations did not finish within 10 minutes (see above)")
+    if code != 0:
+        raise prepare.SetupError(f"the database migrations failed (exit code {code}, see above)")
+    prepare.check_schema(app)
     admin = prepare.ensure_admin(app)
 
     web_argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "run:app"]
@@ -112,7 +138,8 @@ def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop
             return 0
         raise RuntimeError("the web server did not become ready (see its output above)")
     out.block(banner.render(args.port, choice.description, cfg["SQLALCHEMY_DATABASE_URI"], admin, found,
-                            providers, max(args.workers, 1), args.register and bool(found.url)))
+                            providers, max(args.workers, 1), args.register and bool(found.url),
+                            cli=banner.cli_prefix(sys.executable, BASE_DIR)))
 
     def register(url: str) -> None:
         supervisor.add("register", flask_command("webhooks", "register", "--url", url), env, restart=False)

@@ -1,11 +1,26 @@
 """The text the development runner prints when Vani is ready, and when the tunnel URL changes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from vani.devserver.prepare import Admin
 from vani.services.tunnel import Tunnel
 
 READY = "Vani is ready"
 RULE = "-" * 72
+DEFAULT_CLI = "flask --app run vani"
+DEFAULT_PORT = 8000
+
+
+def cli_prefix(python: str, project_dir: Path) -> str:
+    """How to call Vani's commands from the project directory: ``.venv/bin/flask --app run vani``
+    when the runner's Python is the project's virtualenv (not on PATH unless activated)."""
+    flask = Path(python).parent / "flask"
+    try:
+        relative = flask.relative_to(project_dir)
+    except ValueError:
+        return DEFAULT_CLI
+    return f"{relative} --app run vani" if flask.exists() else DEFAULT_CLI
 
 
 def masked_db(uri: str) -> str:
@@ -31,7 +46,7 @@ def provider_lines(providers, local_base: str, public_base: str | None) -> list[
 
 
 def render(port: int, redis_description: str, database_uri: str, admin: Admin | None, tunnel: Tunnel,
-           providers, workers: int, register: bool) -> str:
+           providers, workers: int, register: bool, cli: str = DEFAULT_CLI) -> str:
     local = f"http://127.0.0.1:{port}"
     lines = [RULE, f"{READY}", "",
              f"  Dashboard   {local}/",
@@ -40,7 +55,7 @@ def render(port: int, redis_description: str, database_uri: str, admin: Admin | 
              f"  Processes   web (gunicorn), {workers} worker(s), scheduler"]
     if admin is not None and admin.password:
         lines += ["", f"  First run: admin {admin.email}  password {admin.password}",
-                  "  (shown only now; change it with `flask --app run vani create-user EMAIL`)"]
+                  f"  (shown only now; change it with `{cli} create-user {admin.email}`)"]
     elif admin is not None:
         lines += ["", f"  First run: admin {admin.email} created with VANI_ADMIN_PASSWORD"]
     lines += ["", "  Webhook URLs (give the public one to the provider):"]
@@ -51,10 +66,11 @@ def render(port: int, redis_description: str, database_uri: str, admin: Admin | 
         if register:
             lines.append("  Registering it at the providers (--register) ...")
         else:
-            lines.append("  Register it at the providers: flask --app run vani webhooks register")
+            lines.append(f"  Register it at the providers: {cli} webhooks register")
     else:
         lines += ["  " + line for line in (tunnel.note or "").splitlines()]
-    lines += ["  Try the whole path: flask --app run vani webhooks simulate calendly invitee.created",
+    to = "" if port == DEFAULT_PORT else f" --url {local}"
+    lines += [f"  Try the whole path: {cli} webhooks simulate calendly invitee.created{to}",
               "  Ctrl-C stops everything.", RULE]
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""Before the processes start: apply migrations, tune SQLite, create the first admin."""
+"""Before the processes start: check the migrated schema, tune SQLite, create the first admin."""
 from __future__ import annotations
 
 import secrets
@@ -19,14 +19,11 @@ class Admin:
     created: bool
 
 
-def migrate(app: Flask) -> None:
-    """Bring the database schema up to date (``flask db upgrade``)."""
-    from flask_migrate import upgrade
-
+def check_schema(app: Flask) -> None:
+    """After ``flask db upgrade``: make sure there is a schema, and let SQLite serve several processes."""
     from vani.extensions import db
 
     with app.app_context():
-        upgrade()
         if not inspect(db.engine).has_table("users"):
             raise SetupError("the database has no tables after the migrations ran: migrations/versions "
                              "holds no migration yet (create one with `flask --app run db migrate`)")

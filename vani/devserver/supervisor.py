@@ -58,6 +58,7 @@ class Child:
     crashes: int = 0
     restart_at: float | None = None
     tail: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -81,7 +82,24 @@ class Supervisor:
             child.argv, cwd=self.cwd, env=child.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, text=True, bufsize=1, errors="replace")
         child.restart_at = None
-        threading.Thread(target=self._pump, args=(child, child.proc), daemon=True).start()
+        child.pump = threading.Thread(target=self._pump, args=(child, child.proc), daemon=True)
+        child.pump.start()
+
+    def run_once(self, name: str, argv: list[str], env: dict[str, str], stop: threading.Event,
+                 timeout: float = 600.0) -> int | None:
+        """Run a one-shot step (e.g. the migrations) to its end, its output prefixed like the
+        others. Its exit code, or None when ``stop`` was set or it ran past ``timeout``."""
+        child = self.add(name, argv, env, restart=False)
+        deadline = time.monotonic() + timeout
+        try:
+            while child.proc.poll() is None:
+                if stop.wait(0.1) or time.monotonic() > deadline:
+                    self.stop_child(child, 10.0)
+                    return None
+            child.pump.join(5)  # its last lines first
+            return child.proc.returncode
+        finally:
+            self.children.remove(child)
 
     def _pump(self, child: Child, proc: subprocess.Popen) -> None:
         for raw in proc.stdout:

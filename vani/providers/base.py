@@ -6,11 +6,12 @@ instance as ``provider`` and its ``blueprint``, and is listed once in ``registry
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify
+
+from vani.providers.safejson import TooDeep, load_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from vani.models import WebhookEvent
@@ -76,12 +77,14 @@ def body_digest(body: bytes) -> str:
 
 
 def parse_json_object(body: bytes) -> dict:
-    """Decode a JSON object or raise ``BadPayload`` with a clear reason."""
+    """Decode a JSON object (made safe to store, see ``safejson``) or raise ``BadPayload``."""
     if not body.strip():
         raise BadPayload("empty_body", "the request body is empty")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = load_json(body)
+    except TooDeep as exc:
+        raise BadPayload("too_deeply_nested", f"the body is {exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError included
         raise BadPayload("invalid_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadPayload("not_an_object", "the body must be a JSON object")
@@ -99,6 +102,9 @@ class Provider:
         raise NotImplementedError
 
     def parse(self, data: RequestData) -> list[Incoming]:
+        """The events in a verified call. Payloads must be storable as they are: decode JSON with
+        ``parse_json_object`` / ``safejson.load_json`` and pass other text through ``safejson.clean``
+        (no NUL, no lone surrogate, no NaN)."""
         raise NotImplementedError
 
     def map(self, event: "WebhookEvent", ctx: "MappingContext") -> Outcome:

@@ -7,8 +7,10 @@ and its status so a replay or a second copy of the same change emits nothing new
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,6 +18,7 @@ from vani.extensions import db
 from vani.models import Conversation, Message, MessageStatus, Prospect
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
+from vani.providers.safejson import clean_text
 from vani.services import outbox
 from vani.services.dbutil import insert_ignore
 from vani.services.phones import normalize_phone
@@ -51,6 +54,37 @@ class MessageIn:
     steps: list[StatusStep] = field(default_factory=list)
 
 
+def text_or_none(value: Any, limit: int | None = None) -> str | None:
+    """A provider's value as text: strings (stripped of NUL) and numbers; anything else is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = str(value) if not isinstance(value, float) or math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    value = clean_text(value).strip()
+    return (value[:limit] if limit else value) or None
+
+
+def tidy(m: MessageIn) -> MessageIn:
+    """The message with every field of the type and size its column takes: a mapper may hand
+    over whatever the provider sent."""
+    m.provider_message_id = text_or_none(m.provider_message_id, 255) or ""
+    m.conversation_ref = text_or_none(m.conversation_ref, 255)
+    m.business_ref = text_or_none(m.business_ref, 64)
+    m.contact_name = text_or_none(m.contact_name, 255)
+    m.type = text_or_none(m.type, 32) or "text"
+    m.text = text_or_none(m.text)
+    m.phone = text_or_none(m.phone, 512)
+    urls = m.media_urls if isinstance(m.media_urls, list) else []
+    m.media_urls = [u for u in (text_or_none(u, 2048) for u in urls) if u]
+    m.data = m.data if isinstance(m.data, dict) else {}
+    for step in m.steps:
+        step.error_code = text_or_none(step.error_code, 32)
+        step.error_detail = text_or_none(step.error_detail)
+    return m
+
+
 # -- conversations -------------------------------------------------------------------------
 def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: str = "whatsapp",
                         business_ref: str | None = None, contact_name: str | None = None,
@@ -60,13 +94,15 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
     The lock serialises workers on one conversation, so two first messages from a new number
     create one prospect, not two.
     """
-    values = dict(provider=provider, provider_ref=ref[:255], channel=channel, phone=phone,
+    ref = text_or_none(ref, 255) or "-"
+    business_ref, contact_name = text_or_none(business_ref, 64), text_or_none(contact_name, 255)
+    values = dict(provider=provider, provider_ref=ref, channel=channel[:16], phone=phone,
                   business_ref=business_ref, contact_name=contact_name, status="active")
     if at is not None:
         values.update(created_at=at, updated_at=at)
     db.session.execute(insert_ignore(Conversation, values, ["provider", "provider_ref"]))
     conv = db.session.execute(
-        select(Conversation).where(Conversation.provider == provider, Conversation.provider_ref == ref[:255])
+        select(Conversation).where(Conversation.provider == provider, Conversation.provider_ref == ref)
         .with_for_update()).scalar_one()
     for attr, value in (("phone", phone), ("business_ref", business_ref), ("contact_name", contact_name)):
         if value and not getattr(conv, attr):
@@ -122,7 +158,7 @@ def apply_step(msg: Message, step: StatusStep) -> bool:
     if at and (current is None or at < current):
         setattr(msg, column, at)
     if step.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
-        msg.error_code = msg.error_code or (str(step.error_code)[:32] if step.error_code else None)
+        msg.error_code = msg.error_code or step.error_code
         msg.error_detail = msg.error_detail or step.error_detail
     if MessageStatus.RANK[step.status] > MessageStatus.RANK.get(msg.status, 0):
         msg.status = step.status
@@ -157,6 +193,9 @@ def _event_data(msg: Message, conv: Conversation, prospect: Prospect | None, **e
 
 def record_message(ctx, m: MessageIn) -> Outcome:
     """Store one message (or status change) and emit/notify what changed, once."""
+    m = tidy(m)
+    if not m.provider_message_id:
+        return Outcome.ignored("the message has no id")
     phone = normalize_phone(m.phone)
     ref = m.conversation_ref or (f"{m.channel}:{m.business_ref or ''}:{phone}" if phone else None)
     if ref is None:

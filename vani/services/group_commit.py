@@ -8,6 +8,7 @@ workers) a request simply writes its own rows: nothing waits on a timer.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +19,8 @@ from sqlalchemy import select, tuple_
 from vani.extensions import db
 from vani.models import WebhookEvent
 from vani.services.dbutil import dialect_insert
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,7 +63,11 @@ class GroupCommitter:
                 self._write([slot], push)
             return
         fresh = [event_id for event_id, new in results if new]
-        pushed = push(fresh) if fresh else True
+        try:
+            pushed = push(fresh) if fresh else True
+        except Exception:  # the rows are stored: the sweeper hands them over; never strand a slot
+            log.exception("could not hand %d stored events to the workers", len(fresh))
+            pushed = False
         i = 0
         for slot in batch:
             slot.results = results[i:i + len(slot.rows)]

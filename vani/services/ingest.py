@@ -4,10 +4,10 @@ Nothing else happens in the request; mapping to prospects and meetings is the wo
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-import math
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from flask import Response, current_app, jsonify, request
 from sqlalchemy import delete, func, select
@@ -18,6 +18,7 @@ from vani.extensions import db
 from vani.models import RejectedCall
 from vani.models.base import utcnow
 from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
+from vani.providers.safejson import clean_text
 from vani.services import queue
 from vani.services.group_commit import committer
 from vani.services.secrets import secrets_for
@@ -25,6 +26,7 @@ from vani.services.secrets import secrets_for
 log = logging.getLogger(__name__)
 
 HEADER_EXCERPT_MAX = 2048
+DEDUPE_KEY_MAX = 255
 _SKIP_HEADERS = {"cookie", "authorization"}
 
 
@@ -37,18 +39,36 @@ def error(status: int, code: str, detail: str | None = None) -> Response:
     return response
 
 
+def request_target() -> str:
+    """The path and query exactly as the caller sent them (Twilio signs them byte for byte)."""
+    env = request.environ
+    raw = env.get("RAW_URI") or env.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return raw
+    path = quote((env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", "")).encode("latin-1"), safe="/:@!$&'()*+,;=~")
+    query = env.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
+
+
 def public_url() -> str:
     """The URL the provider called: behind a tunnel or proxy, the public one (Twilio signs it)."""
     cfg = current_app.config
     if cfg.get("PUBLIC_URL"):
-        path = request.full_path if request.query_string else request.path
-        return cfg["PUBLIC_URL"] + path
+        return cfg["PUBLIC_URL"].rstrip("/") + request_target()
     if cfg.get("VANI_TRUST_PROXY"):
         proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
         host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        path = request.full_path if request.query_string else request.path
-        return f"{proto}://{host}{path}"
-    return request.url
+        return f"{proto}://{host}{request_target()}"
+    return f"{request.scheme}://{request.host}{request_target()}"
+
+
+def client_address() -> str | None:
+    """The caller's address; behind a trusted proxy, the hop the proxy itself added."""
+    if current_app.config.get("VANI_TRUST_PROXY"):
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if hops:
+            return clean_text(hops[-1])[:64]
+    return request.remote_addr[:64] if request.remote_addr else None
 
 
 def header_excerpt(headers) -> dict:
@@ -61,7 +81,7 @@ def header_excerpt(headers) -> dict:
         if size > HEADER_EXCERPT_MAX:
             out["…"] = "truncated"
             break
-        out[key] = value
+        out[clean_text(key)] = value
     return out
 
 
@@ -70,8 +90,8 @@ def record_rejection(provider: Provider, reason: str, detail: str | None = None,
     """Keep a bounded record of a refused call; never let this bookkeeping fail the answer."""
     try:
         call = RejectedCall(
-            provider=provider.name, reason=reason, detail=(detail or "")[:1000] or None,
-            remote_addr=request.remote_addr, checked_url=checked_url,
+            provider=provider.name, reason=reason[:64], detail=clean_text(detail or "")[:1000] or None,
+            remote_addr=client_address(), checked_url=clean_text(checked_url)[:2048] if checked_url else None,
             headers=header_excerpt(request.headers), body_size=request.content_length or 0)
         db.session.add(call)
         db.session.flush()
@@ -94,35 +114,23 @@ def reject(provider: Provider, status: int, reason: str, detail: str | None = No
 
 
 def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict) -> list[dict]:
-    now = utcnow()
+    now, address = utcnow(), client_address()
     return [dict(
-        provider=provider.name, event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
+        provider=provider.name, event_type=clean_text(item.event_type)[:120], dedupe_key=dedupe_key(item.dedupe_key),
         verified=verified, status="received", body=item.body, headers=headers, payload=item.payload,
-        remote_addr=request.remote_addr, received_at=now, attempts=0) for item in items]
+        remote_addr=address, received_at=now, attempts=0) for item in items]
 
 
 def _type_accepted(mimetype: str, accepted: tuple[str, ...]) -> bool:
     return mimetype in accepted or ("application/json" in accepted and mimetype.endswith("+json"))
 
 
-def _scrub(value):
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def storable(payload, body: bytes):
-    """The parsed payload without what a JSON column refuses (NUL characters, NaN/Infinity);
-    the raw body is stored untouched beside it."""
-    if b"\\u0000" in body or b"\x00" in body or b"NaN" in body or b"Infinity" in body:
-        return _scrub(payload)
-    return payload
+def dedupe_key(key: str) -> str:
+    """A key that fits its column: a long one keeps a prefix and the hash of the whole."""
+    key = clean_text(key)
+    if len(key) <= DEDUPE_KEY_MAX:
+        return key
+    return f"{key[:DEDUPE_KEY_MAX - 72]}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def _form_fields(body: bytes) -> dict[str, str]:
@@ -131,6 +139,26 @@ def _form_fields(body: bytes) -> dict[str, str]:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         return {}
+
+
+def verify(provider: Provider, data: RequestData, secrets: list[str]) -> None:
+    """Verify with the known secrets; on a mismatch, once more with freshly loaded stored ones
+    (``webhooks register`` may have just stored a new secret another process still caches)."""
+    tolerance = current_app.config["VANI_SIGNATURE_TOLERANCE_SECONDS"]
+    try:
+        provider.verify(data, secrets, time.time(), tolerance)
+    except SignatureError as exc:
+        if exc.reason != "invalid_signature":
+            raise
+        try:
+            fresh = secrets_for(provider, fresh=True)
+        except DBAPIError:
+            fresh = secrets
+        finally:
+            db.session.rollback()
+        if fresh == secrets:
+            raise
+        provider.verify(data, fresh, time.time(), tolerance)
 
 
 def receive(provider: Provider) -> Response:
@@ -151,7 +179,7 @@ def receive(provider: Provider) -> Response:
                       f"send {' or '.join(accepted_types)}, not {request.mimetype}")
     data = RequestData(body=body, headers=request.headers, url=public_url(),
                        form=_form_fields(body) if request.mimetype == "application/x-www-form-urlencoded" else {},
-                       remote_addr=request.remote_addr)
+                       remote_addr=client_address())
 
     extra: dict = {}
     try:
@@ -166,7 +194,7 @@ def receive(provider: Provider) -> Response:
         db.session.rollback()
     if secrets:
         try:
-            provider.verify(data, secrets, time.time(), cfg["VANI_SIGNATURE_TOLERANCE_SECONDS"])
+            verify(provider, data, secrets)
         except SignatureError as exc:
             return reject(provider, 401, exc.reason, exc.detail, exc.checked_url)
         verified = True
@@ -186,8 +214,6 @@ def receive(provider: Provider) -> Response:
         return reject(provider, 400, exc.reason, exc.detail)
     except RecursionError:
         return reject(provider, 400, "invalid_json", "the body is nested too deeply")
-    for item in items:
-        item.payload = storable(item.payload, item.body)
     if not items:
         return reject(provider, 400, "no_events", "the body holds no events")
 

@@ -17,11 +17,23 @@ from vani.services.dbutil import insert_ignore
 # A creation event never moves a meeting out of these: a late "created" must not undo a cancel.
 FINAL_STATUSES = {MeetingStatus.CANCELLED, MeetingStatus.RESCHEDULED, MeetingStatus.COMPLETED,
                   MeetingStatus.NO_SHOW}
+MEETING_REF_MAX = 512  # Meeting.provider_ref
+MAX_AMOUNT = Decimal(10) ** 10  # Meeting.payment_amount is Numeric(12, 2)
 
 
 def normalize_email(email: str | None) -> str | None:
     email = (email if isinstance(email, str) else "").strip().lower()
-    return email or None
+    return email[:320] or None  # the column's length
+
+
+def fit(model, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each string cut to its column's length (providers may send anything)."""
+    columns = model.__table__.c
+    out = {}
+    for key, value in values.items():
+        length = getattr(columns[key].type, "length", None) if key in columns else None
+        out[key] = value[:length] if length and isinstance(value, str) else value
+    return out
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -40,9 +52,9 @@ def parse_time(value: Any) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def describe_time(value: datetime) -> str:
@@ -93,6 +105,8 @@ class MappingContext:
         loser reads the winner's row.
         """
         email = normalize_email(email)
+        sizes = fit(Prospect, {"name": name, "phone": phone, "timezone": timezone, "source": source})
+        name, phone, timezone, source = sizes["name"], sizes["phone"], sizes["timezone"], sizes["source"]
         prospect = self.find_prospect(email, phone)
         if prospect is not None and email and prospect.email and prospect.email != email:
             prospect = None  # a shared phone number does not make two people one prospect
@@ -133,6 +147,7 @@ class MappingContext:
     # -- meetings --------------------------------------------------------------------------
     def get_meeting(self, provider: str, ref: str) -> Meeting | None:
         """The meeting, row-locked on PostgreSQL so two workers serialise on it."""
+        ref = ref[:MEETING_REF_MAX]
         stmt = select(Meeting).where(Meeting.provider == provider, Meeting.provider_ref == ref)
         return db.session.execute(stmt.with_for_update()).scalar_one_or_none()
 
@@ -140,11 +155,13 @@ class MappingContext:
                        **fields: Any) -> tuple[Meeting, bool]:
         """Get the meeting or create it with ``fields`` (plus ``initial``, used only when creating);
         an existing meeting gets its missing ``fields`` filled in."""
+        ref = ref[:MEETING_REF_MAX]
+        fields = fit(Meeting, fields)
         meeting = self.get_meeting(provider, ref)
         created = False
         if meeting is None:
-            values = {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
-                      "provider": provider, "provider_ref": ref}
+            values = fit(Meeting, {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
+                                   "provider": provider, "provider_ref": ref})
             new_id = db.session.execute(insert_ignore(Meeting, {
                 **values, "created_at": self.event.received_at, "updated_at": self.event.received_at,
             }, ["provider", "provider_ref"])).scalar()
@@ -243,9 +260,11 @@ class MappingContext:
         """Record a payment once per meeting: notification + ``payment.received``."""
         if meeting.paid_at is not None:
             return False
+        if amount is not None and not (amount.is_finite() and abs(amount) < MAX_AMOUNT):
+            amount = None  # not a price Numeric(12, 2) can hold: recorded as unknown
         meeting.paid_at = as_utc(paid_at) or utcnow()
         meeting.payment_amount = amount
-        meeting.payment_currency = currency.upper() if currency else None
+        meeting.payment_currency = currency.upper()[:8] if currency else None
         db.session.flush()
         data = {"amount": str(amount) if amount is not None else None,
                 "currency": meeting.payment_currency, "meeting": self.meeting_data(meeting), **(details or {})}

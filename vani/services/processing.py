@@ -74,6 +74,9 @@ def process_event(event_id: int, force: bool = False) -> str | None:
 def process_claimed(event_id: int) -> str:
     """Map an event this worker has claimed, in one transaction, and record the outcome."""
     event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+    if event is None:  # deleted since it was queued: nothing left to do
+        db.session.rollback()
+        return "missing"
     try:
         provider = get_provider(event.provider)
         ctx = MappingContext(event)

@@ -39,11 +39,13 @@ def get_queue(name: str) -> Queue:
     return Queue(name, connection=redis_ext.client, is_async=current_app.config.get("RQ_ASYNC", True))
 
 
-def _breaker_open() -> bool:
+def breaker_open() -> bool:
+    """True for a moment after Redis failed: callers skip Redis and leave the work to the sweepers."""
     return time.monotonic() < _redis_down_until
 
 
-def _trip_breaker(exc: Exception) -> None:
+def trip_breaker(exc: Exception) -> None:
+    """Record a Redis failure: Redis is skipped for ``_BREAKER_SECONDS``."""
     global _redis_down_until
     _redis_down_until = time.monotonic() + _BREAKER_SECONDS
     log.warning("redis unreachable, work stays in the database for the sweeper: %s", exc)
@@ -58,7 +60,7 @@ def push_events(event_ids: list[int]) -> bool:
     """Hand stored events to the workers. Returns False (and logs) when Redis is unreachable."""
     if not event_ids:
         return True
-    if _breaker_open():
+    if breaker_open():
         return False
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
@@ -72,7 +74,7 @@ def push_events(event_ids: list[int]) -> bool:
             get_queue(QUEUE_INBOUND).enqueue(drain_inbound, job_timeout=KICK_TTL, result_ttl=60)
         return True
     except RedisError as exc:
-        _trip_breaker(exc)
+        trip_breaker(exc)
         return False
 
 
@@ -94,9 +96,9 @@ def release_kick() -> bool:
 
 def publish(channel: str, message: str) -> None:
     """Best-effort live update for the dashboard."""
-    if _breaker_open():
+    if breaker_open():
         return
     try:
         redis_ext.client.publish(channel, message)
     except RedisError as exc:
-        _trip_breaker(exc)
+        trip_breaker(exc)

@@ -6,15 +6,19 @@ user's role on the server.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, url_for
+import hmac
+
+from flask import Blueprint, Flask, redirect, session, url_for
 
 bp = Blueprint("dash", __name__, url_prefix="/dashboard")
+PASSWORD_STAMP_KEY = "pw"  # session key: see vani.services.dashboard.users.password_stamp
 
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template helpers."""
     from vani.extensions import db, login_manager
     from vani.models import User
+    from vani.services.dashboard.users import password_stamp
     from vani.web import helpers
 
     login_manager.login_view = "dash.login"
@@ -24,10 +28,15 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        if not user_id.isdigit():
+        if not user_id.isdigit() or len(user_id) > 18:
             return None
         user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        # Signed in before the password last changed: that session ends.
+        if not hmac.compare_digest(session.get(PASSWORD_STAMP_KEY, ""), password_stamp(user)):
+            return None
+        return user
 
     helpers.init_app(app)
     app.register_blueprint(bp)

@@ -8,8 +8,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from vani.services.dashboard import ratelimit
-from vani.services.dashboard.users import find_by_email, record_login
-from vani.web import bp
+from vani.services.dashboard.users import find_by_email, password_stamp, record_login
+from vani.web import PASSWORD_STAMP_KEY, bp
 from vani.web.access import client_address
 
 
@@ -53,6 +53,7 @@ def login():
                 ratelimit.clear_account(email)
                 session.clear()
                 login_user(user)
+                session[PASSWORD_STAMP_KEY] = password_stamp(user)
                 record_login(user)
                 return redirect(safe_next(request.form.get("next")))
             ratelimit.record_failure(email, address)

@@ -9,6 +9,7 @@ from vani.services import webhooks
 from vani.services.dashboard import deliveries as service
 from vani.web import bp
 from vani.web.access import back_to, role_required
+from vani.web.subscriptions import subscription_or_404
 
 
 def _delivery(delivery_id: int) -> WebhookDelivery:
@@ -24,7 +25,7 @@ def deliveries():
         return render_template("deliveries/_rows.html", rows=rows)
     return render_template(
         "deliveries/list.html", rows=rows, cursor=cursor, next_cursor=next_cursor, filters=filters,
-        statuses=DeliveryStatus.ALL, types=service.event_types(), subscriptions=webhooks.list_subscriptions(),
+        statuses=DeliveryStatus.ALL, types=service.event_types(), subscription_choices=service.subscription_choices(),
         failed_count=service.failed_matching(filters))
 
 
@@ -56,15 +57,12 @@ def retry_failed():
     """GET asks for confirmation with the count; POST with ``confirm=1`` re-queues them."""
     source = request.form if request.method == "POST" else request.args
     filters = service.DeliveryFilters.from_args(source)
-    count = service.failed_matching(filters)
+    subscription = None
+    if filters.subscription_id is not None:
+        subscription = subscription_or_404(filters.subscription_id)
     if request.method == "POST" and source.get("confirm") == "1":
         done = service.retry_all_failed(filters)
         flash(f"Queued {done} failed deliver{'y' if done == 1 else 'ies'} for another attempt.", "success")
         return redirect(url_for("dash.deliveries", **filters.as_args()), 303)
-    subscription = None
-    if filters.subscription_id is not None:
-        try:
-            subscription = webhooks.get_subscription(filters.subscription_id)
-        except webhooks.NotFound:
-            abort(404, f"There is no subscription {filters.subscription_id}.")
-    return render_template("deliveries/confirm_retry.html", filters=filters, count=count, subscription=subscription)
+    return render_template("deliveries/confirm_retry.html", filters=filters, count=service.failed_matching(filters),
+                           subscription=subscription)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, url_for
 from markupsafe import Markup, escape
@@ -30,10 +31,28 @@ def time_tag(value: datetime | None, empty: str = "—") -> Markup:
     return Markup(f'<time datetime="{iso}" title="{text}">{text}</time>')
 
 
+def breakable(value: str | None) -> Markup:
+    """Escaped text with line-break opportunities after dots and underscores, so long dotted
+    names (``routing_form_submission.created``) wrap at their parts on a phone."""
+    text = str(escape(value or ""))
+    return Markup(text.replace(".", ".<wbr>").replace("_", "_<wbr>"))
+
+
 def badge(status: str | None, label: str | None = None) -> Markup:
     status = status or "unknown"
     tone = BADGES.get(status, "muted")
     return Markup(f'<span class="badge badge-{tone}">{escape(label or status.replace("_", " "))}</span>')
+
+
+def safe_href(value: str | None) -> str | None:
+    """An outside link from provider data (join URL, media URL) when it is http(s), else None:
+    a ``javascript:`` or ``data:`` URL in a payload must never become a clickable link."""
+    text = (value or "").strip()
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return None
+    return text if scheme in ("http", "https") else None
 
 
 def page_url(**changes) -> str:
@@ -42,6 +61,11 @@ def page_url(**changes) -> str:
     args.update(changes)
     args = {k: v for k, v in args.items() if v is not None}
     return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def filters_active() -> bool:
+    """True when the current list page has a filter set (so "Reset" means something)."""
+    return bool(clean_args(request.args))
 
 
 def has_endpoint(name: str) -> bool:
@@ -55,6 +79,11 @@ def _provider_titles() -> dict[str, str]:
     return {p.name: p.title or p.name for p in all_providers()}
 
 
+def provider_choices() -> list[tuple[str, str]]:
+    """(name, title) of every provider, for filter menus."""
+    return list(_provider_titles().items())
+
+
 def provider_title(name: str | None) -> str:
     """"Cal.com" for "cal_com"; unknown names as they are."""
     return _provider_titles().get(name or "", name or "")
@@ -63,6 +92,10 @@ def provider_title(name: str | None) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(time_tag, "time")
     app.add_template_filter(badge, "badge")
+    app.add_template_filter(breakable, "breakable")
     app.add_template_filter(provider_title, "provider")
+    app.add_template_filter(safe_href, "safe_href")
     app.add_template_global(page_url)
     app.add_template_global(has_endpoint)
+    app.add_template_global(filters_active)
+    app.add_template_global(provider_choices)

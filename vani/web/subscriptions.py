@@ -9,7 +9,8 @@ from vani.web import bp
 from vani.web.access import role_required
 
 
-def _subscription(sub_id: int):
+def subscription_or_404(sub_id: int):
+    """The subscription, or a 404 page."""
     try:
         return webhooks.get_subscription(sub_id)
     except webhooks.NotFound:
@@ -27,12 +28,16 @@ def _detail(sub, status: int = 200, secret: str | None = None, form=None):
                            health=health_label(sub), form=form), status
 
 
-@bp.get("/subscriptions")
-def subscriptions():
+def _list(form=None, status: int = 200):
     subs = webhooks.list_subscriptions()
     counts = webhooks.delivery_counts([s.id for s in subs]) if subs else {}
     return render_template("subscriptions/list.html", subs=subs, counts=counts, health=health_label,
-                           form={}, test_event=webhooks.TEST_EVENT)
+                           form=form or {}, test_event=webhooks.TEST_EVENT), status
+
+
+@bp.get("/subscriptions")
+def subscriptions():
+    return _list()
 
 
 @bp.post("/subscriptions")
@@ -44,22 +49,20 @@ def create_subscription():
                                                    form.get("description") or None)
     except webhooks.InvalidField as exc:
         flash(str(exc), "error")
-        subs = webhooks.list_subscriptions()
-        return render_template("subscriptions/list.html", subs=subs, counts=webhooks.delivery_counts(),
-                               health=health_label, form=form, test_event=webhooks.TEST_EVENT), 400
+        return _list(form, 400)
     flash("Subscription created. Copy the signing secret now: it is not shown again.", "secret")
     return _detail(sub, 201, secret=secret)
 
 
 @bp.get("/subscriptions/<int:sub_id>")
 def subscription_detail(sub_id: int):
-    return _detail(_subscription(sub_id))
+    return _detail(subscription_or_404(sub_id))
 
 
 @bp.post("/subscriptions/<int:sub_id>")
 @role_required("admin")
 def update_subscription(sub_id: int):
-    sub = _subscription(sub_id)
+    sub = subscription_or_404(sub_id)
     form = request.form
     try:
         webhooks.update_subscription(sub.id, url=form.get("url", "").strip(),
@@ -67,7 +70,7 @@ def update_subscription(sub_id: int):
                                      description=form.get("description") or None)
     except webhooks.InvalidField as exc:
         flash(str(exc), "error")
-        return _detail(_subscription(sub_id), 400, form=form)
+        return _detail(subscription_or_404(sub_id), 400, form=form)
     flash("Subscription saved.", "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
 
@@ -75,7 +78,7 @@ def update_subscription(sub_id: int):
 @bp.post("/subscriptions/<int:sub_id>/active")
 @role_required("admin")
 def set_subscription_active(sub_id: int):
-    _subscription(sub_id)
+    subscription_or_404(sub_id)
     active = request.form.get("active") == "1"
     webhooks.update_subscription(sub_id, active=active)
     flash("Subscription enabled." if active else "Subscription disabled; its waiting deliveries were cancelled.",
@@ -86,7 +89,7 @@ def set_subscription_active(sub_id: int):
 @bp.post("/subscriptions/<int:sub_id>/rotate")
 @role_required("admin")
 def rotate_subscription_secret(sub_id: int):
-    _subscription(sub_id)
+    subscription_or_404(sub_id)
     sub, secret = webhooks.rotate_secret(sub_id)
     flash("New signing secret below; the previous one keeps signing for 24 hours. Copy it now.", "secret")
     return _detail(sub, secret=secret)
@@ -95,7 +98,7 @@ def rotate_subscription_secret(sub_id: int):
 @bp.post("/subscriptions/<int:sub_id>/test")
 @role_required("staff")
 def test_subscription(sub_id: int):
-    _subscription(sub_id)
+    subscription_or_404(sub_id)
     try:
         delivery = webhooks.send_test(sub_id)
     except webhooks.WebhookError as exc:
@@ -108,7 +111,7 @@ def test_subscription(sub_id: int):
 @bp.post("/subscriptions/<int:sub_id>/delete")
 @role_required("admin")
 def delete_subscription(sub_id: int):
-    sub = _subscription(sub_id)
+    sub = subscription_or_404(sub_id)
     if request.form.get("confirm") != "1":
         abort(400, "Tick the confirmation box to delete a subscription.")
     url = sub.url

@@ -1,13 +1,15 @@
 """User management (admins only)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from vani.extensions import db
 from vani.models import ROLES, User
 from vani.services.dashboard import users as service
-from vani.web import bp
+from vani.web import PASSWORD_STAMP_KEY, bp
 from vani.web.access import role_required
 
 
@@ -15,28 +17,38 @@ def _user(user_id: int) -> User:
     return db.session.get(User, user_id) or abort(404, f"There is no user {user_id}.")
 
 
-def _refuse(exc: Exception, form=None):
-    """Show the users page again with the reason (400)."""
-    flash(str(exc), "error")
-    return render_template("users.html", users=service.list_users(), roles=ROLES, form=form or {}), 400
+def _users_page(form=None, status: int = 200):
+    return render_template("users.html", users=service.list_users(), roles=ROLES, form=form or {}), status
+
+
+def _change(action: Callable[[], str], form=None):
+    """Run ``action``, which returns what to tell the admin. A refused change shows the page
+    again with the reason (400); a done one flashes the message and goes back to the list."""
+    try:
+        message = action()
+    except service.UserError as exc:
+        flash(str(exc), "error")
+        return _users_page(form, 400)
+    flash(message, "success")
+    return redirect(url_for("dash.users"))
 
 
 @bp.get("/users")
 @role_required("admin")
 def users():
-    return render_template("users.html", users=service.list_users(), roles=ROLES)
+    return _users_page()
 
 
 @bp.post("/users")
 @role_required("admin")
 def create_user():
     form = request.form
-    try:
+
+    def create() -> str:
         user = service.create_user(form.get("email", ""), form.get("password", ""), form.get("role", "viewer"))
-    except service.UserError as exc:
-        return _refuse(exc, form)
-    flash(f"Created {user.role} {user.email}.", "success")
-    return redirect(url_for("dash.users"))
+        return f"Created {user.role} {user.email}."
+
+    return _change(create, form)
 
 
 @bp.post("/users/<int:user_id>")
@@ -45,21 +57,23 @@ def update_user(user_id: int):
     user = _user(user_id)
     role = request.form.get("role") or None
     active = {"1": True, "0": False}.get(request.form.get("active", ""), None)
-    try:
+
+    def update() -> str:
         service.update_user(user, current_user, role=role, active=active)
-    except service.UserError as exc:
-        return _refuse(exc)
-    flash(f"Updated {user.email}.", "success")
-    return redirect(url_for("dash.users"))
+        return f"Updated {user.email}."
+
+    return _change(update)
 
 
 @bp.post("/users/<int:user_id>/password")
 @role_required("admin")
 def reset_password(user_id: int):
     user = _user(user_id)
-    try:
+
+    def reset() -> str:
         service.reset_password(user, request.form.get("password", ""))
-    except service.UserError as exc:
-        return _refuse(exc)
-    flash(f"Password changed for {user.email}.", "success")
-    return redirect(url_for("dash.users"))
+        if user.id == current_user.id:  # stay signed in here; other sessions of this user end
+            session[PASSWORD_STAMP_KEY] = service.password_stamp(user)
+        return f"Password changed for {user.email}."
+
+    return _change(reset)

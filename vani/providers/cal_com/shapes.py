@@ -44,7 +44,10 @@ def minor_to_amount(value: Any, currency: str | None) -> Decimal | None:
         return None
     if (currency or "").upper() not in ZERO_DECIMAL:
         amount = amount / 100
-    return amount.quantize(Decimal("0.01"))
+    try:
+        return amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than the context holds
+        return None
 
 
 @dataclass

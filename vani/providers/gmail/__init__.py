@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, SignatureError, parse_json_object
+from vani.providers.safejson import load_json
 
 IGNORED_REASON = "gmail history sync not configured"
 
 
 def _token(data: RequestData) -> str | None:
-    values = parse_qs(urlparse(data.url).query).get("token")
+    values = parse_qs(data.url.partition("?")[2].partition("#")[0]).get("token")  # no urlparse: the host may be junk
     if values and values[0]:
         return values[0]
     scheme, _, token = (data.headers.get("Authorization") or "").partition(" ")
@@ -33,8 +33,8 @@ def decode_data(data: str) -> dict:
     text += "=" * (-len(text) % 4)
     try:
         raw = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
-        decoded = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        decoded = load_json(raw)
+    except (binascii.Error, ValueError):  # UnicodeDecodeError and too deep nesting included
         raise BadPayload("invalid_data", "message.data is not base64 of a JSON object") from None
     if not isinstance(decoded, dict):
         raise BadPayload("invalid_data", "message.data must decode to a JSON object")

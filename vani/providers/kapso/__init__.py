@@ -6,6 +6,8 @@ import json
 from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
 from vani.providers.kapso import mapper, verifier
 
+MAX_BATCH_ITEMS = 1000  # Kapso's own limit is 100
+
 
 def _content_key(event: str, item: dict) -> str | None:
     """A key naming the same happening across redeliveries when no idempotency key is sent."""
@@ -47,18 +49,20 @@ class KapsoProvider(Provider):
 
     @staticmethod
     def _parse_batch(body: dict, event, idem: str) -> list[Incoming]:
-        """Each item of ``data[]`` becomes its own event, stored and deduplicated on its own."""
+        """Each item of ``data[]`` becomes its own event, stored and deduplicated on its own; an
+        item that is not an object is stored too (and marked ignored), never dropping its neighbours."""
         if not isinstance(event, str) or not event.strip():
             raise BadPayload("missing_event", "name the event in X-Webhook-Event or the batch's 'type'")
         items = body.get("data")
         if not isinstance(items, list) or not items:
             raise BadPayload("missing_batch_data", "a batch body needs a non-empty 'data' list")
+        if len(items) > MAX_BATCH_ITEMS:
+            raise BadPayload("batch_too_large", f"a batch holds at most {MAX_BATCH_ITEMS} items")
         out = []
         for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise BadPayload("invalid_batch_item", f"data[{i}] is not an object")
             raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
-            key = f"idem:{idem}#{i}" if idem else (_content_key(event, item) or f"{event}:sha256:{body_digest(raw)}")
+            content = _content_key(event, item) if isinstance(item, dict) else None
+            key = f"idem:{idem}#{i}" if idem else (content or f"{event}:sha256:{body_digest(raw)}")
             out.append(Incoming(event_type=event.strip(), dedupe_key=key, payload=item, body=raw))
         return out
 

@@ -11,8 +11,9 @@ from vani.models.base import as_utc
 from vani.providers.base import Outcome
 from vani.services.conversations import (
     INBOUND, OUTBOUND, MessageIn, StatusStep, ensure_conversation, link_prospect, record_message,
-    set_conversation_status,
+    set_conversation_status, text_or_none,
 )
+from vani.services.mapping import parse_time as iso_time
 from vani.services.phones import normalize_phone
 
 PROVIDER = "kapso"
@@ -31,16 +32,17 @@ def event_name(event_type: str) -> str:
 
 
 def parse_time(value) -> datetime | None:
-    """Unix seconds (number or digit string) or ISO 8601; None when absent or unreadable."""
-    if value in (None, ""):
+    """Unix seconds (number or digit string) or ISO 8601, as UTC; None when absent or unreadable."""
+    if isinstance(value, bool):
         return None
-    try:
-        if isinstance(value, (int, float)) or str(value).strip().isdigit():
-            return datetime.fromtimestamp(int(float(value)), tz=timezone.utc)
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip()) if len(value.strip()) < 20 else None
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return iso_time(value)
 
 
 def _dict(value) -> dict:
@@ -63,8 +65,9 @@ def map_event(event_type: str, body, ctx) -> Outcome:
 
 
 def _content(message: dict, kapso: dict) -> tuple[str | None, list[str], dict]:
-    """Text, media URLs and extras of a message of any type."""
-    kind = message.get("type") or "text"
+    """Text, media URLs and extras of a message of any type (``record_message`` drops what is
+    not text)."""
+    kind = text_or_none(message.get("type"), 32) or "text"
     part = _dict(message.get(kind))
     interactive = _dict(part.get("button_reply")) or _dict(part.get("list_reply"))
     text = (_dict(message.get("text")).get("body") or part.get("caption") or interactive.get("title")
@@ -85,7 +88,8 @@ def _content(message: dict, kapso: dict) -> tuple[str | None, list[str], dict]:
 
 def _steps(name: str, kapso: dict, fallback_at: datetime | None) -> list[StatusStep]:
     steps = []
-    for raw in kapso.get("statuses") or []:
+    statuses = kapso.get("statuses")
+    for raw in statuses if isinstance(statuses, list) else []:
         raw = _dict(raw)
         error = _dict((raw.get("errors") or [{}])[0]) if isinstance(raw.get("errors"), list) else {}
         detail = " – ".join(str(x) for x in (error.get("title"), error.get("message")) if x) or None
@@ -99,7 +103,8 @@ def _steps(name: str, kapso: dict, fallback_at: datetime | None) -> list[StatusS
 
 def map_message(name: str, body: dict, ctx) -> Outcome:
     message = _dict(body.get("message"))
-    if not message.get("id"):
+    message_id = text_or_none(message.get("id"), 255)
+    if not message_id:
         return Outcome.ignored("the payload has no message id")
     kapso, conv = _dict(message.get("kapso")), _dict(body.get("conversation"))
     direction = kapso.get("direction") or (INBOUND if name == "message.received" else OUTBOUND)
@@ -118,22 +123,23 @@ def map_message(name: str, body: dict, ctx) -> Outcome:
     contact = _dict(contacts[0] if isinstance(contacts, list) and contacts else body.get("contact"))
     contact_name = _dict(conv.get("kapso")).get("contact_name") or _dict(contact.get("profile")).get("name")
     return record_message(ctx, MessageIn(
-        provider=PROVIDER, provider_message_id=str(message["id"]), direction=direction, phone=phone,
+        provider=PROVIDER, provider_message_id=message_id, direction=direction, phone=phone,
         conversation_ref=conv.get("id"), business_ref=body.get("phone_number_id") or conv.get("phone_number_id"),
-        contact_name=contact_name, type=message.get("type") or "text", text=text, media_urls=media,
+        contact_name=contact_name, type=text_or_none(message.get("type")) or "text", text=text, media_urls=media,
         data=extras, message_at=message_at, steps=steps))
 
 
 def map_conversation(name: str, body: dict, ctx) -> Outcome:
     conv_body = _dict(body.get("conversation"))
-    if not conv_body.get("id"):
+    conv_id = text_or_none(conv_body.get("id"), 255)
+    if not conv_id:
         return Outcome.ignored("the payload has no conversation id")
     status = CONVERSATION_STATUS.get(name) or conv_body.get("status")
     if status not in ("active", "ended", "inactive"):
         return Outcome.ignored(f"conversation event {name!r} carries no status Vani tracks")
     summary = _dict(conv_body.get("kapso"))
     conv = ensure_conversation(
-        PROVIDER, str(conv_body["id"]), phone=normalize_phone(conv_body.get("phone_number")),
+        PROVIDER, conv_id, phone=normalize_phone(text_or_none(conv_body.get("phone_number"))),
         business_ref=body.get("phone_number_id") or conv_body.get("phone_number_id"),
         contact_name=summary.get("contact_name"), at=parse_time(conv_body.get("created_at")))
     link_prospect(ctx, conv, inbound=False, name=None)
@@ -142,7 +148,7 @@ def map_conversation(name: str, body: dict, ctx) -> Outcome:
         conv.last_message_at = last
     at = parse_time(conv_body.get("updated_at")) or parse_time(conv_body.get("last_active_at"))
     changed = set_conversation_status(conv, status, at)
-    ctx.event.subject_ref = ctx.event.subject_ref or str(conv_body["id"])[:255]
+    ctx.event.subject_ref = ctx.event.subject_ref or conv_id
     if changed:
         return Outcome.processed(f"conversation {status}")
     return Outcome.processed(f"conversation stays {conv.status} (this {status} is not newer)")
@@ -151,7 +157,7 @@ def map_conversation(name: str, body: dict, ctx) -> Outcome:
 def map_contact(body: dict, ctx) -> Outcome:
     """A contact change: fill in the name of the prospect with that number (never creates one)."""
     contact = _dict(body.get("contact"))
-    phone = normalize_phone(contact.get("wa_id") or contact.get("phone_number") or contact.get("phone"))
+    phone = normalize_phone(text_or_none(contact.get("wa_id") or contact.get("phone_number") or contact.get("phone")))
     name = contact.get("name") or contact.get("display_name") or _dict(contact.get("profile")).get("name")
     prospect = ctx.find_prospect(phone=phone) if phone else None
     if prospect is None:
@@ -163,7 +169,8 @@ def map_contact(body: dict, ctx) -> Outcome:
 def map_flat(name: str, body: dict, ctx) -> Outcome:
     """The older flat shape: ``{event_type, conversation_id, message_id, payload: {...}}``."""
     payload = body["payload"]
-    if not body.get("message_id"):
+    message_id = text_or_none(body.get("message_id"), 255)
+    if not message_id:
         return Outcome.ignored("the payload has no message_id")
     contact = payload.get("contact")
     contact = contact if isinstance(contact, dict) else {"name": contact} if isinstance(contact, str) else {}
@@ -174,7 +181,7 @@ def map_flat(name: str, body: dict, ctx) -> Outcome:
     message_at = parse_time(payload.get("timestamp") or body.get("timestamp") or body.get("created_at"))
     own = MESSAGE_STATUS.get(name) or ("received" if inbound else "sent")
     return record_message(ctx, MessageIn(
-        provider=PROVIDER, provider_message_id=str(body["message_id"]), direction=INBOUND if inbound else OUTBOUND,
-        phone=phone, conversation_ref=str(body["conversation_id"]) if body.get("conversation_id") else None,
+        provider=PROVIDER, provider_message_id=message_id, direction=INBOUND if inbound else OUTBOUND,
+        phone=phone, conversation_ref=text_or_none(body.get("conversation_id"), 255),
         contact_name=contact.get("name"), type=payload.get("message_type") or "text", text=text,
         message_at=message_at, steps=[StatusStep(own, message_at or ctx.event.received_at)]))

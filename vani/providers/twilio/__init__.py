@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response
 
 from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData
+from vani.providers.safejson import clean_text
 from vani.providers.twilio import mapper, verifier
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -35,7 +36,8 @@ class TwilioProvider(Provider):
         kind = "received" if mapper.is_inbound(form) else status
         event_type = f"{mapper.channel(form)}.message.{kind}"
         # A status callback repeats the sid with each new status: the pair names one happening.
-        return [Incoming(event_type=event_type, dedupe_key=f"{sid}:{status}", payload=dict(form), body=data.body)]
+        payload = {clean_text(k): clean_text(v) for k, v in form.items()}  # %00 decodes to NUL
+        return [Incoming(event_type=event_type, dedupe_key=f"{sid}:{status}", payload=payload, body=data.body)]
 
     def map(self, event, ctx) -> Outcome:
         return mapper.map_event(event.payload, ctx)

@@ -17,11 +17,11 @@ def replay_event(event_id: int) -> str:
     """
     from vani.jobs.inbound import process_event
 
-    if not queue._breaker_open():
+    if not queue.breaker_open():
         try:
             queue.get_queue(queue.QUEUE_INBOUND).enqueue(process_event, event_id, force=True, result_ttl=60)
             return "queued"
         except RedisError as exc:
-            queue._trip_breaker(exc)
+            queue.trip_breaker(exc)
     log.warning("replaying event %s inline, Redis unreachable", event_id)
     return process_event(event_id, force=True) or "unchanged"

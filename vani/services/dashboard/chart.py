@@ -20,8 +20,13 @@ def _nice_max(value: int) -> int:
     return value  # pragma: no cover
 
 
+def _iso(bucket: HourBucket) -> str:
+    return bucket.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def events_chart(buckets: list[HourBucket]) -> Markup:
-    """Stacked bars (processed and other vs failed) with hour labels every 6 hours, in UTC."""
+    """Stacked bars (processed and other vs failed) with hour labels every 6 hours, in UTC;
+    the page's script relabels hours and tooltips in the viewer's timezone (``data-hour``, ``data-at``)."""
     total = sum(b.total for b in buckets)
     top = _nice_max(max((b.total for b in buckets), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -42,8 +47,8 @@ def events_chart(buckets: list[HourBucket]) -> Markup:
         h_ok = plot_h * ok / top
         h_failed = plot_h * b.failed / top
         when = b.start.strftime("%Y-%m-%d %H:00 UTC")
-        tip = f"{when}: {b.total} events" + (f", {b.failed} failed" if b.failed else "")
-        parts.append(f'<g><title>{escape(tip)}</title>')
+        counts = f"{b.total} events" + (f", {b.failed} failed" if b.failed else "")
+        parts.append(f'<g><title data-at="{_iso(b)}" data-rest="{escape(counts)}">{escape(when)}: {escape(counts)}</title>')
         parts.append(f'<rect class="hit" x="{x:.1f}" y="{TOP}" width="{bar_w:.1f}" height="{plot_h}"/>')
         if ok:
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h_ok:.1f}" '
@@ -53,7 +58,7 @@ def events_chart(buckets: list[HourBucket]) -> Markup:
                          f'width="{bar_w:.1f}" height="{h_failed:.1f}"/>')
         parts.append("</g>")
         if b.start.hour % 6 == 0:
-            parts.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 6}" '
+            parts.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 6}" data-hour="{_iso(b)}" '
                          f'text-anchor="middle">{b.start.strftime("%H:00")}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 
-from vani.api.pagination import keyset, page
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services import webhooks
 from vani.services.dashboard.filters import parse_choice, parse_day, parse_int
+from vani.services.dashboard.menus import distinct_values
+from vani.services.dashboard.paging import keyset_page
 
 
 @dataclass
@@ -65,19 +66,10 @@ class DeliveryFilters:
             until=parse_day("to", args.get("to"), end=True),
         )
 
-    def apply(self, stmt: Select) -> Select:
-        d = WebhookDelivery
-        if self.status:
-            stmt = stmt.where(d.status == self.status)
-        if self.event_type:
-            stmt = stmt.where(d.event_type == self.event_type)
-        if self.subscription_id is not None:
-            stmt = stmt.where(d.subscription_id == self.subscription_id)
-        if self.since:
-            stmt = stmt.where(d.created_at >= self.since)
-        if self.until:
-            stmt = stmt.where(d.created_at < self.until)
-        return stmt
+    def query_args(self) -> dict:
+        """The filters other than status, as ``webhooks.delivery_query`` takes them."""
+        return {"event": self.event_type, "subscription_id": self.subscription_id,
+                "since": self.since, "until": self.until}
 
     def as_args(self) -> dict[str, str]:
         """The same filters as query/form arguments."""
@@ -89,35 +81,21 @@ class DeliveryFilters:
 
 
 def list_deliveries(filters: DeliveryFilters, cursor: str | None, limit: int):
-    stmt = filters.apply(select(WebhookDelivery))
-    stmt = keyset(stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit)
-    return page(list(db.session.execute(stmt).scalars()), limit, "created_at")
-
-
-def _failed_retryable(filters: DeliveryFilters, columns) -> Select:
-    failed = DeliveryFilters(**{**filters.__dict__, "status": DeliveryStatus.FAILED})
-    active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
-    return failed.apply(select(*columns).where(WebhookDelivery.subscription_id.in_(active)))
+    stmt = webhooks.delivery_query(status=filters.status, **filters.query_args())
+    return keyset_page(stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit)
 
 
 def failed_matching(filters: DeliveryFilters) -> int:
     """How many failed deliveries "Retry all failed" re-queues for these filters (those of
     disabled subscriptions are skipped: enable the subscription first)."""
-    return db.session.execute(_failed_retryable(filters, [func.count(WebhookDelivery.id)])).scalar_one()
+    return webhooks.count_retryable(DeliveryStatus.FAILED, **filters.query_args())
 
 
 def retry_all_failed(filters: DeliveryFilters) -> int:
-    """Re-queue the failed deliveries matching the filters through the outbound service."""
-    if filters.event_type is None and filters.until is None:
-        return webhooks.retry_failed(since=filters.since, subscription_id=filters.subscription_id)
-    done = 0
-    for delivery_id in db.session.execute(_failed_retryable(filters, [WebhookDelivery.id])).scalars().all():
-        try:
-            webhooks.retry_delivery(delivery_id)
-            done += 1
-        except webhooks.WebhookError:  # being delivered right now, or disabled meanwhile
-            db.session.rollback()
-    return done
+    """Re-queue the failed deliveries matching the filters (any status filter is ignored)."""
+    args = filters.query_args()
+    return webhooks.retry_failed(DeliveryStatus.FAILED, since=args.pop("since"),
+                                 subscription_id=args.pop("subscription_id"), **args)
 
 
 def delivery_attempts(delivery_id: int) -> list[DeliveryAttempt]:
@@ -126,8 +104,12 @@ def delivery_attempts(delivery_id: int) -> list[DeliveryAttempt]:
 
 
 def event_types() -> list[str]:
-    return list(db.session.execute(select(WebhookDelivery.event_type).distinct()
-                                   .order_by(WebhookDelivery.event_type).limit(100)).scalars())
+    return distinct_values(WebhookDelivery.event_type)
+
+
+def subscription_choices() -> list[tuple[int, str]]:
+    """(id, "#id url") of every subscription, for the filter menu."""
+    return [(s.id, f"#{s.id} {s.url if len(s.url) <= 60 else s.url[:59] + '…'}") for s in webhooks.list_subscriptions()]
 
 
 def health_label(sub: WebhookSubscription) -> str:

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, func, or_, select
 
 from vani.api.pagination import keyset, page
 from vani.extensions import db
-from vani.models import EventStatus, Meeting, Prospect, WebhookEvent
+from vani.models import EventStatus, Meeting, Prospect, RejectedCall, WebhookEvent
 from vani.providers.registry import all_providers
 from vani.services.dashboard.filters import parse_bool, parse_choice, parse_day, parse_int
+from vani.services.dashboard.menus import distinct_values, forget
+from vani.services.dashboard.paging import keyset_page
 
 # What a list row needs: never the body, headers or payload.
 LIST_COLUMNS = (
@@ -84,39 +85,13 @@ def list_events(filters: EventFilters, cursor: str | None, limit: int) -> tuple[
     return page(rows, limit, "received_at")
 
 
-_TYPES_CACHE: dict[str, tuple[float, list[str]]] = {}
-TYPES_CACHE_SECONDS = 60.0
-
-_SKIP_SCAN = text("""
-WITH RECURSIVE t(v) AS (
-  SELECT min(event_type) FROM webhook_events
-  UNION ALL
-  SELECT (SELECT min(event_type) FROM webhook_events WHERE event_type > t.v) FROM t WHERE t.v IS NOT NULL
-) SELECT v FROM t WHERE v IS NOT NULL LIMIT 200""")
-
-
 def event_types() -> list[str]:
-    """Distinct event types for the filter menu, cached briefly per process.
-
-    On PostgreSQL a skip scan over the type index reads one index entry per type, so this
-    stays fast with millions of events.
-    """
-    key = db.engine.url.render_as_string()
-    now = time.monotonic()
-    cached = _TYPES_CACHE.get(key)
-    if cached and cached[0] > now:
-        return cached[1]
-    if db.engine.dialect.name == "postgresql":
-        types = list(db.session.execute(_SKIP_SCAN).scalars())
-    else:
-        types = list(db.session.execute(select(WebhookEvent.event_type).distinct()
-                                        .order_by(WebhookEvent.event_type).limit(200)).scalars())
-    _TYPES_CACHE[key] = (now + TYPES_CACHE_SECONDS, types)
-    return types
+    """Distinct event types for the filter menu (cached briefly, fast on millions of rows)."""
+    return distinct_values(WebhookEvent.event_type)
 
 
 def forget_event_types() -> None:
-    _TYPES_CACHE.clear()
+    forget()
 
 
 @dataclass
@@ -144,3 +119,11 @@ def event_detail(event_id: int) -> EventDetail | None:
     prospect = db.session.get(Prospect, event.prospect_id) if event.prospect_id else None
     meeting = db.session.get(Meeting, event.meeting_id) if event.meeting_id else None
     return EventDetail(event, pretty_payload(event), prospect, meeting)
+
+
+def list_rejected(provider: str | None, cursor: str | None, limit: int) -> tuple[list[RejectedCall], str | None]:
+    """Refused webhook calls, newest first, optionally of one provider."""
+    stmt = select(RejectedCall)
+    if provider:
+        stmt = stmt.where(RejectedCall.provider == provider)
+    return keyset_page(stmt, RejectedCall.created_at, RejectedCall.id, cursor, limit)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from vani.api.pagination import BadRequest
+from vani.api.pagination import MAX_ID, BadRequest
 
 
 def parse_day(field: str, raw: str | None, end: bool = False) -> datetime | None:
@@ -17,10 +17,10 @@ def parse_day(field: str, raw: str | None, end: bool = False) -> datetime | None
             value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
             return value.astimezone(timezone.utc)
         day = datetime.fromisoformat(raw).date()
-    except ValueError:
+        start = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        return start + timedelta(days=1) if end else start
+    except (ValueError, OverflowError):
         raise BadRequest(field, "use a date like 2026-01-31") from None
-    start = datetime.combine(day, time.min, tzinfo=timezone.utc)
-    return start + timedelta(days=1) if end else start
 
 
 def parse_choice(field: str, raw: str | None, choices) -> str | None:
@@ -48,11 +48,19 @@ def parse_int(field: str, raw: str | None) -> int | None:
     if not raw:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadRequest(field, "must be a whole number") from None
+    if not 0 <= value <= MAX_ID:
+        raise BadRequest(field, "is out of range")
+    return value
 
 
 def clean_args(args) -> dict[str, str]:
-    """The non-empty query arguments, without the cursor (for building page links)."""
-    return {k: v for k, v in args.items() if v not in ("", None) and k not in ("cursor", "partial")}
+    """The non-empty query arguments, without the cursor (for building page links).
+
+    Names starting with ``_`` are dropped: ``url_for`` reads ``_external``, ``_scheme`` and
+    ``_anchor`` as instructions, and a query string must not steer where a link points.
+    """
+    return {k: v for k, v in args.items()
+            if v not in ("", None) and k not in ("cursor", "partial") and not k.startswith("_")}

@@ -39,7 +39,7 @@ def sse_stream(client, channel: str, max_seconds: float = 25.0, heartbeat: float
     except RedisError as exc:
         from vani.services import queue
 
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         log.warning("live updates unavailable, Redis unreachable: %s", exc)
         yield unavailable
         return

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from vani.api.pagination import keyset, page
 from vani.extensions import db
 from vani.models import Conversation, Meeting, Notification, Prospect
 from vani.services.dashboard.filters import parse_choice
+from vani.services.dashboard.paging import keyset_page
 from vani.services.dashboard.people import like_pattern
 from vani.services.phones import normalize_phone
 
@@ -22,15 +22,7 @@ def list_conversations(q: str | None, cursor: str | None, limit: int):
         if phone:
             terms.append(c.phone == phone)
         stmt = stmt.where(or_(*terms))
-    stmt = keyset(stmt, c.updated_at, c.id, cursor, limit)
-    return page(list(db.session.execute(stmt).scalars()), limit, "updated_at")
-
-
-def prospects_by_id(ids) -> dict[int, Prospect]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return {p.id: p for p in db.session.execute(select(Prospect).where(Prospect.id.in_(ids))).scalars()}
+    return keyset_page(stmt, c.updated_at, c.id, cursor, limit)
 
 
 def list_notifications(args, cursor: str | None, limit: int):
@@ -38,12 +30,20 @@ def list_notifications(args, cursor: str | None, limit: int):
     stmt = select(Notification)
     if status:
         stmt = stmt.where(Notification.status == status)
-    stmt = keyset(stmt, Notification.created_at, Notification.id, cursor, limit)
-    return page(list(db.session.execute(stmt).scalars()), limit, "created_at")
+    return keyset_page(stmt, Notification.created_at, Notification.id, cursor, limit)
 
 
-def meetings_by_id(ids) -> dict[int, Meeting]:
+def by_id(model, ids) -> dict[int, object]:
+    """``{id: row}`` of ``model`` for the given ids (None and repeats skipped), in one query."""
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return {m.id: m for m in db.session.execute(select(Meeting).where(Meeting.id.in_(ids))).scalars()}
+    return {row.id: row for row in db.session.execute(select(model).where(model.id.in_(ids))).scalars()}
+
+
+def prospects_by_id(ids) -> dict[int, Prospect]:
+    return by_id(Prospect, ids)
+
+
+def meetings_by_id(ids) -> dict[int, Meeting]:
+    return by_id(Meeting, ids)

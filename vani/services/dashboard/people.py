@@ -6,11 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
-from vani.api.pagination import encode_cursor, keyset, page
+from vani.api.pagination import encode_cursor, keyset
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
 from vani.models.base import as_utc
 from vani.services.dashboard.filters import parse_choice
+from vani.services.dashboard.paging import keyset_page
 from vani.services.phones import normalize_phone
 
 
@@ -31,8 +32,7 @@ def prospect_search(stmt: Select, q: str | None) -> Select:
 
 def list_prospects(q: str | None, cursor: str | None, limit: int):
     stmt = prospect_search(select(Prospect), q)
-    stmt = keyset(stmt, Prospect.created_at, Prospect.id, cursor, limit)
-    return page(list(db.session.execute(stmt).scalars()), limit, "created_at")
+    return keyset_page(stmt, Prospect.created_at, Prospect.id, cursor, limit)
 
 
 def list_meetings(args, cursor: str | None, limit: int):

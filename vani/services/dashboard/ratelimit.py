@@ -48,7 +48,7 @@ def _keys(email: str, address: str | None) -> list[tuple[str, str, int]]:
 def check(email: str, address: str | None) -> Blocked | None:
     """The block in force for this account or address, if any."""
     keys = _keys(email, address)
-    if queue._breaker_open():
+    if queue.breaker_open():
         return None
     try:
         conn = redis_ext.client
@@ -58,14 +58,14 @@ def check(email: str, address: str | None) -> Blocked | None:
                 ttl = conn.ttl(key)
                 return Blocked(scope, ttl if ttl and ttl > 0 else 1)
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         log.warning("login rate limit not checked, Redis unreachable: %s", exc)
     return None
 
 
 def record_failure(email: str, address: str | None) -> None:
     window = current_app.config["VANI_LOGIN_WINDOW_SECONDS"]
-    if queue._breaker_open():
+    if queue.breaker_open():
         return
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
@@ -74,15 +74,15 @@ def record_failure(email: str, address: str | None) -> None:
             pipe.incr(key)
         pipe.execute()
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         log.warning("failed login not counted, Redis unreachable: %s", exc)
 
 
 def clear_account(email: str) -> None:
-    if queue._breaker_open():
+    if queue.breaker_open():
         return
     try:
         redis_ext.client.delete(_keys(email, None)[0][1])
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         log.warning("login counter not cleared, Redis unreachable: %s", exc)

@@ -1,6 +1,10 @@
 """User management for admins: create, change role, enable/disable, reset password."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+
+from flask import current_app
 from sqlalchemy import func, select
 
 from vani.extensions import db
@@ -85,3 +89,10 @@ def reset_password(user: User, password: str) -> None:
 def record_login(user: User) -> None:
     user.last_login_at = utcnow()
     db.session.commit()
+
+
+def password_stamp(user: User) -> str:
+    """A short keyed digest of the password hash, kept in the session at sign-in: a password
+    change alters it, which signs out every other session of that user."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]

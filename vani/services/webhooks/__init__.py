@@ -6,7 +6,8 @@ Modules: ``subscriptions`` (manage), ``fanout`` (outbox → deliveries, custom a
 (waking workers, live updates). The names below are the public surface for views and commands.
 """
 from vani.services.webhooks.deliveries import (  # noqa: F401
-    delivery_query, get_delivery, list_attempts, list_deliveries, retry_delivery, retry_failed, status_counts,
+    count_retryable, delivery_query, get_delivery, list_attempts, list_deliveries, retry_delivery, retry_failed,
+    status_counts,
 )
 from vani.services.webhooks.errors import Conflict, InvalidField, NotFound, WebhookError  # noqa: F401
 from vani.services.webhooks.fanout import TEST_EVENT, emit_custom, fan_out, send_test  # noqa: F401
@@ -16,8 +17,8 @@ from vani.services.webhooks.subscriptions import (  # noqa: F401
 )
 
 __all__ = [
-    "Conflict", "InvalidField", "NotFound", "ROTATION_WINDOW", "TEST_EVENT", "WebhookError", "create_subscription",
-    "delete_subscription", "delivery_counts", "delivery_query", "emit_custom", "fan_out", "get_delivery",
+    "Conflict", "InvalidField", "NotFound", "ROTATION_WINDOW", "TEST_EVENT", "WebhookError", "count_retryable",
+    "create_subscription", "delete_subscription", "delivery_counts", "delivery_query", "emit_custom", "fan_out", "get_delivery",
     "get_subscription", "list_attempts", "list_deliveries", "list_subscriptions", "retry_delivery", "retry_failed",
     "rotate_secret", "send_test", "status_counts", "update_subscription",
 ]

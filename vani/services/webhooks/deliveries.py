@@ -9,14 +9,17 @@ from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import dispatch
-from vani.services.webhooks.errors import Conflict, InvalidField, NotFound
+from vani.services.webhooks.errors import Conflict, InvalidField, NotFound, check_id
+from vani.services.webhooks.subscriptions import get_subscription
 
 RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
 
 
 def delivery_query(event: str | None = None, status: str | None = None, subscription_id: int | None = None,
-                   since: datetime | None = None, msg_id: str | None = None) -> Select:
-    """``select(WebhookDelivery)`` filtered; the caller orders/paginates (newest: created_at, id)."""
+                   since: datetime | None = None, msg_id: str | None = None,
+                   until: datetime | None = None) -> Select:
+    """``select(WebhookDelivery)`` filtered (``since`` inclusive, ``until`` exclusive, on the
+    creation time); the caller orders/paginates (newest: created_at, id)."""
     stmt = select(WebhookDelivery)
     if event:
         stmt = stmt.where(WebhookDelivery.event_type == event)
@@ -28,6 +31,8 @@ def delivery_query(event: str | None = None, status: str | None = None, subscrip
         stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
     if since is not None:
         stmt = stmt.where(WebhookDelivery.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(WebhookDelivery.created_at < until)
     if msg_id:
         stmt = stmt.where(WebhookDelivery.msg_id == msg_id)
     return stmt
@@ -40,7 +45,7 @@ def list_deliveries(limit: int = 50, **filters) -> list[WebhookDelivery]:
 
 
 def get_delivery(delivery_id: int) -> WebhookDelivery:
-    delivery = db.session.get(WebhookDelivery, delivery_id)
+    delivery = db.session.get(WebhookDelivery, check_id(delivery_id, "delivery"))
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
     return delivery
@@ -89,27 +94,41 @@ def retry_delivery(delivery_id: int, now: datetime | None = None) -> WebhookDeli
     return db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
 
 
-def retry_failed(status: str = DeliveryStatus.FAILED, since: datetime | None = None,
-                 subscription_id: int | None = None, now: datetime | None = None) -> int:
-    """Re-queue every ``failed`` (or ``cancelled``) delivery created since ``since``, optionally
-    for one subscription, skipping disabled subscriptions; commits. Returns the ids re-queued
-    (``len()`` is the count). Caller kicks the workers."""
+def _retryable(status: str, filters: dict) -> Select:
+    """Deliveries in ``status`` (failed or cancelled) matching ``filters`` (as for
+    ``delivery_query``), of active subscriptions only."""
     if status not in RETRYABLE:
         raise InvalidField("status", f"must be one of {', '.join(RETRYABLE)}")
-    if subscription_id is not None and db.session.get(WebhookSubscription, subscription_id) is None:
-        raise NotFound(f"no subscription {subscription_id}")
-    now = now or utcnow()
     active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
-    ids_stmt = delivery_query(status=status, subscription_id=subscription_id, since=since).where(
-        WebhookDelivery.subscription_id.in_(active)).with_only_columns(WebhookDelivery.id)
-    ids = list(db.session.execute(ids_stmt).scalars())
+    return delivery_query(status=status, **filters).where(WebhookDelivery.subscription_id.in_(active))
+
+
+def count_retryable(status: str = DeliveryStatus.FAILED, **filters) -> int:
+    """How many deliveries ``retry_failed`` with the same arguments would re-queue."""
+    stmt = _retryable(status, filters).with_only_columns(func.count(WebhookDelivery.id))
+    return db.session.execute(stmt).scalar_one()
+
+
+def retry_failed(status: str = DeliveryStatus.FAILED, since: datetime | None = None,
+                 subscription_id: int | None = None, now: datetime | None = None, **filters) -> int:
+    """Re-queue every ``failed`` (or ``cancelled``) delivery created since ``since``, optionally
+    for one subscription (or narrowed by ``event``/``until``, as for ``delivery_query``),
+    skipping disabled subscriptions. Each is recorded as a manual attempt when sent. Commits,
+    wakes the workers and returns how many were re-queued."""
+    if subscription_id is not None:
+        get_subscription(subscription_id)  # NotFound
+    now = now or utcnow()
+    stmt = _retryable(status, dict(filters, since=since, subscription_id=subscription_id))
+    ids = list(db.session.execute(stmt.with_only_columns(WebhookDelivery.id)).scalars())
+    done = 0
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
-        db.session.execute(
+        result = db.session.execute(
             update(WebhookDelivery).where(WebhookDelivery.id.in_(chunk), WebhookDelivery.status == status)
             .values(status=DeliveryStatus.PENDING, next_attempt_at=now, manual=True)
             .execution_options(synchronize_session=False))
+        done += result.rowcount or 0  # one retried by hand meanwhile is not counted twice
     db.session.commit()
-    if ids:
+    if done:
         dispatch.kick()
-    return len(ids)
+    return done

@@ -28,14 +28,14 @@ WAKE_HORIZON = 60.0  # retries due sooner than this get a scheduled job; later o
 
 def kick() -> bool:
     """Make sure a ``deliver_due`` job is queued. False when Redis is unreachable."""
-    if queue._breaker_open():
+    if queue.breaker_open():
         return False
     try:
         if redis_ext.client.set(KICK_KEY, "1", nx=True, ex=KICK_TTL):
             queue.get_queue(queue.QUEUE_DELIVERIES).enqueue(JOB, job_timeout=JOB_TIMEOUT, result_ttl=60)
         return True
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         return False
 
 
@@ -44,13 +44,13 @@ def release_kick() -> None:
     try:
         redis_ext.client.delete(KICK_KEY)
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
 
 
 def schedule_wake(delay_seconds: float) -> bool:
     """Queue a ``deliver_due`` job to run in ``delay_seconds`` (one per second of due time).
     Longer waits are left to the minute sweep. Returns True when a job was scheduled."""
-    if delay_seconds > WAKE_HORIZON or queue._breaker_open():
+    if delay_seconds > WAKE_HORIZON or queue.breaker_open():
         return False
     delay = max(int(delay_seconds + 0.999), 1)
     try:
@@ -61,13 +61,13 @@ def schedule_wake(delay_seconds: float) -> bool:
                                                            job_timeout=JOB_TIMEOUT, result_ttl=60)
         return True
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)
         return False
 
 
 def publish_deliveries(delivery_ids: list[int]) -> None:
     """``delivery:<id>`` on the live channel for each changed delivery, in one round trip."""
-    if not delivery_ids or queue._breaker_open():
+    if not delivery_ids or queue.breaker_open():
         return
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
@@ -75,4 +75,4 @@ def publish_deliveries(delivery_ids: list[int]) -> None:
             pipe.publish(queue.LIVE_CHANNEL, f"delivery:{delivery_id}")
         pipe.execute()
     except RedisError as exc:
-        queue._trip_breaker(exc)
+        queue.trip_breaker(exc)

@@ -1,6 +1,8 @@
 """Errors the webhook services raise; the API turns them into 400/404/409 JSON."""
 from __future__ import annotations
 
+MAX_ID = 2 ** 63 - 1  # ids are 64-bit: a larger number names no row (and must not reach the database)
+
 
 class WebhookError(Exception):
     """Base class."""
@@ -21,3 +23,10 @@ class NotFound(WebhookError):
 
 class Conflict(WebhookError):
     """The request does not fit the row's current state (HTTP 409)."""
+
+
+def check_id(value: int, what: str) -> int:
+    """``value`` when it can be a row id; NotFound otherwise."""
+    if not 0 <= value <= MAX_ID:
+        raise NotFound(f"no {what} {value}")
+    return value

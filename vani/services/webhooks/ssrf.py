@@ -38,6 +38,8 @@ def blocked_reason(ip: str) -> str | None:
     for name in ("loopback", "private", "link_local", "multicast", "reserved", "unspecified"):
         if getattr(addr, f"is_{name}"):
             return f"{ip} is a {name.replace('_', '-')} address"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.is_site_local:  # fec0::/10, deprecated but routed inside
+        return f"{ip} is a site-local address"
     if isinstance(addr, ipaddress.IPv4Address) and addr in ipaddress.ip_network("100.64.0.0/10"):
         return f"{ip} is a shared (carrier-grade NAT) address"
     if not addr.is_global:

@@ -11,7 +11,7 @@ from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import signing
-from vani.services.webhooks.errors import InvalidField, NotFound
+from vani.services.webhooks.errors import InvalidField, NotFound, check_id
 from vani.services.webhooks.ssrf import check_url
 
 ROTATION_WINDOW = timedelta(hours=24)
@@ -63,7 +63,7 @@ def validate_description(value: object) -> str | None:
 
 
 def get_subscription(subscription_id: int) -> WebhookSubscription:
-    sub = db.session.get(WebhookSubscription, subscription_id)
+    sub = db.session.get(WebhookSubscription, check_id(subscription_id, "subscription"))
     if sub is None:
         raise NotFound(f"no subscription {subscription_id}")
     return sub
