@@ -182,12 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
             sql = str(compiled)
 
-        def query():
+        def query(sql=sql):
             sql_cursor.execute(sql)
             rows = sql_cursor.fetchall()
             assert rows
 
-        def page():
+        def page(path=path):
             response = client.get(path)
             assert response.status_code == 200, response.status_code
             return response

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import ROOT, REDIS_URL, bench_env, calendly_body, create_schema, flush_redis, scratch_database
+from bench.common import ROOT, REDIS_URL, bench_env, create_schema, flush_redis, scratch_database
 
 
 def noop() -> None:

@@ -37,7 +37,7 @@ def test_decoding_matches_the_decoded_fixtures():
 
 
 def test_every_fixture_through_the_endpoint(client, gmail, run_worker, db):
-    for i, (body_path, decoded_path) in enumerate(push_fixtures()):
+    for i, (body_path, _decoded) in enumerate(push_fixtures()):
         body = body_path.read_bytes()
         # Both ways Pub/Sub push can carry the shared token.
         if i % 2 == 0:

@@ -106,7 +106,7 @@ def test_garbage_bodies_signed_and_unsigned(client, hostile, db, provider):
         b'{"event": "invitee.created", "payload": {"uri": "x", "n": ' + b"9" * 5000 + b"}}",
         b"Body=hi&MessageSid=SM1&From=whatsapp%3A%2B1555", b"\xef\xbb\xbf{}",
     ]
-    for i, body in enumerate(bodies):
+    for body in bodies:
         for signed in (True, False):
             headers = {"Content-Type": rng.choice(["application/json", "text/plain", "application/x-www-form-urlencoded",
                                                    "multipart/form-data", "", "application/json; charset=utf-16"])}
