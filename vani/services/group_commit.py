@@ -107,6 +107,16 @@ def _pg_insert(conn, rows: list[dict]):
     return conn.exec_driver_sql(sql, tuple(params))
 
 
+def _autocommit_engine():
+    """The app's engine in autocommit mode (same pool), made once: building it costs more than
+    the insert it serves."""
+    engines = current_app.extensions.setdefault("vani_autocommit_engine", {})
+    key = id(db.engine)
+    if key not in engines:
+        engines[key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engines[key]
+
+
 def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
     """Insert rows, skipping stored (provider, dedupe_key) pairs; (id, newly stored) per row.
 
@@ -115,7 +125,7 @@ def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
     # A bare connection, not the ORM session: this is the hottest path of the app.
     # On PostgreSQL the single INSERT runs in autocommit: one round trip, not BEGIN/INSERT/COMMIT.
     postgres = db.engine.dialect.name == "postgresql"
-    engine = db.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else db.engine
+    engine = _autocommit_engine() if postgres else db.engine
     with engine.begin() as conn:
         returned = _pg_insert(conn, rows) if postgres else conn.execute(_insert_statement(), rows)
         inserted = {(p, k): i for i, p, k in returned}
