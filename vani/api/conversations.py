@@ -5,8 +5,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, id_arg, keyset, limit_arg, page, provider_arg
-from vani.extensions import db
+from vani.api.pagination import BadRequest, get_or_404, id_arg, limit_arg, provider_arg, paginated_response
 from vani.models import Conversation
 from vani.services.conversations import recent_messages
 from vani.services.phones import normalize_phone
@@ -38,10 +37,7 @@ def list_conversations():
         if status not in STATUSES:
             raise BadRequest("status", f"must be one of {', '.join(STATUSES)}")
         stmt = stmt.where(Conversation.status == status)
-    limit = limit_arg()
-    stmt = keyset(stmt, Conversation.created_at, Conversation.id, request.args.get("cursor"), limit)
-    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
-    return jsonify({"data": [c.to_dict() for c in rows], "next_cursor": cursor})
+    return paginated_response(stmt, Conversation.created_at, Conversation.id)
 
 
 @bp.get("/conversations/<int:conversation_id>")

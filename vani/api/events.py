@@ -5,8 +5,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, keyset, limit_arg, page, provider_arg
-from vani.extensions import db
+from vani.api.pagination import BadRequest, get_or_404, provider_arg, paginated_response
 from vani.models import EventStatus, WebhookEvent
 from vani.services.mapping import normalize_email
 
@@ -29,10 +28,7 @@ def list_events():
         stmt = stmt.where(WebhookEvent.event_type == type_)
     if email := request.args.get("email"):
         stmt = stmt.where(WebhookEvent.subject_email == normalize_email(email))
-    limit = limit_arg()
-    stmt = keyset(stmt, WebhookEvent.received_at, WebhookEvent.id, request.args.get("cursor"), limit)
-    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "received_at")
-    return jsonify({"data": [e.to_dict() for e in rows], "next_cursor": cursor})
+    return paginated_response(stmt, WebhookEvent.received_at, WebhookEvent.id)
 
 
 @bp.get("/events/<int:event_id>")

@@ -5,7 +5,7 @@ import base64
 import re
 from datetime import datetime
 
-from flask import abort, request
+from flask import abort, jsonify, request
 from sqlalchemy import tuple_
 
 from vani.extensions import db
@@ -95,3 +95,12 @@ def page(rows, limit: int, ts_attr: str):
     rows = rows[:limit]
     cursor = encode_cursor(getattr(rows[-1], ts_attr), rows[-1].id) if more and rows else None
     return rows, cursor
+
+
+def paginated_response(stmt, ts_col, id_col, serialize=lambda row: row.to_dict()):
+    """The JSON page of ``stmt`` (newest first by ``ts_col``, ``id_col``) with ``next_cursor``,
+    honouring ``?limit=`` and ``?cursor=``."""
+    limit = limit_arg()
+    stmt = keyset(stmt, ts_col, id_col, request.args.get("cursor"), limit)
+    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, ts_col.key)
+    return jsonify({"data": [serialize(row) for row in rows], "next_cursor": cursor})

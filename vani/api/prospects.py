@@ -5,9 +5,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, keyset, limit_arg, page, provider_arg
+from vani.api.pagination import BadRequest, get_or_404, provider_arg, paginated_response
 from vani.api.conversations import phone_arg
-from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.services.conversations import conversations_for_prospect
 from vani.services.mapping import normalize_email
@@ -20,10 +19,7 @@ def list_prospects():
         stmt = stmt.where(Prospect.email == normalize_email(email))
     if phone := phone_arg():  # any common spelling, matched as E.164
         stmt = stmt.where(Prospect.phone == phone)
-    limit = limit_arg()
-    stmt = keyset(stmt, Prospect.created_at, Prospect.id, request.args.get("cursor"), limit)
-    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
-    return jsonify({"data": [p.to_dict() for p in rows], "next_cursor": cursor})
+    return paginated_response(stmt, Prospect.created_at, Prospect.id)
 
 
 @bp.get("/prospects/<int:prospect_id>")
@@ -47,7 +43,4 @@ def list_meetings():
         stmt = stmt.where(Meeting.status == status)
     if provider := provider_arg():
         stmt = stmt.where(Meeting.provider == provider)
-    limit = limit_arg()
-    stmt = keyset(stmt, Meeting.created_at, Meeting.id, request.args.get("cursor"), limit)
-    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
-    return jsonify({"data": [m.to_dict() for m in rows], "next_cursor": cursor})
+    return paginated_response(stmt, Meeting.created_at, Meeting.id)

@@ -6,8 +6,7 @@ from datetime import datetime
 from flask import jsonify, request
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, keyset, limit_arg, page
-from vani.extensions import db
+from vani.api.pagination import BadRequest, paginated_response
 from vani.models import WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
@@ -116,10 +115,7 @@ def emit_event():
 def list_deliveries():
     stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
                               subscription_id=parse_int("subscription", request.args.get("subscription")))
-    limit = limit_arg()
-    stmt = keyset(stmt, WebhookDelivery.created_at, WebhookDelivery.id, request.args.get("cursor"), limit)
-    rows, cursor = page(list(db.session.execute(stmt).scalars()), limit, "created_at")
-    return jsonify({"data": [d.to_dict() for d in rows], "next_cursor": cursor})
+    return paginated_response(stmt, WebhookDelivery.created_at, WebhookDelivery.id)
 
 
 @bp.get("/webhooks/deliveries/<int:delivery_id>")

@@ -14,23 +14,11 @@ from typing import Any
 
 from vani.services.mapping import normalize_email, parse_time
 from vani.services.phones import normalize_phone
+from vani.providers.coerce import as_dict as _dict, as_text as _str, as_url as _url
 
 # Cal.com prices are in the currency's minor unit; these currencies have none.
 ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                 "VUV", "XAF", "XOF", "XPF"}
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _url(value: Any) -> str | None:
-    text = _str(value)
-    return text if text and text.lower().startswith(("https://", "http://")) else None
 
 
 def minor_to_amount(value: Any, currency: str | None) -> Decimal | None:
