@@ -190,8 +190,10 @@ def receive(provider: Provider) -> Response:
         return error(503, "database_unavailable", "the event could not be stored; please retry")
     finally:
         # Hand the connection back now: a request must not hold one while it waits for the
-        # group commit, or a burst larger than the pool deadlocks the writer.
-        db.session.rollback()
+        # group commit, or a burst larger than the pool deadlocks the writer. (Secrets usually
+        # come from the cache, and then no session was opened at all.)
+        if db.session.registry.has():
+            db.session.rollback()
     if secrets:
         try:
             verify(provider, data, secrets)
