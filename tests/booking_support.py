@@ -62,6 +62,18 @@ def cal_booking(trigger: str, uid: str, *, email: str = "guest@example.test", na
 
 
 # -- queries -----------------------------------------------------------------------------------
+def deliver(post, client, run_worker, *bodies) -> list[WebhookEvent]:
+    """Post each body with ``post`` (a signing helper), expect it accepted, run a worker burst,
+    and return the stored events in order."""
+    ids = []
+    for body in bodies:
+        r = post(client, body)
+        assert r.status_code == 200 and r.json["status"] == "accepted", r.json
+        ids.append(r.json["event_id"])
+    run_worker()
+    return [event(i) for i in ids]
+
+
 def event(event_id: int) -> WebhookEvent:
     return db.session.get(WebhookEvent, event_id, populate_existing=True)
 

@@ -14,13 +14,7 @@ from vani.models import Notification, OutboundEvent, ProspectNote
 
 
 def deliver(client, run_worker, *bodies):
-    ids = []
-    for body in bodies:
-        r = post_cal_com(client, body)
-        assert r.status_code == 200 and r.json["status"] == "accepted", r.json
-        ids.append(r.json["event_id"])
-    run_worker()
-    return [bs.event(i) for i in ids]
+    return bs.deliver(post_cal_com, client, run_worker, *bodies)
 
 
 def flat(trigger: str, uid: str, updated_at: str = "2026-02-10T09:40:00.000Z", **extra) -> dict:

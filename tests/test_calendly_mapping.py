@@ -14,13 +14,7 @@ from vani.models import Notification, OutboundEvent
 
 
 def deliver(client, run_worker, *bodies):
-    ids = []
-    for body in bodies:
-        r = post_calendly(client, body)
-        assert r.status_code == 200 and r.json["status"] == "accepted", r.json
-        ids.append(r.json["event_id"])
-    run_worker()
-    return [bs.event(i) for i in ids]
+    return bs.deliver(post_calendly, client, run_worker, *bodies)
 
 
 def test_invitee_created_makes_prospect_meeting_and_note(client, run_worker):

@@ -113,8 +113,9 @@ def reject(provider: Provider, status: int, reason: str, detail: str | None = No
     return error(status, reason, detail)
 
 
-def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict) -> list[dict]:
-    now, address = utcnow(), client_address()
+def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict,
+               address: str | None) -> list[dict]:
+    now = utcnow()
     return [dict(
         provider=provider.name, event_type=clean_text(item.event_type)[:120], dedupe_key=dedupe_key(item.dedupe_key),
         verified=verified, status="received", body=item.body, headers=headers, payload=item.payload,
@@ -221,7 +222,7 @@ def receive(provider: Provider) -> Response:
 
     wanted = {h.lower() for h in provider.relevant_headers} | {"content-type", "user-agent"}
     headers = {k: v[:512].replace("\x00", "") for k, v in request.headers.items() if k.lower() in wanted}
-    slot = committer().submit(event_rows(provider, items, verified, headers), queue.push_events)
+    slot = committer().submit(event_rows(provider, items, verified, headers, data.remote_addr), queue.push_events)
     if slot.error is not None:
         # Whatever the database refused, the provider should try again later: never a 500.
         log.error("could not store %s event, asking the provider to retry: %r", provider.name, slot.error)
