@@ -74,11 +74,12 @@ def _truncate() -> None:
 @pytest.fixture
 def app(_app, redis_client):
     """The app with empty tables, an empty Redis database and default (test) settings."""
-    from vani.services import queue, secrets
+    from vani.extensions import redis_ext
+    from vani.services import secrets
 
     saved = dict(_app.config)
     redis_client.flushdb()
-    queue.reset_breaker()
+    redis_ext.reset()
     secrets.forget_cached_secrets()
     with _app.app_context():
         _truncate()
@@ -104,7 +105,7 @@ def run_worker(app, redis_client):
     """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
     from rq import SimpleWorker
 
-    from vani.services.queue import ALL_QUEUES
+    from vani.work.processes import all_queues
 
     class CountingWorker(SimpleWorker):
         jobs_run = 0
@@ -115,7 +116,7 @@ def run_worker(app, redis_client):
 
     def run() -> int:
         CountingWorker.jobs_run = 0
-        CountingWorker(list(ALL_QUEUES), connection=redis_client).work(burst=True)
+        CountingWorker(all_queues(), connection=redis_client).work(burst=True)
         _db.session.remove()
         return CountingWorker.jobs_run
 

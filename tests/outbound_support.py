@@ -5,10 +5,14 @@ from datetime import datetime
 
 from standardwebhooks import Webhook
 
+from tests.work_support import drain
 from vani.extensions import db
 from vani.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from vani.models.base import utcnow
 from vani.services import outbox
-from vani.services.webhooks import create_subscription, fan_out, worker
+from vani.services.webhooks import create_subscription
+from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.webhooks.fanout import fan_out
 
 
 def subscribe(url: str, events=("*",), **kw) -> tuple[WebhookSubscription, str]:
@@ -16,14 +20,17 @@ def subscribe(url: str, events=("*",), **kw) -> tuple[WebhookSubscription, str]:
 
 
 def emit(type_: str = "meeting.scheduled", data: dict | None = None, key: str | None = None) -> list[int]:
-    """Write an outbox row as processing would, fan it out; returns the new delivery ids."""
-    outbox.emit(type_, data or {"id": 1}, key or f"test:{type_}:{id(data)}:{datetime.now().timestamp()}")
+    """Write an outbound event and fan it out as processing does; returns the new delivery ids."""
+    key = key or f"test:{type_}:{id(data)}:{datetime.now().timestamp()}"
+    written = outbox.write([dict(type=type_, data=data or {"id": 1}, emit_key=key)], utcnow())
+    ids = fan_out(written)
     db.session.commit()
-    return fan_out()
+    return ids
 
 
 def deliver(now: datetime | None = None, rng=None) -> int:
-    return worker.run_due(now=now, rng=rng)
+    """Send every due delivery (as of ``now``); how many were attempted."""
+    return drain(DELIVERIES, now, rng)
 
 
 def delivery(delivery_id: int) -> WebhookDelivery:

@@ -157,14 +157,14 @@ def test_cal_com_fixture_results(everything):
 
 
 def test_replaying_every_fixture_changes_and_emits_nothing(everything, app):
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
     before = (bs.outbox_keys(), bs.count(ProspectNote), bs.count(Notification), bs.count(Meeting),
               sorted((m.provider_ref, m.status, m.replaces_id) for m in db.session.execute(select(Meeting)).scalars()))
     assert bs.count(OutboundEvent) > 20
     ids = sorted(db.session.execute(select(WebhookEvent.id)).scalars())
     for event_id in ids:
-        assert process_event(event_id, force=True) in ("processed", "ignored")
+        assert reprocess(event_id) in ("processed", "ignored")
     db.session.expire_all()
     after = (bs.outbox_keys(), bs.count(ProspectNote), bs.count(Notification), bs.count(Meeting),
              sorted((m.provider_ref, m.status, m.replaces_id) for m in db.session.execute(select(Meeting)).scalars()))

@@ -94,14 +94,14 @@ def test_request_reschedule_cancels_then_the_new_booking_marks_it_rescheduled(cl
 
 
 def test_meeting_ended_completes_and_notifies_once(client, run_worker, app):
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
     [ev] = deliver(client, run_worker, flat("MEETING_ENDED", "e1"))
     m = bs.meeting("cal_com", "e1")
     assert ev.status == "processed" and m.status == "completed"
     hit = db.session.execute(select(Notification).where(Notification.kind == "meeting.completed")).scalar_one()
     assert (hit.meeting_id, hit.event_id) == (m.id, ev.id)  # delivered by the notification jobs
-    process_event(ev.id, force=True)
+    reprocess(ev.id)
     assert bs.count(Notification, Notification.kind == "meeting.completed") == 1
     assert bs.emitted()["meeting.completed"] == 1
 

@@ -127,7 +127,7 @@ def test_no_show_for_unknown_invitee(client, run_worker):
 
 
 def test_payment_recorded_notified_and_emitted_once(client, run_worker, app):
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
     payment = {"external_id": "ch_1", "provider": "stripe", "amount": 49.5, "currency": "usd", "successful": True}
     [ev] = deliver(client, run_worker, calendly("invitee.created", payment=payment))
@@ -136,7 +136,7 @@ def test_payment_recorded_notified_and_emitted_once(client, run_worker, app):
     note = db.session.execute(select(Notification).where(Notification.kind == "payment.received")).scalar_one()
     assert (note.kind, note.meeting_id, note.event_id) == ("payment.received", m.id, ev.id)
     assert note.data["amount"] == "49.50"
-    assert process_event(ev.id, force=True) == "processed"
+    assert reprocess(ev.id) == "processed"
     assert bs.emitted()["payment.received"] == 1
     assert bs.count(Notification, Notification.kind == "payment.received") == 1
 

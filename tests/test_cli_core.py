@@ -83,14 +83,13 @@ def test_replay_shows_the_ignore_reason(app, client, run_worker):
     assert "ignored" in result.output and "routing_form_submission.created" in result.output
 
 
-def test_sweep_enqueues_stored_events_never_processed(app, client, run_worker, redis_client):
+def test_sweep_wakes_the_lanes_with_stored_work(app, client, run_worker, redis_client):
     event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
     redis_client.flushdb()  # as if Redis had been down when it arrived
-    db.session.execute(update(WebhookEvent).values(received_at=utcnow() - timedelta(minutes=5)))
-    db.session.commit()
     result = run(app, "sweep")
-    assert result.exit_code == 0 and "enqueued 1 event(s)" in result.output, result.output
+    assert result.exit_code == 0 and "events: woken" in result.output, result.output
+    assert "deliveries: idle" in result.output
     run_worker()
     assert bs.event(event_id).status == "processed"
     assert bs.meeting("calendly", invitee_uri(1)) is not None
-    assert "enqueued 0 event(s)" in run(app, "sweep", "--grace", "0").output
+    assert "events: idle" in run(app, "sweep").output

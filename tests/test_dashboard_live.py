@@ -5,7 +5,7 @@ import time
 import uuid
 
 from tests.dashboard_seed import add_event, dead_redis, seed_outbound
-from vani.services.queue import LIVE_CHANNEL
+from vani.services.live import CHANNEL as LIVE_CHANNEL
 
 
 def read_until(chunks, needle: str, limit: int = 50) -> str:

@@ -19,7 +19,12 @@ from vani.devserver import run as run_devserver
 from vani.devserver.prepare import Admin
 from vani.devserver.redis_choice import choose, embedded_binary, reachable, wait_until_ready
 from vani.devserver.supervisor import Output, Supervisor
-from vani.providers.registry import all_providers
+from vani.providers.registry import all_providers, webhook_paths
+
+
+def provider_routes(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(p.title, webhook_paths(p)[0]) for p in all_providers()]
 from vani.services.tunnel import discover
 
 DEAD = "redis://127.0.0.1:1/0"
@@ -75,30 +80,30 @@ def test_no_redis_at_all_is_explained(tmp_path):
         choose(DEAD, True, tmp_path, which=lambda name: None, embedded=lambda: None)
 
 
-def test_banner_lists_every_providers_urls_from_a_running_agent(httpserver):
+def test_banner_lists_every_providers_urls_from_a_running_agent(app, httpserver):
     httpserver.expect_request("/api/tunnels").respond_with_json({"tunnels": [
         {"public_url": "https://feed-beef.ngrok-free.app", "proto": "https", "config": {"addr": "http://localhost:8123"}}]})
     found = discover(None, httpserver.url_for("").rstrip("/"), 8123)
     text = banner.render(8123, "redis://127.0.0.1:6379/0 (REDIS_URL)", "postgresql+psycopg://vani:pw@db/vani",
-                         Admin("admin@example.com", "s3cret-pass", True), found, all_providers(), 1, False)
+                         Admin("admin@example.com", "s3cret-pass", True), found, provider_routes(app), 1, False)
     assert banner.READY in text and "http://127.0.0.1:8123/" in text
-    for provider in all_providers():
-        assert provider.title in text
-        assert f"http://127.0.0.1:8123{provider.routes[0]}" in text
-        assert f"https://feed-beef.ngrok-free.app{provider.routes[0]}" in text
+    for title, route in provider_routes(app):
+        assert title in text
+        assert f"http://127.0.0.1:8123{route}" in text
+        assert f"https://feed-beef.ngrok-free.app{route}" in text
     assert "from ngrok agent" in text and "admin@example.com  password s3cret-pass" in text
     assert "pw@" not in text and "***" in text  # the database password is masked
     assert "webhooks register" in text
 
 
-def test_banner_without_a_tunnel_says_how_to_get_one():
+def test_banner_without_a_tunnel_says_how_to_get_one(app):
     found = discover(None, "http://127.0.0.1:9", 8000)
-    text = banner.render(8000, "r", "sqlite:///x.db", None, found, all_providers(), 2, False)
+    text = banner.render(8000, "r", "sqlite:///x.db", None, found, provider_routes(app), 2, False)
     assert "(no public URL yet)" in text and "ngrok http 8000" in text and "2 worker(s)" in text
     assert "password" not in text
 
 
-def test_banner_commands_can_be_pasted(tmp_path):
+def test_banner_commands_can_be_pasted(app, tmp_path):
     venv_python = tmp_path / ".venv" / "bin" / "python"
     venv_python.parent.mkdir(parents=True)
     (venv_python.parent / "flask").write_text("")
@@ -106,11 +111,11 @@ def test_banner_commands_can_be_pasted(tmp_path):
     assert banner.cli_prefix("/usr/bin/python3", tmp_path) == "flask --app run vani"
     found = discover("https://vani-dev.ngrok-free.app", "http://127.0.0.1:9", 8123)
     text = banner.render(8123, "r", "sqlite://", Admin("a@example.com", "pw-12345678", True), found,
-                         all_providers(), 1, False, cli=".venv/bin/flask --app run vani")
+                         provider_routes(app), 1, False, cli=".venv/bin/flask --app run vani")
     assert "simulate calendly invitee.created --url http://127.0.0.1:8123" in text
     assert "`.venv/bin/flask --app run vani create-user a@example.com`" in text
     assert "Register it at the providers: .venv/bin/flask --app run vani webhooks register" in text
-    on_default_port = banner.render(8000, "r", "sqlite://", None, found, all_providers(), 1, False)
+    on_default_port = banner.render(8000, "r", "sqlite://", None, found, provider_routes(app), 1, False)
     assert "simulate calendly invitee.created\n" in on_default_port  # PORT's default: no --url needed
 
 
@@ -128,10 +133,10 @@ def test_busy_port_is_refused_before_anything_starts(app, tmp_path):
     assert not port_in_use("127.0.0.1", port)
 
 
-def test_banner_for_a_changed_url():
-    text = banner.changed("https://a.ngrok-free.app", "https://b.ngrok-free.app", all_providers(), 8000)
+def test_banner_for_a_changed_url(app):
+    text = banner.changed("https://a.ngrok-free.app", "https://b.ngrok-free.app", provider_routes(app), 8000)
     assert "https://a.ngrok-free.app -> https://b.ngrok-free.app" in text
-    assert f"https://b.ngrok-free.app{all_providers()[0].routes[0]}" in text
+    assert "https://b.ngrok-free.app/api/webhooks/calendly" in text
 
 
 def python(code: str) -> list[str]:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
-
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -14,7 +12,7 @@ from tests import booking_support as bs
 from tests.booking_support import calendly, invitee_uri
 from tests.signing import calendly_headers, post_calendly
 from vani.models import Meeting, Prospect, WebhookEvent
-from vani.services import processing, queue
+from vani.work import sweep
 
 
 def test_redelivery_is_a_duplicate_and_not_reprocessed(client, run_worker):
@@ -65,38 +63,27 @@ def dead_redis() -> redis.Redis:
                        retry=Retry(NoBackoff(), 0))
 
 
-def test_redis_down_stores_the_event_and_the_sweeper_hands_it_over(client, app, run_worker):
+def test_redis_down_stores_the_event_and_the_sweep_hands_it_over(client, app, run_worker):
+    from vani.extensions import redis_ext
+
     real = app.extensions["vani_redis"]
     app.extensions["vani_redis"] = dead_redis()
     try:
         r = post_calendly(client, calendly("invitee.created"))
         assert r.status_code == 200 and r.json["status"] == "accepted" and r.json["queued"] is False
-        # While Redis is away the sweeper cannot hand it over either, and says so.
-        try:
-            processing.sweep(grace=timedelta(0))
-            raise AssertionError("sweep should fail while Redis is down")
-        except RuntimeError as exc:
-            assert "Redis" in str(exc)
+        # While Redis is away the sweep cannot wake a worker either, and says so.
+        redis_ext.reset()
+        [events] = [s for s in sweep.run() if s.lane == "events"]
+        assert events.due and not events.woken
     finally:
         app.extensions["vani_redis"] = real
     assert bs.event(r.json["event_id"]).status == "received"
     assert run_worker() == 0  # nothing reached the queue
-    queue.reset_breaker()
-    assert processing.sweep(grace=timedelta(0)) == 1
+    redis_ext.reset()
+    assert [s.woken for s in sweep.run() if s.lane == "events"] == [True]
     run_worker()
     assert bs.event(r.json["event_id"]).status == "processed"
     assert bs.meeting("calendly", invitee_uri(1)).status == "scheduled"
-
-
-def test_sweep_leaves_fresh_received_events_to_the_queue(client, app):
-    app.extensions["vani_redis"], real = dead_redis(), app.extensions["vani_redis"]
-    try:
-        post_calendly(client, calendly("invitee.created"))
-    finally:
-        app.extensions["vani_redis"] = real
-    queue.reset_breaker()
-    assert processing.sweep(grace=timedelta(seconds=30)) == 0  # might still be on its way
-    assert processing.sweep(grace=timedelta(0)) == 1
 
 
 def boom(*args, **kwargs):

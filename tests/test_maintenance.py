@@ -1,4 +1,4 @@
-"""Retention cleanup boundaries, the cleanup command, and the cron scheduler's jobs run by a worker."""
+"""Retention cleanup boundaries, the cleanup command, and the cron jobs run by a worker."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from vani.jobs import maintenance
+from vani.services import retention
 from vani.models import (
     DeliveryAttempt, Meeting, Notification, OutboundEvent, Prospect, ProspectNote, RejectedCall, WebhookDelivery,
     WebhookEvent, WebhookSubscription,
@@ -34,10 +35,12 @@ def rows(db):
     """Rows on both sides of a 30-day boundary, plus domain rows that must survive."""
     old = event(db, 30 * DAY + timedelta(seconds=1))
     event(db, 45 * DAY, "ignored")
-    event(db, 60 * DAY, "failed")
+    event(db, 60 * DAY, "processed")
     event(db, 30 * DAY - timedelta(seconds=1))       # just inside the window: kept
     event(db, 29 * DAY)
     event(db, 90 * DAY, "received")                  # never processed: kept whatever its age
+    event(db, 90 * DAY, "failed")                    # waiting for a retry: kept
+    event(db, 90 * DAY, "dead")                      # a dead letter waits for a person: kept
     for age in (31 * DAY, 30 * DAY - timedelta(seconds=1)):
         db.session.add(RejectedCall(provider="cal_com", reason="invalid_signature", headers={}, created_at=NOW - age))
     prospect = Prospect(email="kept@example.com", created_at=NOW - 400 * DAY)
@@ -65,66 +68,58 @@ def rows(db):
 
 
 def test_cleanup_deletes_only_old_finished_rows(app, db, rows):
-    counts = maintenance.cleanup(30, now=NOW)
+    counts = retention.cleanup(30, now=NOW)
     assert counts == {"webhook_events": 3, "rejected_calls": 1, "delivery_attempts": 2}
     ages = sorted((NOW - e.received_at.replace(tzinfo=NOW.tzinfo)).days
                   for e in db.session.execute(select(WebhookEvent)).scalars())
-    assert ages == [29, 29, 90]  # 30 days minus a second, 29 days, and the unprocessed one
+    assert ages == [29, 29, 90, 90, 90]  # 30 days minus a second, 29 days, and three unfinished
     assert count(db, RejectedCall) == 1 and count(db, DeliveryAttempt) == 1
     assert (count(db, Prospect), count(db, Meeting), count(db, ProspectNote), count(db, WebhookDelivery)) == (1, 1, 1, 1)
     notification = db.session.execute(select(Notification)).scalar_one()
     assert notification.event_id is None  # its event went; the notification stays
-    assert maintenance.cleanup(30, now=NOW) == {"webhook_events": 0, "rejected_calls": 0, "delivery_attempts": 0}
+    assert retention.cleanup(30, now=NOW) == {"webhook_events": 0, "rejected_calls": 0, "delivery_attempts": 0}
 
 
 def test_dry_run_counts_without_deleting(app, db, rows):
-    assert maintenance.cleanup(30, dry_run=True, now=NOW) == {
+    assert retention.cleanup(30, dry_run=True, now=NOW) == {
         "webhook_events": 3, "rejected_calls": 1, "delivery_attempts": 2}
-    assert count(db, WebhookEvent) == 6 and count(db, DeliveryAttempt) == 3
+    assert count(db, WebhookEvent) == 8 and count(db, DeliveryAttempt) == 3
 
 
 def test_default_retention_comes_from_config(app, db, rows):
     app.config["VANI_RETENTION_DAYS"] = 50
-    assert maintenance.cleanup(now=NOW)["webhook_events"] == 1  # the 60-day one (the 90-day one is unprocessed)
-    assert count(db, WebhookEvent) == 5
+    assert retention.cleanup(now=NOW)["webhook_events"] == 1  # the 60-day one (the 90-day ones are unfinished)
+    assert count(db, WebhookEvent) == 7
 
 
 def test_cleanup_command(app, db, rows, monkeypatch):
-    monkeypatch.setattr(maintenance, "utcnow", lambda: NOW)
+    monkeypatch.setattr(retention, "utcnow", lambda: NOW)
     runner = app.test_cli_runner()
     dry = runner.invoke(args=["vani", "cleanup", "--days", "30", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would delete 3 webhook events older than 30 days" in dry.output
-    assert count(db, WebhookEvent) == 6
+    assert count(db, WebhookEvent) == 8
     done = runner.invoke(args=["vani", "cleanup", "--days", "30"])
     assert "deleted 3 webhook events" in done.output and "deleted 1 rejected calls" in done.output
     assert "deleted 2 delivery attempts" in done.output
     assert runner.invoke(args=["vani", "cleanup", "--days", "0"]).exit_code == 2
 
 
-def test_resolve_skips_missing_modules():
-    assert maintenance.resolve("vani.jobs.inbound:sweep") is not None
-    assert maintenance.resolve("vani.jobs.not_written_yet:sweep") is None
+def test_cron_jobs_run_in_a_worker_with_the_app_context(app, db, rows, redis_client, run_worker, monkeypatch):
+    from vani.work.processes import MAINTENANCE_QUEUE, build_cron
 
-
-def test_scheduler_jobs_run_in_a_worker_with_the_app_context(app, db, redis_client, run_worker, monkeypatch):
-    monkeypatch.setattr(maintenance, "MINUTE_SWEEPS", maintenance.MINUTE_SWEEPS + ("vani.jobs.absent:sweep",))
-    scheduler = maintenance.build_scheduler(redis_client, name="test")
-    names = {job.name: job for job in scheduler.get_jobs()}
-    assert "vani.jobs.inbound:sweep" in names and "vani.jobs.absent:sweep" not in names
-    assert names["vani.jobs.inbound:sweep"].interval == 60
-    assert names["vani.jobs.maintenance:daily_cleanup"].cron == maintenance.CLEANUP_CRON
-    assert {job.queue_name for job in names.values()} == {"vani-maintenance"}
-
-    stuck = event(db, timedelta(minutes=5), status="received", key="stuck").id  # stored, never queued
-    db.session.commit()
-    enqueued = scheduler.enqueue_jobs()  # interval jobs are due at once; the daily one is not
-    assert {job.name for job in enqueued} == {n for n, j in names.items() if j.interval}
-    run_worker()
-    assert db.session.get(WebhookEvent, stuck).status in ("processed", "ignored")
+    monkeypatch.setattr(retention, "utcnow", lambda: NOW)
+    app.config["VANI_RETENTION_DAYS"] = 30
+    scheduler = build_cron(redis_client, maintenance.CRON, name="test")
+    [job] = scheduler.get_jobs()
+    assert (job.func_name, job.cron, job.queue_name) == (
+        "vani.jobs.maintenance.daily_cleanup", maintenance.CLEANUP_CRON, MAINTENANCE_QUEUE)
+    job.enqueue(redis_client)  # what the scheduler does at 03:17
+    assert run_worker() == 1
+    assert count(db, RejectedCall) == 1 and count(db, DeliveryAttempt) == 1
 
 
 def test_daily_cleanup_job(app, db, rows, monkeypatch):
-    monkeypatch.setattr(maintenance, "utcnow", lambda: NOW)
+    monkeypatch.setattr(retention, "utcnow", lambda: NOW)
     app.config["VANI_RETENTION_DAYS"] = 30
     assert maintenance.daily_cleanup()["rejected_calls"] == 1

@@ -32,10 +32,10 @@ def status_events(db) -> list[tuple[str, str | None]]:
 
 
 def replay_all(db) -> None:
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
     for event_id in db.session.execute(select(WebhookEvent.id).order_by(WebhookEvent.id)).scalars().all():
-        assert process_event(event_id, force=True) in ("processed", "ignored")
+        assert reprocess(event_id) in ("processed", "ignored")
 
 
 def test_late_delivered_never_overwrites_read_twilio(client, run_worker, db):

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from tests.work_support import drain, woken
 from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends, time_passes
 from vani.models import Notification
 from vani.models.base import utcnow
 from vani.services import notifications
-from vani.services.notifications import delivery
+from vani.services.notifications.sending import NOTIFICATION_SENDS
 from vani.services.notifications.routing import RouteError, channels_for, parse_routes
 
 
@@ -87,38 +88,28 @@ def test_slack_failure_then_retry_sends_once(client, run_worker, db, slack):
     assert (row.status, row.attempts) == ("failed", 1)
     assert "Slack answered 500" in row.last_error and row.next_attempt_at is not None
     assert message_notification(db).status == "failed"
-    # Not due yet: the sweeper leaves it alone.
-    assert delivery.sweep() == 0
+    # Not due yet: the sweep leaves it alone.
+    assert not woken("notification_sends")
     time_passes(db, row)
-    assert delivery.sweep() == 1
+    assert woken("notification_sends")
     run_worker()
     (row,) = sends(db)
     assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
     row_id = row.id
     assert message_notification(db).status == "sent"
     assert len(slack["requests"]) == 2
-    # Nothing sends it again: the sweeper, a replayed hook, a duplicate job, a direct call.
-    from vani.jobs.notifications import after_events, send
+    # Nothing sends it again: the sweep, a replayed event, duplicate drain jobs, a direct drain.
+    from vani.services.processing.events import reprocess
+    from vani.work import kick
 
-    assert delivery.sweep(now=utcnow() + timedelta(days=1)) == 0
-    assert after_events([message_notification(db).event_id]) == 0
-    delivery.enqueue([row_id, row_id])
+    assert not woken("notification_sends", now=utcnow() + timedelta(days=1))
+    assert reprocess(message_notification(db).event_id) == "processed"
+    kick(NOTIFICATION_SENDS)
+    kick(NOTIFICATION_SENDS, slot=1)
     run_worker()
-    assert send(row_id) is None
+    assert drain(NOTIFICATION_SENDS, now=utcnow() + timedelta(days=1)) == 0
+    assert [(r.id, r.status) for r in sends(db)] == [(row_id, "sent")]
     assert len(slack["requests"]) == 2
-
-
-def test_retry_is_scheduled_as_an_rq_job(client, run_worker, db, slack, redis_client):
-    from rq import Queue
-    from rq.registry import ScheduledJobRegistry
-
-    slack["fail"] = 1
-    post_twilio(client, inbound("SMn3"))
-    run_worker()
-    registry = ScheduledJobRegistry(queue=Queue("vani-notifications", connection=redis_client))
-    (job_id,) = registry.get_job_ids()
-    job = Queue("vani-notifications", connection=redis_client).fetch_job(job_id)
-    assert job.func_name == "vani.jobs.notifications.send" and job.args == (sends(db)[0].id,)
 
 
 def test_gives_up_after_max_attempts_and_retry_by_hand(client, app, run_worker, db, slack):
@@ -127,8 +118,8 @@ def test_gives_up_after_max_attempts_and_retry_by_hand(client, app, run_worker, 
     post_twilio(client, inbound("SMn4"))
     run_worker()
     (row,) = sends(db)
-    assert row.status == "failed" and row.next_attempt_at is None  # gave up
-    assert delivery.sweep(now=utcnow() + timedelta(days=1)) == 0
+    assert row.status == "dead" and row.next_attempt_at is None  # gave up: a dead letter
+    assert not woken("notification_sends", now=utcnow() + timedelta(days=1))
     n_id = message_notification(db).id
     assert notifications.retry_notification(n_id) == [row.id]
     run_worker()
@@ -170,5 +161,5 @@ def test_cli_test_retry_and_sweep(app, client, run_worker, db, slack):
     result = runner.invoke(args=["vani", "notifications", "retry", str(n_id)])
     assert result.exit_code == 0 and "queued 1 send(s)" in result.output
     assert runner.invoke(args=["vani", "notifications", "retry", "999999"]).exit_code != 0
-    result = runner.invoke(args=["vani", "notifications", "sweep"])
-    assert result.exit_code == 0 and "queued" in result.output
+    result = runner.invoke(args=["vani", "sweep"])
+    assert result.exit_code == 0 and "notification_sends: woken" in result.output

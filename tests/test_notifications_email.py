@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends, time_passes
 from vani.models import Notification
 from vani.models.base import utcnow
-from vani.services.notifications import delivery
+from tests.work_support import woken
 
 
 # -- email ---------------------------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_email_plain_and_html_with_failure_and_retry(client, run_worker, db, smt
     failed = next(r for r in rows if r.status == "failed")
     assert "451" in failed.last_error and failed.next_attempt_at is not None
     time_passes(db, failed)
-    assert delivery.sweep() == 1
+    assert woken("notification_sends")
     run_worker()
     rows = sends(db, "email")
     assert {r.status for r in rows} == {"sent"}
@@ -77,7 +77,7 @@ def test_email_plain_and_html_with_failure_and_retry(client, run_worker, db, smt
     assert f"{PUBLIC}/dashboard/prospects/{n.prospect_id}" in plain.get_payload(decode=True).decode()
     assert "Is the price &amp; date ok?" in html.get_payload(decode=True).decode()
     # Already sent: nothing goes out again.
-    assert delivery.sweep(now=utcnow() + timedelta(days=1)) == 0
+    assert not woken("notification_sends", now=utcnow() + timedelta(days=1))
     run_worker()
     assert len(smtp.messages) == 2
 
@@ -112,7 +112,7 @@ def test_smtp_login_with_url_encoded_credentials(client, app, run_worker, db):
         assert row.status == "failed" and "SMTPAuthenticationError" in row.last_error
         app.config["SMTP_URL"] = f"smtp://bot%40example.com:p%40ss%3Aword@{base}"
         time_passes(db, row)
-        assert delivery.sweep() == 1
+        assert woken("notification_sends")
         run_worker()
         assert sends(db)[0].status == "sent" and len(inbox.messages) == 1
         assert logins[-1] == (b"bot@example.com", b"p@ss:word")

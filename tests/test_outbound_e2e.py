@@ -53,9 +53,9 @@ def test_calendly_booking_reaches_the_subscriber_signed(app, client, run_worker,
     assert {d.status for d in db.session.query(WebhookDelivery)} == {"delivered"}
 
     # Replaying the inbound event emits nothing new, so nothing is delivered twice.
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
-    process_event(r.get_json()["event_id"], force=True)
+    reprocess(r.get_json()["event_id"])
     run_worker()
     assert db.session.query(WebhookDelivery).count() == 3
     assert len(httpserver.log) == 3

@@ -1,4 +1,5 @@
-"""Processing outcomes: failures recorded and retried with backoff, sweeping, idempotent replay."""
+"""Processing outcomes: failures recorded and retried by the policy, dead letters, batches where one
+event fails and the others stand, idempotent replay."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,14 +11,15 @@ from tests import booking_support as bs
 from tests.booking_support import cal_booking, calendly, calendly_no_show, invitee_uri
 from tests.signing import post_cal_com, post_calendly
 from vani.extensions import db
-from vani.models import Meeting, Notification, OutboundEvent, Prospect, ProspectNote, WebhookEvent
+from vani.models import EventStatus, Meeting, Notification, OutboundEvent, Prospect, ProspectNote, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.providers.calendly import mapper as calendly_mapper
-from vani.services import processing
+from vani.services import prospects
+from vani.work import sweep
 
 
 def broken_mapper(body, ctx):
-    ctx.upsert_prospect(email="half@example.test")  # a change that must be rolled back
+    prospects.upsert(ctx, email="half@example.test")  # a change that must be rolled back
     raise RuntimeError("mapper exploded")
 
 
@@ -27,7 +29,11 @@ def make_due(event_id: int) -> None:
     db.session.commit()
 
 
-def test_failure_is_recorded_backed_off_and_swept_once_due(client, run_worker, monkeypatch):
+def woken(lane: str = "events") -> bool:
+    return next(s for s in sweep.run() if s.lane == lane).woken
+
+
+def test_failure_is_recorded_backed_off_and_retried_once_due(client, run_worker, monkeypatch):
     monkeypatch.setattr(calendly_mapper, "map_event", broken_mapper)
     event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
     run_worker()
@@ -37,10 +43,10 @@ def test_failure_is_recorded_backed_off_and_swept_once_due(client, run_worker, m
     wait = (as_utc(ev.next_attempt_at) - utcnow()).total_seconds()
     assert 25 < wait <= 30  # first retry after 30 s (no jitter under test)
     assert bs.count(Prospect) == 0  # the half-done change was rolled back
-    assert processing.sweep(grace=timedelta(0)) == 0  # not due yet
+    assert not woken()  # not due yet: nothing to wake
 
     make_due(event_id)
-    assert processing.sweep(grace=timedelta(0)) == 1
+    assert woken()
     run_worker()
     ev = bs.event(event_id)
     assert (ev.status, ev.attempts) == ("failed", 2)
@@ -48,50 +54,65 @@ def test_failure_is_recorded_backed_off_and_swept_once_due(client, run_worker, m
 
     monkeypatch.undo()  # the bug is fixed
     make_due(event_id)
-    assert processing.sweep(grace=timedelta(0)) == 1
+    assert woken()
     run_worker()
     ev = bs.event(event_id)
     assert (ev.status, ev.attempts, ev.outcome, ev.next_attempt_at) == ("processed", 3, None, None)
+    assert ev.lease_token is None and ev.lease_expires_at is None
     assert bs.meeting("calendly", invitee_uri(1)).status == "scheduled"
 
 
-def test_gives_up_after_max_attempts(client, run_worker, app, monkeypatch):
+def test_gives_up_after_max_attempts_and_keeps_a_dead_letter(client, run_worker, app, monkeypatch):
     app.config["VANI_EVENT_MAX_ATTEMPTS"] = 2
     monkeypatch.setattr(calendly_mapper, "map_event", broken_mapper)
     event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
     run_worker()
     make_due(event_id)
-    processing.sweep(grace=timedelta(0))
+    assert woken()
     run_worker()
     ev = bs.event(event_id)
-    assert (ev.status, ev.attempts, ev.next_attempt_at) == ("failed", 2, None)
-    assert processing.sweep(grace=timedelta(0)) == 0
+    assert (ev.status, ev.attempts, ev.next_attempt_at) == (EventStatus.DEAD, 2, None)
+    assert ev.outcome == "RuntimeError: mapper exploded"
+    assert not woken()  # a dead letter waits for a person
 
+    monkeypatch.undo()
+    from vani.services.processing.events import replay
 
-def test_backoff_schedule():
-    assert [processing.backoff(n, jitter=False).total_seconds() for n in (1, 2, 3, 8, 20)] == [
-        30, 60, 120, 3600, 3600]
-    assert 30 <= processing.backoff(1).total_seconds() <= 36
-
-
-def test_abandoned_processing_event_is_swept(client, run_worker, redis_client):
-    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
-    redis_client.flushdb()  # its worker died with it: no queue entry left
-    db.session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(
-        status="processing", started_at=utcnow() - timedelta(minutes=11)))
-    db.session.commit()
-    assert processing.due_event_ids(grace=timedelta(0)) == [event_id]
-    assert processing.sweep(grace=timedelta(0)) == 1
+    assert replay(event_id) == "queued"
     run_worker()
     assert bs.event(event_id).status == "processed"
 
 
-def test_an_event_is_processed_once_unless_forced(client, run_worker):
+def test_one_bad_event_never_undoes_the_others_in_its_batch(client, run_worker, monkeypatch):
+    real = calendly_mapper.map_event
+
+    def picky(body, ctx):
+        if body["payload"]["email"] == "bad@example.test":
+            prospects.upsert(ctx, email="bad@example.test")
+            raise ValueError("this one is broken")
+        return real(body, ctx)
+
+    monkeypatch.setattr(calendly_mapper, "map_event", picky)
+    ids = [post_calendly(client, calendly("invitee.created", n, email=email)).json["event_id"]
+           for n, email in ((1, "a@example.test"), (2, "bad@example.test"), (3, "c@example.test"))]
+    run_worker()
+    statuses = [bs.event(i).status for i in ids]
+    assert statuses == ["processed", "failed", "processed"]
+    emails = sorted(db.session.execute(select(Prospect.email)).scalars())
+    assert emails == ["a@example.test", "c@example.test"]
+    assert bs.count(Meeting) == 2 and bs.count(ProspectNote) == 2
+    assert {e.data["prospect"]["email"] for e in db.session.execute(select(OutboundEvent)).scalars()
+            if e.type == "meeting.scheduled"} == {"a@example.test", "c@example.test"}
+
+
+def test_an_event_is_processed_once_and_replay_runs_it_again(client, run_worker):
+    from vani.services.processing.events import reprocess
+
     event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
     run_worker()
-    assert processing.process_event(event_id) is None  # already done: not claimable
     assert bs.event(event_id).attempts == 1
-    assert processing.process_event(event_id, force=True) == "processed"
+    assert run_worker() == 0  # nothing left to claim
+    assert reprocess(event_id) == "processed"
     assert bs.event(event_id).attempts == 2
 
 
@@ -104,7 +125,7 @@ def snapshot():
 
 @pytest.mark.parametrize("order", ["forward", "backward"])
 def test_replay_emits_nothing_twice(client, run_worker, order):
-    from vani.jobs.inbound import process_event
+    from vani.services.processing.events import reprocess
 
     payment = {"amount": 20, "currency": "EUR", "successful": True}
     sequence = [
@@ -126,6 +147,6 @@ def test_replay_emits_nothing_twice(client, run_worker, order):
     before = snapshot()
     assert len(before[0]) == bs.count(OutboundEvent) >= 12
     for event_id in (ids if order == "forward" else reversed(ids)):
-        assert process_event(event_id, force=True) == "processed"
+        assert reprocess(event_id) == "processed"
     assert snapshot() == before
     assert bs.emitted()["payment.received"] == 2 and bs.emitted()["meeting.completed"] == 1

@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, errors
+    from vani import blueprints, cli, errors, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
+    from vani.lanes import LANES
 
     if config is None or isinstance(config, dict):
         overrides = config or {}
@@ -37,6 +38,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
+    work.install(app, LANES)
     errors.init_app(app)
     blueprints.register(app)
     cli.init_app(app)

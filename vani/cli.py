@@ -1,25 +1,15 @@
 """``flask vani …`` commands. Each module in ``vani/commands`` adds its own to the group."""
 from __future__ import annotations
 
-from importlib import import_module
-
 from flask import Flask
 from flask.cli import AppGroup
 
 vani_cli = AppGroup("vani", help="Vani administration.")
 
-COMMAND_MODULES = [
-    "vani.commands.core",
-    "vani.commands.deliveries",
-    "vani.commands.webhooks",
-    "vani.commands.calendly",
-    "vani.commands.maintenance",
-    "vani.commands.config_check",
-    "vani.commands.notifications",
-]
-
 
 def init_app(app: Flask) -> None:
-    for path in COMMAND_MODULES:
-        import_module(path)
+    from vani.commands import (  # noqa: F401  (each registers its commands on vani_cli)
+        calendly, config_check, core, deliveries, maintenance, notifications, webhooks,
+    )
+
     app.cli.add_command(vani_cli)

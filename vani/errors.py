@@ -1,4 +1,9 @@
-"""Errors: JSON under /api and for webhooks, never a bare 500 for client input."""
+"""One error vocabulary, and the app-level handlers that answer it.
+
+Services raise ``InvalidField`` (400), ``NotFound`` (404), ``Conflict`` (409) and the rest; the
+API and the webhooks answer JSON ``{"error": code, "detail": …}`` (with ``field`` for a bad
+field), the dashboard an error page. Client input never becomes a bare 500.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,16 +11,81 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
 
+MAX_ID = 2 ** 63 - 1  # ids are 64-bit: a larger number names no row (and must not reach the database)
+
+
+class VaniError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str = "", field: str | None = None):
+        super().__init__(f"{field}: {detail}" if field else detail)
+        self.detail = detail
+        self.field = field
+
+    @property
+    def reason(self) -> str:
+        return self.detail
+
+    def to_dict(self) -> dict:
+        body = {"error": self.code}
+        if self.field is not None:
+            body["field"] = self.field
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class InvalidField(VaniError):
+    """Bad input: ``field`` names what was wrong, ``reason`` says why."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason, field)
+
+
+class Unauthorized(VaniError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(VaniError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(VaniError):
+    status, code = 404, "not_found"
+
+
+class Conflict(VaniError):
+    status, code = 409, "conflict"
+
+
+def check_id(value: int, what: str) -> int:
+    """``value`` when it can be a row id; NotFound otherwise."""
+    if not 0 <= value <= MAX_ID:
+        raise NotFound(f"no {what} {value}")
+    return value
+
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz") \
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics") \
         or request.accept_mimetypes.best == "application/json"
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(VaniError)
+    def vani_error(exc: VaniError):
+        if wants_json():
+            return jsonify(exc.to_dict()), exc.status
+        message = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
+        return render_template("error.html", code=exc.status, title=HTTP_STATUS_CODES.get(exc.status, "Error").capitalize(),
+                               message=message), exc.status
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if wants_json():
@@ -30,7 +100,8 @@ def init_app(app: Flask) -> None:
         from vani.extensions import db
 
         db.session.rollback()
-        log.error("database error on %s: %s", request.path, exc)
+        log.error("database error on %s: %s", request.path, type(exc.orig).__name__ if exc.orig else exc)
         if wants_json():
             return jsonify({"error": "database_unavailable"}), 503
-        return render_template("error.html", error=exc, code=503), 503
+        return render_template("error.html", error=exc, code=503, title="Database unavailable",
+                               message="The database could not be reached; try again in a moment."), 503

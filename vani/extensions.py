@@ -1,6 +1,9 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import Flask, current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -8,6 +11,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,10 +28,14 @@ class Base(DeclarativeBase):
 
 
 class RedisExtension:
-    """Holds one Redis client per app; ``REDIS_URL`` may be swapped for a test double."""
+    """One Redis client per app, and a breaker: after a failure Redis is skipped for a moment,
+    so a dead Redis costs callers nothing while the work waits in the database."""
+
+    BREAKER_SECONDS = 2.0
 
     def __init__(self) -> None:
-        self._factory = None
+        self._down_until = 0.0
+        self._down = False
 
     def init_app(self, app: Flask, client=None) -> None:
         import redis
@@ -47,6 +56,26 @@ class RedisExtension:
     @property
     def client(self):
         return current_app.extensions["vani_redis"]
+
+    def available(self) -> bool:
+        """False for a moment after a failure: skip Redis and leave the work to the sweep."""
+        return time.monotonic() >= self._down_until
+
+    def trip(self, exc: Exception) -> None:
+        """Record a Redis failure (logged once per outage)."""
+        self._down_until = time.monotonic() + self.BREAKER_SECONDS
+        if not self._down:
+            self._down = True
+            log.warning("Redis unreachable; work waits in the database until it is back: %s", exc)
+
+    def succeeded(self) -> None:
+        """Record that Redis answered again."""
+        if self._down:
+            self._down = False
+            log.info("Redis is reachable again")
+
+    def reset(self) -> None:
+        self._down_until, self._down = 0.0, False
 
 
 db = SQLAlchemy(model_class=Base)

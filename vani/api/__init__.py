@@ -33,19 +33,19 @@ def refuse_unusable_input():
     """What no route can use, refused once for all: a path id no BIGINT can hold (404, it names
     nothing), NUL characters in a query parameter (400, a database refuses them) and a JSON body
     nested deeper than any real one (400, the parser would run out of stack)."""
-    from vani.api.pagination import MAX_ID, BadRequest
+    from vani.errors import MAX_ID, InvalidField
 
     for key, value in (request.view_args or {}).items():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
             abort(404, f"no {key.removesuffix('_id').replace('_', ' ')} {value}")
     for name, value in request.args.items(multi=True):
         if "\x00" in name or "\x00" in value:
-            raise BadRequest(name.replace("\x00", ""), "must not contain NUL characters")
+            raise InvalidField(name.replace("\x00", ""), "must not contain NUL characters")
     if request.is_json and request.content_length != 0:
         try:
             load_json(request.get_data(cache=True))
         except TooDeep as exc:
-            raise BadRequest("body", f"the JSON body is {exc}") from None
+            raise InvalidField("body", f"the JSON body is {exc}") from None
         except ValueError:
             pass  # each route answers an unreadable body in its own words
     return None

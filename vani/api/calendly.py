@@ -6,7 +6,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest
+from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import WebhookEvent
 from vani.models.base import isoformat
@@ -28,11 +28,11 @@ def calendly_sync():
     data = data if isinstance(data, dict) else {}
     raw_since = data.get("since", request.args.get("since"))
     if raw_since is not None and not isinstance(raw_since, str):
-        raise BadRequest("since", "must be a date (YYYY-MM-DD) or an ISO 8601 time")
+        raise InvalidField("since", "must be a date (YYYY-MM-DD) or an ISO 8601 time")
     try:
         since = parse_since(raw_since)
     except ValueError as exc:
-        raise BadRequest("since", str(exc)) from None
+        raise InvalidField("since", str(exc)) from None
     wait = data.get("wait", request.args.get("wait", "false"))
     wait = wait is True or str(wait).lower() in ("1", "true", "yes")
     if not current_app.config.get("CALENDLY_API_TOKEN"):
@@ -44,11 +44,10 @@ def calendly_sync():
             return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
         return jsonify({"status": "done", "result": result.to_dict()})
     from vani.jobs.maintenance import calendly_sync as job
-    from vani.services.queue import QUEUE_MAINTENANCE, get_queue
+    from vani.work.wake import enqueue_job
 
     try:
-        queued = get_queue(QUEUE_MAINTENANCE).enqueue(job, since.isoformat() if since else None,
-                                                      job_timeout=1800, result_ttl=86400)
+        queued = enqueue_job(job, since.isoformat() if since else None)
     except RedisError:
         return jsonify({"error": "queue_unavailable",
                         "detail": "Redis is unreachable; retry, or send \"wait\": true"}), 503

@@ -5,7 +5,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, id_arg, limit_arg, provider_arg, paginated_response
+from vani.errors import InvalidField
+from vani.api.pagination import get_or_404, id_arg, limit_arg, provider_arg, paginated_response
 from vani.models import Conversation
 from vani.services.conversations import recent_messages
 from vani.services.phones import normalize_phone
@@ -20,7 +21,7 @@ def phone_arg() -> str | None:
         return None
     phone = normalize_phone(raw)
     if phone is None:
-        raise BadRequest("phone", "not a phone number (use E.164, e.g. +15550100002)")
+        raise InvalidField("phone", "not a phone number (use E.164, e.g. +15550100002)")
     return phone
 
 
@@ -35,7 +36,7 @@ def list_conversations():
         stmt = stmt.where(Conversation.provider == provider)
     if status := request.args.get("status"):
         if status not in STATUSES:
-            raise BadRequest("status", f"must be one of {', '.join(STATUSES)}")
+            raise InvalidField("status", f"must be one of {', '.join(STATUSES)}")
         stmt = stmt.where(Conversation.status == status)
     return paginated_response(stmt, Conversation.created_at, Conversation.id)
 

@@ -5,14 +5,10 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, provider_arg, paginated_response
+from vani.errors import InvalidField
+from vani.api.pagination import get_or_404, provider_arg, paginated_response
 from vani.models import EventStatus, WebhookEvent
-from vani.services.mapping import normalize_email
-
-
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest):
-    return jsonify({"error": "invalid_parameter", "field": exc.field, "detail": exc.reason}), 400
+from vani.providers.coerce import as_email as normalize_email
 
 
 @bp.get("/events")
@@ -21,8 +17,8 @@ def list_events():
     if provider := provider_arg():
         stmt = stmt.where(WebhookEvent.provider == provider)
     if status := request.args.get("status"):
-        if status not in EventStatus.ALL:
-            raise BadRequest("status", f"must be one of {', '.join(EventStatus.ALL)}")
+        if status not in set(EventStatus):
+            raise InvalidField("status", f"must be one of {', '.join(EventStatus)}")
         stmt = stmt.where(WebhookEvent.status == status)
     if type_ := request.args.get("type"):
         stmt = stmt.where(WebhookEvent.event_type == type_)

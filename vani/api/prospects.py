@@ -5,11 +5,12 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, get_or_404, provider_arg, paginated_response
+from vani.errors import InvalidField
+from vani.api.pagination import get_or_404, provider_arg, paginated_response
 from vani.api.conversations import phone_arg
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.services.conversations import conversations_for_prospect
-from vani.services.mapping import normalize_email
+from vani.providers.coerce import as_email as normalize_email
 
 
 @bp.get("/prospects")
@@ -38,8 +39,8 @@ def list_meetings():
     if email := request.args.get("email"):
         stmt = stmt.join(Prospect, Meeting.prospect_id == Prospect.id).where(Prospect.email == normalize_email(email))
     if status := request.args.get("status"):
-        if status not in MeetingStatus.ALL:
-            raise BadRequest("status", f"must be one of {', '.join(MeetingStatus.ALL)}")
+        if status not in set(MeetingStatus):
+            raise InvalidField("status", f"must be one of {', '.join(MeetingStatus)}")
         stmt = stmt.where(Meeting.status == status)
     if provider := provider_arg():
         stmt = stmt.where(Meeting.provider == provider)

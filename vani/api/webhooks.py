@@ -6,49 +6,35 @@ from datetime import datetime
 from flask import jsonify, request
 
 from vani.api import bp
-from vani.api.pagination import BadRequest, paginated_response
+from vani.errors import InvalidField
+from vani.api.pagination import paginated_response
 from vani.models import WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
-from vani.services.webhooks.errors import Conflict, InvalidField, NotFound
+from vani.errors import InvalidField
 
 SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret"}
 PATCH_FIELDS = {"url", "events", "active", "description"}
 
 
-@bp.errorhandler(InvalidField)
-def invalid_field(exc: InvalidField):
-    return jsonify({"error": "invalid_parameter", "field": exc.field, "detail": exc.reason}), 400
-
-
-@bp.errorhandler(NotFound)
-def not_found(exc: NotFound):
-    return jsonify({"error": "not_found", "detail": str(exc)}), 404
-
-
-@bp.errorhandler(Conflict)
-def conflict(exc: Conflict):
-    return jsonify({"error": "conflict", "detail": str(exc)}), 409
-
-
 def _json_object(allowed: set[str]) -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("body", "must be a JSON object (send Content-Type: application/json)")
+        raise InvalidField("body", "must be a JSON object (send Content-Type: application/json)")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise BadRequest(unknown[0], f"unknown field; allowed: {', '.join(sorted(allowed))}")
+        raise InvalidField(unknown[0], f"unknown field; allowed: {', '.join(sorted(allowed))}")
     return body
 
 
 def _iso(value: object, field: str) -> datetime:
     if not isinstance(value, str):
-        raise BadRequest(field, "must be an ISO-8601 date-time")
+        raise InvalidField(field, "must be an ISO-8601 date-time")
     try:
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise BadRequest(field, "must be an ISO-8601 date-time") from None
+        raise InvalidField(field, "must be an ISO-8601 date-time") from None
 
 
 # -- subscriptions --------------------------------------------------------------------------------
@@ -57,7 +43,7 @@ def create_subscription():
     body = _json_object(SUBSCRIPTION_FIELDS)
     for field in ("url", "events"):
         if field not in body:
-            raise BadRequest(field, "is required")
+            raise InvalidField(field, "is required")
     sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"))
     return jsonify(sub.to_dict(reveal_secret=True)), 201
 
@@ -89,7 +75,7 @@ def delete_subscription(sub_id: int):
 def rotate_secret(sub_id: int):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict) or set(body) - {"secret"}:
-        raise BadRequest("body", 'send nothing, or {"secret": "whsec_…"}')
+        raise InvalidField("body", 'send nothing, or {"secret": "whsec_…"}')
     sub, _ = svc.rotate_secret(sub_id, body.get("secret"))
     return jsonify(sub.to_dict(reveal_secret=True))
 
@@ -106,9 +92,9 @@ def emit_event():
     body = _json_object({"event", "payload"})
     for field in ("event", "payload"):
         if field not in body:
-            raise BadRequest(field, "is required")
+            raise InvalidField(field, "is required")
     event, ids = svc.emit_custom(body["event"], body["payload"])
-    return jsonify({"msg_id": event.msg_id, "event": event.type, "delivery_ids": ids}), 202
+    return jsonify({"msg_id": event["msg_id"], "event": event["type"], "delivery_ids": ids}), 202
 
 
 @bp.get("/webhooks/deliveries")
@@ -137,6 +123,6 @@ def retry_deliveries():
     since = _iso(body["since"], "since") if body.get("since") is not None else None
     sub_id = body.get("subscription")
     if sub_id is not None and (not isinstance(sub_id, int) or isinstance(sub_id, bool)):
-        raise BadRequest("subscription", "must be a subscription id (a number)")
+        raise InvalidField("subscription", "must be a subscription id (a number)")
     count = svc.retry_failed(status=status, since=since, subscription_id=sub_id)
     return jsonify({"status": status, "requeued": count}), 202

@@ -10,7 +10,7 @@ from vani.cli import vani_cli
 
 def parse_since(value: str | None) -> datetime | None:
     """``YYYY-MM-DD`` or an ISO 8601 time (UTC when no zone is given)."""
-    from vani.services.mapping import parse_time
+    from vani.providers.coerce import as_time as parse_time
 
     if not value:
         return None

@@ -53,38 +53,34 @@ def create_token(name: str) -> None:
 @vani_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking one per job.")
-@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all, inbound first).")
+@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: every lane, events first).")
 def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
-    """Run an RQ worker with the app context."""
-    from vani.worker import run_worker
+    """Run an RQ worker with the app context (it rides out Redis restarts)."""
+    from vani.work.processes import run_worker
 
-    run_worker(list(queues) or None, burst=burst, simple=simple)
+    run_worker(list(queues) or None, burst=burst, simple=simple or None)
 
 
 @vani_cli.command("replay")
 @click.argument("event_id", type=int)
 def replay(event_id: int) -> None:
     """Process a stored event again, now, in this process (idempotent)."""
-    from vani.jobs.inbound import process_event
     from vani.models import WebhookEvent
+    from vani.services.processing.events import reprocess
 
     if db.session.get(WebhookEvent, event_id) is None:
         raise click.ClickException(f"no event {event_id}")
-    status = process_event(event_id, force=True)
+    status = reprocess(event_id)
     event = db.session.get(WebhookEvent, event_id)
-    click.echo(f"event {event_id}: {status or event.status}" + (f" ({event.outcome})" if event.outcome else ""))
+    click.echo(f"event {event_id}: {status}" + (f" ({event.outcome})" if event.outcome else ""))
 
 
 @vani_cli.command("sweep")
-@click.option("--grace", default=30, show_default=True, help="Seconds a received event may wait before sweeping.")
-def sweep(grace: int) -> None:
-    """Hand stored events that were never processed (or are due a retry) to the workers."""
-    from datetime import timedelta
+def sweep() -> None:
+    """Take over work of stopped workers and wake every lane with due work (the scheduler does
+    this every few seconds)."""
+    from vani.work import sweep as engine
 
-    from vani.services.processing import sweep as run
-
-    try:
-        count = run(grace=timedelta(seconds=grace))
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"enqueued {count} event(s)")
+    for result in engine.run():
+        woken = "woken" if result.woken else ("due, but Redis is unreachable" if result.due else "idle")
+        click.echo(f"{result.lane}: {woken}" + (f", took over {result.taken_over}" if result.taken_over else ""))

@@ -36,12 +36,3 @@ def retry_failed(since: datetime | None, subscription_id: int | None) -> None:
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"re-queued {count} failed deliver{'y' if count == 1 else 'ies'}")
-
-
-@deliveries.command("sweep")
-def sweep() -> None:
-    """Fan out missed events, take back deliveries of dead workers, wake the workers."""
-    from vani.jobs.deliveries import sweep as run
-
-    counts = run()
-    click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))

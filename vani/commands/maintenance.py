@@ -1,4 +1,4 @@
-"""``flask vani cleanup`` (retention, on demand) and ``flask vani scheduler`` (the cron process)."""
+"""``flask vani cleanup`` (retention, on demand) and ``flask vani scheduler`` (the sweep and cron process)."""
 from __future__ import annotations
 
 import click
@@ -13,7 +13,7 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
     """Delete old raw events, rejected calls and delivery attempts (prospects, meetings, notes stay)."""
     from flask import current_app
 
-    from vani.jobs.maintenance import cleanup
+    from vani.services.retention import cleanup
 
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     try:
@@ -27,12 +27,14 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
 
 @vani_cli.command("scheduler")
 def scheduler_command() -> None:
-    """Run RQ's cron scheduler: the minute sweeps and the daily cleanup (run exactly one)."""
-    from vani.extensions import redis_ext
-    from vani.jobs.maintenance import build_scheduler
+    """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
+    from flask import current_app
 
-    scheduler = build_scheduler(redis_ext.client)
-    for job in scheduler.get_jobs():
-        when = f"every {job.interval} s" if job.interval else f"cron '{job.cron}'"
-        click.echo(f"scheduled {job.name} on {job.queue_name}, {when}")
-    scheduler.start()
+    from vani.jobs.maintenance import CRON
+    from vani.work.processes import run_scheduler
+
+    click.echo(f"sweeping every {current_app.config.get('VANI_SWEEP_SECONDS', 5)} s")
+    for entry in CRON:
+        click.echo(f"scheduled {entry.func.__module__}.{entry.func.__name__}: "
+                   + (f"every {entry.interval} s" if entry.interval else f"cron '{entry.cron}'"))
+    run_scheduler(CRON)

@@ -19,7 +19,7 @@ def notifications() -> None:
 def test(channel: str, kind: str) -> None:
     """Send a sample notification through one channel now (nothing is stored)."""
     from vani.services.notifications.base import ChannelError
-    from vani.services.notifications.delivery import SENDERS
+    from vani.services.notifications.sending import SENDERS
     from vani.services.notifications.render import Rendered, dashboard_link
     from vani.services.notifications.routing import missing_setting
 
@@ -48,15 +48,3 @@ def retry(notification_id: int, channel: str | None) -> None:
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc).strip("'")) from None
     click.echo(f"notification {notification_id}: queued {len(ids)} send(s)")
-
-
-@notifications.command("sweep")
-def sweep() -> None:
-    """Queue every notification send that is pending, due for a retry or abandoned."""
-    from vani.services.notifications import sweep as run
-
-    try:
-        count = run()
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"queued {count} notification send(s)")

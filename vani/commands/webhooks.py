@@ -116,7 +116,7 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
     import requests
 
     from vani import samples
-    from vani.providers.registry import all_providers
+    from vani.providers.registry import all_providers, webhook_paths
     from vani.services.registration import normalize_name
     from vani.services.secrets import secrets_for
 
@@ -135,7 +135,7 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
         raise click.BadParameter(f"no sample for {event!r} (have: {', '.join(available) or 'none'})",
                                  param_hint="EVENT") from None
     base = (base_url or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
-    url = base + provider.routes[0]
+    url = base + webhook_paths(provider)[0]
     secret = next(iter(secrets_for(provider)), None)
     if bad_signature:
         secret = "not-" + (secret or "the-secret")
@@ -143,7 +143,7 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
         click.secho(f"no secret configured ({' or '.join(provider.secret_settings)}): sending unsigned",
                     fg="yellow")
     # Vani checks URL-signed calls (Twilio) against PUBLIC_URL when it is set, so sign that URL.
-    signed_url = (current_app.config.get("PUBLIC_URL") or base).rstrip("/") + provider.routes[0]
+    signed_url = (current_app.config.get("PUBLIC_URL") or base).rstrip("/") + webhook_paths(provider)[0]
     headers = samples.request_headers(sample, secret, signed_url)
     click.echo(f"POST {url} ({provider.title} {sample.event}, {len(sample.body)} bytes"
                f"{', wrong signature' if bad_signature else ''})")

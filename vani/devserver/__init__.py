@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop: threading.Event,
         state: dict) -> int:
     from config import BASE_DIR
-    from vani.providers.registry import all_providers
+    from vani.providers.registry import all_providers, webhook_paths
 
     cfg = app.config
     say = lambda text: out.line("vani", text)  # noqa: E731
@@ -130,7 +130,8 @@ def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop
     supervisor.add("scheduler", flask_command("scheduler"), env)
     found = tunnels.discover(cfg.get("PUBLIC_URL"), cfg["VANI_NGROK_API_URL"], args.port,
                              cfg.get("NGROK_AUTHTOKEN"), start_ngrok=True)
-    providers = all_providers()
+    with app.app_context():
+        providers = [(p.title, webhook_paths(p)[0]) for p in all_providers()]
 
     say(f"waiting for http://127.0.0.1:{args.port}/readyz")
     if not wait_ready(f"http://127.0.0.1:{args.port}/readyz", stop, lambda: web.running):

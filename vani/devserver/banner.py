@@ -33,13 +33,11 @@ def masked_db(uri: str) -> str:
         return uri.split(":", 1)[0]
 
 
-def provider_lines(providers, local_base: str, public_base: str | None) -> list[str]:
+def provider_lines(providers: list[tuple[str, str]], local_base: str, public_base: str | None) -> list[str]:
+    """``providers``: (title, webhook path) pairs."""
     lines = []
-    for provider in providers:
-        if not provider.routes:
-            continue
-        route = provider.routes[0]
-        lines.append(f"  {provider.title}")
+    for title, route in providers:
+        lines.append(f"  {title}")
         lines.append(f"      local   {local_base}{route}")
         lines.append(f"      public  {public_base + route if public_base else '(no public URL yet)'}")
     return lines

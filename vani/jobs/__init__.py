@@ -1,1 +1,2 @@
-"""RQ job functions. Each takes ids, loads rows and is safe to run twice."""
+"""RQ jobs that are not lane work: thin entry points the scheduler or the API queue (cleanup,
+Calendly sync). Each takes plain arguments, calls a service and is safe to run twice."""

@@ -1,6 +1,7 @@
 """The sales domain: prospects, their notes and meetings, and notifications."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 
@@ -8,17 +9,29 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, state_type, utcnow
 
 
-class MeetingStatus:
+class MeetingStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
-    PENDING = "pending"
+    PENDING = "pending"          # requested, waiting for the host to confirm
     CANCELLED = "cancelled"
-    RESCHEDULED = "rescheduled"
+    RESCHEDULED = "rescheduled"  # replaced by another meeting
     COMPLETED = "completed"
     NO_SHOW = "no_show"
-    ALL = (SCHEDULED, PENDING, CANCELLED, RESCHEDULED, COMPLETED, NO_SHOW)
+
+    @classmethod
+    def final(cls) -> frozenset["MeetingStatus"]:
+        """States a late "scheduled" never reopens."""
+        return frozenset({cls.CANCELLED, cls.RESCHEDULED, cls.COMPLETED, cls.NO_SHOW})
+
+
+class NotificationStatus(enum.StrEnum):
+    """A notification's summary of its sends (one per channel)."""
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class Prospect(db.Model):
@@ -80,9 +93,9 @@ class Meeting(db.Model):
     title: Mapped[str | None] = mapped_column(String(512), nullable=True)
     start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.SCHEDULED)
+    status: Mapped[MeetingStatus] = mapped_column(state_type(MeetingStatus), default=MeetingStatus.SCHEDULED)
     # Status to return to when a no-show mark is removed.
-    previous_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    previous_status: Mapped[MeetingStatus | None] = mapped_column(state_type(MeetingStatus), nullable=True)
     join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     location_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cancellation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -123,7 +136,8 @@ class Notification(db.Model):
     kind: Mapped[str] = mapped_column(String(64))
     # One notification per moment: e.g. "payment.received:cal_com:<uid>".
     moment_key: Mapped[str] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | skipped
+    status: Mapped[NotificationStatus] = mapped_column(state_type(NotificationStatus),
+                                                      default=NotificationStatus.PENDING)
     prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"), nullable=True)

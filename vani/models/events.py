@@ -1,28 +1,33 @@
 """Inbound webhook calls: stored events and rejected calls."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, isoformat, state_type, utcnow
 
 
-class EventStatus:
+class EventStatus(enum.StrEnum):
     RECEIVED = "received"      # stored, waiting for a worker
     PROCESSING = "processing"  # claimed by a worker
     PROCESSED = "processed"
-    IGNORED = "ignored"
-    FAILED = "failed"
-    ALL = (RECEIVED, PROCESSING, PROCESSED, IGNORED, FAILED)
+    IGNORED = "ignored"        # nothing to do; ``outcome`` says why
+    FAILED = "failed"          # processing raised; retried at ``next_attempt_at``
+    DEAD = "dead"              # failed every allowed attempt: waits for a person (replay)
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Leased, db.Model):
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("provider", "dedupe_key", name="uq_webhook_events_provider_dedupe_key"),
+        # Only waiting rows: the claim walks this small index in due order.
+        Index("ix_webhook_events_due", "next_attempt_at", "id",
+              postgresql_where=text("status IN ('received', 'failed')"),
+              sqlite_where=text("status IN ('received', 'failed')")),
         Index("ix_webhook_events_received", "received_at", "id"),
         Index("ix_webhook_events_provider_received", "provider", "received_at", "id"),
         Index("ix_webhook_events_status_received", "status", "received_at", "id"),
@@ -34,7 +39,7 @@ class WebhookEvent(db.Model):
     event_type: Mapped[str] = mapped_column(String(120))
     dedupe_key: Mapped[str] = mapped_column(String(255))
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED)
+    status: Mapped[EventStatus] = mapped_column(state_type(EventStatus), default=EventStatus.RECEIVED)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict] = mapped_column(JSONType, default=dict)
     payload: Mapped[dict | list | None] = mapped_column(JSONType, nullable=True)
@@ -42,8 +47,6 @@ class WebhookEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)  # ignore reason or error
     # Filled by processing, for search and links.
     subject_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)

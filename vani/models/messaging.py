@@ -1,16 +1,17 @@
 """WhatsApp (and SMS) conversations with prospects, and their messages."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, state_type, utcnow
 
 
-class MessageStatus:
+class MessageStatus(enum.StrEnum):
     RECEIVED = "received"  # inbound
     QUEUED = "queued"
     SENT = "sent"
@@ -18,12 +19,31 @@ class MessageStatus:
     READ = "read"
     FAILED = "failed"
     UNDELIVERED = "undelivered"
-    ALL = (RECEIVED, QUEUED, SENT, DELIVERED, READ, FAILED, UNDELIVERED)
-    # A status only ever moves up: a late "delivered" never replaces "read".
-    RANK = {RECEIVED: 0, QUEUED: 0, SENT: 1, DELIVERED: 2, READ: 3, FAILED: 4, UNDELIVERED: 4}
-    # The column holding each step's time.
-    STEP_COLUMN = {RECEIVED: "received_at", QUEUED: "queued_at", SENT: "sent_at", DELIVERED: "delivered_at",
-                   READ: "read_at", FAILED: "failed_at", UNDELIVERED: "failed_at"}
+
+    @property
+    def rank(self) -> int:
+        """A status only ever moves up: a late "delivered" never replaces "read"."""
+        return _RANK[self]
+
+    @property
+    def step_column(self) -> str:
+        """The column holding this step's time."""
+        return "failed_at" if self is MessageStatus.UNDELIVERED else f"{self.value}_at"
+
+
+_RANK = {MessageStatus.RECEIVED: 0, MessageStatus.QUEUED: 0, MessageStatus.SENT: 1, MessageStatus.DELIVERED: 2,
+         MessageStatus.READ: 3, MessageStatus.FAILED: 4, MessageStatus.UNDELIVERED: 4}
+
+
+class MessageDirection(enum.StrEnum):
+    INBOUND = "inbound"    # from the customer
+    OUTBOUND = "outbound"  # from the business
+
+
+class ConversationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+    INACTIVE = "inactive"
 
 
 class Conversation(db.Model):
@@ -43,7 +63,8 @@ class Conversation(db.Model):
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # customer, E.164
     business_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)  # our number / phone_number_id
     contact_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | ended | inactive
+    status: Mapped[ConversationStatus] = mapped_column(state_type(ConversationStatus),
+                                                      default=ConversationStatus.ACTIVE)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,12 +95,12 @@ class Message(db.Model):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(32))
     provider_message_id: Mapped[str] = mapped_column(String(255))  # wamid…, Twilio SM…/MM…
-    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    direction: Mapped[MessageDirection] = mapped_column(state_type(MessageDirection, 8))
     type: Mapped[str] = mapped_column(String(32), default="text")
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     media_urls: Mapped[list] = mapped_column(JSONType, default=list)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)  # location, button reply, errors …
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[MessageStatus] = mapped_column(state_type(MessageStatus))
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # provider's time

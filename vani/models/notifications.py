@@ -1,42 +1,48 @@
 """Where each notification went: one row per (notification, channel)."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, UTCDateTime, isoformat, utcnow
+from vani.models.base import BigId, Leased, UTCDateTime, isoformat, state_type, utcnow
 
 
-class SendStatus:
-    PENDING = "pending"    # waiting for a worker
+class SendStatus(enum.StrEnum):
+    PENDING = "pending"    # waiting for a worker (the first try)
     SENDING = "sending"    # claimed by a worker
     SENT = "sent"
     COVERED = "covered"    # webhook channel: subscribers get the same-named outbound domain event
-    FAILED = "failed"      # next_attempt_at set: will retry; None: gave up (retry by hand)
+    FAILED = "failed"      # the try failed; retried at next_attempt_at
+    DEAD = "dead"          # every allowed try failed, or a crash left it unknown: retry by hand
     SKIPPED = "skipped"    # channel not configured
-    DONE = (SENT, COVERED, SKIPPED)
-    ALL = (PENDING, SENDING, SENT, COVERED, FAILED, SKIPPED)
+
+    @classmethod
+    def done(cls) -> frozenset["SendStatus"]:
+        return frozenset({cls.SENT, cls.COVERED, cls.SKIPPED})
 
 
-class NotificationSend(db.Model):
+class NotificationSend(Leased, db.Model):
     __tablename__ = "notification_sends"
     __table_args__ = (
         UniqueConstraint("notification_id", "channel", name="uq_notification_sends_notification_channel"),
-        Index("ix_notification_sends_status_next", "status", "next_attempt_at"),
+        Index("ix_notification_sends_due", "next_attempt_at", "id",
+              postgresql_where=text("status IN ('pending', 'failed')"),
+              sqlite_where=text("status IN ('pending', 'failed')")),
+        Index("ix_notification_sends_status_lease", "status", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))  # slack | email | webhook
-    status: Mapped[str] = mapped_column(String(16), default=SendStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[SendStatus] = mapped_column(state_type(SendStatus), default=SendStatus.PENDING)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # what was done
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set just before the channel is called: a takeover after it must not send again (it may have gone out).
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,23 +1,28 @@
 """Outbound webhooks: subscriptions, one delivery per (outbound event, subscription), attempts."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, UTCDateTime, as_utc, isoformat, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, isoformat, state_type, utcnow
 
 
-class DeliveryStatus:
+class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"        # waiting for its next attempt (next_attempt_at)
-    DELIVERING = "delivering"  # claimed by a worker; next_attempt_at is the lease expiry
+    DELIVERING = "delivering"  # claimed by a worker until lease_expires_at
     DELIVERED = "delivered"
-    FAILED = "failed"          # dead: every scheduled attempt failed (or a manual retry failed)
+    FAILED = "failed"          # the dead letter: every scheduled attempt failed (a person may retry it)
     CANCELLED = "cancelled"    # its subscription was disabled before it could be sent
-    ALL = (PENDING, DELIVERING, DELIVERED, FAILED, CANCELLED)
-    FINAL = (DELIVERED, FAILED, CANCELLED)
+
+
+class AttemptTrigger(enum.StrEnum):
+    SCHEDULED = "scheduled"  # the first try or a retry by the schedule
+    MANUAL = "manual"        # a person asked for it
+    LOST = "lost"            # the worker stopped during the attempt; recorded by the takeover
 
 
 def mask_secret(secret: str | None) -> str | None:
@@ -94,11 +99,13 @@ class WebhookSubscription(db.Model):
         }
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Leased, db.Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("outbound_event_id", "subscription_id", name="uq_webhook_deliveries_event_subscription"),
-        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", "id",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_webhook_deliveries_status_lease", "status", "lease_expires_at"),
         Index("ix_webhook_deliveries_created", "created_at", "id"),
         Index("ix_webhook_deliveries_status_created", "status", "created_at", "id"),
         Index("ix_webhook_deliveries_subscription_created", "subscription_id", "created_at", "id"),
@@ -110,9 +117,7 @@ class WebhookDelivery(db.Model):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     msg_id: Mapped[str] = mapped_column(String(64))  # webhook-id header and body "id"; same on every retry
     event_type: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[DeliveryStatus] = mapped_column(state_type(DeliveryStatus), default=DeliveryStatus.PENDING)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -142,7 +147,7 @@ class DeliveryAttempt(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)  # 1 for the first try
-    trigger: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | manual | lost
+    trigger: Mapped[AttemptTrigger] = mapped_column(state_type(AttemptTrigger), default=AttemptTrigger.SCHEDULED)
     url: Mapped[str] = mapped_column(String(2048))
     request_headers: Mapped[dict] = mapped_column(JSONType, default=dict)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,9 +1,10 @@
-"""Domain events emitted by processing, in the same transaction as the change (the outbox)."""
+"""Domain events emitted by processing, in the same transaction as the change and the deliveries
+that fan them out (the outbox)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
@@ -12,7 +13,6 @@ from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
 
 class OutboundEvent(db.Model):
     __tablename__ = "outbound_events"
-    __table_args__ = (Index("ix_outbound_events_fanned_out", "fanned_out", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)  # stable id sent to receivers
@@ -20,7 +20,6 @@ class OutboundEvent(db.Model):
     # Makes emission idempotent: re-processing an inbound event emits nothing new.
     emit_key: Mapped[str] = mapped_column(String(255), unique=True)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
-    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def to_dict(self) -> dict:

@@ -1,7 +1,7 @@
 """What a provider plugin is: a verifier, a parser and a mapper behind one webhook blueprint.
 
-A provider package (``vani/providers/<name>/``) defines a ``Provider`` subclass, exposes an
-instance as ``provider`` and its ``blueprint``, and is listed once in ``registry.py``.
+A provider package (``vani/providers/<name>/``) defines a ``Provider`` subclass and exposes an
+instance as ``provider``; ``registry.py`` lists it once and ``vani.inbound`` serves its URLs.
 """
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
 
+from vani.models.events import EventStatus
 from vani.providers.safejson import TooDeep, load_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from vani.models import WebhookEvent
-    from vani.services.mapping import MappingContext
+    from vani.services.processing.context import EventContext
 
 
 class SignatureError(Exception):
@@ -60,16 +61,18 @@ class Incoming:
 
 @dataclass
 class Outcome:
-    status: str  # processed | ignored
+    """What mapping an event came to: ``processed`` (with an optional note) or ``ignored`` (why)."""
+
+    status: EventStatus
     reason: str | None = None
 
     @classmethod
     def processed(cls, note: str | None = None) -> "Outcome":
-        return cls("processed", note)
+        return cls(EventStatus.PROCESSED, note)
 
     @classmethod
     def ignored(cls, reason: str) -> "Outcome":
-        return cls("ignored", reason)
+        return cls(EventStatus.IGNORED, reason)
 
 
 def body_digest(body: bytes) -> str:
@@ -94,7 +97,6 @@ def parse_json_object(body: bytes) -> dict:
 class Provider:
     name: str = ""            # stored on events, e.g. "cal_com"
     title: str = ""           # shown to people, e.g. "Cal.com"
-    routes: tuple[str, ...] = ()  # webhook URLs
     secret_settings: tuple[str, ...] = ()  # config keys holding the secret
     relevant_headers: tuple[str, ...] = ()  # stored with the event (lower-case names)
 
@@ -107,7 +109,7 @@ class Provider:
         (no NUL, no lone surrogate, no NaN)."""
         raise NotImplementedError
 
-    def map(self, event: "WebhookEvent", ctx: "MappingContext") -> Outcome:
+    def map(self, event: "WebhookEvent", ctx: "EventContext") -> Outcome:
         raise NotImplementedError
 
     def respond(self, status: str, event_ids: list[int], extra: dict) -> Response:
@@ -119,12 +121,3 @@ class Provider:
             body["event_ids"] = event_ids
         body.update(extra)
         return jsonify(body)
-
-    def make_blueprint(self) -> Blueprint:
-        from vani.services.ingest import receive
-
-        bp = Blueprint(f"webhook_{self.name}", __name__)
-        view = lambda: receive(self)  # noqa: E731
-        for i, rule in enumerate(self.routes):
-            bp.add_url_rule(rule, f"receive_{i}", view, methods=["POST"])
-        return bp

@@ -1,23 +1,31 @@
-"""The providers Vani knows. Adding one: create its package, add one line here."""
+"""The providers Vani knows, listed once as objects. Adding one: create its package, import its
+``provider`` here and add it to ``PROVIDERS``; its URLs are written in ``vani.inbound``."""
 from __future__ import annotations
 
-from importlib import import_module
+from flask import current_app
 
-PROVIDER_MODULES = [
-    "vani.providers.calendly",
-    "vani.providers.cal_com",
-    "vani.providers.kapso",
-    "vani.providers.twilio",
-    "vani.providers.gmail",
-]
+from vani.providers.cal_com import provider as cal_com
+from vani.providers.calendly import provider as calendly
+from vani.providers.gmail import provider as gmail
+from vani.providers.kapso import provider as kapso
+from vani.providers.twilio import provider as twilio
+
+PROVIDERS = (calendly, cal_com, kapso, twilio, gmail)
 
 
 def all_providers():
-    return [import_module(path).provider for path in PROVIDER_MODULES]
+    return PROVIDERS
 
 
 def get_provider(name: str):
-    for provider in all_providers():
+    for provider in PROVIDERS:
         if provider.name == name:
             return provider
     raise KeyError(name)
+
+
+def webhook_paths(provider) -> list[str]:
+    """The provider's inbound URL paths as ``vani.inbound`` serves them (the first is the main one)."""
+    endpoint = f"inbound.{provider.name}"
+    rules = [rule.rule for rule in current_app.url_map.iter_rules() if rule.endpoint == endpoint]
+    return rules[::-1]  # stacked route decorators register bottom-up: the top one is the main URL

@@ -22,12 +22,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from vani.extensions import db, redis_ext
-from vani.models import WebhookEvent
+from vani.models import EventStatus, WebhookEvent
 from vani.models.base import utcnow
 from vani.providers.base import RequestData
-from vani.services import processing
+from vani import work
+from vani.services.processing.events import EVENTS
 from vani.services.dbutil import insert_ignore
-from vani.services.mapping import parse_time
+from vani.providers.coerce import as_time as parse_time
 from vani.services.registration.calendly import calendly_client, current_user, paginate, uuid_of
 from vani.services.registration.http import ApiClient, ApiError
 
@@ -120,9 +121,10 @@ def store(body: dict) -> int | None:
     subject = (body.get("payload") or {}).get("uri") or ""
     if subject and already_stored(item.event_type, subject):
         return None
+    now = utcnow()
     values = dict(provider="calendly", event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
-                  verified=True, status="received", body=item.body, headers=dict(SYNC_HEADERS),
-                  payload=item.payload, remote_addr=None, received_at=utcnow(), attempts=0)
+                  verified=True, status=EventStatus.RECEIVED, body=item.body, headers=dict(SYNC_HEADERS),
+                  payload=item.payload, remote_addr=None, received_at=now, next_attempt_at=now, attempts=0)
     new_id = db.session.execute(insert_ignore(WebhookEvent, values, ["provider", "dedupe_key"])).scalar()
     db.session.commit()
     return new_id
@@ -154,16 +156,14 @@ def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sl
                 else:
                     result.stored += 1
                     new_ids.append(event_id)
-    done: list[int] = []
-    for event_id in new_ids:  # oldest history first: created, no-show, canceled
-        status = processing.process_event(event_id)
-        if status == "failed":
-            result.failed += 1
-        elif status is not None:
-            result.processed += 1
-            done.append(event_id)
-    if done:
-        processing.run_hooks(done)
+    if new_ids:  # mapped here and now, oldest history first: created, no-show, canceled
+        work.run_inline(EVENTS, new_ids)
+        statuses = db.session.execute(select(WebhookEvent.status).where(WebhookEvent.id.in_(new_ids))).scalars()
+        for status in statuses:
+            if status in (EventStatus.PROCESSED, EventStatus.IGNORED):
+                result.processed += 1
+            else:
+                result.failed += 1
     result.finished_at = calendly_time(utcnow())
     remember(result)
     return result

@@ -15,20 +15,22 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Conversation, Message, MessageStatus, Prospect
+from vani.models import Conversation, ConversationStatus, Message, MessageDirection, MessageStatus, Prospect
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
 from vani.providers.safejson import clean_text
-from vani.services import outbox
+from vani.services import outbox, prospects
 from vani.services.dbutil import insert_ignore
+from vani.services.notifications import moments
 from vani.services.phones import normalize_phone
+from vani.services.processing.context import EventContext
 
-INBOUND, OUTBOUND = "inbound", "outbound"
+INBOUND, OUTBOUND = MessageDirection.INBOUND, MessageDirection.OUTBOUND
 
 
 @dataclass
 class StatusStep:
-    status: str  # one of MessageStatus.ALL
+    status: MessageStatus | str  # a provider's word that is not a MessageStatus is ignored
     at: datetime | None = None
     error_code: str | None = None
     error_detail: str | None = None
@@ -40,7 +42,7 @@ class MessageIn:
 
     provider: str
     provider_message_id: str
-    direction: str
+    direction: MessageDirection
     phone: str | None  # the customer's number, any spelling
     conversation_ref: str | None = None
     channel: str = "whatsapp"
@@ -97,7 +99,7 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
     ref = text_or_none(ref, 255) or "-"
     business_ref, contact_name = text_or_none(business_ref, 64), text_or_none(contact_name, 255)
     values = dict(provider=provider, provider_ref=ref, channel=channel[:16], phone=phone,
-                  business_ref=business_ref, contact_name=contact_name, status="active")
+                  business_ref=business_ref, contact_name=contact_name, status=ConversationStatus.ACTIVE)
     if at is not None:
         values.update(created_at=at, updated_at=at)
     db.session.execute(insert_ignore(Conversation, values, ["provider", "provider_ref"]))
@@ -110,13 +112,13 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
     return conv
 
 
-def set_conversation_status(conv: Conversation, status: str, at: datetime | None) -> bool:
+def set_conversation_status(conv: Conversation, status: ConversationStatus, at: datetime | None) -> bool:
     """Apply a conversation status unless a newer one is already recorded; ``inactive`` never
     replaces ``ended``. Returns True when the status changed."""
     at, last = as_utc(at), as_utc(conv.status_changed_at)
     if at and last and at < last:
         return False
-    if status == "inactive" and conv.status == "ended":
+    if status == ConversationStatus.INACTIVE and conv.status == ConversationStatus.ENDED:
         return False
     if at and (last is None or at > last):
         conv.status_changed_at = at
@@ -126,21 +128,19 @@ def set_conversation_status(conv: Conversation, status: str, at: datetime | None
     return True
 
 
-def link_prospect(ctx, conv: Conversation, inbound: bool, name: str | None) -> Prospect | None:
+def link_prospect(ctx: EventContext, conv: Conversation, inbound: bool, name: str | None) -> Prospect | None:
     """The conversation's prospect: the one already linked, else the one with this phone (also
     when first seen through a booking's reminder number), else, for a message *from* the
     number, a new prospect with that phone and profile name."""
     prospect = db.session.get(Prospect, conv.prospect_id) if conv.prospect_id else None
     if prospect is not None:
-        if inbound and name and not prospect.name:
-            prospect.name = name
-            db.session.flush()
-            ctx.emit("prospect.updated", prospect.to_dict(), prospect.id)
+        if inbound:
+            prospects.fill_name(ctx, prospect, name)
         ctx.prospect = prospect
     elif conv.phone and inbound:
-        prospect = ctx.upsert_prospect(phone=conv.phone, name=name)
+        prospect = prospects.upsert(ctx, phone=conv.phone, name=name)
     elif conv.phone:
-        prospect = ctx.find_prospect(phone=conv.phone)
+        prospect = prospects.find(phone=conv.phone)
         ctx.prospect = prospect or ctx.prospect
     if prospect is not None and conv.prospect_id != prospect.id:
         conv.prospect_id = prospect.id
@@ -151,17 +151,19 @@ def link_prospect(ctx, conv: Conversation, inbound: bool, name: str | None) -> P
 def apply_step(msg: Message, step: StatusStep) -> bool:
     """Record a status step's time (the earliest seen) and move the status up only.
     Returns True when ``msg.status`` changed."""
-    if step.status not in MessageStatus.RANK:
+    try:
+        status = MessageStatus(step.status)
+    except ValueError:
         return False
-    column = MessageStatus.STEP_COLUMN[step.status]
+    column = status.step_column
     at, current = as_utc(step.at), as_utc(getattr(msg, column))
     if at and (current is None or at < current):
         setattr(msg, column, at)
-    if step.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
+    if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         msg.error_code = msg.error_code or step.error_code
         msg.error_detail = msg.error_detail or step.error_detail
-    if MessageStatus.RANK[step.status] > MessageStatus.RANK.get(msg.status, 0):
-        msg.status = step.status
+    if status.rank > msg.status.rank:
+        msg.status = status
         return True
     return False
 
@@ -191,7 +193,7 @@ def _event_data(msg: Message, conv: Conversation, prospect: Prospect | None, **e
             "prospect": prospect.to_dict() if prospect else None, **extra}
 
 
-def record_message(ctx, m: MessageIn) -> Outcome:
+def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     """Store one message (or status change) and emit/notify what changed, once."""
     m = tidy(m)
     if not m.provider_message_id:
@@ -213,20 +215,20 @@ def record_message(ctx, m: MessageIn) -> Outcome:
     at = as_utc(m.message_at)
     if at and (conv.last_message_at is None or at > as_utc(conv.last_message_at)):
         conv.last_message_at = at
-        if conv.status == "inactive":
-            set_conversation_status(conv, "active", at)
+        if conv.status == ConversationStatus.INACTIVE:
+            set_conversation_status(conv, ConversationStatus.ACTIVE, at)
     db.session.flush()
-    ctx.event.subject_ref = ctx.event.subject_ref or m.provider_message_id[:255]
+    ctx.refer(m.provider_message_id)
     if created and inbound:
-        outbox.emit("message.received", _event_data(msg, conv, prospect), f"message.received:{msg.id}")
-        ctx.notify("message.received", f"message.received:{m.provider}:{m.provider_message_id}",
+        outbox.emit_keyed(ctx, "message.received", _event_data(msg, conv, prospect), f"message.received:{msg.id}")
+        moments.notify(ctx, "message.received", f"message.received:{m.provider}:{m.provider_message_id}",
                    prospect=prospect, data={
                        "text": (msg.text or "")[:1000], "type": msg.type, "media_count": len(msg.media_urls or []),
                        "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
                        "conversation_id": conv.id, "message_id": msg.id})
     if changed:
-        outbox.emit("message.status_updated", _event_data(msg, conv, prospect, previous_status=before),
-                    f"message.status_updated:{msg.id}:{msg.status}")
+        outbox.emit_keyed(ctx, "message.status_updated", _event_data(msg, conv, prospect, previous_status=before),
+                          f"message.status_updated:{msg.id}:{msg.status}")
     if created:
         return Outcome.processed(f"{m.direction} message stored ({msg.status})")
     return Outcome.processed(f"message now {msg.status}" if changed else f"message already {msg.status}")

@@ -1,6 +1,8 @@
 """Small portable helpers over dialect-specific SQL (PostgreSQL and SQLite)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vani.extensions import db
@@ -13,14 +15,26 @@ def dialect_insert(model):
     return module.insert(model)
 
 
-def insert_ignore(model, values: dict, conflict_columns: list[str]):
-    """``INSERT … ON CONFLICT (cols) DO NOTHING RETURNING id``: yields the new id, or nothing.
+def insert_ignore(model, values: dict | None, conflict_columns: list[str], returning: bool = True):
+    """``INSERT … ON CONFLICT (cols) DO NOTHING [RETURNING id]``: yields the new id, or nothing.
 
-    A Core insert on the model's table: the ORM's bulk-insert machinery is not needed here."""
+    With ``values`` None, execute it with a list of rows (one multi-row statement)."""
     table = getattr(model, "__table__", model)
-    return (dialect_insert(table).values(**values)
-            .on_conflict_do_nothing(index_elements=conflict_columns)
-            .returning(table.c.id))
+    stmt = dialect_insert(table)
+    if values is not None:
+        stmt = stmt.values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=conflict_columns)
+    return stmt.returning(table.c.id) if returning else stmt
+
+
+def fit(model, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each string cut to its column's length (providers may send anything)."""
+    columns = model.__table__.c
+    out = {}
+    for key, value in values.items():
+        length = getattr(columns[key].type, "length", None) if key in columns else None
+        out[key] = value[:length] if length and isinstance(value, str) else value
+    return out
 
 
 def is_postgres() -> bool:

@@ -2,8 +2,8 @@
 
 Concurrent requests in one process (gunicorn's threaded workers) queue their rows; whichever
 request holds the write lock writes every queued row in ONE multi-row
-``INSERT … ON CONFLICT DO NOTHING RETURNING`` and one commit, then hands the new ids to Redis in
-one pipeline. A request whose rows were written by another returns at once. Alone (tests, sync
+``INSERT … ON CONFLICT DO NOTHING RETURNING`` and one commit, then wakes the workers once for
+them all. A request whose rows were written by another returns at once. Alone (tests, sync
 workers) a request simply writes its own rows: nothing waits on a timer.
 """
 from __future__ import annotations

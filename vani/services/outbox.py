@@ -1,20 +1,43 @@
-"""The outbox: domain events written in the processing transaction, delivered after commit."""
+"""The outbox: domain events, written in the same transaction as the change they describe.
+
+``emit`` records an event on the processing context; the batch writes them all at once
+(``write``) and fans them out to subscriptions in that same transaction, so nothing is emitted
+without its change, or changed without emitting. An ``emit_key`` makes emission idempotent:
+re-processing an inbound event emits nothing new.
+"""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from vani.extensions import db
 from vani.models import OutboundEvent
-from vani.models.base import utcnow
-from vani.services.dbutil import insert_ignore
+from vani.services.dbutil import dialect_insert
+from vani.services.processing.context import EventContext
 
 
 def new_msg_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def emit(type_: str, data: dict, emit_key: str) -> None:
-    """Record a domain event once per ``emit_key`` (re-processing emits nothing new)."""
-    db.session.execute(insert_ignore(OutboundEvent, dict(
-        msg_id=new_msg_id(), type=type_, emit_key=emit_key[:255], data=data, fanned_out=False,
-        created_at=utcnow()), ["emit_key"]))
+def emit(ctx: EventContext, type_: str, data: dict, subject: str | int = "") -> None:
+    """Emit ``type_`` once per (this event, type, subject)."""
+    emit_keyed(ctx, type_, data, ctx.key(type_, subject))
+
+
+def emit_keyed(ctx: EventContext, type_: str, data: dict, emit_key: str) -> None:
+    """Emit ``type_`` once per ``emit_key``, whichever event gets there first."""
+    ctx.outbox.append(dict(type=type_, data=data, emit_key=emit_key[:255]))
+
+
+def write(rows: list[dict], now: datetime) -> list[dict]:
+    """Insert a batch's events (skipping keys already emitted); the new ones, as dicts with
+    ``id, msg_id, type, data, created_at``, in emission order."""
+    if not rows:
+        return []
+    t = OutboundEvent.__table__
+    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["emit_key"])
+            .returning(t.c.id, t.c.msg_id, t.c.type, t.c.data, t.c.created_at))
+    params = [dict(row, msg_id=new_msg_id(), created_at=now) for row in rows]
+    inserted = [dict(r._mapping) for r in db.session.execute(stmt, params)]
+    return sorted(inserted, key=lambda r: r["id"])

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
-from vani.api.pagination import MAX_ID, BadRequest
+from vani.errors import MAX_ID
 from vani.extensions import login_manager
 from vani.web import bp
 
@@ -38,12 +38,6 @@ def no_store(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", CSP)
     return response
-
-
-@bp.errorhandler(BadRequest)
-def bad_filter(exc: BadRequest):
-    return render_template("error.html", code=400, title="Bad request",
-                           message=f"{exc.field}: {exc.reason}"), 400
 
 
 def role_required(role: str):

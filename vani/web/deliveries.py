@@ -5,6 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from vani.extensions import db
 from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery
+from vani.errors import VaniError
 from vani.services import webhooks
 from vani.services.dashboard import deliveries as service
 from vani.web import bp
@@ -25,7 +26,7 @@ def deliveries():
         return render_template("deliveries/_rows.html", rows=rows)
     return render_template(
         "deliveries/list.html", rows=rows, cursor=cursor, next_cursor=next_cursor, filters=filters,
-        statuses=DeliveryStatus.ALL, types=service.event_types(), subscription_choices=service.subscription_choices(),
+        statuses=list(DeliveryStatus), types=service.event_types(), subscription_choices=service.subscription_choices(),
         failed_count=service.failed_matching(filters))
 
 
@@ -46,7 +47,7 @@ def retry_delivery(delivery_id: int):
     try:
         webhooks.retry_delivery(delivery_id)
         flash(f"Delivery {delivery_id} queued for another attempt now.", "success")
-    except webhooks.WebhookError as exc:
+    except VaniError as exc:
         flash(f"Could not retry delivery {delivery_id}: {exc}", "error")
     return redirect(back_to(url_for("dash.delivery_detail", delivery_id=delivery_id)), 303)
 

@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from vani.models import EventStatus
 from vani.providers.registry import all_providers
 from vani.services.dashboard import events as service
-from vani.services.dashboard.actions import replay_event
+from vani.services.processing.events import replay as replay_event
 from vani.services.dashboard.urls import provider_urls
 from vani.web import bp
 from vani.web.access import role_required
@@ -22,7 +22,7 @@ def events():
         return render_template("events/_rows.html", rows=rows)
     return render_template(
         "events/list.html", rows=rows, next_cursor=next_cursor, cursor=cursor, filters=filters,
-        providers=all_providers(), statuses=EventStatus.ALL, types=service.event_types(),
+        providers=all_providers(), statuses=list(EventStatus), types=service.event_types(),
         urls=provider_urls() if not rows and not request.args else None)
 
 

@@ -28,7 +28,7 @@ def meetings():
     cursor = request.args.get("cursor") or None
     rows, next_cursor = people.list_meetings(request.args, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
     return render_template("meetings.html", rows=rows, cursor=cursor, next_cursor=next_cursor,
-                           statuses=MeetingStatus.ALL)
+                           statuses=list(MeetingStatus))
 
 
 @bp.get("/meetings/<int:meeting_id>")

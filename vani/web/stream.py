@@ -4,15 +4,14 @@ from __future__ import annotations
 from flask import Response, current_app
 
 from vani.extensions import redis_ext
-from vani.services import queue
 from vani.services.dashboard.live import sse_stream
-from vani.services.queue import LIVE_CHANNEL
+from vani.services.live import CHANNEL as LIVE_CHANNEL
 from vani.web import bp
 
 
 @bp.get("/stream")
 def stream():
-    client = None if queue.breaker_open() else redis_ext.client
+    client = redis_ext.client if redis_ext.available() else None
     max_seconds = current_app.config["VANI_SSE_MAX_SECONDS"]
     response = Response(sse_stream(client, LIVE_CHANNEL, max_seconds=max_seconds), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"

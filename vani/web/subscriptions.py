@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from vani.errors import VaniError
 from vani.services import webhooks
 from vani.services.dashboard.deliveries import health_label
 from vani.web import bp
@@ -101,7 +102,7 @@ def test_subscription(sub_id: int):
     subscription_or_404(sub_id)
     try:
         delivery = webhooks.send_test(sub_id)
-    except webhooks.WebhookError as exc:
+    except VaniError as exc:
         flash(f"Could not send a test event: {exc}", "error")
         return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
     flash(f"Test event queued as delivery {delivery.id}.", "success")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from vani.errors import VaniError
 from vani.extensions import db
 from vani.models import ROLES, User
 from vani.services.dashboard import users as service
@@ -26,8 +27,8 @@ def _change(action: Callable[[], str], form=None):
     again with the reason (400); a done one flashes the message and goes back to the list."""
     try:
         message = action()
-    except service.UserError as exc:
-        flash(str(exc), "error")
+    except VaniError as exc:
+        flash(exc.detail, "error")
         return _users_page(form, 400)
     flash(message, "success")
     return redirect(url_for("dash.users"))

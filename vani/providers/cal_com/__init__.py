@@ -8,7 +8,6 @@ from vani.providers.cal_com import mapper, verifier
 class CalComProvider(Provider):
     name = "cal_com"
     title = "Cal.com"
-    routes = ("/api/webhooks/cal-com", "/api/webhooks/cal_com")
     secret_settings = ("CAL_COM_WEBHOOK_SECRET",)
     relevant_headers = (verifier.HEADER, "X-Cal-Webhook-Version")
     content_types = ("application/json",)  # a declared non-JSON body is refused (415)

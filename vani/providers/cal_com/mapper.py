@@ -1,4 +1,4 @@
-"""Cal.com triggers → prospects, meetings, notes, payments (see ``vani.services.mapping``).
+"""Cal.com triggers → prospects, meetings, notes, payments (see ``vani.services.meetings``).
 
 The meeting's provider id is the booking ``uid``; a reschedule is a new booking (new uid)
 linked to the one it replaces (``rescheduleUid``). The prospect is the first attendee.
@@ -10,13 +10,16 @@ from typing import Callable
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.providers.base import Outcome
 from vani.providers.cal_com.shapes import Booking, read_booking
-from vani.services.mapping import MappingContext, describe_time, headline
+from vani.services import meetings, prospects
+from vani.services.meetings import describe_time, headline
+from vani.services.notifications import moments
+from vani.services.processing.context import EventContext as MappingContext
 
 TITLE = "Cal.com"
 PENDING_STATES = {"PENDING", "AWAITING_HOST"}
 
 
-def _live_status(b: Booking) -> str:
+def _live_status(b: Booking) -> MeetingStatus:
     return MeetingStatus.PENDING if b.status in PENDING_STATES else MeetingStatus.SCHEDULED
 
 
@@ -24,20 +27,20 @@ def _prospect(b: Booking, ctx: MappingContext) -> Prospect | None:
     person = b.first
     if person is None or (not person.email and not person.phone):
         return None
-    return ctx.upsert_prospect(email=person.email, name=person.name, phone=person.phone,
+    return prospects.upsert(ctx, email=person.email, name=person.name, phone=person.phone,
                                timezone=person.timezone, source="cal_com")
 
 
-def _meeting(b: Booking, ctx: MappingContext, status: str, reason: str | None = None,
+def _meeting(b: Booking, ctx: MappingContext, status: MeetingStatus, reason: str | None = None,
              **extra) -> tuple[Meeting | None, Prospect | None, str | None]:
     """The booking's meeting moved to ``status``; created from the payload when it carries a
     uid and times. Returns (meeting, prospect, why not)."""
     if not b.uid:
         return None, None, "the booking has no uid"
-    if b.start is None and ctx.get_meeting("cal_com", b.uid) is None:
+    if b.start is None and meetings.get("cal_com", b.uid) is None:
         return None, None, f"no meeting for booking {b.uid} and the payload has no times to create one"
     prospect = _prospect(b, ctx)
-    meeting = ctx.upsert_meeting(b.uid, status, b.changed_at, reason=reason,
+    meeting = meetings.upsert(ctx, b.uid, status, b.changed_at, reason=reason,
                                  **b.meeting_fields(prospect.id if prospect else None), **extra)
     ctx.focus(meeting)
     return meeting, prospect or meeting.prospect, None
@@ -48,10 +51,10 @@ def _note(ctx: MappingContext, prospect: Prospect | None, meeting: Meeting, text
         return
     if ctx.prospect is None:
         ctx.use_prospect(prospect)
-    ctx.add_note(prospect, text, purpose, meeting)
+    prospects.add_note(ctx, prospect, text, purpose, meeting)
 
 
-def booked(b: Booking, ctx: MappingContext, status: str = MeetingStatus.SCHEDULED) -> Outcome:
+def booked(b: Booking, ctx: MappingContext, status: MeetingStatus = MeetingStatus.SCHEDULED) -> Outcome:
     if b.reschedule_uid:
         return rescheduled(b, ctx)
     meeting, prospect, why = _meeting(b, ctx, status)
@@ -68,7 +71,7 @@ def rescheduled(b: Booking, ctx: MappingContext) -> Outcome:
     old = None
     if b.reschedule_uid and b.reschedule_uid != b.uid:
         prospect = _prospect(b, ctx)
-        old = ctx.upsert_meeting(b.reschedule_uid, MeetingStatus.RESCHEDULED, b.changed_at,
+        old = meetings.upsert(ctx, b.reschedule_uid, MeetingStatus.RESCHEDULED, b.changed_at,
                                  prospect_id=prospect.id if prospect else None, title=b.title,
                                  start_at=b.reschedule_start, end_at=b.reschedule_end)
     meeting, prospect, _ = _meeting(b, ctx, _live_status(b), replaces_id=old.id if old else None)
@@ -106,8 +109,8 @@ def ended(b: Booking, ctx: MappingContext) -> Outcome:
     meeting, prospect, why = _meeting(b, ctx, MeetingStatus.COMPLETED)
     if meeting is None:
         return Outcome.ignored(why)
-    ctx.notify("meeting.completed", f"meeting.completed:cal_com:{meeting.provider_ref}", meeting=meeting,
-               data=ctx.meeting_data(meeting))
+    moments.notify(ctx, "meeting.completed", f"meeting.completed:cal_com:{meeting.provider_ref}", meeting=meeting,
+               data=meetings.data(meeting))
     _note(ctx, prospect, meeting, f"{TITLE} meeting completed" + (f" – {meeting.title}" if meeting.title else ""),
           "completed")
     return Outcome.processed()
@@ -126,7 +129,7 @@ def paid(b: Booking, ctx: MappingContext) -> Outcome:
     meeting, prospect, why = _meeting(b, ctx, _live_status(b))
     if meeting is None:
         return Outcome.ignored(why)
-    ctx.record_payment(meeting, b.price, b.currency, b.changed_at)
+    meetings.record_payment(ctx, meeting, b.price, b.currency, b.changed_at)
     amount = f"{b.price} {b.currency or ''}".strip() if b.price is not None else "amount unknown"
     _note(ctx, prospect, meeting, f"Payment received: {amount}" + (f" – {meeting.title}" if meeting.title else ""),
           "payment")
@@ -136,15 +139,15 @@ def paid(b: Booking, ctx: MappingContext) -> Outcome:
 def no_show(b: Booking, ctx: MappingContext) -> Outcome:
     if not b.uid:
         return Outcome.ignored("the no-show update names no booking")
-    meeting = ctx.get_meeting("cal_com", b.uid)
+    meeting = meetings.get("cal_com", b.uid)
     if meeting is None:
         return Outcome.ignored(f"no meeting for booking {b.uid}; the no-show update carries no booking times")
     ctx.focus(meeting)
     marked = any(a.no_show for a in b.attendees)
     if marked:
-        ctx.set_status(meeting, MeetingStatus.NO_SHOW, b.changed_at)
+        meetings.set_status(ctx, meeting, MeetingStatus.NO_SHOW, b.changed_at)
     else:
-        ctx.clear_no_show(meeting, b.changed_at)
+        meetings.clear_no_show(ctx, meeting, b.changed_at)
     who = ", ".join(a.email for a in b.attendees if a.email and a.no_show == marked)
     text = ("Marked as no-show in Cal.com" if marked else "No-show mark removed in Cal.com") + (f": {who}" if who else "")
     _note(ctx, meeting.prospect, meeting, text, "no_show" if marked else "no_show_removed")

@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vani.services.mapping import normalize_email, parse_time
+from vani.providers.coerce import as_email as normalize_email
+from vani.providers.coerce import as_time as parse_time
 from vani.services.phones import normalize_phone
 from vani.providers.coerce import as_dict as _dict, as_text as _str, as_url as _url
 

@@ -8,7 +8,6 @@ from vani.providers.calendly import mapper, verifier
 class CalendlyProvider(Provider):
     name = "calendly"
     title = "Calendly"
-    routes = ("/api/webhooks/calendly", "/api/v1/calendly/webhook")
     secret_settings = ("CALENDLY_WEBHOOK_SIGNING_KEY",)
     relevant_headers = (verifier.HEADER,)
     content_types = ("application/json",)  # a declared non-JSON body is refused (415)

@@ -1,4 +1,4 @@
-"""Calendly events → prospects, meetings, notes, payments (see ``vani.services.mapping``).
+"""Calendly events → prospects, meetings, notes, payments (see ``vani.services.meetings``).
 
 The meeting's provider id is the invitee URI: one meeting per invitee, also for group events.
 """
@@ -9,7 +9,10 @@ from typing import Callable
 from vani.models import MeetingStatus, Prospect
 from vani.providers.base import Outcome
 from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee
-from vani.services.mapping import MappingContext, describe_time, headline, parse_time
+from vani.providers.coerce import as_time as parse_time
+from vani.services import meetings, prospects
+from vani.services.meetings import describe_time, headline
+from vani.services.processing.context import EventContext as MappingContext
 
 TITLE = "Calendly"
 
@@ -17,7 +20,7 @@ TITLE = "Calendly"
 def _prospect(inv: Invitee, ctx: MappingContext) -> Prospect | None:
     if not inv.email and not inv.phone:
         return None
-    return ctx.upsert_prospect(email=inv.email, name=inv.name, phone=inv.phone, timezone=inv.timezone,
+    return prospects.upsert(ctx, email=inv.email, name=inv.name, phone=inv.phone, timezone=inv.timezone,
                                source="calendly")
 
 
@@ -31,22 +34,22 @@ def invitee_created(body: dict, ctx: MappingContext) -> Outcome:
     if inv.old_invitee and inv.old_invitee != inv.uri:
         # A reschedule: the old invitee's meeting is over. It may be unknown yet (its cancel can
         # arrive later); a minimal row keeps the link, and that cancel fills in the rest.
-        old = ctx.upsert_meeting(inv.old_invitee, MeetingStatus.RESCHEDULED, inv.created_at,
+        old = meetings.upsert(ctx, inv.old_invitee, MeetingStatus.RESCHEDULED, inv.created_at,
                                  prospect_id=prospect_id)
         replaces_id = old.id
     # A cancel processed first created this meeting already cancelled; scheduling never reopens it.
-    meeting = ctx.upsert_meeting(inv.uri, MeetingStatus.SCHEDULED, inv.created_at,
+    meeting = meetings.upsert(ctx, inv.uri, MeetingStatus.SCHEDULED, inv.created_at,
                                  replaces_id=replaces_id, **inv.meeting_fields(prospect_id))
     ctx.focus(meeting)
     if prospect:
-        ctx.add_note(prospect, headline(TITLE, "scheduled", meeting.start_at, meeting.title), "scheduled",
+        prospects.add_note(ctx, prospect, headline(TITLE, "scheduled", meeting.start_at, meeting.title), "scheduled",
                      meeting)
     if inv.payment:
-        ctx.record_payment(meeting, inv.payment.amount, inv.payment.currency, inv.created_at,
+        meetings.record_payment(ctx, meeting, inv.payment.amount, inv.payment.currency, inv.created_at,
                            {"provider_payment": {"provider": inv.payment.provider,
                                                  "external_id": inv.payment.external_id}})
         if prospect and inv.payment.amount is not None:
-            ctx.add_note(prospect, f"Payment received: {inv.payment.amount} {inv.payment.currency or ''}".rstrip()
+            prospects.add_note(ctx, prospect, f"Payment received: {inv.payment.amount} {inv.payment.currency or ''}".rstrip()
                          + (f" – {meeting.title}" if meeting.title else ""), "payment", meeting)
     return Outcome.processed()
 
@@ -58,7 +61,7 @@ def invitee_canceled(body: dict, ctx: MappingContext) -> Outcome:
     prospect = _prospect(inv, ctx)
     status = MeetingStatus.RESCHEDULED if inv.rescheduled else MeetingStatus.CANCELLED
     # Created here when the cancel is processed before its create: the late create cannot undo it.
-    meeting = ctx.upsert_meeting(inv.uri, status, inv.canceled_at, reason=inv.cancel_reason,
+    meeting = meetings.upsert(ctx, inv.uri, status, inv.canceled_at, reason=inv.cancel_reason,
                                  **inv.meeting_fields(prospect.id if prospect else None))
     if prospect:
         verb = "rescheduled" if inv.rescheduled else "cancelled"
@@ -70,7 +73,7 @@ def invitee_canceled(body: dict, ctx: MappingContext) -> Outcome:
             text += f" (by {inv.canceled_by})"
         if inv.cancel_reason:
             text += f"; reason: {inv.cancel_reason}"
-        ctx.add_note(prospect, text, verb, meeting)
+        prospects.add_note(ctx, prospect, text, verb, meeting)
     return Outcome.processed()
 
 
@@ -82,18 +85,18 @@ def _no_show(body: dict, ctx: MappingContext, marked: bool) -> Outcome:
     changed_at = parse_time(body.get("created_at")) or parse_time((body.get("payload") or {}).get("created_at"))
     if marked:
         # An unknown invitee gets a minimal meeting so the mark is kept; its create fills it in.
-        meeting = ctx.upsert_meeting(ref, MeetingStatus.NO_SHOW, changed_at)
+        meeting = meetings.upsert(ctx, ref, MeetingStatus.NO_SHOW, changed_at)
     else:
-        meeting = ctx.get_meeting("calendly", ref)
+        meeting = meetings.get("calendly", ref)
         if meeting is None:
             return Outcome.ignored(f"no meeting for invitee {ref}; nothing to unmark")
         ctx.focus(meeting)
-        ctx.clear_no_show(meeting, changed_at)
+        meetings.clear_no_show(ctx, meeting, changed_at)
     prospect = meeting.prospect
     if prospect is not None:
         ctx.use_prospect(prospect)
         text = "Marked as no-show in Calendly" if marked else "No-show mark removed in Calendly"
-        ctx.add_note(prospect, text + (f" – {meeting.title}" if meeting.title else ""),
+        prospects.add_note(ctx, prospect, text + (f" – {meeting.title}" if meeting.title else ""),
                      "no_show" if marked else "no_show_removed", meeting)
     return Outcome.processed()
 

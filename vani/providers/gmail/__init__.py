@@ -44,7 +44,6 @@ def decode_data(data: str) -> dict:
 class GmailProvider(Provider):
     name = "gmail"
     title = "Gmail (Pub/Sub push)"
-    routes = ("/api/webhooks/gmail",)
     secret_settings = ("GMAIL_PUSH_TOKEN",)
     relevant_headers = ()
 
@@ -80,7 +79,7 @@ class GmailProvider(Provider):
         decoded = (event.payload or {}).get("decoded") or {}
         email = decoded.get("emailAddress")
         if isinstance(email, str) and email.strip():
-            ctx.event.subject_email = email.strip().lower()[:320]
+            ctx.subject_email = email.strip().lower()[:320]
         return Outcome.ignored(IGNORED_REASON)
 
 

@@ -25,7 +25,6 @@ def _content_key(event: str, item: dict) -> str | None:
 class KapsoProvider(Provider):
     name = "kapso"
     title = "Kapso (WhatsApp)"
-    routes = ("/api/webhooks/kapso", "/api/whatsapp/webhook")
     secret_settings = ("KAPSO_WEBHOOK_SECRET",)
     relevant_headers = ("X-Webhook-Event", "X-Webhook-Signature", "X-Kapso-Signature", "X-Idempotency-Key",
                         "X-Webhook-Batch", "X-Batch-Size", "X-Webhook-Payload-Version")

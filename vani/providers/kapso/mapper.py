@@ -7,20 +7,23 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from vani.models import ConversationStatus, MessageStatus
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
+from vani.services import prospects
 from vani.services.conversations import (
     INBOUND, OUTBOUND, MessageIn, StatusStep, ensure_conversation, link_prospect, record_message,
     set_conversation_status, text_or_none,
 )
-from vani.services.mapping import parse_time as iso_time
+from vani.providers.coerce import as_time as iso_time
 from vani.services.phones import normalize_phone
 
 PROVIDER = "kapso"
-CONVERSATION_STATUS = {"conversation.created": "active", "conversation.ended": "ended",
-                       "conversation.inactive": "inactive"}
-MESSAGE_STATUS = {"message.sent": "sent", "message.delivered": "delivered", "message.read": "read",
-                  "message.failed": "failed"}
+CONVERSATION_STATUS = {"conversation.created": ConversationStatus.ACTIVE,
+                       "conversation.ended": ConversationStatus.ENDED,
+                       "conversation.inactive": ConversationStatus.INACTIVE}
+MESSAGE_STATUS = {"message.sent": MessageStatus.SENT, "message.delivered": MessageStatus.DELIVERED,
+                  "message.read": MessageStatus.READ, "message.failed": MessageStatus.FAILED}
 
 
 def event_name(event_type: str) -> str:
@@ -114,10 +117,10 @@ def map_message(name: str, body: dict, ctx) -> Outcome:
     text, media, extras = _content(message, kapso)
     message_at = parse_time(message.get("timestamp"))
     if direction == INBOUND:
-        steps = [StatusStep("received", message_at or ctx.event.received_at)]
+        steps = [StatusStep(MessageStatus.RECEIVED, message_at or ctx.event.received_at)]
     else:
         steps = _steps(name, kapso, message_at or ctx.event.received_at)
-        sent = [s.at for s in steps if s.status == "sent" and s.at]
+        sent = [s.at for s in steps if s.status == MessageStatus.SENT and s.at]
         message_at = sent[0] if sent else message_at
     contacts = body.get("contacts")
     contact = _dict(contacts[0] if isinstance(contacts, list) and contacts else body.get("contact"))
@@ -135,8 +138,9 @@ def map_conversation(name: str, body: dict, ctx) -> Outcome:
     if not conv_id:
         return Outcome.ignored("the payload has no conversation id")
     status = CONVERSATION_STATUS.get(name) or conv_body.get("status")
-    if status not in ("active", "ended", "inactive"):
+    if status not in set(ConversationStatus):
         return Outcome.ignored(f"conversation event {name!r} carries no status Vani tracks")
+    status = ConversationStatus(status)
     summary = _dict(conv_body.get("kapso"))
     conv = ensure_conversation(
         PROVIDER, conv_id, phone=normalize_phone(text_or_none(conv_body.get("phone_number"))),
@@ -148,7 +152,7 @@ def map_conversation(name: str, body: dict, ctx) -> Outcome:
         conv.last_message_at = last
     at = parse_time(conv_body.get("updated_at")) or parse_time(conv_body.get("last_active_at"))
     changed = set_conversation_status(conv, status, at)
-    ctx.event.subject_ref = ctx.event.subject_ref or conv_id
+    ctx.refer(conv_id)
     if changed:
         return Outcome.processed(f"conversation {status}")
     return Outcome.processed(f"conversation stays {conv.status} (this {status} is not newer)")
@@ -159,10 +163,10 @@ def map_contact(body: dict, ctx) -> Outcome:
     contact = _dict(body.get("contact"))
     phone = normalize_phone(text_or_none(contact.get("wa_id") or contact.get("phone_number") or contact.get("phone")))
     name = contact.get("name") or contact.get("display_name") or _dict(contact.get("profile")).get("name")
-    prospect = ctx.find_prospect(phone=phone) if phone else None
+    prospect = prospects.find(phone=phone) if phone else None
     if prospect is None:
         return Outcome.ignored("no prospect has this contact's phone number")
-    ctx.upsert_prospect(phone=phone, name=name if isinstance(name, str) else None)
+    prospects.upsert(ctx, phone=phone, name=name if isinstance(name, str) else None)
     return Outcome.processed("contact details applied to the prospect")
 
 
@@ -179,7 +183,7 @@ def map_flat(name: str, body: dict, ctx) -> Outcome:
     content = payload.get("content")
     text = content if isinstance(content, str) else _dict(content).get("text") or _dict(content).get("body")
     message_at = parse_time(payload.get("timestamp") or body.get("timestamp") or body.get("created_at"))
-    own = MESSAGE_STATUS.get(name) or ("received" if inbound else "sent")
+    own = MESSAGE_STATUS.get(name) or (MessageStatus.RECEIVED if inbound else MessageStatus.SENT)
     return record_message(ctx, MessageIn(
         provider=PROVIDER, provider_message_id=message_id, direction=INBOUND if inbound else OUTBOUND,
         phone=phone, conversation_ref=text_or_none(body.get("conversation_id"), 255),

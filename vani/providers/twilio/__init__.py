@@ -17,7 +17,6 @@ def message_sid(form: dict) -> str | None:
 class TwilioProvider(Provider):
     name = "twilio"
     title = "Twilio (WhatsApp)"
-    routes = ("/api/webhooks/twilio",)
     secret_settings = ("TWILIO_AUTH_TOKEN",)
     relevant_headers = (verifier.HEADER, "X-Twilio-Webhooks-Signature-Settings", "I-Twilio-Idempotency-Token",
                         "X-Forwarded-Proto", "X-Forwarded-Host")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 
+from vani.models import MessageStatus
 from vani.providers.base import Outcome
 from vani.services.conversations import INBOUND, OUTBOUND, MessageIn, StatusStep, record_message
 from vani.services.phones import normalize_phone
 
 PROVIDER = "twilio"
-# Twilio's message statuses → Vani's (see MessageStatus).
-STATUS = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
-          "sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed",
-          "undelivered": "undelivered", "canceled": "failed", "received": "received", "receiving": "received"}
+# Twilio's message statuses (its words) → Vani's.
+STATUS = {"accepted": MessageStatus.QUEUED, "scheduled": MessageStatus.QUEUED, "queued": MessageStatus.QUEUED,
+          "sending": MessageStatus.QUEUED, "sent": MessageStatus.SENT, "delivered": MessageStatus.DELIVERED,
+          "read": MessageStatus.READ, "failed": MessageStatus.FAILED, "undelivered": MessageStatus.UNDELIVERED,
+          "canceled": MessageStatus.FAILED, "received": MessageStatus.RECEIVED, "receiving": MessageStatus.RECEIVED}
 
 
 def raw_status(form: dict) -> str:
@@ -81,7 +83,7 @@ def map_event(form, ctx) -> Outcome:
     status = STATUS.get(raw_status(form))
     if status is None:
         return Outcome.ignored(f"Twilio message status {raw_status(form)!r} is not handled")
-    inbound = status == "received"
+    inbound = status == MessageStatus.RECEIVED
     customer, ours = (form.get("From"), form.get("To")) if inbound else (form.get("To"), form.get("From"))
     business = normalize_phone(ours) or (ours or "").split(":", 1)[-1] or None
     at = ctx.event.received_at
@@ -93,7 +95,7 @@ def map_event(form, ctx) -> Outcome:
             provider=PROVIDER, provider_message_id=sid, direction=INBOUND,
             phone=customer or (f"+{wa_id}" if wa_id else None), channel=channel(form), business_ref=business,
             contact_name=form.get("ProfileName") or context.get("ProfileName"), type=kind, text=text,
-            media_urls=media, data=extras, message_at=at, steps=[StatusStep("received", at)])
+            media_urls=media, data=extras, message_at=at, steps=[StatusStep(MessageStatus.RECEIVED, at)])
     else:
         message = MessageIn(
             provider=PROVIDER, provider_message_id=sid, direction=OUTBOUND, phone=customer,

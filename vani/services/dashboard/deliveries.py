@@ -15,7 +15,7 @@ from vani.models.base import utcnow
 from vani.services import webhooks
 from vani.services.dashboard.filters import parse_choice, parse_day, parse_int
 from vani.services.dashboard.menus import distinct_values
-from vani.services.dashboard.paging import keyset_page
+from vani.services.paging import keyset_page
 
 
 @dataclass
@@ -59,7 +59,7 @@ class DeliveryFilters:
     @classmethod
     def from_args(cls, args) -> "DeliveryFilters":
         return cls(
-            status=parse_choice("status", args.get("status"), DeliveryStatus.ALL),
+            status=parse_choice("status", args.get("status"), list(DeliveryStatus)),
             event_type=(args.get("event") or "").strip() or None,
             subscription_id=parse_int("subscription", args.get("subscription")),
             since=parse_day("from", args.get("from")),

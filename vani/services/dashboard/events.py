@@ -7,13 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
-from vani.api.pagination import keyset, page
+from vani.services.paging import keyset, page
 from vani.extensions import db
 from vani.models import EventStatus, Meeting, Prospect, RejectedCall, WebhookEvent
 from vani.providers.registry import all_providers
 from vani.services.dashboard.filters import parse_bool, parse_choice, parse_day, parse_int
 from vani.services.dashboard.menus import distinct_values, forget
-from vani.services.dashboard.paging import keyset_page
+from vani.services.paging import keyset_page
 
 # What a list row needs: never the body, headers or payload.
 LIST_COLUMNS = (
@@ -41,7 +41,7 @@ class EventFilters:
         return cls(
             provider=parse_choice("provider", args.get("provider"), providers),
             event_type=(args.get("type") or "").strip() or None,
-            status=parse_choice("status", args.get("status"), EventStatus.ALL),
+            status=parse_choice("status", args.get("status"), list(EventStatus)),
             verified=parse_bool("verified", args.get("verified")),
             since=parse_day("from", args.get("from")),
             until=parse_day("to", args.get("to"), end=True),

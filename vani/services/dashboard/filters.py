@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from vani.api.pagination import MAX_ID, BadRequest
+from vani.errors import MAX_ID, InvalidField
 
 
 def parse_day(field: str, raw: str | None, end: bool = False) -> datetime | None:
@@ -20,7 +20,7 @@ def parse_day(field: str, raw: str | None, end: bool = False) -> datetime | None
         start = datetime.combine(day, time.min, tzinfo=timezone.utc)
         return start + timedelta(days=1) if end else start
     except (ValueError, OverflowError):
-        raise BadRequest(field, "use a date like 2026-01-31") from None
+        raise InvalidField(field, "use a date like 2026-01-31") from None
 
 
 def parse_choice(field: str, raw: str | None, choices) -> str | None:
@@ -28,7 +28,7 @@ def parse_choice(field: str, raw: str | None, choices) -> str | None:
     if not raw:
         return None
     if raw not in choices:
-        raise BadRequest(field, f"must be one of {', '.join(choices)}")
+        raise InvalidField(field, f"must be one of {', '.join(choices)}")
     return raw
 
 
@@ -40,7 +40,7 @@ def parse_bool(field: str, raw: str | None) -> bool | None:
         return True
     if raw in ("0", "false", "no"):
         return False
-    raise BadRequest(field, "must be yes or no")
+    raise InvalidField(field, "must be yes or no")
 
 
 def parse_int(field: str, raw: str | None) -> int | None:
@@ -50,9 +50,9 @@ def parse_int(field: str, raw: str | None) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(field, "must be a whole number") from None
+        raise InvalidField(field, "must be a whole number") from None
     if not 0 <= value <= MAX_ID:
-        raise BadRequest(field, "is out of range")
+        raise InvalidField(field, "is out of range")
     return value
 
 

@@ -37,9 +37,9 @@ def sse_stream(client, channel: str, max_seconds: float = 25.0, heartbeat: float
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(channel)
     except RedisError as exc:
-        from vani.services import queue
+        from vani.extensions import redis_ext
 
-        queue.trip_breaker(exc)
+        redis_ext.trip(exc)
         log.warning("live updates unavailable, Redis unreachable: %s", exc)
         yield unavailable
         return

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 from vani.extensions import db
 from vani.models import Conversation, Meeting, Notification, Prospect
 from vani.services.dashboard.filters import parse_choice
-from vani.services.dashboard.paging import keyset_page
+from vani.services.paging import keyset_page
 from vani.services.dashboard.people import like_pattern
 from vani.services.phones import normalize_phone
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
-from vani.api.pagination import encode_cursor, keyset
+from vani.services.paging import encode_cursor, keyset
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
 from vani.models.base import as_utc
 from vani.services.dashboard.filters import parse_choice
-from vani.services.dashboard.paging import keyset_page
+from vani.services.paging import keyset_page
 from vani.services.phones import normalize_phone
 
 
@@ -36,7 +36,7 @@ def list_prospects(q: str | None, cursor: str | None, limit: int):
 
 
 def list_meetings(args, cursor: str | None, limit: int):
-    status = parse_choice("status", args.get("status"), MeetingStatus.ALL)
+    status = parse_choice("status", args.get("status"), list(MeetingStatus))
     q = (args.get("q") or "").strip()
     stmt = select(Meeting, Prospect).outerjoin(Prospect, Meeting.prospect_id == Prospect.id)
     if status:

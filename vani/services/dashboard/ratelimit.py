@@ -16,7 +16,6 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from vani.extensions import redis_ext
-from vani.services import queue
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def _keys(email: str, address: str | None) -> list[tuple[str, str, int]]:
 def check(email: str, address: str | None) -> Blocked | None:
     """The block in force for this account or address, if any."""
     keys = _keys(email, address)
-    if queue.breaker_open():
+    if not redis_ext.available():
         return None
     try:
         conn = redis_ext.client
@@ -58,14 +57,14 @@ def check(email: str, address: str | None) -> Blocked | None:
                 ttl = conn.ttl(key)
                 return Blocked(scope, ttl if ttl and ttl > 0 else 1)
     except RedisError as exc:
-        queue.trip_breaker(exc)
+        redis_ext.trip(exc)
         log.warning("login rate limit not checked, Redis unreachable: %s", exc)
     return None
 
 
 def record_failure(email: str, address: str | None) -> None:
     window = current_app.config["VANI_LOGIN_WINDOW_SECONDS"]
-    if queue.breaker_open():
+    if not redis_ext.available():
         return
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
@@ -74,15 +73,15 @@ def record_failure(email: str, address: str | None) -> None:
             pipe.incr(key)
         pipe.execute()
     except RedisError as exc:
-        queue.trip_breaker(exc)
+        redis_ext.trip(exc)
         log.warning("failed login not counted, Redis unreachable: %s", exc)
 
 
 def clear_account(email: str) -> None:
-    if queue.breaker_open():
+    if not redis_ext.available():
         return
     try:
         redis_ext.client.delete(_keys(email, None)[0][1])
     except RedisError as exc:
-        queue.trip_breaker(exc)
+        redis_ext.trip(exc)
         log.warning("login counter not cleared, Redis unreachable: %s", exc)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from vani.providers.registry import all_providers
+from vani.providers.registry import all_providers, webhook_paths
 from vani.services.secrets import secrets_for
 
 
@@ -26,5 +26,5 @@ def provider_urls() -> list[ProviderUrls]:
     out = []
     for p in all_providers():
         configured = bool(secrets_for(p))
-        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in p.routes], configured))
+        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in webhook_paths(p)], configured))
     return out

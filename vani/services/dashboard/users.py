@@ -7,6 +7,7 @@ import hmac
 from flask import current_app
 from sqlalchemy import func, select
 
+from vani.errors import Conflict, InvalidField
 from vani.extensions import db
 from vani.models import ROLES, User
 from vani.models.base import utcnow
@@ -14,25 +15,21 @@ from vani.models.base import utcnow
 MIN_PASSWORD = 8
 
 
-class UserError(ValueError):
-    """A change that cannot be made, with a message for the admin."""
-
-
 def _normalize(email: str) -> str:
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
-        raise UserError("Enter a valid email address.")
+        raise InvalidField("email", "Enter a valid email address.")
     return email
 
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"Passwords need at least {MIN_PASSWORD} characters.")
+        raise InvalidField("password", f"Passwords need at least {MIN_PASSWORD} characters.")
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise UserError(f"Role must be one of {', '.join(ROLES)}.")
+        raise InvalidField("role", f"Role must be one of {', '.join(ROLES)}.")
 
 
 def list_users() -> list[User]:
@@ -49,7 +46,7 @@ def create_user(email: str, password: str, role: str) -> User:
     _check_role(role)
     _check_password(password)
     if find_by_email(email):
-        raise UserError(f"A user {email} already exists.")
+        raise Conflict(f"A user {email} already exists.")
     user = User(email=email, role=role, active=True)
     user.set_password(password)
     db.session.add(user)
@@ -70,9 +67,9 @@ def update_user(user: User, acting: User, role: str | None = None, active: bool 
         (role is not None and role != "admin") or active is False)
     if losing_admin:
         if user.id == acting.id:
-            raise UserError("You cannot remove your own admin access; ask another admin.")
+            raise Conflict("You cannot remove your own admin access; ask another admin.")
         if _active_admins() <= 1:
-            raise UserError("This is the last active admin.")
+            raise Conflict("This is the last active admin.")
     if role is not None:
         user.role = role
     if active is not None:

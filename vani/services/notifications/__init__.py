@@ -1,20 +1,20 @@
-"""Notifications: important moments (``Notification`` rows raised by the mappers) sent to the
-team's channels — Slack, email, and the outbound webhook catalogue — with a recorded status per
-channel. See ``docs/notifications.md``."""
+"""Notifications: important moments (``Notification`` rows raised while processing events) sent
+to the team's channels — Slack, email, and the outbound webhook catalogue — with a recorded
+status per channel. See ``docs/notifications.md``."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Notification, NotificationSend, SendStatus
-from vani.services.notifications.delivery import deliver, enqueue, plan, sweep  # noqa: F401
+from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
+from vani.models.base import utcnow
 from vani.services.notifications.render import dashboard_link, render  # noqa: F401
 from vani.services.notifications.routing import CHANNELS, KINDS, channels_for, parse_routes  # noqa: F401
 
-__all__ = ["CHANNELS", "KINDS", "channels_for", "dashboard_link", "deliver", "enqueue", "parse_routes", "plan",
-           "render", "retry_notification", "sends_for", "sweep"]
+__all__ = ["CHANNELS", "KINDS", "channels_for", "dashboard_link", "parse_routes", "render",
+           "retry_notification", "sends_for"]
 
-RETRYABLE = (SendStatus.FAILED, SendStatus.SKIPPED)
+RETRYABLE = (SendStatus.FAILED, SendStatus.DEAD, SendStatus.SKIPPED)
 
 
 def sends_for(notification_ids: list[int]) -> dict[int, list[NotificationSend]]:
@@ -29,23 +29,29 @@ def sends_for(notification_ids: list[int]) -> dict[int, list[NotificationSend]]:
 
 
 def retry_notification(notification_id: int, channel: str | None = None) -> list[int]:
-    """Send a notification's failed or skipped channels again now (one more attempt each).
-    Returns the send ids queued. LookupError: no such notification; ValueError: nothing to retry."""
+    """Send a notification's failed, dead or skipped channels again now (planning any channel
+    configured since). Returns the send ids queued. LookupError: no such notification;
+    ValueError: nothing to retry."""
+    from flask import current_app
+
+    from vani.services.notifications import moments, sending
+
     n = db.session.get(Notification, notification_id)
     if n is None:
         raise LookupError(f"no notification {notification_id}")
-    plan([n.id])
+    now = utcnow()
+    moments.plan([(n.id, n.kind)], current_app.config, now)
     stmt = select(NotificationSend).where(NotificationSend.notification_id == n.id,
                                           NotificationSend.status.in_((*RETRYABLE, SendStatus.PENDING)))
     if channel:
         stmt = stmt.where(NotificationSend.channel == channel)
     rows = list(db.session.execute(stmt).scalars())
     if not rows:
+        db.session.rollback()
         raise ValueError("nothing to retry: every channel was sent or is being sent")
     for row in rows:
-        row.status, row.next_attempt_at = SendStatus.PENDING, None
-    n.status = "pending"
+        row.status, row.next_attempt_at, row.send_started_at = SendStatus.PENDING, now, None
+    n.status = NotificationStatus.PENDING
     db.session.commit()
-    ids = [row.id for row in rows]
-    enqueue(ids)
-    return ids
+    sending.wake()
+    return [row.id for row in rows]

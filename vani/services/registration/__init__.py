@@ -6,16 +6,18 @@ A provider takes part when its registrar is listed here and the provider itself 
 from __future__ import annotations
 
 import time
-from importlib import import_module
 from typing import Callable
 
 from vani.services.registration.base import Registrar, Remote, Step, register, stored_credential  # noqa: F401
+from vani.services.registration.cal_com import CalComRegistrar
+from vani.services.registration.calendly import CalendlyRegistrar
 from vani.services.registration.http import ApiError  # noqa: F401
+from vani.services.registration.kapso import KapsoRegistrar
 
-REGISTRARS = {
-    "calendly": "vani.services.registration.calendly:CalendlyRegistrar",
-    "cal_com": "vani.services.registration.cal_com:CalComRegistrar",
-    "kapso": "vani.services.registration.kapso:KapsoRegistrar",
+REGISTRARS: dict[str, type[Registrar]] = {
+    "calendly": CalendlyRegistrar,
+    "cal_com": CalComRegistrar,
+    "kapso": KapsoRegistrar,
 }
 
 
@@ -30,8 +32,7 @@ def installed_providers() -> set[str]:
 
 
 def make_registrar(name: str, config, sleep: Callable[[float], None] = time.sleep) -> Registrar:
-    module, _, cls = REGISTRARS[name].partition(":")
-    return getattr(import_module(module), cls)(config, sleep)
+    return REGISTRARS[name](config, sleep)
 
 
 def registrars(config, only: list[str] | None = None,

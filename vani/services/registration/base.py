@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from vani.extensions import db
+from vani.providers.registry import webhook_paths
 from vani.services.tunnel import host_kind, split_suffixes
 
 SECRET_NAME = "webhook_secret"
@@ -79,7 +80,7 @@ class Registrar:
         return [e for e in self.default_events if e in handled] or list(self.default_events)
 
     def target(self, base_url: str) -> str:
-        return base_url.rstrip("/") + self.provider.routes[0]
+        return base_url.rstrip("/") + webhook_paths(self.provider)[0]
 
     # -- provider API ----------------------------------------------------------------------
     def list_remote(self) -> list[Remote]:
@@ -176,7 +177,7 @@ def register(registrar: Registrar, base_url: str, env_name: str, dry_run: bool =
     wanted = registrar.events()
     stored = stored_credential(registrar.name)
     remotes = registrar.list_remote()
-    ours = [r for r in remotes if is_ours(r, target, stored, registrar.provider.routes, env_name, extra)]
+    ours = [r for r in remotes if is_ours(r, target, stored, tuple(webhook_paths(registrar.provider)), env_name, extra)]
     current = next((r for r in ours if r.url == target and r.active and set(wanted) <= set(r.events)
                     and stored is not None and stored.external_id == r.id and stored.value), None)
     if current is not None:

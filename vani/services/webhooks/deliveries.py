@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, select, update
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks import dispatch
-from vani.services.webhooks.errors import Conflict, InvalidField, NotFound, check_id
+from vani.services.webhooks.delivery import wake
+from vani.errors import Conflict, InvalidField, NotFound, check_id
 from vani.services.webhooks.subscriptions import get_subscription
 
 RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
@@ -24,8 +24,8 @@ def delivery_query(event: str | None = None, status: str | None = None, subscrip
     if event:
         stmt = stmt.where(WebhookDelivery.event_type == event)
     if status:
-        if status not in DeliveryStatus.ALL:
-            raise InvalidField("status", f"must be one of {', '.join(DeliveryStatus.ALL)}")
+        if status not in DeliveryStatus.__members__.values():
+            raise InvalidField("status", f"must be one of {', '.join(DeliveryStatus)}")
         stmt = stmt.where(WebhookDelivery.status == status)
     if subscription_id is not None:
         stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
@@ -64,7 +64,7 @@ def status_counts(subscription_id: int | None = None, since: datetime | None = N
         stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
     if since is not None:
         stmt = stmt.where(WebhookDelivery.created_at >= since)
-    counts = dict.fromkeys(DeliveryStatus.ALL, 0)
+    counts = dict.fromkeys(DeliveryStatus, 0)
     counts.update({status: n for status, n in db.session.execute(stmt)})
     return counts
 
@@ -90,7 +90,7 @@ def retry_delivery(delivery_id: int, now: datetime | None = None) -> WebhookDeli
     db.session.commit()
     if result.rowcount != 1:
         raise Conflict(f"delivery {delivery_id} is being delivered right now")
-    dispatch.kick()
+    wake()
     return db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
 
 
@@ -130,5 +130,5 @@ def retry_failed(status: str = DeliveryStatus.FAILED, since: datetime | None = N
         done += result.rowcount or 0  # one retried by hand meanwhile is not counted twice
     db.session.commit()
     if done:
-        dispatch.kick()
+        wake()
     return done

@@ -1,56 +1,63 @@
-"""Subscription health after a batch of attempts: failure streaks, 410 Gone, the five-day rule."""
+"""Subscription health after attempts: failure streaks, 410 Gone, and the five-day rule."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from vani.extensions import db
 from vani.models import WebhookSubscription
 from vani.models.base import as_utc, isoformat
-from vani.services.webhooks import policy
 from vani.services.webhooks.subscriptions import cancel_pending
 
+GONE = 410
+DISABLE_AFTER = timedelta(days=5)  # a subscription failing every attempt this long is disabled
 
-def apply_health(outcomes) -> list[int]:
-    """Update each touched subscription's streak from ``outcomes`` (in attempt order) and disable
-    those that answered 410 or have failed every attempt for five days. No commit.
-    Returns the ids of subscriptions disabled now."""
-    by_sub: dict[int, list] = {}
-    for o in outcomes:
-        by_sub.setdefault(o.job.subscription_id, []).append(o)
+
+def should_disable(first_failure_at: datetime | None, now: datetime) -> bool:
+    """Every attempt since ``first_failure_at`` failed, for at least five days."""
+    return first_failure_at is not None and now - first_failure_at >= DISABLE_AFTER
+
+
+def apply(attempts: list[tuple[int, datetime, object]]) -> list[int]:
+    """Update each touched subscription's streak from ``(subscription_id, at, result)`` (in
+    attempt order; ``result`` has ``success`` and ``status_code``) and disable those that
+    answered 410 or have failed every attempt for five days. No commit. Returns the ids of
+    subscriptions disabled now."""
+    by_sub: dict[int, list[tuple[datetime, object]]] = {}
+    for sub_id, at, result in attempts:
+        by_sub.setdefault(sub_id, []).append((at, result))
     disabled = []
     for sub_id, items in by_sub.items():
-        last_ok = max((i for i, o in enumerate(items) if o.result.success), default=None)
+        last_ok = max((i for i, (_, r) in enumerate(items) if r.success), default=None)
         tail = items if last_ok is None else items[last_ok + 1:]
         values: dict = {}
         if last_ok is not None:
-            values.update(last_success_at=items[last_ok].at, consecutive_failures=len(tail),
-                          first_failure_at=tail[0].at if tail else None)
+            values.update(last_success_at=items[last_ok][0], consecutive_failures=len(tail),
+                          first_failure_at=tail[0][0] if tail else None)
         elif tail:
             values.update(consecutive_failures=WebhookSubscription.consecutive_failures + len(tail),
-                          first_failure_at=func.coalesce(WebhookSubscription.first_failure_at, tail[0].at))
+                          first_failure_at=func.coalesce(WebhookSubscription.first_failure_at, tail[0][0]))
         if tail:
-            values["last_failure_at"] = tail[-1].at
+            values["last_failure_at"] = tail[-1][0]
         db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id).values(**values)
                            .execution_options(synchronize_session=False))
         reason = _disable_reason(sub_id, items, tail)
         if reason:
-            disable(sub_id, reason, items[-1].at)
+            disable(sub_id, reason, items[-1][0])
             disabled.append(sub_id)
     return disabled
 
 
 def _disable_reason(sub_id: int, items, tail) -> str | None:
-    gone = next((o for o in items if o.result.status_code == policy.GONE), None)
+    gone = next((at for at, r in items if r.status_code == GONE), None)
     if gone is not None:
-        return f"receiver answered 410 Gone at {isoformat(gone.at)}"
+        return f"receiver answered 410 Gone at {isoformat(gone)}"
     if not tail or len(tail) != len(items):
         return None
     first = db.session.execute(select(WebhookSubscription.first_failure_at)
                                .where(WebhookSubscription.id == sub_id)).scalar()
-    now = tail[-1].at
-    if policy.should_disable(as_utc(first), now):
+    if should_disable(as_utc(first), tail[-1][0]):
         return f"every attempt failed for 5 days (since {isoformat(first)})"
     return None
 

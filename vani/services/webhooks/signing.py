@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 from vani import __version__
 from vani.models.base import isoformat
-from vani.services.webhooks.errors import InvalidField
+from vani.errors import InvalidField
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

@@ -12,10 +12,10 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from vani.services.webhooks.errors import InvalidField
+from vani.services.http import WatchedAdapter, WatchedHTTPConnection, WatchedHTTPSConnection
+from vani.errors import InvalidField
 
 # Set by the sender around each request; connections made meanwhile obey it.
 allow_private_var: contextvars.ContextVar[bool] = contextvars.ContextVar("vani_allow_private", default=False)
@@ -120,20 +120,18 @@ class _Guarded:
             self._dns_host = host
 
 
-class GuardedHTTPConnection(_Guarded, HTTPConnection):
+class GuardedHTTPConnection(_Guarded, WatchedHTTPConnection):
     pass
 
 
-class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+class GuardedHTTPSConnection(_Guarded, WatchedHTTPSConnection):
     pass
 
 
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
+class GuardedAdapter(WatchedAdapter):
+    """Connections that check (and pin) every address they connect to, under the call's deadline."""
 
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-GUARDED_POOL_CLASSES = {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+    pool_classes = {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,),
+                                 {"ConnectionCls": GuardedHTTPConnection}),
+                    "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
+                                  {"ConnectionCls": GuardedHTTPSConnection})}

@@ -11,7 +11,7 @@ from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import signing
-from vani.services.webhooks.errors import InvalidField, NotFound, check_id
+from vani.errors import InvalidField, NotFound, check_id
 from vani.services.webhooks.ssrf import check_url
 
 ROTATION_WINDOW = timedelta(hours=24)
@@ -158,7 +158,7 @@ def delivery_counts(subscription_ids: list[int] | None = None) -> dict[int, dict
         WebhookDelivery.subscription_id, WebhookDelivery.status)
     if subscription_ids is not None:
         stmt = stmt.where(WebhookDelivery.subscription_id.in_(subscription_ids))
-    counts: dict[int, dict[str, int]] = {i: dict.fromkeys(DeliveryStatus.ALL, 0) for i in subscription_ids or []}
+    counts: dict[int, dict[str, int]] = {i: dict.fromkeys(DeliveryStatus, 0) for i in subscription_ids or []}
     for sub_id, status, n in db.session.execute(stmt):
-        counts.setdefault(sub_id, dict.fromkeys(DeliveryStatus.ALL, 0))[status] = n
+        counts.setdefault(sub_id, dict.fromkeys(DeliveryStatus, 0))[status] = n
     return counts

@@ -1,0 +1,115 @@
+"""Claims: leases, fencing tokens, takeover of a dead worker's rows, and the wake flags."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tests.booking_support import calendly
+from tests.outbound_support import attempts, delivery, emit, subscribe
+from tests.signing import post_calendly
+from vani.extensions import db
+from vani.models import DeliveryStatus, EventStatus, WebhookEvent
+from vani.models.base import as_utc, utcnow
+from vani.services.processing.events import EVENTS
+from vani.services.webhooks.delivery import DELIVERIES
+from vani.work import claims, runner, sweep, wake
+
+
+def stored_events(client, n: int, first: int = 0) -> list[int]:
+    return [post_calendly(client, calendly("invitee.created", i, email=f"p{i}@example.test")).json["event_id"]
+            for i in range(first, first + n)]
+
+
+def test_a_claim_leases_its_rows_with_one_token_and_another_claim_skips_them(app, client):
+    ids = stored_events(client, 3)
+    first = claims.claim(EVENTS, app.config, limit=2)
+    assert first.ids == ids[:2]
+    second = claims.claim(EVENTS, app.config)
+    assert second.ids == ids[2:] and second.token != first.token
+    assert claims.claim(EVENTS, app.config) is None
+    rows = db.session.execute(select(WebhookEvent).order_by(WebhookEvent.id)).scalars().all()
+    assert [r.status for r in rows] == [EventStatus.PROCESSING] * 3
+    assert [r.lease_token for r in rows] == [first.token, first.token, second.token]
+    lease = as_utc(rows[0].lease_expires_at) - utcnow()
+    assert timedelta(seconds=13) < lease <= timedelta(seconds=15)
+
+
+def test_a_stale_owner_changes_nothing(app, client, caplog):
+    [event_id] = stored_events(client, 1)
+    stale = claims.claim(EVENTS, app.config)
+    later = utcnow() + timedelta(seconds=16)
+    assert claims.take_over(EVENTS, app.config, now=later) == [event_id]  # its lease ran out
+    fresh = claims.claim(EVENTS, app.config, now=later)
+    assert fresh.ids == [event_id]
+    assert fresh.write([(event_id, EventStatus.PROCESSED, {"outcome": "by the new owner"})]) == {event_id: True}
+    db.session.commit()
+    # The first worker wakes up and writes its outcome: nothing changes, and it is logged.
+    assert stale.write([(event_id, EventStatus.IGNORED, {"outcome": "by the stale owner"})]) == {event_id: False}
+    assert stale.fail(event_id, "boom") is None
+    db.session.commit()
+    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+    assert (event.status, event.outcome, event.attempts) == (EventStatus.PROCESSED, "by the new owner", 2)
+    assert "lease was lost" in caplog.text
+
+
+def test_a_takeover_before_the_lease_ends_takes_nothing(app, client):
+    stored_events(client, 1)
+    claims.claim(EVENTS, app.config)
+    assert claims.take_over(EVENTS, app.config) == []
+    assert claims.take_over(EVENTS, app.config, now=utcnow() + timedelta(seconds=14)) == []
+
+
+def test_a_row_taken_over_too_often_becomes_a_dead_letter(app, client):
+    app.config["VANI_EVENT_MAX_ATTEMPTS"] = 2
+    [event_id] = stored_events(client, 1)
+    now = utcnow()
+    for round_ in range(2):
+        now += timedelta(seconds=20)
+        assert claims.claim(EVENTS, app.config, now=now).ids == [event_id]
+        now += timedelta(seconds=20)
+        assert claims.take_over(EVENTS, app.config, now=now) == [event_id]
+    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+    assert event.status == EventStatus.DEAD and "lease ran out" in event.outcome
+
+
+def test_a_delivery_taken_over_records_the_lost_attempt(app, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    subscribe(httpserver.url_for("/hook"))
+    [delivery_id] = emit()
+    claims.claim(DELIVERIES, app.config)
+    later = utcnow() + timedelta(seconds=app.config["VANI_DELIVERY_TIMEOUT_SECONDS"] + 6)
+    assert claims.take_over(DELIVERIES, app.config, now=later) == [delivery_id]
+    d = delivery(delivery_id)
+    assert d.status == DeliveryStatus.PENDING and d.attempts == 1 and "lease ran out" in d.last_error
+    assert [a.trigger for a in attempts(delivery_id)] == ["lost"]
+
+
+def test_a_handler_that_raises_fails_its_whole_claim_by_the_policy(app, client):
+    ids = stored_events(client, 2)
+    claim = claims.claim(EVENTS, app.config)
+    runner.run_claim(dataclasses.replace(EVENTS, handler=lambda c: 1 / 0), claim)
+    rows = [db.session.get(WebhookEvent, i, populate_existing=True) for i in ids]
+    assert [(r.status, r.outcome) for r in rows] == [(EventStatus.FAILED, "ZeroDivisionError: division by zero")] * 2
+    assert all(r.lease_token is None and r.next_attempt_at is not None for r in rows)
+
+
+def test_the_wake_flag_lives_one_lease_and_goes_when_the_drain_ends(app, client, redis_client, run_worker):
+    stored_events(client, 1)  # ingest kicked the lane: a drain job is queued, its flag set
+    ttl = wake.flag_ttl_ms(EVENTS)
+    assert ttl is not None and 0 < ttl <= 15_000  # a job that dies leaves it for one lease at most
+    stored_events(client, 2, first=1)
+    assert wake.get_queue(wake.queue_name(EVENTS)).count == 1  # one drain job, not one per event
+    run_worker()
+    assert wake.flag_ttl_ms(EVENTS) is None
+    assert db.session.execute(select(WebhookEvent.status)).scalars().all() == [EventStatus.PROCESSED] * 3
+
+
+def test_the_sweep_wakes_only_lanes_with_due_work(app, client, redis_client):
+    stored_events(client, 1)
+    redis_client.flushdb()  # Redis came back empty: the event is stored, nobody is queued
+    results = {s.lane: s for s in sweep.run()}
+    assert results["events"].due and results["events"].woken
+    assert not results["deliveries"].due and not results["deliveries"].woken
+    assert wake.flag_ttl_ms(EVENTS) is not None

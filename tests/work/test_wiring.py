@@ -1,0 +1,81 @@
+"""One-way wiring: every job, lane and cron entry is referenced as an object, so a rename fails
+here (or at import), never silently in production."""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+from rq.job import Job
+
+from vani.jobs.maintenance import CRON
+from vani.lanes import LANES
+from vani.work import lane as lanes
+from vani.work import wake
+from vani.work.processes import all_queues, build_cron
+from vani.work.runner import drain
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def resolve(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_every_lane_is_installed_once_and_has_a_queue_a_worker_listens_on(app):
+    assert lanes.installed() == LANES
+    assert len({lane.name for lane in LANES}) == len(LANES)
+    assert [wake.queue_name(lane) for lane in LANES] == all_queues()[:len(LANES)]
+    for lane in LANES:
+        assert lanes.get(lane.name) is lane
+        assert callable(lane.handler) and lane.handler.__module__.startswith("vani.services.")
+
+
+def test_a_kick_queues_the_drain_job_by_a_name_that_resolves_back_to_it(app, redis_client):
+    for lane in LANES:
+        assert wake.kick(lane)
+        [job_id] = wake.get_queue(wake.queue_name(lane)).job_ids
+        job = Job.fetch(job_id, connection=redis_client)
+        assert resolve(job.func_name) is drain
+        assert lanes.get(job.args[0]) is lane
+
+
+def test_a_lane_renamed_or_removed_fails_loudly(app):
+    import pytest
+
+    with pytest.raises(LookupError, match="no work lane named 'evnets'"):
+        drain("evnets")
+
+
+def test_every_cron_job_resolves_to_its_function(app, redis_client):
+    scheduler = build_cron(redis_client, CRON, name="wiring")
+    assert [resolve(job.func_name) for job in scheduler.get_jobs()] == [entry.func for entry in CRON]
+
+
+def imports_of(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_control_goes_one_way():
+    services = list((ROOT / "vani" / "services").rglob("*.py"))
+    work = list((ROOT / "vani" / "work").rglob("*.py"))
+    assert services and work
+    for path in services:
+        bad = {m for m in imports_of(path) if m.startswith(("vani.jobs", "vani.web", "vani.api", "vani.inbound"))}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: services never import jobs or views"
+    for path in work:
+        bad = {m for m in imports_of(path) if m.startswith(("vani.jobs", "vani.services", "vani.web", "vani.api"))}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: the engine knows no service"
+
+
+def test_nothing_is_imported_by_a_dotted_string():
+    for path in (ROOT / "vani").rglob("*.py"):
+        text = path.read_text()
+        assert "import_module(" not in text, f"{path.relative_to(ROOT)} imports by name"

@@ -1,0 +1,159 @@
+"""Inbound webhooks: every provider's URL, and the HTTP edge of the fast path.
+
+A call is checked for size and type here, then ``ingest.store_events`` verifies, parses and
+stores it; the answer is JSON (Twilio gets TwiML). Refused calls are recorded with the URL that
+was checked, so a signature mismatch behind a tunnel can be debugged from the dashboard.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, quote
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from vani.providers import registry
+from vani.providers.base import Provider, RequestData
+from vani.providers.safejson import clean_text
+from vani.services import ingest
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("inbound", __name__)
+
+HEADER_EXCERPT_MAX = 2048
+_SKIP_HEADERS = {"cookie", "authorization"}
+
+
+@bp.post("/api/webhooks/calendly")
+@bp.post("/api/v1/calendly/webhook")
+def calendly():
+    return receive(registry.calendly)
+
+
+@bp.post("/api/webhooks/cal-com")
+@bp.post("/api/webhooks/cal_com")
+def cal_com():
+    return receive(registry.cal_com)
+
+
+@bp.post("/api/webhooks/kapso")
+@bp.post("/api/whatsapp/webhook")
+def kapso():
+    return receive(registry.kapso)
+
+
+@bp.post("/api/webhooks/twilio")
+def twilio():
+    return receive(registry.twilio)
+
+
+@bp.post("/api/webhooks/gmail")
+def gmail():
+    return receive(registry.gmail)
+
+
+def error(status: int, code: str, detail: str | None = None) -> Response:
+    body = {"error": code}
+    if detail:
+        body["detail"] = detail
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def request_target() -> str:
+    """The path and query exactly as the caller sent them (Twilio signs them byte for byte)."""
+    env = request.environ
+    raw = env.get("RAW_URI") or env.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return raw
+    path = quote((env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", "")).encode("latin-1"), safe="/:@!$&'()*+,;=~")
+    query = env.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
+
+
+def public_url() -> str:
+    """The URL the provider called: behind a tunnel or proxy, the public one (Twilio signs it)."""
+    cfg = current_app.config
+    if cfg.get("PUBLIC_URL"):
+        return cfg["PUBLIC_URL"].rstrip("/") + request_target()
+    if cfg.get("VANI_TRUST_PROXY"):
+        proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+        return f"{proto}://{host}{request_target()}"
+    return f"{request.scheme}://{request.host}{request_target()}"
+
+
+def client_address() -> str | None:
+    """The caller's address; behind a trusted proxy, the hop the proxy itself added."""
+    if current_app.config.get("VANI_TRUST_PROXY"):
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if hops:
+            return clean_text(hops[-1])[:64]
+    return request.remote_addr[:64] if request.remote_addr else None
+
+
+def header_excerpt(headers) -> dict:
+    out, size = {}, 0
+    for key, value in headers.items():
+        if key.lower() in _SKIP_HEADERS:
+            continue
+        value = value[:256].replace("\x00", "")
+        size += len(key) + len(value)
+        if size > HEADER_EXCERPT_MAX:
+            out["…"] = "truncated"
+            break
+        out[clean_text(key)] = value
+    return out
+
+
+def reject(provider: Provider, refused: ingest.Refused) -> Response:
+    log.info("rejected %s webhook: %s %s", provider.name, refused.reason, refused.detail or "")
+    ingest.record_rejection(provider, refused, header_excerpt(request.headers), client_address(),
+                            request.content_length or 0)
+    return error(refused.status, refused.reason, refused.detail)
+
+
+def _type_accepted(mimetype: str, accepted: tuple[str, ...]) -> bool:
+    return mimetype in accepted or ("application/json" in accepted and mimetype.endswith("+json"))
+
+
+def _form_fields(body: bytes) -> dict[str, str]:
+    """Form fields from the raw body (the body itself must stay readable for storage)."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return {}
+
+
+def read_body(provider: Provider) -> bytes:
+    """The raw body, within ``VANI_MAX_BODY_BYTES`` and of a type the provider sends."""
+    limit = current_app.config["VANI_MAX_BODY_BYTES"]
+    too_large = ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    if len(body) > limit:  # chunked uploads carry no Content-Length
+        raise too_large
+    accepted = getattr(provider, "content_types", ())
+    if accepted and request.mimetype and not _type_accepted(request.mimetype, accepted):
+        raise ingest.Refused(415, "unsupported_media_type", f"send {' or '.join(accepted)}, not {request.mimetype}")
+    return body
+
+
+def receive(provider: Provider) -> Response:
+    try:
+        body = read_body(provider)
+        form = _form_fields(body) if request.mimetype == "application/x-www-form-urlencoded" else {}
+        data = RequestData(body=body, headers=request.headers, url=public_url(), form=form,
+                           remote_addr=client_address())
+        stored = ingest.store_events(provider, data)
+    except ingest.Refused as refused:
+        return reject(provider, refused)
+    except ingest.Unavailable:
+        return error(503, "database_unavailable", "the event could not be stored; please retry")
+    return provider.respond(stored.status, stored.event_ids, stored.extra)

@@ -1,0 +1,65 @@
+"""Raising notifications: an important moment (a payment, a new prospect) recorded once, with a
+send per channel planned in the same transaction, so the sends lane has everything it needs."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from vani.extensions import db
+from vani.models import Meeting, Notification, NotificationSend, NotificationStatus, Prospect, SendStatus
+from vani.services.dbutil import dialect_insert
+from vani.services.notifications import routing
+from vani.services.processing.context import EventContext
+
+log = logging.getLogger(__name__)
+
+
+def notify(ctx: EventContext, kind: str, moment_key: str, meeting: Meeting | None = None,
+           prospect: Prospect | None = None, data: dict | None = None) -> None:
+    """Record a moment once per ``moment_key``; written with the event's batch."""
+    prospect = prospect or (meeting.prospect if meeting else None)
+    ctx.notifications.append(dict(
+        kind=kind, moment_key=moment_key[:255], status=NotificationStatus.PENDING,
+        meeting_id=meeting.id if meeting else None, prospect_id=prospect.id if prospect else None,
+        event_id=ctx.event.id, data=data or {}, attempts=0, created_at=ctx.received_at))
+
+
+def write(rows: list[dict], cfg: Mapping, now: datetime) -> list[int]:
+    """Insert a batch's notifications (one per moment) and plan their sends. Returns the ids of
+    the new sends."""
+    if not rows:
+        return []
+    t = Notification.__table__
+    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["moment_key"])
+            .returning(t.c.id, t.c.kind))
+    created = [(r.id, r.kind) for r in db.session.execute(stmt, rows)]
+    return plan(created, cfg, now)
+
+
+def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> list[int]:
+    """Create a pending send per routed channel of each (id, kind). A notification routed
+    nowhere is marked skipped; one that unreadable routes could not place stays pending with
+    the reason (retry it once ``VANI_NOTIFY_ROUTES`` is fixed). Returns the new send ids."""
+    sends, notes = [], []
+    for notification_id, kind in notifications:
+        try:
+            channels = routing.channels_for(kind, cfg)
+        except routing.RouteError as exc:
+            log.error("notification %s not routed: VANI_NOTIFY_ROUTES: %s", notification_id, exc)
+            notes.append((notification_id, NotificationStatus.PENDING, f"VANI_NOTIFY_ROUTES: {exc}"))
+            continue
+        if not channels:
+            notes.append((notification_id, NotificationStatus.SKIPPED, f"no channel is routed for {kind}"))
+        sends += [dict(notification_id=notification_id, channel=channel, status=SendStatus.PENDING, attempts=0,
+                       next_attempt_at=now, created_at=now, updated_at=now) for channel in channels]
+    for notification_id, status, reason in notes:
+        db.session.execute(Notification.__table__.update().where(Notification.id == notification_id)
+                           .values(status=status, last_error=reason))
+    if not sends:
+        return []
+    s = NotificationSend.__table__
+    stmt = (dialect_insert(s).on_conflict_do_nothing(index_elements=["notification_id", "channel"])
+            .returning(s.c.id))
+    return sorted(db.session.execute(stmt, sends).scalars())
+

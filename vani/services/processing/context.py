@@ -1,0 +1,49 @@
+"""What one event's mapping sees and leaves behind.
+
+A mapper gets an ``EventContext``: the stored event, what it touched (the prospect and meeting
+it is about, for links and search) and the rows it wants written with the rest of its batch
+(outbound events, notes, notifications). Those rows reach the batch only when the event's
+own savepoint succeeded, so a failed event leaves nothing behind.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vani.models import Meeting, Prospect, WebhookEvent
+
+
+class EventContext:
+    def __init__(self, event: "WebhookEvent"):
+        self.event = event
+        self.provider: str = event.provider
+        self.prospect: "Prospect | None" = None
+        self.meeting: "Meeting | None" = None
+        self.subject_email: str | None = event.subject_email
+        self.subject_ref: str | None = event.subject_ref
+        self.outbox: list[dict] = []
+        self.notes: list[dict] = []
+        self.notifications: list[dict] = []
+
+    @property
+    def received_at(self):
+        return self.event.received_at
+
+    def key(self, *parts: object) -> str:
+        """A key unique to this event (and ``parts``): what makes a replay write nothing new."""
+        return ":".join([self.provider, str(self.event.id), *map(str, parts)])[:255]
+
+    def use_prospect(self, prospect: "Prospect") -> None:
+        """Make ``prospect`` the one this event is about."""
+        self.prospect = prospect
+        self.subject_email = self.subject_email or prospect.email
+
+    def focus(self, meeting: "Meeting") -> None:
+        """Make ``meeting`` the one this event is about."""
+        self.meeting = meeting
+        self.subject_ref = meeting.provider_ref[:255]
+
+    def refer(self, ref: str | None) -> None:
+        """Name what this event is about when it is no meeting (a message id, a mailbox)."""
+        if ref and not self.subject_ref:
+            self.subject_ref = ref[:255]

@@ -1,0 +1,178 @@
+"""Sending deliveries: the ``deliveries`` lane.
+
+The engine claims due deliveries of active subscriptions; this sends each one (signed, one
+keep-alive session, a hard deadline per call) and records its attempt, its new state and the
+subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
+worker that lost its lease changes nothing, and one bad outcome never undoes another's.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import insert, select
+
+from vani import work
+from vani.extensions import db
+from vani.models import AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery
+from vani.models import WebhookSubscription
+from vani.models.base import utcnow
+from vani.services import live
+from vani.services.webhooks import health, sender, signing
+
+DEFAULT_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h"
+RETRY_AFTER_STATUSES = (429, 503)
+GONE = 410
+GONE_SKIP = "subscription disabled: receiver answered 410 Gone"
+RECORD_EVERY = 20  # sends between outcome writes
+RECORD_SECONDS = 1.0
+
+
+def policy(cfg: Mapping) -> work.RetryPolicy:
+    schedule = cfg.get("VANI_RETRY_SCHEDULE")
+    waits = work.parse_schedule(DEFAULT_SCHEDULE if schedule is None else schedule)
+    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0)
+
+
+def lease(cfg: Mapping) -> timedelta:
+    """Long enough for one call (the deadline) and some; renewed between calls."""
+    return timedelta(seconds=max(20.0, float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15)) + 5))
+
+
+@dataclass
+class Job:
+    """What one send needs, copied out of the session so no transaction stays open while sending."""
+    delivery_id: int
+    subscription_id: int
+    manual: bool
+    url: str
+    secrets: list[str]
+    msg_id: str
+    body: str
+
+
+@dataclass
+class Sent:
+    job: Job
+    at: datetime
+    headers: dict
+    result: sender.SendResult | None  # None: not sent (its subscription answered 410 meanwhile)
+
+
+def load_jobs(ids: list[int], now: datetime) -> list[Job]:
+    rows = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.manual, OutboundEvent, WebhookSubscription)
+        .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.outbound_event_id)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
+    jobs = [Job(delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
+                signing.event_body(event.msg_id, event.type, event.created_at, event.data))
+            for delivery_id, manual, event, sub in rows]
+    db.session.rollback()  # end the read transaction before the network calls
+    return jobs
+
+
+def send_claim(claim: work.Claim) -> None:
+    """The lane's handler: send every claimed delivery, recording outcomes as it goes."""
+    cfg = current_app.config
+    timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
+    allow_private = bool(cfg.get("VANI_ALLOW_PRIVATE_TARGETS"))
+    jobs = load_jobs(claim.ids, claim.taken_at)
+    gone: set[int] = set()
+    pending: list[Sent] = []
+    started = last_write = time.monotonic()
+    for job in jobs:
+        claim.renew()
+        at = claim.taken_at + timedelta(seconds=time.monotonic() - started)  # the claim's clock
+        if job.subscription_id in gone:
+            pending.append(Sent(job, at, {}, None))
+            continue
+        wall = utcnow()  # receivers check webhook-timestamp against their own clock
+        headers = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
+        result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private)
+        if result.status_code == GONE:
+            gone.add(job.subscription_id)
+        pending.append(Sent(job, at, headers, result))
+        if len(pending) >= RECORD_EVERY or time.monotonic() - last_write > RECORD_SECONDS:
+            record(claim, pending)
+            pending, last_write = [], time.monotonic()
+    record(claim, pending)
+    missing = [i for i in claim.unsettled if i not in {j.delivery_id for j in jobs}]
+    if missing:  # deleted with their subscription since the claim
+        claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
+        db.session.commit()
+
+
+def record(claim: work.Claim, sent: list[Sent]) -> None:
+    """Write attempts, states and subscription health for ``sent`` and commit."""
+    if not sent:
+        return
+    owned = claim.own_ids([s.job.delivery_id for s in sent])
+    mine = [s for s in sent if s.job.delivery_id in owned]
+    attempts, outcomes = [], []
+    for s in mine:
+        delivery_id, r = s.job.delivery_id, s.result
+        if r is None:
+            outcomes.append((delivery_id, DeliveryStatus.CANCELLED, {  # not attempted after all
+                "next_attempt_at": None, "last_error": GONE_SKIP, "manual": False,
+                "attempts": claim.attempts[delivery_id] - 1}))
+            continue
+        number = claim.attempts[delivery_id]
+        attempts.append(dict(delivery_id=delivery_id, number=number,
+                             trigger=AttemptTrigger.MANUAL if s.job.manual else AttemptTrigger.SCHEDULED,
+                             url=s.job.url, request_headers=s.headers, status_code=r.status_code,
+                             response_body=r.response_body, duration_ms=r.duration_ms, error=r.error,
+                             success=r.success, created_at=s.at))
+        common = {"last_attempt_at": s.at, "last_status_code": r.status_code, "manual": False}
+        if r.success:
+            outcomes.append((delivery_id, DeliveryStatus.DELIVERED,
+                             {**common, "next_attempt_at": None, "last_error": None, "delivered_at": s.at}))
+        elif r.status_code == GONE:
+            outcomes.append((delivery_id, DeliveryStatus.FAILED,
+                             {**common, "next_attempt_at": None, "last_error": r.error}))
+        else:
+            retry_after = r.retry_after if r.status_code in RETRY_AFTER_STATUSES else None
+            at_end = s.at + timedelta(milliseconds=r.duration_ms)
+            status, columns = claim.failure(delivery_id, r.error or "failed", retry_after, at_end)
+            outcomes.append((delivery_id, status, {**common, **columns}))
+    if attempts:
+        db.session.execute(insert(DeliveryAttempt.__table__), attempts)
+    claim.write(outcomes)
+    health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
+    db.session.commit()
+    live.publish([f"delivery:{s.job.delivery_id}" for s in mine])
+
+
+def record_lost(ids: list[int], now: datetime) -> None:
+    """The takeover's hook: an attempt row for each delivery whose worker died mid-send."""
+    rows = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookSubscription.url)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.id.in_(ids))).all()
+    if rows:
+        db.session.execute(insert(DeliveryAttempt.__table__), [dict(
+            delivery_id=i, number=n, trigger=AttemptTrigger.LOST, url=url, request_headers={}, status_code=None,
+            response_body=None, duration_ms=0, error=work.claims.LOST, success=False, created_at=now)
+            for i, n, url in rows])
+
+
+def _active_subscription(t):
+    return t.c.subscription_id.in_(select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True)))
+
+
+DELIVERIES = work.Lane(
+    name="deliveries", model=WebhookDelivery,
+    ready=(DeliveryStatus.PENDING,), running=DeliveryStatus.DELIVERING,
+    retry=DeliveryStatus.PENDING, dead=DeliveryStatus.FAILED,
+    handler=send_claim, policy=policy, lease=lease,
+    batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
+    on_lost=record_lost, claimable=_active_subscription,
+)
+
+
+def wake() -> bool:
+    """Have a worker look at the due deliveries now."""
+    return work.kick(DELIVERIES)

@@ -1,0 +1,74 @@
+"""The drain job: claim a lane's due rows and hand each claim to the lane's handler, until
+nothing is due or the job's time budget is spent.
+
+``drain`` is the only RQ job the engine queues (``wake.kick``). A claim whose handler raises
+is failed as a whole by the retry policy; whatever a handler leaves unsettled is failed too,
+so no row stays ``running`` longer than its lease.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from vani.extensions import db
+from vani.work import claims, wake
+from vani.work.claims import Claim
+from vani.work.lane import Lane, get
+
+log = logging.getLogger(__name__)
+
+UNSETTLED = "the handler did not settle this item (a bug): retried"
+
+
+def run_claim(lane: Lane, claim: Claim) -> None:
+    """Run the lane's handler on one claim; fail whatever it could not settle."""
+    try:
+        lane.handler(claim)
+    except Exception as exc:  # a handler bug must not leave rows running or lose them
+        log.exception("%s: the handler failed on %d item(s)", lane.name, len(claim.unsettled))
+        claim.fail_rest(f"{type(exc).__name__}: {exc}")
+        return
+    if claim.unsettled:
+        claim.fail_rest(UNSETTLED)
+
+
+def drain(lane_name: str, slot: int = 0) -> int:
+    """RQ job: work through ``lane``'s due rows. Returns how many were claimed."""
+    lane = get(lane_name)
+    budget = float(current_app.config.get("VANI_DRAIN_SECONDS", 60))
+    started = time.monotonic()
+    total = 0
+    try:
+        while time.monotonic() - started < budget:
+            wake.hold(lane, slot)
+            claim = claims.claim(lane, current_app.config)
+            if claim is None:
+                wake.release(lane, slot)
+                # Stored after our empty claim, it found our flag set and queued nothing.
+                if claims.is_due(lane):
+                    continue
+                return total
+            if len(claim.ids) >= lane.batch_size(current_app.config) and slot + 1 < lane.parallel:
+                wake.kick(lane, slot + 1)  # a backlog: let another worker help
+            claim.on_renew = lambda: wake.hold(lane, slot)
+            run_claim(lane, claim)
+            total += len(claim.ids)
+        wake.release(lane, slot)
+        wake.kick(lane, slot)  # budget spent: a fresh job continues behind the other queued work
+        return total
+    except SQLAlchemyError:
+        db.session.rollback()
+        wake.release(lane, slot)
+        raise
+
+
+def run_inline(lane: Lane, ids: list[int]) -> int:
+    """Claim and run these due rows now, in this process (when no worker can be reached)."""
+    claim = claims.claim(lane, current_app.config, ids=ids, limit=len(ids))
+    if claim is None:
+        return 0
+    run_claim(lane, claim)
+    return len(claim.ids)

@@ -1,0 +1,43 @@
+"""The sweep: take over rows whose worker died, and wake every lane with due rows.
+
+The scheduler process runs it every ``VANI_SWEEP_SECONDS`` (default 5), in-process, so it needs
+no worker and no queued job; a worker runs it once when it starts or gets Redis back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+
+from vani.extensions import db
+from vani.models.base import utcnow
+from vani.work import claims, wake
+from vani.work.lane import installed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LaneSweep:
+    lane: str
+    taken_over: int
+    due: bool
+    woken: bool
+
+
+def run(now: datetime | None = None) -> list[LaneSweep]:
+    """Sweep every installed lane once. Database errors propagate; Redis errors only mean no
+    lane was woken (``woken`` False)."""
+    now = now or utcnow()
+    results = []
+    for lane in installed():
+        try:
+            taken = claims.take_over(lane, current_app.config, now)
+            due = claims.is_due(lane, now)
+        except Exception:
+            db.session.rollback()
+            raise
+        results.append(LaneSweep(lane.name, len(taken), due, wake.kick(lane) if due else False))
+    return results
