@@ -27,6 +27,14 @@ def insert_ignore(model, values: dict | None, conflict_columns: list[str], retur
     return stmt.returning(table.c.id) if returning else stmt
 
 
+def insert_new(model, values: dict, conflict_columns: list[str]):
+    """Insert a row unless one with the same ``conflict_columns`` exists: the new ORM object (in
+    the session), or None. One round trip where "find, insert, read back" takes three."""
+    stmt = (dialect_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+            .returning(model))
+    return db.session.scalars(stmt).first()
+
+
 def fit(model, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with each string cut to its column's length (providers may send anything)."""
     columns = model.__table__.c

@@ -210,22 +210,24 @@ def call(method: str, url: str, timeout: float, http: requests.Session | None = 
         try:
             response = http.request(method, url, timeout=(min(timeout, 10.0), timeout), allow_redirects=False,
                                     stream=True, **kwargs)
-            try:
-                chunks, size = [], 0
-                for chunk in response.iter_content(16 * 1024):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= MAX_READ:
-                        break
-            finally:
-                response.close()
         except requests.Timeout:
             return done(error=late)
         except requests.RequestException as exc:
             return done(error=late if budget.expired else f"{_kind(exc)}: {_short(exc)}")
-        if budget.expired or budget.remaining < 0:
-            return done(response.status_code, response.headers, b"".join(chunks), late)
-        return done(response.status_code, response.headers, b"".join(chunks))
+        chunks, size, error = [], 0, None
+        try:
+            for chunk in response.iter_content(16 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= MAX_READ:
+                    break
+        except (requests.RequestException, OSError) as exc:
+            error = late if budget.expired else f"reading the response failed: {_short(exc)}"
+        finally:
+            response.close()
+        if error is None and (budget.expired or budget.remaining < 0):
+            error = late
+        return done(response.status_code, response.headers, b"".join(chunks), error)
 
 
 def _kind(exc: Exception) -> str:

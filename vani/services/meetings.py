@@ -16,7 +16,7 @@ from vani.extensions import db
 from vani.models import Meeting, MeetingStatus
 from vani.models.base import as_utc, utcnow
 from vani.services import outbox, prospects
-from vani.services.dbutil import fit, insert_ignore
+from vani.services.dbutil import fit, insert_new
 from vani.services.notifications import moments
 from vani.services.processing.context import EventContext
 
@@ -52,17 +52,13 @@ def ensure(ctx: EventContext, provider: str, ref: str, initial: dict | None = No
     an existing meeting gets its missing ``fields`` filled in."""
     ref = ref[:REF_MAX]
     fields = fit(Meeting, fields)
-    meeting = get(provider, ref)
-    created = False
+    values = fit(Meeting, {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
+                           "provider": provider, "provider_ref": ref,
+                           "created_at": ctx.received_at, "updated_at": ctx.received_at})
+    meeting = insert_new(Meeting, values, ["provider", "provider_ref"])  # new rows stay ours until commit
+    created = meeting is not None
     if meeting is None:
-        values = fit(Meeting, {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
-                               "provider": provider, "provider_ref": ref})
-        new_id = db.session.execute(insert_ignore(Meeting, {
-            **values, "created_at": ctx.received_at, "updated_at": ctx.received_at,
-        }, ["provider", "provider_ref"])).scalar()
-        created = new_id is not None
         meeting = get(provider, ref)
-    else:
         for key, value in fields.items():
             if key != "status" and value is not None and getattr(meeting, key) in (None, ""):
                 setattr(meeting, key, value)

@@ -13,7 +13,7 @@ from vani.extensions import db
 from vani.models import Meeting, Prospect, ProspectNote
 from vani.providers.coerce import as_email
 from vani.services import outbox
-from vani.services.dbutil import fit, insert_ignore
+from vani.services.dbutil import fit, insert_ignore, insert_new
 from vani.services.notifications import moments
 from vani.services.processing.context import EventContext
 
@@ -39,19 +39,21 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
     email = as_email(email)
     sizes = fit(Prospect, {"name": name, "phone": phone, "timezone": timezone, "source": source})
     name, phone, timezone, source = sizes["name"], sizes["phone"], sizes["timezone"], sizes["source"]
-    prospect = find(email, phone)
-    if prospect is not None and email and prospect.email and prospect.email != email:
-        prospect = None  # a shared phone number does not make two people one prospect
-    created = False
+    new = dict(email=email, name=name, phone=phone, timezone=timezone, source=source or ctx.provider,
+               created_at=ctx.received_at, updated_at=ctx.received_at)
+    prospect = insert_new(Prospect, new, ["email"]) if email and not phone else None  # a first booking
+    created = prospect is not None
+    if prospect is None:
+        prospect = find(email, phone)
+        if prospect is not None and email and prospect.email and prospect.email != email:
+            prospect = None  # a shared phone number does not make two people one prospect
     if prospect is None and email:
-        new_id = db.session.execute(insert_ignore(Prospect, dict(
-            email=email, name=name, phone=phone, timezone=timezone, source=source or ctx.provider,
-            created_at=ctx.received_at, updated_at=ctx.received_at), ["email"])).scalar()
-        created = new_id is not None
-        prospect = db.session.execute(select(Prospect).where(Prospect.email == email)).scalar_one()
+        prospect = insert_new(Prospect, new, ["email"])
+        created = prospect is not None
+        if prospect is None:  # another worker created it just now
+            prospect = db.session.execute(select(Prospect).where(Prospect.email == email)).scalar_one()
     elif prospect is None:
-        prospect = Prospect(name=name, phone=phone, timezone=timezone, source=source or ctx.provider,
-                            created_at=ctx.received_at, updated_at=ctx.received_at)
+        prospect = Prospect(**new)
         db.session.add(prospect)
         db.session.flush()
         created = True

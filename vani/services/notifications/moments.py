@@ -9,7 +9,7 @@ from datetime import datetime
 from vani.extensions import db
 from vani.models import Meeting, Notification, NotificationSend, NotificationStatus, Prospect, SendStatus
 from vani.services.dbutil import dialect_insert
-from vani.services.notifications import routing
+from vani.services.notifications import routing, webhook
 from vani.services.processing.context import EventContext
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> l
     """Create a pending send per routed channel of each (id, kind). A notification routed
     nowhere is marked skipped; one that unreadable routes could not place stays pending with
     the reason (retry it once ``VANI_NOTIFY_ROUTES`` is fixed). Returns the new send ids."""
-    sends, notes = [], []
+    sends, notes, settled = [], [], []
     for notification_id, kind in notifications:
         try:
             channels = routing.channels_for(kind, cfg)
@@ -51,8 +51,16 @@ def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> l
             continue
         if not channels:
             notes.append((notification_id, NotificationStatus.SKIPPED, f"no channel is routed for {kind}"))
-        sends += [dict(notification_id=notification_id, channel=channel, status=SendStatus.PENDING, attempts=0,
-                       next_attempt_at=now, created_at=now, updated_at=now) for channel in channels]
+        for channel in channels:
+            row = dict(notification_id=notification_id, channel=channel, status=SendStatus.PENDING, attempts=0,
+                       next_attempt_at=now, detail=None, sent_at=None, created_at=now, updated_at=now)
+            if channel == "webhook":  # subscribers get the domain event itself: nothing to send
+                status, detail = webhook.outcome(kind)
+                row.update(status=SendStatus(status), next_attempt_at=None, detail=detail,
+                           sent_at=now if status == SendStatus.COVERED else None)
+            sends.append(row)
+        if channels == ["webhook"]:
+            settled.append(notification_id)
     for notification_id, status, reason in notes:
         db.session.execute(Notification.__table__.update().where(Notification.id == notification_id)
                            .values(status=status, last_error=reason))
@@ -60,6 +68,14 @@ def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> l
         return []
     s = NotificationSend.__table__
     stmt = (dialect_insert(s).on_conflict_do_nothing(index_elements=["notification_id", "channel"])
-            .returning(s.c.id))
-    return sorted(db.session.execute(stmt, sends).scalars())
+            .returning(s.c.id, s.c.status))
+    created = db.session.execute(stmt, sends).all()
+    if settled:  # only the webhook channel: the notification is as done as it will be
+        covered = {r["notification_id"] for r in sends if r["status"] == SendStatus.COVERED}
+        for status, ids in ((NotificationStatus.SENT, [i for i in settled if i in covered]),
+                            (NotificationStatus.SKIPPED, [i for i in settled if i not in covered])):
+            if ids:
+                db.session.execute(Notification.__table__.update().where(Notification.id.in_(ids))
+                                   .values(status=status, sent_at=now))
+    return sorted(i for i, status in created if status == SendStatus.PENDING)
 

@@ -3,24 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import requests
-
+from vani.services import http
 from vani.services.notifications.base import ChannelError
 from vani.services.notifications.render import Rendered
 
 EMOJI = {"payment.received": ":moneybag:", "meeting.completed": ":white_check_mark:",
          "prospect.created": ":wave:", "message.received": ":speech_balloon:"}
-
-_session: requests.Session | None = None
-
-
-def _http() -> requests.Session:
-    """One keep-alive session per worker process."""
-    global _session
-    if _session is None:
-        _session = requests.Session()
-    return _session
-
 
 def escape(text: str) -> str:
     """Slack mrkdwn control characters."""
@@ -50,12 +38,10 @@ def build_payload(r: Rendered) -> dict:
 
 
 def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
-    url = cfg["SLACK_WEBHOOK_URL"]
-    try:
-        response = _http().post(url, json=build_payload(r), timeout=cfg.get("VANI_NOTIFY_TIMEOUT_SECONDS", 10),
-                                allow_redirects=False)
-    except requests.RequestException as exc:
-        raise ChannelError(f"could not reach Slack: {type(exc).__name__}: {exc}"[:500]) from None
-    if not 200 <= response.status_code < 300:
-        raise ChannelError(f"Slack answered {response.status_code}: {response.text[:200]}")
-    return "sent", f"Slack answered {response.status_code}"
+    reply = http.call("POST", cfg["SLACK_WEBHOOK_URL"], float(cfg.get("VANI_NOTIFY_TIMEOUT_SECONDS", 10)),
+                      json=build_payload(r))
+    if reply.status_code is None:
+        raise ChannelError(f"could not reach Slack: {reply.error}"[:500])
+    if not reply.ok:
+        raise ChannelError(f"Slack answered {reply.status_code}: {reply.text[:200]}")
+    return "sent", f"Slack answered {reply.status_code}"

@@ -15,7 +15,12 @@ from vani.services.notifications.render import Rendered
 CATALOGUE_KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received")
 
 
+def outcome(kind: str) -> tuple[str, str]:
+    """What this channel does for ``kind``: known when the notification is raised, nothing to send."""
+    if kind in CATALOGUE_KINDS:
+        return "covered", f"subscribers receive the outbound '{kind}' event"
+    return "skipped", f"no '{kind}' event in the outbound webhook catalogue"
+
+
 def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
-    if r.kind in CATALOGUE_KINDS:
-        return "covered", f"subscribers receive the outbound '{r.kind}' event"
-    return "skipped", f"no '{r.kind}' event in the outbound webhook catalogue"
+    return outcome(r.kind)

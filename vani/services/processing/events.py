@@ -1,7 +1,8 @@
 """The ``events`` lane: a claim of stored events mapped in one transaction.
 
-Each event is mapped by its provider inside its own savepoint, so one event's failure never
-undoes another's; the rows the batch's events emit (outbound events and their deliveries,
+The batch is first mapped straight through; if any event fails, that work is rolled back and
+the batch is mapped again with a savepoint per event, so one event's failure never undoes
+another's (and the common, all-good batch pays for no savepoints). The rows the batch's events emit (outbound events and their deliveries,
 notes, notifications and their sends) are written together at the end, and every event's
 outcome (processed, ignored with the reason, or failed and retried by the policy) is written
 fenced by the claim's token. One commit per claim.
@@ -46,8 +47,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def map_one(event: WebhookEvent, ctx: EventContext):
-    """Map one event in its own savepoint; the provider's outcome, or raises."""
+class _Isolate(Exception):
+    """An event failed in a batch mapped without savepoints: map it again, one savepoint each."""
+
+
+def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
+    """Map one event (in its own savepoint when ``isolated``); the provider's outcome, or raises."""
+    if not isolated:
+        outcome = get_provider(event.provider).map(event, ctx)
+        db.session.flush()
+        return outcome
     with db.session.begin_nested():
         outcome = get_provider(event.provider).map(event, ctx)
         db.session.flush()
@@ -57,6 +66,14 @@ def map_one(event: WebhookEvent, ctx: EventContext):
 def process_claim(claim: work.Claim) -> None:
     """The lane's handler."""
     now = utcnow()
+    try:
+        process_batch(claim, now, isolated=False)
+    except _Isolate:
+        db.session.rollback()
+        process_batch(claim, now, isolated=True)
+
+
+def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     held = claim.own()
     events = db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(held))
                                 .order_by(WebhookEvent.id)).scalars().all()
@@ -65,8 +82,10 @@ def process_claim(claim: work.Claim) -> None:
     for event in events:
         ctx = EventContext(event)
         try:
-            outcome = map_one(event, ctx)
+            outcome = map_one(event, ctx, isolated)
         except Exception as exc:  # a mapper bug or bad data must not lose the event
+            if not isolated:
+                raise _Isolate() from exc
             log.exception("processing event %s failed", event.id)
             db.session.expire_all()  # rows the savepoint undid may still sit in the identity map
             status, columns = claim.failure(event.id, describe(exc), now=now)
