@@ -7,11 +7,11 @@ from sqlalchemy import select
 from vani.api import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, id_arg, limit_arg, provider_arg, paginated_response
-from vani.models import Conversation
+from vani.models import Conversation, ConversationStatus
 from vani.services.conversations import recent_messages
 from vani.services.phones import normalize_phone
 
-STATUSES = ("active", "ended", "inactive")
+STATUSES = tuple(ConversationStatus)
 
 
 def phone_arg() -> str | None:

@@ -8,7 +8,7 @@ from flask import jsonify, request
 from vani.api import bp
 from vani.errors import InvalidField
 from vani.api.pagination import paginated_response
-from vani.models import WebhookDelivery
+from vani.models import DeliveryStatus, WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
@@ -119,7 +119,7 @@ def retry_delivery(delivery_id: int):
 @bp.post("/webhooks/deliveries/retry")
 def retry_deliveries():
     body = _json_object({"status", "since", "subscription"})
-    status = body.get("status", "failed")
+    status = body.get("status", DeliveryStatus.FAILED)
     since = _iso(body["since"], "since") if body.get("since") is not None else None
     sub_id = body.get("subscription")
     if sub_id is not None and (not isinstance(sub_id, int) or isinstance(sub_id, bool)):

@@ -8,17 +8,31 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request, url_for
 from markupsafe import Markup, escape
 
+from vani.models import (
+    ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, MessageStatus,
+    NotificationStatus, SendStatus,
+)
 from vani.models.base import as_utc
 from vani.services.dashboard.filters import clean_args
 
-# Status → badge colour class.
-BADGES = {
-    "processed": "ok", "delivered": "ok", "sent": "ok", "read": "ok", "completed": "ok", "active": "ok",
-    "scheduled": "info", "received": "info", "pending": "info", "queued": "info", "delivering": "info",
-    "processing": "info", "healthy": "ok",
-    "failed": "bad", "undelivered": "bad", "cancelled": "muted", "rejected": "bad", "disabled": "bad",
-    "no_show": "warn", "ignored": "muted", "skipped": "muted", "rescheduled": "muted", "failing": "warn",
-}
+def _tones() -> dict[str, str]:
+    """State → badge colour class, for every state enum (and the health labels)."""
+    ok = (EventStatus.PROCESSED, DeliveryStatus.DELIVERED, SendStatus.SENT, SendStatus.COVERED, MessageStatus.READ,
+          MessageStatus.SENT, MessageStatus.DELIVERED, MeetingStatus.COMPLETED, ConversationStatus.ACTIVE,
+          NotificationStatus.SENT)
+    info = (MeetingStatus.SCHEDULED, EventStatus.RECEIVED, DeliveryStatus.PENDING, MessageStatus.QUEUED,
+            DeliveryStatus.DELIVERING, EventStatus.PROCESSING, SendStatus.SENDING)
+    bad = (EventStatus.FAILED, EventStatus.DEAD, SendStatus.DEAD, MessageStatus.UNDELIVERED)
+    muted = (DeliveryStatus.CANCELLED, EventStatus.IGNORED, SendStatus.SKIPPED, MeetingStatus.RESCHEDULED,
+             ConversationStatus.ENDED, ConversationStatus.INACTIVE)
+    tones = {str(s): tone for tone, states in (("ok", ok), ("info", info), ("bad", bad), ("muted", muted))
+             for s in states}
+    tones.update({str(MeetingStatus.NO_SHOW): "warn", "healthy": "ok", "failing": "warn", "disabled": "bad",
+                  "rejected": "bad"})
+    return tones
+
+
+BADGES = _tones()
 
 
 def time_tag(value: datetime | None, empty: str = "—") -> Markup:
@@ -99,3 +113,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)
     app.add_template_global(provider_choices)
+    for states in (DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, NotificationStatus, SendStatus):
+        app.add_template_global(states, states.__name__)

@@ -115,16 +115,17 @@ def run_worker(queues: list[str] | None = None, burst: bool = False, simple: boo
     once = _OnceFilter()
     logging.getLogger("rq.worker").addFilter(once)
     while True:
-        worker = make_worker(queues, simple)
+        worker = None
         try:
+            worker = make_worker(queues, simple)
             if not burst:
                 sweep_once("worker start")
             worker.work(burst=burst, logging_level=level)
         except RedisError as exc:
             redis_ext.trip(exc)
-        if burst or worker._stop_requested:
+        if worker is not None and (burst or worker._stop_requested):
             return
-        log.warning("worker %s stopped without being asked (Redis lost?); starting a new one", worker.name)
+        log.warning("worker stopped without being asked (Redis lost?); starting a new one when Redis answers")
         if not wait_for_redis():
             return
         once.seen = False

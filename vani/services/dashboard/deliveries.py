@@ -26,12 +26,12 @@ class DeliverySummary:
 
     @property
     def finished(self) -> int:
-        return self.by_status.get("delivered", 0) + self.by_status.get("failed", 0)
+        return self.by_status.get(DeliveryStatus.DELIVERED, 0) + self.by_status.get(DeliveryStatus.FAILED, 0)
 
     @property
     def success_rate(self) -> float | None:
         """Delivered share of the deliveries created in the window that have finished."""
-        return self.by_status.get("delivered", 0) / self.finished if self.finished else None
+        return self.by_status.get(DeliveryStatus.DELIVERED, 0) / self.finished if self.finished else None
 
 
 def failing_subscriptions(limit: int = 20) -> list[WebhookSubscription]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from vani.extensions import db
-from vani.models import Conversation, Meeting, Notification, Prospect
+from vani.models import Conversation, Meeting, Notification, NotificationStatus, Prospect
 from vani.services.dashboard.filters import parse_choice
 from vani.services.paging import keyset_page
 from vani.services.dashboard.people import like_pattern
 from vani.services.phones import normalize_phone
 
-NOTIFICATION_STATUSES = ("pending", "sent", "failed", "skipped")
+NOTIFICATION_STATUSES = tuple(NotificationStatus)
 
 
 def list_conversations(q: str | None, cursor: str | None, limit: int):

@@ -15,6 +15,7 @@ from email.utils import formatdate
 from html import escape
 from urllib.parse import parse_qs, unquote, urlparse
 
+from vani.models import SendStatus
 from vani.services.notifications.base import ChannelError
 from vani.services.notifications.render import Rendered
 
@@ -75,7 +76,7 @@ def build_message(r: Rendered, sender: str, recipients: list[str]) -> EmailMessa
     return msg
 
 
-def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
+def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     settings = smtp_settings(cfg["SMTP_URL"])
     recipients = [a.strip() for a in str(cfg["VANI_NOTIFY_EMAIL_TO"]).split(",") if a.strip()]
     msg = build_message(r, cfg.get("VANI_NOTIFY_EMAIL_FROM") or "vani@localhost", recipients)
@@ -95,4 +96,4 @@ def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
     except (smtplib.SMTPException, OSError) as exc:
         raise ChannelError(f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}"[:500]) from None
     accepted = len(recipients) - len(refused)
-    return "sent", f"accepted for {accepted} of {len(recipients)} recipient(s) by {settings.host}"
+    return SendStatus.SENT, f"accepted for {accepted} of {len(recipients)} recipient(s) by {settings.host}"

@@ -56,7 +56,7 @@ def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> l
                        next_attempt_at=now, detail=None, sent_at=None, created_at=now, updated_at=now)
             if channel == "webhook":  # subscribers get the domain event itself: nothing to send
                 status, detail = webhook.outcome(kind)
-                row.update(status=SendStatus(status), next_attempt_at=None, detail=detail,
+                row.update(status=status, next_attempt_at=None, detail=detail,
                            sent_at=now if status == SendStatus.COVERED else None)
             sends.append(row)
         if channels == ["webhook"]:

@@ -96,7 +96,7 @@ def send_one(claim: work.Claim, send_id: int, cfg: Mapping) -> None:
         status, detail, error = _send(row.channel, notification, cfg)
         now = utcnow()
         if status == SendStatus.FAILED:
-            state, columns = claim.failure(send_id, error or "failed", now=now)
+            state, columns = claim.failure(send_id, error or "the send failed", now=now)
             claim.write([(send_id, state, {**columns, "send_started_at": None})])
         else:
             sent_at = now if status in (SendStatus.SENT, SendStatus.COVERED) else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vani.models import SendStatus
 from vani.services import http
 from vani.services.notifications.base import ChannelError
 from vani.services.notifications.render import Rendered
@@ -37,11 +38,11 @@ def build_payload(r: Rendered) -> dict:
     return {"text": f"{r.title}: {r.summary}"[:3000], "blocks": blocks, "unfurl_links": False}
 
 
-def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
+def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     reply = http.call("POST", cfg["SLACK_WEBHOOK_URL"], float(cfg.get("VANI_NOTIFY_TIMEOUT_SECONDS", 10)),
                       json=build_payload(r))
     if reply.status_code is None:
         raise ChannelError(f"could not reach Slack: {reply.error}"[:500])
     if not reply.ok:
         raise ChannelError(f"Slack answered {reply.status_code}: {reply.text[:200]}")
-    return "sent", f"Slack answered {reply.status_code}"
+    return SendStatus.SENT, f"Slack answered {reply.status_code}"

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vani.models import SendStatus
 from vani.services.notifications.render import Rendered
 
 CATALOGUE_KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received")
 
 
-def outcome(kind: str) -> tuple[str, str]:
+def outcome(kind: str) -> tuple[SendStatus, str]:
     """What this channel does for ``kind``: known when the notification is raised, nothing to send."""
     if kind in CATALOGUE_KINDS:
-        return "covered", f"subscribers receive the outbound '{kind}' event"
-    return "skipped", f"no '{kind}' event in the outbound webhook catalogue"
+        return SendStatus.COVERED, f"subscribers receive the outbound '{kind}' event"
+    return SendStatus.SKIPPED, f"no '{kind}' event in the outbound webhook catalogue"
 
 
-def send(r: Rendered, cfg: Mapping) -> tuple[str, str]:
+def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     return outcome(r.kind)

@@ -136,7 +136,7 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
         else:
             retry_after = r.retry_after if r.status_code in RETRY_AFTER_STATUSES else None
             at_end = s.at + timedelta(milliseconds=r.duration_ms)
-            status, columns = claim.failure(delivery_id, r.error or "failed", retry_after, at_end)
+            status, columns = claim.failure(delivery_id, r.error or "the attempt failed", retry_after, at_end)
             outcomes.append((delivery_id, status, {**common, **columns}))
     if attempts:
         db.session.execute(insert(DeliveryAttempt.__table__), attempts)
