@@ -61,7 +61,11 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800}
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.PUBLIC_URL = (_env("PUBLIC_URL", "") or "").rstrip("/")
+        # Behind a reverse proxy: how many proxies add X-Forwarded-* (VANI_TRUST_PROXY=1 means one),
+        # and the peers allowed to (anyone else's forwarded headers are ignored).
         self.VANI_TRUST_PROXY = _flag("VANI_TRUST_PROXY", False)
+        self.VANI_PROXY_HOPS = _env("VANI_PROXY_HOPS")
+        self.VANI_TRUSTED_PROXIES = _env("VANI_TRUSTED_PROXIES", "127.0.0.1,::1")
         # Inbound webhooks
         self.CALENDLY_WEBHOOK_SIGNING_KEY = _env("CALENDLY_WEBHOOK_SIGNING_KEY", None, "CALENDLY_WEBHOOK_SECRET")
         self.CAL_COM_WEBHOOK_SECRET = _env("CAL_COM_WEBHOOK_SECRET")
@@ -75,6 +79,8 @@ class Config:
         self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)
         # Processing
         self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)
+        self.VANI_SWEEP_SECONDS = float(_env("VANI_SWEEP_SECONDS", "5"))  # the scheduler's sweep interval
+        self.VANI_DRAIN_SECONDS = float(_env("VANI_DRAIN_SECONDS", "60"))  # a drain job's time budget
         self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "fork")  # fork | simple
         # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
         self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")

@@ -1,16 +1,14 @@
 """``flask vani`` core commands: create-user, create-token, replay, sweep."""
 from __future__ import annotations
 
-from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests import booking_support as bs
 from tests.booking_support import calendly, invitee_uri
 from tests.signing import post_calendly
 from vani.extensions import db
-from vani.models import OutboundEvent, User, WebhookEvent
-from vani.models.base import utcnow
+from vani.models import OutboundEvent, User
 
 
 def run(app, *args):

@@ -68,20 +68,36 @@ def test_block_expires_with_the_window(app, make_user, redis_client):
     assert attempt(client, "ad@example.com", "password-123").status_code == 302
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, make_user):
-    app.config.update(VANI_LOGIN_MAX_PER_ADDRESS=2, VANI_LOGIN_MAX_PER_ACCOUNT=100, VANI_TRUST_PROXY=True)
-    make_user("admin", email="ad@example.com")
+def forwarded_login(app, peer: str):
+    """A login attempt from ``peer`` carrying ``X-Forwarded-For: forwarded``."""
     client = fresh_client(app)
 
-    def via_proxy(email, password, real):
+    def attempt_via(email, password, forwarded):
         token = csrf_token_from(client)
         return client.post("/dashboard/login", data={"email": email, "password": password, "csrf_token": token},
-                           headers={"X-Forwarded-For": real}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+                           headers={"X-Forwarded-For": forwarded}, environ_base={"REMOTE_ADDR": peer})
 
+    return attempt_via
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ADDRESS=2, VANI_LOGIN_MAX_PER_ACCOUNT=100, VANI_TRUST_PROXY=True,
+                      VANI_TRUSTED_PROXIES="10.0.0.0/8")
+    make_user("admin", email="ad@example.com")
+    via_proxy = forwarded_login(app, "10.0.0.2")
     via_proxy("a@example.com", "x", "198.51.100.1")
     via_proxy("b@example.com", "x", "198.51.100.1")
     assert via_proxy("ad@example.com", "password-123", "198.51.100.1").status_code == 429
     assert via_proxy("ad@example.com", "password-123", "198.51.100.2").status_code == 302
+
+
+def test_forwarded_headers_from_an_untrusted_peer_change_nothing(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ADDRESS=2, VANI_LOGIN_MAX_PER_ACCOUNT=100, VANI_TRUST_PROXY=True)
+    make_user("admin", email="ad@example.com")
+    spoofed = forwarded_login(app, "203.0.113.50")
+    spoofed("a@example.com", "x", "198.51.100.1")
+    spoofed("b@example.com", "x", "198.51.100.2")  # a new fake address each time: the peer still counts
+    assert spoofed("ad@example.com", "password-123", "198.51.100.3").status_code == 429
 
 
 def test_redis_down_does_not_lock_everyone_out(app, make_user):

@@ -134,6 +134,32 @@ def test_retry_after_is_honoured(app, httpserver):
     assert delivery(delivery_id).status == "delivered"
 
 
+def test_a_wild_retry_after_never_undoes_the_rest_of_the_batch(app, httpserver):
+    """One receiver answers 429 with an absurd Retry-After; the healthy deliveries sent in the same
+    batch are recorded delivered once, and the 429 one waits a day at most."""
+    for value in ("99999999999999999999", "-5", "٣٠", "Fri, 31 Dec 9999 23:59:59 GMT"):
+        httpserver.expect_request(f"/slow/{len(value)}").respond_with_response(
+            Response("slow down", status=429, headers={"Retry-After": value}))
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    healthy, _ = subscribe(httpserver.url_for("/ok"))
+    for value in ("99999999999999999999", "-5", "٣٠", "Fri, 31 Dec 9999 23:59:59 GMT"):
+        subscribe(httpserver.url_for(f"/slow/{len(value)}"))
+    ids = emit() + emit(key="second")
+    t0 = utcnow()
+    assert deliver(now=t0) == 10
+    by_sub = {}
+    for i in ids:
+        d = delivery(i)
+        by_sub.setdefault(d.subscription_id, []).append(d)
+    assert [d.status for d in by_sub.pop(healthy.id)] == ["delivered", "delivered"]
+    for slow in by_sub.values():
+        for d in slow:
+            assert d.status == "pending" and d.last_status_code == 429
+            assert t0 < as_utc(d.next_attempt_at) <= t0 + timedelta(hours=24, seconds=5)
+    assert deliver(now=t0 + timedelta(seconds=1)) == 0  # nothing sent twice
+    assert len([r for r, _ in httpserver.log if r.path == "/ok"]) == 2
+
+
 def test_failing_every_attempt_for_five_days_disables_with_the_reason(app, httpserver):
     httpserver.expect_request("/hook").respond_with_data("down", status=500)
     app.config["VANI_RETRY_SCHEDULE"] = "1d,1d,1d,1d,1d,1d,1d"
@@ -213,3 +239,25 @@ def test_redirects_are_not_followed(app, httpserver):
     assert d.status == "pending" and d.last_status_code == 302
     assert "redirect to http://example.com/elsewhere not followed" in d.last_error
     assert len(httpserver.log) == 1
+
+
+def test_a_slow_receiver_hands_the_rest_of_a_claim_back_when_the_job_time_is_up(app, httpserver):
+    import time as clock
+
+    def slow(request):
+        clock.sleep(0.4)
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    app.config["VANI_DRAIN_SECONDS"] = 0.5
+    subscribe(httpserver.url_for("/slow"))
+    ids = emit(key="a") + emit(key="b") + emit(key="c")
+    from vani.services.webhooks.delivery import DELIVERIES
+    from vani.work import claims, runner
+
+    claim = claims.claim(DELIVERIES, app.config)
+    runner.run_claim(DELIVERIES, claim)
+    states = [(delivery(i).status, delivery(i).attempts) for i in ids]
+    assert states[:2] == [("delivered", 1), ("delivered", 1)]
+    assert states[2] == ("pending", 0)  # handed back, not counted as an attempt
+    assert deliver() == 1 and delivery(ids[2]).status == "delivered"

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from flask import current_app
 
-from vani.extensions import db
 from vani.work import claims, runner
 from vani.work.lane import Lane
 

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, errors, work
+    from vani import blueprints, cli, errors, proxy, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
 
@@ -40,6 +40,7 @@ def create_app(config=None) -> Flask:
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
     work.install(app, LANES)
     errors.init_app(app)
+    proxy.init_app(app)
     blueprints.register(app)
     cli.init_app(app)
     return app

@@ -74,24 +74,15 @@ def request_target() -> str:
 
 
 def public_url() -> str:
-    """The URL the provider called: behind a tunnel or proxy, the public one (Twilio signs it)."""
-    cfg = current_app.config
-    if cfg.get("PUBLIC_URL"):
-        return cfg["PUBLIC_URL"].rstrip("/") + request_target()
-    if cfg.get("VANI_TRUST_PROXY"):
-        proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        return f"{proto}://{host}{request_target()}"
+    """The URL the provider called: behind a tunnel or proxy, the public one (Twilio signs it).
+    ``PUBLIC_URL`` when set; else as a trusted proxy forwarded it (see ``vani.proxy``)."""
+    if current_app.config.get("PUBLIC_URL"):
+        return current_app.config["PUBLIC_URL"].rstrip("/") + request_target()
     return f"{request.scheme}://{request.host}{request_target()}"
 
 
 def client_address() -> str | None:
-    """The caller's address; behind a trusted proxy, the hop the proxy itself added."""
-    if current_app.config.get("VANI_TRUST_PROXY"):
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-        if hops:
-            return clean_text(hops[-1])[:64]
-    return request.remote_addr[:64] if request.remote_addr else None
+    return clean_text(request.remote_addr)[:64] if request.remote_addr else None
 
 
 def header_excerpt(headers) -> dict:

@@ -86,6 +86,15 @@ def test_a_delivery_taken_over_records_the_lost_attempt(app, httpserver):
     assert [a.trigger for a in attempts(delivery_id)] == ["lost"]
 
 
+def test_released_rows_are_due_again_with_their_attempt_not_counted(app, client):
+    ids = stored_events(client, 2)
+    claim = claims.claim(EVENTS, app.config)
+    claim.release(ids)
+    rows = [db.session.get(WebhookEvent, i, populate_existing=True) for i in ids]
+    assert [(r.status, r.attempts, r.lease_token) for r in rows] == [(EventStatus.RECEIVED, 0, None)] * 2
+    assert claims.claim(EVENTS, app.config).ids == ids
+
+
 def test_a_handler_that_raises_fails_its_whole_claim_by_the_policy(app, client):
     ids = stored_events(client, 2)
     claim = claims.claim(EVENTS, app.config)

@@ -12,7 +12,6 @@ from vani.models import DeliveryStatus, WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
-from vani.errors import InvalidField
 
 SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret"}
 PATCH_FIELDS = {"url", "events", "active", "description"}

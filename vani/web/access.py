@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, render_template, request
+from flask import abort, request
 from flask_login import current_user
 
 from vani.errors import MAX_ID
@@ -56,16 +56,6 @@ def role_required(role: str):
         return wrapped
 
     return decorate
-
-
-def client_address() -> str | None:
-    """The caller's address; behind a trusted proxy, the address the proxy saw."""
-    if current_app.config.get("VANI_TRUST_PROXY"):
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        if hops:
-            return hops[-1][:64]
-    return request.remote_addr
 
 
 def back_to(default: str) -> str:

@@ -10,7 +10,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from vani.services.dashboard import ratelimit
 from vani.services.dashboard.users import find_by_email, password_stamp, record_login
 from vani.web import PASSWORD_STAMP_KEY, bp
-from vani.web.access import client_address
 
 
 def safe_next(target: str | None) -> str:
@@ -40,7 +39,7 @@ def login():
     error, status, blocked = None, 200, None
     email = (request.form.get("email") or "").strip().lower()
     if request.method == "POST":
-        address = client_address()
+        address = request.remote_addr
         blocked = ratelimit.check(email, address)
         if blocked:
             error, status = blocked.message, 429

@@ -84,7 +84,13 @@ def send_claim(claim: work.Claim) -> None:
     gone: set[int] = set()
     pending: list[Sent] = []
     started = last_write = time.monotonic()
-    for job in jobs:
+    budget = float(cfg.get("VANI_DRAIN_SECONDS", 60))
+    for i, job in enumerate(jobs):
+        if time.monotonic() - started > budget:  # slow receivers: hand the rest to the next job
+            record(claim, pending)
+            pending = []
+            claim.release([j.delivery_id for j in jobs[i:]])
+            break
         claim.renew()
         at = claim.taken_at + timedelta(seconds=time.monotonic() - started)  # the claim's clock
         if job.subscription_id in gone:
