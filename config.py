@@ -1,6 +1,8 @@
 """Configuration. Every value comes from the environment (``.env`` is read by python-dotenv).
 
 ``Config.from_env()`` picks the class named by ``VANI_ENV`` (development | testing | production).
+Unset, it is production, secure by default: only ``make run`` (the development runner),
+``flask run`` and the tests get development or testing behaviour without asking for it.
 """
 from __future__ import annotations
 
@@ -54,11 +56,15 @@ class Config:
 
     def __init__(self) -> None:
         instance = BASE_DIR / "instance"
-        self.SECRET_KEY = _env("SECRET_KEY", "dev-insecure-secret-key")
+        self.SECRET_KEY = _env("SECRET_KEY", None if self.ENV_NAME == "production" else "dev-insecure-secret-key")
+        # Stored secrets are encrypted with these (the first encrypts, all decrypt); see vani/crypto.py.
+        self.VANI_ENCRYPTION_KEYS = _env("VANI_ENCRYPTION_KEYS")
         self.SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{instance / 'vani.db'}")
         # No ping per checkout (a round trip per request on the ingest path): a connection the
-        # server dropped fails once with a 503 and is replaced; idle ones are recycled.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800}
+        # server dropped fails once with a 503 and is replaced; idle ones are recycled. Errors are
+        # logged without their bound parameters (they hold prospects' data and secrets).
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800,
+                                          "hide_parameters": True}
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.PUBLIC_URL = (_env("PUBLIC_URL", "") or "").rstrip("/")
         # Behind a reverse proxy: how many proxies add X-Forwarded-* (VANI_TRUST_PROXY=1 means one),
@@ -87,6 +93,7 @@ class Config:
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
         # Outbound webhooks
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
+        self.VANI_ALLOW_ANY_PORT = _flag("VANI_ALLOW_ANY_PORT", False)  # else 80, 443 and 1024-65535 only
         self.VANI_DELIVERY_TIMEOUT_SECONDS = float(_env("VANI_DELIVERY_TIMEOUT_SECONDS", "15"))
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%
@@ -125,11 +132,23 @@ class Config:
 
     @staticmethod
     def from_env(name: str | None = None) -> "Config":
-        name = (name or _env("VANI_ENV", "development")).lower()
+        name = (name or _env("VANI_ENV") or ("development" if _flask_run() else "production")).lower()
         classes = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
         if name not in classes:
             raise ValueError(f"VANI_ENV must be one of {', '.join(classes)}, not {name!r}")
         return classes[name]()
+
+
+def _flask_run() -> bool:
+    """True inside ``flask run`` (the development server), whose click command loads the app."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.info_name == "run" and ctx.command.name == "run":
+            return True
+        ctx = ctx.parent
+    return False
 
 
 class DevelopmentConfig(Config):
@@ -138,6 +157,10 @@ class DevelopmentConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.DEBUG = _flag("FLASK_DEBUG", False)  # read now, so a FLASK_DEBUG in .env counts too
+        if not self.VANI_ENCRYPTION_KEYS:
+            from vani.crypto import development_keys
+
+            self.VANI_ENCRYPTION_KEYS = development_keys(BASE_DIR / "instance")
 
 
 class TestingConfig(Config):
@@ -149,6 +172,10 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
         self.WTF_CSRF_ENABLED = True
         self.VANI_RETRY_JITTER = False
+        if not self.VANI_ENCRYPTION_KEYS:
+            from vani.crypto import TESTING_KEY
+
+            self.VANI_ENCRYPTION_KEYS = TESTING_KEY
 
 
 class ProductionConfig(Config):
@@ -159,3 +186,4 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = True
         self.REMEMBER_COOKIE_SECURE = True
         self.PREFERRED_URL_SCHEME = "https"
+        self.VANI_HSTS = _flag("VANI_HSTS", True)  # Strict-Transport-Security on every answer

@@ -17,6 +17,7 @@ GOOD = {
     "VANI_TRUST_PROXY": True,
     "REDIS_URL": "redis://redis.internal:6379/0",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.example/x",
+    "VANI_ENCRYPTION_KEYS": "dGVzdGluZy1rZXktbm90LWZvci1wcm9kdWN0aW9uISE=",
 }
 
 
@@ -42,7 +43,11 @@ def test_a_good_production_config_passes(production):
 
 @pytest.mark.parametrize("change,expected", [
     ({"ENV_NAME": "development"}, "VANI_ENV is 'development'"),
-    ({"SECRET_KEY": "dev-insecure-secret-key"}, "SECRET_KEY is the built-in default"),
+    ({"SECRET_KEY": "dev-insecure-secret-key"}, "SECRET_KEY is missing, the built-in default"),
+    ({"SECRET_KEY": None}, "SECRET_KEY is missing"),
+    ({"VANI_ENCRYPTION_KEYS": None}, "VANI_ENCRYPTION_KEYS is not set"),
+    ({"VANI_ENCRYPTION_KEYS": "not-a-key"}, "key 1 of VANI_ENCRYPTION_KEYS is not a Fernet key"),
+    ({"VANI_RETRY_SCHEDULE": "5s,soon"}, "VANI_RETRY_SCHEDULE: cannot read 'soon'"),
     ({"SECRET_KEY": "short"}, "shorter than 32 characters"),
     ({"SQLALCHEMY_DATABASE_URI": "sqlite:////srv/vani.db"}, "the database is SQLite"),
     ({"DEBUG": True}, "debug mode is on"),
@@ -97,3 +102,64 @@ def test_missing_secret_says_what_to_do(production):
     # Vani cannot register at Twilio, so it does not suggest it.
     twilio = next(line for line in output.splitlines() if "TWILIO_AUTH_TOKEN" in line)
     assert "webhooks register" not in twilio and "--skip twilio" in twilio
+
+
+# -- at start-up -----------------------------------------------------------------------------
+def production_env(monkeypatch, **settings):
+    from cryptography.fernet import Fernet
+
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    base = {"VANI_ENV": "production", "SECRET_KEY": "s" * 48, "VANI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": "postgresql://vani@db.invalid/vani", "VANI_ALLOW_PRIVATE_TARGETS": "0"}
+    for key, value in {**base, **settings}.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+
+
+def test_production_starts_only_when_safe(monkeypatch):
+    from vani import create_app
+    from vani.safety import UnsafeConfig
+
+    production_env(monkeypatch)
+    assert create_app().config["ENV_NAME"] == "production"  # safe: it starts
+    for unsafe, message in (({"SECRET_KEY": None}, "SECRET_KEY is missing"),
+                            ({"SECRET_KEY": "dev-insecure-secret-key"}, "the built-in default"),
+                            ({"SECRET_KEY": "too-short"}, "shorter than 32"),
+                            ({"VANI_ENCRYPTION_KEYS": None}, "VANI_ENCRYPTION_KEYS is not set"),
+                            ({"VANI_ALLOW_PRIVATE_TARGETS": "1"}, "VANI_ALLOW_PRIVATE_TARGETS is on")):
+        production_env(monkeypatch, **unsafe)
+        with pytest.raises(UnsafeConfig, match=message):
+            create_app()
+
+
+def test_an_unset_vani_env_means_production(monkeypatch):
+    from vani import create_app
+
+    production_env(monkeypatch, VANI_ENV=None)
+    app = create_app()
+    assert app.config["ENV_NAME"] == "production"
+    assert app.config["SESSION_COOKIE_SECURE"] and not app.config["VANI_ALLOW_PRIVATE_TARGETS"]
+
+
+def test_flask_run_means_development(monkeypatch):
+    import click
+
+    from config import Config
+
+    monkeypatch.delenv("VANI_ENV", raising=False)
+    monkeypatch.setenv("VANI_ENCRYPTION_KEYS", "x")  # development would otherwise write a key file
+    with click.Context(click.Command("run"), info_name="run"):
+        assert Config.from_env().ENV_NAME == "development"
+    with click.Context(click.Command("worker"), info_name="worker"):
+        assert Config.from_env().ENV_NAME == "production"
+
+
+def test_elsewhere_unsafe_settings_are_logged_as_warnings(monkeypatch, caplog):
+    from vani import create_app
+
+    production_env(monkeypatch, VANI_ENV="development", SECRET_KEY=None)
+    with caplog.at_level("WARNING", logger="vani.safety"):
+        create_app()
+    assert "unsafe for production: SECRET_KEY is missing" in caplog.text

@@ -76,7 +76,8 @@ def test_run_py_starts_everything_and_stops_everything(tmp_path, httpserver):
     settings = documented_settings() | {"TEST_DATABASE_URL"}
     env = {k: v for k, v in os.environ.items() if k not in settings}
     env.update(dict.fromkeys(settings, ""))
-    env.update(VANI_ENV="development", DATABASE_URL=f"sqlite:///{db_file}", PORT=str(port),
+    # VANI_ENV stays empty: the runner means development by itself (production would refuse SQLite).
+    env.update(DATABASE_URL=f"sqlite:///{db_file}", PORT=str(port),
                REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
                VANI_NGROK_API_URL=calendly.base, CALENDLY_API_BASE=calendly.base, CALENDLY_API_TOKEN="t",
                CALENDLY_WEBHOOK_SIGNING_KEY="make-run-key", PYTHONUNBUFFERED="1", NO_COLOR="1")

@@ -75,3 +75,24 @@ def test_api_out_of_range_numbers_are_400_or_404(api):
     assert r.status_code == 400 and r.get_json()["field"] == "subscription"
     r = api.post("/api/v1/webhooks/deliveries/retry", json={"subscription": BIG})
     assert r.status_code == 404
+
+
+def test_url_credentials_and_query_are_masked_for_viewers_and_in_listings(login, api, app, monkeypatch):
+    import socket
+
+    from tests.outbound_support import subscribe
+
+    secret_url = "https://bot:hunter2@crm.example.com/hook?api_key=abc123"
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("93.184.216.34", *a, **k))
+    sub, _ = subscribe(secret_url)
+    monkeypatch.undo()
+    listed = api.get("/api/v1/webhooks/subscriptions").json["data"][0]["url"]
+    assert listed == "https://bot:•••@crm.example.com/hook?•••"
+    assert api.get(f"/api/v1/webhooks/subscriptions/{sub.id}").json["url"] == secret_url  # its own page: whole
+    viewer = login("viewer")
+    for page in ("/dashboard/subscriptions", f"/dashboard/subscriptions/{sub.id}", "/dashboard/"):
+        html = viewer.get(page).get_data(as_text=True)
+        assert "hunter2" not in html and "abc123" not in html, page
+    staff = login("staff")
+    assert "hunter2" in staff.get(f"/dashboard/subscriptions/{sub.id}").get_data(as_text=True)

@@ -118,3 +118,31 @@ def test_ip_literal_refused_at_send_time_when_the_setting_changed(app, httpserve
     deliver()
     assert "refused" in delivery(delivery_id).last_error
     assert httpserver.log == []
+
+
+@pytest.mark.parametrize("url", ["https://crm.example.com:22/hook", "http://crm.example.com:25/",
+                                 "http://crm.example.com:1023/", "http://crm.example.com:0/"])
+def test_only_web_ports_are_allowed(app, url):
+    with pytest.raises(InvalidField, match="port .* is refused"):
+        subscribe(url)
+
+
+def test_web_ports_pass_and_any_port_can_be_allowed(app, dns):
+    dns["crm.example.com"] = "93.184.216.34"
+    for url in ("https://crm.example.com/hook", "http://crm.example.com:80/", "https://crm.example.com:8443/x"):
+        subscribe(url)
+    app.config["VANI_ALLOW_ANY_PORT"] = True
+    subscribe("https://crm.example.com:22/hook")
+
+
+def test_a_stored_url_on_a_refused_port_is_not_called(app, httpserver):
+    sub, _ = subscribe(httpserver.url_for("/hook"))
+    from vani.extensions import db
+    from vani.models import WebhookSubscription
+
+    db.session.get(WebhookSubscription, sub.id).url = "http://127.0.0.1:25/hook"  # saved before the rule
+    db.session.commit()
+    [delivery_id] = emit()
+    deliver()
+    assert delivery(delivery_id).last_error.startswith("refused target: port 25 is refused")
+    assert len(httpserver.log) == 0

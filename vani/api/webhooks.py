@@ -49,7 +49,7 @@ def create_subscription():
 
 @bp.get("/webhooks/subscriptions")
 def list_subscriptions():
-    return jsonify({"data": [s.to_dict() for s in svc.list_subscriptions()]})
+    return jsonify({"data": [s.to_dict(full_url=False) for s in svc.list_subscriptions()]})
 
 
 @bp.get("/webhooks/subscriptions/<int:sub_id>")

@@ -1,52 +1,24 @@
 """``flask vani check-config``: what is missing or unsafe for production; exits non-zero on errors."""
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
 
 import click
 from flask import current_app
 
 from vani.cli import vani_cli
-
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key"
-
-
-@dataclass
-class Finding:
-    level: str  # error | warning | ok
-    message: str
-
+from vani.safety import Finding, core
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
-    """Judge ``config`` as a production configuration."""
+    """Judge ``config`` as a production configuration, providers' webhook secrets included."""
     from vani.providers.registry import all_providers
     from vani.services.registration import REGISTRARS
 
-    found: list[Finding] = []
+    found = core(config)
 
     def error(message: str) -> None:
         found.append(Finding("error", message))
 
-    def warn(message: str) -> None:
-        found.append(Finding("warning", message))
-
-    if config.get("ENV_NAME") != "production":
-        error(f"VANI_ENV is {config.get('ENV_NAME')!r}: set VANI_ENV=production (secure cookies, "
-              "refusal of unsigned webhooks, no private delivery targets by default)")
-    secret_key = config.get("SECRET_KEY") or ""
-    if secret_key == DEFAULT_SECRET_KEY or len(secret_key) < 32:
-        error("SECRET_KEY is the built-in default or shorter than 32 characters: "
-              "set a long random value (python -c 'import secrets; print(secrets.token_urlsafe(48))')")
-    if config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
-        error("the database is SQLite: use PostgreSQL in production (DATABASE_URL=postgresql://...)")
-    env_debug = os.environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-    if config.get("DEBUG") or env_debug:
-        error("debug mode is on: unset FLASK_DEBUG (the debugger runs code for whoever can reach it)")
-    if config.get("VANI_ALLOW_PRIVATE_TARGETS"):
-        error("VANI_ALLOW_PRIVATE_TARGETS is on: outbound webhooks could be pointed at internal "
-              "services; set VANI_ALLOW_PRIVATE_TARGETS=0")
     for provider in all_providers():
         if provider.name in skip:
             continue
@@ -58,16 +30,6 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
         error(f"{provider.title}: no webhook secret ({settings} unset"
               f"{' and none registered by Vani' if register else ''}); its webhooks would be refused. "
               f"Set {settings}{register}, or pass --skip {provider.name.replace('_', '-')} if you do not use it")
-    if not config.get("PUBLIC_URL"):
-        warn("PUBLIC_URL is unset: webhook registration needs --url, and Twilio signatures are checked "
-             "against the URL as the request arrived")
-    if not config.get("VANI_TRUST_PROXY"):
-        warn("VANI_TRUST_PROXY is off: behind a load balancer or reverse proxy set it to 1 so the client "
-             "address and public URL come from X-Forwarded-* (only when the proxy sets them)")
-    if str(config.get("REDIS_URL", "")).startswith(("redis://127.0.0.1", "redis://localhost")):
-        warn("REDIS_URL points at this machine: fine for one host; workers on other hosts need a shared Redis")
-    if not (config.get("SLACK_WEBHOOK_URL") or config.get("SMTP_URL")):
-        warn("no SLACK_WEBHOOK_URL or SMTP_URL: notifications are recorded but sent nowhere")
     return found
 
 

@@ -84,3 +84,18 @@ def sweep() -> None:
     for result in engine.run():
         woken = "woken" if result.woken else ("due, but Redis is unreachable" if result.due else "idle")
         click.echo(f"{result.lane}: {woken}" + (f", took over {result.taken_over}" if result.taken_over else ""))
+
+
+@vani_cli.command("rotate-encryption-key")
+def rotate_encryption_key() -> None:
+    """Re-encrypt every stored secret with the first key of VANI_ENCRYPTION_KEYS (then the other
+    keys can be removed)."""
+    from vani.crypto import SecretUnreadable
+    from vani.services.encryption import rotate_all
+
+    try:
+        counts = rotate_all()
+    except SecretUnreadable as exc:
+        raise click.ClickException(str(exc)) from None
+    for column, count in counts.items():
+        click.echo(f"{column}: {count} re-encrypted")

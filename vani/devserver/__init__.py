@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from vani import create_app
 
     load_env_file()  # PORT and HOST may come from .env
+    # The development runner is the one place that means development without being told; its
+    # children (web, workers, scheduler, migrations) inherit this.
+    if not os.environ.get("VANI_ENV"):
+        os.environ["VANI_ENV"] = "development"
     args = parse_args(argv)
     out = Output()
     stop = threading.Event()

@@ -29,5 +29,12 @@ def calendly_sync(since: str | None = None) -> dict:
     return sync(as_time(since) if since else None).to_dict()
 
 
+def forget_expired_secrets() -> int:
+    """Subscription secrets replaced more than a rotation window ago are no longer kept."""
+    from vani.services.webhooks.subscriptions import clear_expired_secrets
+
+    return clear_expired_secrets()
+
+
 # What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
-CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON)]
+CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300)]

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from vani.crypto import Encrypted
 from vani.extensions import db
 from vani.models.base import BigId, UTCDateTime, isoformat, utcnow
 
@@ -66,7 +67,7 @@ class ProviderCredential(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))  # e.g. "webhook_secret"
-    value: Mapped[str] = mapped_column(String(512))
+    value: Mapped[str] = mapped_column(Encrypted)  # encrypted at rest
     external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)  # provider's subscription id
     callback_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

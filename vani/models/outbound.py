@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vani.crypto import Encrypted
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, isoformat, state_type, utcnow
 
@@ -25,6 +27,21 @@ class AttemptTrigger(enum.StrEnum):
     LOST = "lost"            # the worker stopped during the attempt; recorded by the takeover
 
 
+def mask_url(url: str | None) -> str | None:
+    """The URL without what it may carry that is secret: a password in it and its query string
+    (``https://bot:•••@crm.example.com/hook?•••``)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = f"{parts.username}:•••@{netloc.rpartition('@')[2]}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "•••" if parts.query else "", ""))
+    except ValueError:
+        return "•••"
+
+
 def mask_secret(secret: str | None) -> str | None:
     """``whsec_abcd…wxyz`` style: enough to recognise a secret, never enough to use it."""
     if not secret:
@@ -40,8 +57,8 @@ class WebhookSubscription(db.Model):
     url: Mapped[str] = mapped_column(String(2048))
     events: Mapped[list] = mapped_column(JSONType, default=list)  # ["*"], ["meeting.*"], ["prospect.created", …]
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
-    secret: Mapped[str] = mapped_column(String(255))  # whsec_…, kept so deliveries can be signed
-    previous_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret: Mapped[str] = mapped_column(Encrypted)  # whsec_…, kept (encrypted) so deliveries can be signed
+    previous_secret: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # until its window ends
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -86,10 +103,11 @@ class WebhookSubscription(db.Model):
             "disabled_reason": self.disabled_reason,
         }
 
-    def to_dict(self, reveal_secret: bool = False) -> dict:
-        """``reveal_secret`` only right after creation or rotation; masked everywhere else."""
+    def to_dict(self, reveal_secret: bool = False, full_url: bool = True) -> dict:
+        """``reveal_secret`` only right after creation or rotation; masked everywhere else.
+        Listings mask the URL's credentials and query (``full_url=False``)."""
         return {
-            "id": self.id, "url": self.url, "events": list(self.events or []),
+            "id": self.id, "url": self.url if full_url else mask_url(self.url), "events": list(self.events or []),
             "description": self.description, "active": self.active,
             "secret": self.secret if reveal_secret else self.masked_secret,
             "previous_secret_expires_at": isoformat(self.previous_secret_expires_at)

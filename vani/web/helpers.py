@@ -13,6 +13,7 @@ from vani.models import (
     NotificationStatus, SendStatus,
 )
 from vani.models.base import as_utc
+from vani.models.outbound import mask_url
 from vani.services.dashboard.filters import clean_args
 
 def _tones() -> dict[str, str]:
@@ -69,6 +70,15 @@ def safe_href(value: str | None) -> str | None:
     return text if scheme in ("http", "https") else None
 
 
+def target(url: str | None) -> str | None:
+    """A subscriber URL as this user may see it: whole for staff and admins, masked for viewers."""
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False) and current_user.can("staff"):
+        return url
+    return mask_url(url)
+
+
 def page_url(**changes) -> str:
     """The current page's URL with its filters, some changed (``None`` removes one)."""
     args = clean_args(request.args)
@@ -109,6 +119,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(breakable, "breakable")
     app.add_template_filter(provider_title, "provider")
     app.add_template_filter(safe_href, "safe_href")
+    app.add_template_filter(target, "target")
     app.add_template_global(page_url)
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)

@@ -80,6 +80,7 @@ def send_claim(claim: work.Claim) -> None:
     cfg = current_app.config
     timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
     allow_private = bool(cfg.get("VANI_ALLOW_PRIVATE_TARGETS"))
+    allow_any_port = bool(cfg.get("VANI_ALLOW_ANY_PORT"))
     jobs = load_jobs(claim.ids, claim.taken_at)
     gone: set[int] = set()
     pending: list[Sent] = []
@@ -98,7 +99,7 @@ def send_claim(claim: work.Claim) -> None:
             continue
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
         headers = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
-        result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private)
+        result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private, allow_any_port)
         if result.status_code == GONE:
             gone.add(job.subscription_id)
         pending.append(Sent(job, at, headers, result))

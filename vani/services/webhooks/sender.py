@@ -24,11 +24,12 @@ class SendResult:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool) -> SendResult:
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool,
+         allow_any_port: bool = False) -> SendResult:
     """POST once. Never raises for network or receiver trouble: the result carries the error."""
     token = allow_private_var.set(allow_private)
     try:
-        check_url(url, allow_private, resolve=False)
+        check_url(url, allow_private, resolve=False, allow_any_port=allow_any_port)
         reply = http.call("POST", url, timeout, http.session(GuardedAdapter), data=body, headers=headers)
     except InvalidField as exc:
         return SendResult(None, None, f"refused target: {exc.reason}", 0)

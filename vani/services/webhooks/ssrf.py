@@ -71,7 +71,15 @@ def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
     return addresses
 
 
-def check_url(url: str, allow_private: bool, resolve: bool = True) -> None:
+ALLOWED_PORTS = "80, 443 and 1024-65535"
+
+
+def port_allowed(port: int) -> bool:
+    """Web ports only: no SMTP, SSH, database or other service ports below 1024."""
+    return port in (80, 443) or 1024 <= port <= 65535
+
+
+def check_url(url: str, allow_private: bool, resolve: bool = True, allow_any_port: bool = False) -> None:
     """Validate a subscription URL; raises InvalidField("url", …).
 
     Without ``resolve`` only IP literals are checked (the send-time connection checks names).
@@ -82,7 +90,7 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> None:
         raise InvalidField("url", "must be at most 2048 characters")
     try:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise InvalidField("url", f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
@@ -90,6 +98,8 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> None:
     host = parts.hostname
     if not host:
         raise InvalidField("url", "has no host")
+    if not allow_any_port and not port_allowed(port):
+        raise InvalidField("url", f"port {port} is refused (allowed: {ALLOWED_PORTS}; VANI_ALLOW_ANY_PORT lifts this)")
     if allow_private:
         return
     literal = _literal(host)

@@ -25,8 +25,8 @@ def allow_private_targets() -> bool:
 
 
 def validate_url(url: object) -> str:
-    """The URL, stripped; raises InvalidField("url", …) (scheme, host, SSRF ranges)."""
-    check_url(url, allow_private_targets())  # type: ignore[arg-type]
+    """The URL, stripped; raises InvalidField("url", …) (scheme, host, port, SSRF ranges)."""
+    check_url(url, allow_private_targets(), allow_any_port=bool(current_app.config.get("VANI_ALLOW_ANY_PORT")))  # type: ignore[arg-type]
     return url.strip()  # type: ignore[union-attr]
 
 
@@ -162,3 +162,14 @@ def delivery_counts(subscription_ids: list[int] | None = None) -> dict[int, dict
     for sub_id, status, n in db.session.execute(stmt):
         counts.setdefault(sub_id, dict.fromkeys(DeliveryStatus, 0))[status] = n
     return counts
+
+
+def clear_expired_secrets(now: datetime | None = None) -> int:
+    """Forget previous secrets whose rotation window has ended. Commits; returns how many."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.previous_secret.isnot(None), WebhookSubscription.previous_secret_expires_at <= now)
+        .values(previous_secret=None, previous_secret_expires_at=None).execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount or 0
