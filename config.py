@@ -78,9 +78,17 @@ class Config:
         self.KAPSO_WEBHOOK_SECRET = _env("KAPSO_WEBHOOK_SECRET")
         self.TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
         self.GMAIL_PUSH_TOKEN = _env("GMAIL_PUSH_TOKEN")  # shared token on the Pub/Sub push URL
+        # While rotating a secret at a provider: the old one, still accepted.
+        self.CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS = _env("CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS")
+        self.CAL_COM_WEBHOOK_SECRET_PREVIOUS = _env("CAL_COM_WEBHOOK_SECRET_PREVIOUS")
+        self.KAPSO_WEBHOOK_SECRET_PREVIOUS = _env("KAPSO_WEBHOOK_SECRET_PREVIOUS")
+        self.TWILIO_AUTH_TOKEN_PREVIOUS = _env("TWILIO_AUTH_TOKEN_PREVIOUS")
+        self.GMAIL_PUSH_TOKEN_PREVIOUS = _env("GMAIL_PUSH_TOKEN_PREVIOUS")
         self.VANI_MAX_BODY_BYTES = _int("VANI_MAX_BODY_BYTES", 1024 * 1024)
         self.MAX_CONTENT_LENGTH = self.VANI_MAX_BODY_BYTES
         self.VANI_SIGNATURE_TOLERANCE_SECONDS = _int("VANI_SIGNATURE_TOLERANCE_SECONDS", 180)
+        # Kapso signs no delivery time: a body whose newest time is older than this is a replay (0: off).
+        self.VANI_KAPSO_MAX_AGE_SECONDS = _int("VANI_KAPSO_MAX_AGE_SECONDS", 7 * 86400)
         self.VANI_DEFAULT_PHONE_REGION = _env("VANI_DEFAULT_PHONE_REGION")  # e.g. "US", for numbers without +
         self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)
         # Processing
@@ -126,7 +134,8 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.VANI_LOGIN_MAX_PER_ACCOUNT = _int("VANI_LOGIN_MAX_PER_ACCOUNT", 5)
         self.VANI_LOGIN_MAX_PER_ADDRESS = _int("VANI_LOGIN_MAX_PER_ADDRESS", 20)
-        self.VANI_LOGIN_WINDOW_SECONDS = _int("VANI_LOGIN_WINDOW_SECONDS", 900)
+        self.VANI_LOGIN_WINDOW_SECONDS = _int("VANI_LOGIN_WINDOW_SECONDS", 900)  # a quiet streak is forgotten
+        self.VANI_LOGIN_MAX_DELAY_SECONDS = _int("VANI_LOGIN_MAX_DELAY_SECONDS", 900)  # the longest backoff
         self.VANI_SSE_MAX_SECONDS = _int("VANI_SSE_MAX_SECONDS", 25)  # below gunicorn's worker timeout
         self.VANI_DASHBOARD_PAGE_SIZE = _int("VANI_DASHBOARD_PAGE_SIZE", 50)
 
@@ -172,6 +181,8 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
         self.WTF_CSRF_ENABLED = True
         self.VANI_RETRY_JITTER = False
+        # The captured provider fixtures are from 2025: the replay window is tested where it is set.
+        self.VANI_KAPSO_MAX_AGE_SECONDS = 0
         if not self.VANI_ENCRYPTION_KEYS:
             from vani.crypto import TESTING_KEY
 

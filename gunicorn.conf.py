@@ -6,9 +6,10 @@ hold a thread, so a worker serves many at once; webhook calls stay short beside 
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+# Loopback unless told otherwise (HOST or GUNICORN_BIND): a reverse proxy faces the world.
+bind = os.environ.get("GUNICORN_BIND") or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(multiprocessing.cpu_count() * 2 + 1, 8))
-if os.environ.get("VANI_ENV", "development") != "production" and not os.environ.get("WEB_CONCURRENCY"):
+if os.environ.get("VANI_ENV", "production") != "production" and not os.environ.get("WEB_CONCURRENCY"):
     workers = 1  # development: one process, so logs and state stay simple
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 16)
@@ -26,7 +27,8 @@ limit_request_fields = 100
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The path without its query: a push token or signature in a query string never reaches the log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # Behind a proxy, trust its X-Forwarded-* only from these addresses (VANI_TRUST_PROXY does the rest).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 preload_app = False  # each worker opens its own database and Redis connections

@@ -127,7 +127,7 @@ def run_worker(app, redis_client):
 def api_token(app):
     from vani.services.tokens import create_token
 
-    return create_token("tests")[1]
+    return create_token("tests", ["admin"])[1]
 
 
 @pytest.fixture
@@ -148,6 +148,15 @@ def api(client, api_token):
             return client.delete(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
 
     return Api()
+
+
+def free_tcp_port() -> int:
+    """A loopback port nothing listens on (right now)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def shared_fixture_dir(provider: str) -> Path:

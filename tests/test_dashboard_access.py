@@ -131,20 +131,25 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
          "admin"),
         ("change user", f"/dashboard/users/{user}", {"role": "staff"}, "admin"),
         ("reset password", f"/dashboard/users/{user}/password", {"password": "another-pass-1"}, "admin"),
+        ("create token", "/dashboard/tokens", {"name": "crm", "scopes": "read"}, "admin"),
+        ("revoke token", f"/dashboard/tokens/{ids['token']}/revoke", {}, "admin"),
     ]
 
 
-PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user"), 1)
+PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
 
 @pytest.fixture
 def ids(app, make_user) -> dict[str, int]:
+    from vani.services.tokens import create_token
+
     data = seed_all()
     return {"event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
-            "user": make_user("viewer", email="target@example.com").id}
+            "user": make_user("viewer", email="target@example.com").id,
+            "token": create_token("target", ["read"])[0].id}
 
 
 @pytest.mark.parametrize("role", ["viewer", "staff", "admin"])

@@ -103,7 +103,12 @@ def test_a_delivery_to_a_trickling_receiver_fails_within_its_timeout(app, trickl
 
 
 def test_sender_reports_refused_and_unreachable_targets_without_raising():
-    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, allow_private=True)
+    from tests.conftest import free_tcp_port
+
+    closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
+    result = sender.post(closed, b"{}", {}, 1.0, allow_private=True)
     assert result.status_code is None and result.error.startswith("connection failed")
-    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, allow_private=False)
-    assert result.error.startswith("refused target")
+    result = sender.post(closed, b"{}", {}, 1.0, allow_private=False)
+    assert result.error.startswith("refused target") and "loopback" in result.error
+    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, allow_private=True)
+    assert result.error.startswith("refused target: port 1 is refused")

@@ -82,22 +82,53 @@ def test_batch_items_are_stored_and_deduplicated_each(client, run_worker, db):
     again = post_kapso(client, body, recorded["X-Webhook-Event"], idem="batch-1", batch=True)
     assert again.json == {"status": "duplicate", "event_ids": r.json["event_ids"]}
     keys = db.session.execute(select(WebhookEvent.dedupe_key).order_by(WebhookEvent.id)).scalars().all()
-    assert keys == ["idem:batch-1#0", "idem:batch-1#1"]
-    # Without X-Webhook-Batch the body's own batch flag is enough; a new key still finds the
-    # same messages, so the worker stores nothing twice.
+    assert keys == ["whatsapp.message.received:wamid.111", "whatsapp.message.received:wamid.112"]
+    # Without X-Webhook-Batch the body's own batch flag is enough; another idempotency key (an
+    # unsigned header) changes nothing: the same messages are duplicates.
     r3 = post_kapso(client, body, None, idem="batch-2")
-    assert r3.status_code == 200 and len(r3.json["event_ids"]) == 2
+    assert r3.json == {"status": "duplicate", "event_ids": r.json["event_ids"]}
     run_worker()
     assert count(db, Message) == 2
     assert count(db, OutboundEvent, OutboundEvent.type == "message.received") == 2
 
 
-def test_same_idempotency_key_is_a_duplicate(client, db):
+def test_a_redelivery_is_a_duplicate_whatever_its_unsigned_headers_say(client, db, run_worker):
     stem, body, recorded = next(f for f in fixture_bodies() if f[0] == "docs_message_received_text")
     first = post_kapso(client, body, "whatsapp.message.received", idem="k-1")
     second = post_kapso(client, body, "whatsapp.message.received", idem="k-1")
     assert first.json["status"] == "accepted" and second.json["status"] == "duplicate"
     assert second.json["event_id"] == first.json["event_id"]
+    # A captured body replayed as another event, under a new idempotency key: still the same event.
+    replay = post_kapso(client, body, "whatsapp.conversation.ended", idem="k-2")
+    assert replay.json == {"status": "duplicate", "event_id": first.json["event_id"]}
+    run_worker()
+    from vani.models import Conversation
+
+    assert db.session.execute(select(Conversation.status)).scalar_one() == "active"
+
+
+def test_the_event_type_comes_from_the_body_not_the_header(client, db):
+    stem, body, recorded = next(f for f in fixture_bodies() if f[0] == "docs_message_delivered")
+    r = post_kapso(client, body, "whatsapp.conversation.ended")
+    event = db.session.get(WebhookEvent, r.json["event_id"])
+    assert event.event_type == "whatsapp.message.delivered"
+
+
+def test_a_body_far_older_than_the_replay_window_is_refused(client, app):
+    app.config["VANI_KAPSO_MAX_AGE_SECONDS"] = 7 * 86400
+    stem, body, recorded = next(f for f in fixture_bodies() if f[0] == "docs_message_received_text")
+    r = post_kapso(client, body, "whatsapp.message.received")  # captured in October 2025
+    assert r.status_code == 401 and r.json["error"] == "stale_timestamp"
+    import time as clock
+
+    fresh = json.loads(body)
+    fresh["message"]["timestamp"] = str(int(clock.time()) - 60)
+    fresh["conversation"]["updated_at"] = "2025-10-28T14:25:01Z"
+    r = post_kapso(client, json.dumps(fresh).encode(), "whatsapp.message.received")
+    assert r.status_code == 200 and r.json["status"] == "accepted"
+    fresh["message"]["timestamp"] = str(int(clock.time()) + 7200)  # from the future: not Kapso's either
+    r = post_kapso(client, json.dumps(fresh).encode(), "whatsapp.message.received")
+    assert r.status_code == 401 and r.json["error"] == "stale_timestamp"
 
 
 def test_signatures(client, db):

@@ -62,3 +62,37 @@ def test_upgrade_matches_models_and_downgrades(fresh_database_url, redis_client)
             tables = set(db.inspect(conn).get_table_names()) - {"alembic_version"}
         assert tables == set()
         db.engine.dispose()
+
+
+def test_the_upgrade_encrypts_secrets_stored_in_clear_and_keeps_old_tokens_working(fresh_database_url, redis_client):
+    from sqlalchemy import select
+
+    from vani.models import ApiToken, ProviderCredential, WebhookSubscription
+    from vani.services.tokens import authenticate, hash_token
+
+    app = create_app({"VANI_ENV": "testing", "SQLALCHEMY_DATABASE_URI": fresh_database_url,
+                      "REDIS_CLIENT": redis_client})
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS), revision="b305d546599e")  # a database from before secrets at rest
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO webhook_subscriptions (url, events, secret, active, created_at, updated_at, "
+                              "consecutive_failures) VALUES ('https://crm.example.com/h', '[\"*\"]', "
+                              "'whsec_cGxhaW50ZXh0LXNlY3JldC1vZi10aGlydHktdHdvISE=', true, CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP, 0)"))
+            conn.execute(text("INSERT INTO provider_credentials (provider, name, value, created_at, updated_at) "
+                              "VALUES ('calendly', 'webhook_secret', 'plain-calendly-key', CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES "
+                              f"('old', '{hash_token('vani_old-token')}', 'vani_old-t', CURRENT_TIMESTAMP)"))
+        upgrade(directory=str(MIGRATIONS))
+        with db.engine.connect() as conn:
+            raw = conn.execute(text("SELECT secret FROM webhook_subscriptions")).scalar_one()
+            raw_cred = conn.execute(text("SELECT value FROM provider_credentials")).scalar_one()
+        assert "cGxhaW50ZXh0" not in raw and raw_cred != "plain-calendly-key"
+        assert db.session.execute(select(WebhookSubscription.secret)).scalar_one().startswith("whsec_cGxhaW50ZXh0")
+        assert db.session.execute(select(ProviderCredential.value)).scalar_one() == "plain-calendly-key"
+        token = authenticate("vani_old-token")
+        assert token is not None and sorted(token.scopes) == ["admin", "emit", "read", "subscriptions"]
+        assert db.session.execute(select(ApiToken.name)).scalar_one() == "old"
+        db.session.remove()
+        db.engine.dispose()

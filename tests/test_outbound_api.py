@@ -34,13 +34,13 @@ def test_create_accepts_a_given_secret_and_star(api, httpserver):
 
 @pytest.mark.parametrize("body, field", [
     ({"events": ["*"]}, "url"),
-    ({"url": "http://127.0.0.1:9/h"}, "events"),
+    ({"url": "http://127.0.0.1:9999/h"}, "events"),
     ({"url": "ftp://x.test/", "events": ["*"]}, "url"),
-    ({"url": "http://127.0.0.1:9/h", "events": []}, "events"),
-    ({"url": "http://127.0.0.1:9/h", "events": ["Meeting Scheduled"]}, "events"),
-    ({"url": "http://127.0.0.1:9/h", "events": ["*"], "secret": "hunter2"}, "secret"),
-    ({"url": "http://127.0.0.1:9/h", "events": ["*"], "colour": "red"}, "colour"),
-    ({"url": "http://127.0.0.1:9/h", "events": ["*"], "description": 5}, "description"),
+    ({"url": "http://127.0.0.1:9999/h", "events": []}, "events"),
+    ({"url": "http://127.0.0.1:9999/h", "events": ["Meeting Scheduled"]}, "events"),
+    ({"url": "http://127.0.0.1:9999/h", "events": ["*"], "secret": "hunter2"}, "secret"),
+    ({"url": "http://127.0.0.1:9999/h", "events": ["*"], "colour": "red"}, "colour"),
+    ({"url": "http://127.0.0.1:9999/h", "events": ["*"], "description": 5}, "description"),
 ])
 def test_create_validation_errors_name_the_field(api, body, field):
     r = api.post("/api/v1/webhooks/subscriptions", json=body)

@@ -1,7 +1,8 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes. Anyone may ask; only a caller with an API token is told why
+something is not ready (error texts can name hosts and users)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,19 +17,38 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+def _may_see_errors() -> bool:
+    from vani.services.tokens import authenticate
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    try:
+        return authenticate(token.strip()) is not None
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+
+
 @bp.get("/readyz")
 def readyz():
     checks: dict[str, dict] = {}
+    errors: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
-        checks["database"] = {"ok": True, "dialect": db.engine.dialect.name}
+        checks["database"] = {"ok": True}
     except SQLAlchemyError as exc:
         db.session.rollback()
-        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0][:200]}
+        checks["database"] = {"ok": False}
+        errors["database"] = str(exc).splitlines()[0][:200]
     try:
         redis_ext.client.ping()
         checks["redis"] = {"ok": True}
     except RedisError as exc:
-        checks["redis"] = {"ok": False, "error": str(exc)[:200]}
+        checks["redis"] = {"ok": False}
+        errors["redis"] = str(exc)[:200]
+    if errors and _may_see_errors():
+        for name, error in errors.items():
+            checks[name]["error"] = error
     ready = all(c["ok"] for c in checks.values())
     return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), 200 if ready else 503

@@ -110,17 +110,20 @@ def _type_accepted(mimetype: str, accepted: tuple[str, ...]) -> bool:
     return mimetype in accepted or ("application/json" in accepted and mimetype.endswith("+json"))
 
 
-def _form_fields(body: bytes) -> dict[str, str]:
+def _form_fields(provider: Provider, body: bytes) -> dict[str, str]:
     """Form fields from the raw body (the body itself must stay readable for storage)."""
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                              max_num_fields=provider.max_form_fields))
     except UnicodeDecodeError:
         return {}
+    except ValueError:
+        raise ingest.Refused(400, "too_many_fields", f"a form holds at most {provider.max_form_fields} fields") from None
 
 
 def read_body(provider: Provider) -> bytes:
     """The raw body, within ``VANI_MAX_BODY_BYTES`` and of a type the provider sends."""
-    limit = current_app.config["VANI_MAX_BODY_BYTES"]
+    limit = min(current_app.config["VANI_MAX_BODY_BYTES"], provider.max_body_bytes or 1 << 62)
     too_large = ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
@@ -139,7 +142,7 @@ def read_body(provider: Provider) -> bytes:
 def receive(provider: Provider) -> Response:
     try:
         body = read_body(provider)
-        form = _form_fields(body) if request.mimetype == "application/x-www-form-urlencoded" else {}
+        form = _form_fields(provider, body) if request.mimetype == "application/x-www-form-urlencoded" else {}
         data = RequestData(body=body, headers=request.headers, url=public_url(), form=form,
                            remote_addr=client_address())
         stored = ingest.store_events(provider, data)

@@ -1,15 +1,37 @@
 """The token API under /api/v1. Bearer tokens only, never a session cookie."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, request
+from collections.abc import Callable
 
+from flask import Blueprint, abort, current_app, g, jsonify, request
+
+from vani.models import Scope
 from vani.providers.safejson import TooDeep, load_json
 from vani.services.tokens import authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# Public paths under /api/v1 that authenticate otherwise (provider webhooks).
+# Public paths under /api/v1 that authenticate otherwise (provider webhooks, the API description).
 PUBLIC_ENDPOINTS: set[str] = set()
+
+
+def needs(scope: Scope) -> Callable:
+    """Declare the scope a route needs (GET routes need ``read`` unless they say otherwise;
+    every other method must say)."""
+
+    def mark(view):
+        view.required_scope = scope
+        return view
+
+    return mark
+
+
+def required_scope() -> Scope:
+    view = current_app.view_functions.get(request.endpoint)
+    declared = getattr(view, "required_scope", None)
+    if declared is not None:
+        return declared
+    return Scope.READ if request.method in ("GET", "HEAD", "OPTIONS") else Scope.ADMIN
 
 
 @bp.before_request
@@ -20,11 +42,16 @@ def require_token():
     scheme, _, token = header.partition(" ")
     row = authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if row is None:
-        response = jsonify({"error": "unauthorized", "detail": "send Authorization: Bearer <token>"})
+        response = jsonify({"error": "unauthorized",
+                            "detail": "send Authorization: Bearer <token> (a live token: not revoked or expired)"})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="vani"'
         return response
     g.api_token = row
+    scope = required_scope()
+    if not row.allows(scope):
+        return jsonify({"error": "insufficient_scope", "scope": str(scope),
+                        "detail": f"this token lacks the {scope} scope"}), 403
     return None
 
 

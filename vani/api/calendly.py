@@ -5,10 +5,10 @@ from flask import current_app, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from vani.api import bp
+from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.extensions import db
-from vani.models import WebhookEvent
+from vani.models import Scope, WebhookEvent
 from vani.models.base import isoformat
 
 
@@ -18,6 +18,7 @@ def _not_configured():
 
 
 @bp.post("/calendly/sync")
+@needs(Scope.ADMIN)
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
     from vani.commands.calendly import parse_since

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from flask import jsonify, request
 
-from vani.api import bp
+from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.api.pagination import paginated_response
-from vani.models import DeliveryStatus, WebhookDelivery
+from vani.models import DeliveryStatus, Scope, WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
@@ -38,6 +38,7 @@ def _iso(value: object, field: str) -> datetime:
 
 # -- subscriptions --------------------------------------------------------------------------------
 @bp.post("/webhooks/subscriptions")
+@needs(Scope.SUBSCRIPTIONS)
 def create_subscription():
     body = _json_object(SUBSCRIPTION_FIELDS)
     for field in ("url", "events"):
@@ -48,16 +49,19 @@ def create_subscription():
 
 
 @bp.get("/webhooks/subscriptions")
+@needs(Scope.SUBSCRIPTIONS)
 def list_subscriptions():
     return jsonify({"data": [s.to_dict(full_url=False) for s in svc.list_subscriptions()]})
 
 
 @bp.get("/webhooks/subscriptions/<int:sub_id>")
+@needs(Scope.SUBSCRIPTIONS)
 def get_subscription(sub_id: int):
     return jsonify(svc.get_subscription(sub_id).to_dict())
 
 
 @bp.patch("/webhooks/subscriptions/<int:sub_id>")
+@needs(Scope.SUBSCRIPTIONS)
 def update_subscription(sub_id: int):
     body = _json_object(PATCH_FIELDS)
     svc.get_subscription(sub_id)  # 404 before validation errors
@@ -65,12 +69,14 @@ def update_subscription(sub_id: int):
 
 
 @bp.delete("/webhooks/subscriptions/<int:sub_id>")
+@needs(Scope.SUBSCRIPTIONS)
 def delete_subscription(sub_id: int):
     svc.delete_subscription(sub_id)
     return "", 204
 
 
 @bp.post("/webhooks/subscriptions/<int:sub_id>/rotate-secret")
+@needs(Scope.SUBSCRIPTIONS)
 def rotate_secret(sub_id: int):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict) or set(body) - {"secret"}:
@@ -80,6 +86,7 @@ def rotate_secret(sub_id: int):
 
 
 @bp.post("/webhooks/subscriptions/<int:sub_id>/test")
+@needs(Scope.SUBSCRIPTIONS)
 def test_subscription(sub_id: int):
     delivery = svc.send_test(sub_id)
     return jsonify(delivery.to_dict()), 202
@@ -87,6 +94,7 @@ def test_subscription(sub_id: int):
 
 # -- deliveries -----------------------------------------------------------------------------------
 @bp.post("/webhooks/deliveries")
+@needs(Scope.EMIT)
 def emit_event():
     body = _json_object({"event", "payload"})
     for field in ("event", "payload"):
@@ -111,11 +119,13 @@ def get_delivery(delivery_id: int):
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
+@needs(Scope.SUBSCRIPTIONS)
 def retry_delivery(delivery_id: int):
     return jsonify(svc.retry_delivery(delivery_id).to_dict()), 202
 
 
 @bp.post("/webhooks/deliveries/retry")
+@needs(Scope.SUBSCRIPTIONS)
 def retry_deliveries():
     body = _json_object({"status", "since", "subscription"})
     status = body.get("status", DeliveryStatus.FAILED)

@@ -41,13 +41,49 @@ def create_user(email: str, password: str | None, role: str) -> None:
 
 @vani_cli.command("create-token")
 @click.argument("name")
-def create_token(name: str) -> None:
+@click.option("--scope", "scopes", multiple=True, default=("read",), show_default=True,
+              type=click.Choice(["read", "subscriptions", "emit", "messages", "admin"]),
+              help="What the token may do (repeat for several; admin includes all).")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The token stops working after this many days.")
+def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None) -> None:
     """Create an API token; it is printed once."""
+    from datetime import timedelta
+
+    from vani.models.base import utcnow
     from vani.services.tokens import create_token as make
 
-    row, token = make(name)
-    click.echo(f"token {row.id} ({name}); keep it now, it is not shown again:")
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    row, token = make(name, scopes, expires)
+    click.echo(f"token {row.id} ({name}; scopes {', '.join(row.scopes)}"
+               + (f"; expires {row.expires_at:%Y-%m-%d}" if expires else "") + "); keep it now, it is not shown again:")
     click.echo(token)
+
+
+@vani_cli.command("list-tokens")
+def list_tokens() -> None:
+    """API tokens: id, name, prefix, scopes, last use, expiry, state."""
+    from vani.services.tokens import list_tokens as rows
+
+    for t in rows():
+        state = "revoked" if t.revoked_at else ("expired" if t.expired() else "active")
+        click.echo(f"{t.id:>5}  {t.name:<24} {t.prefix}…  {','.join(t.scopes):<28} "
+                   f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else
+                   f"{t.id:>5}  {t.name:<24} {t.prefix}…  {','.join(t.scopes):<28} never used", nl=False)
+        click.echo(f"  expires {t.expires_at:%Y-%m-%d}  {state}" if t.expires_at else f"  {state}")
+
+
+@vani_cli.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token(token_id: int) -> None:
+    """Revoke an API token (it stops working at once)."""
+    from vani.errors import NotFound
+    from vani.services.tokens import revoke_token as revoke
+
+    try:
+        row = revoke(token_id)
+    except NotFound as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"revoked token {row.id} ({row.name})")
 
 
 @vani_cli.command("worker")

@@ -162,3 +162,21 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
                     "(development and testing accept such calls, unverified)", fg="red", err=True)
     if (response.status_code >= 400 and not expected_refusal) or (bad_signature and not expected_refusal):
         sys.exit(1)
+
+
+@webhooks.command("set-secret")
+@click.argument("provider_name", metavar="PROVIDER")
+@click.argument("secret")
+def set_secret(provider_name: str, secret: str) -> None:
+    """Store PROVIDER's webhook signing secret (encrypted); the one it replaces is accepted 24 h more."""
+    from vani.providers.registry import all_providers
+    from vani.services.registration import normalize_name
+    from vani.services.secrets import store_secret
+
+    name = normalize_name(provider_name)
+    if name not in {p.name for p in all_providers()}:
+        raise click.BadParameter(f"one of {', '.join(p.name for p in all_providers())}", param_hint="PROVIDER")
+    if len(secret) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="SECRET")
+    store_secret(name, secret)
+    click.echo(f"{name}: webhook secret stored (the previous one, if any, is accepted for 24 hours)")

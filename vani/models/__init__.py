@@ -2,7 +2,7 @@
 
 Add a new models module to the import list below.
 """
-from vani.models.auth import ROLES, ApiToken, ProviderCredential, User  # noqa: F401
+from vani.models.auth import ROLES, ApiToken, LoginThrottle, ProviderCredential, Scope, User  # noqa: F401
 from vani.models.domain import (  # noqa: F401
     Meeting, MeetingStatus, Notification, NotificationStatus, Prospect, ProspectNote,
 )

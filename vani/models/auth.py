@@ -1,18 +1,32 @@
 """People and machines that may use Vani: dashboard users, API tokens, stored provider secrets."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String, UniqueConstraint
+from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from vani.crypto import Encrypted
 from vani.extensions import db
-from vani.models.base import BigId, UTCDateTime, isoformat, utcnow
+from vani.models.base import BigId, JSONType, UTCDateTime, as_utc, isoformat, utcnow
 
 ROLES = ("admin", "staff", "viewer")
+
+
+class Scope(enum.StrEnum):
+    """What an API token may do. ``admin`` includes every other scope."""
+    READ = "read"                    # events, prospects, meetings, conversations, deliveries
+    SUBSCRIPTIONS = "subscriptions"  # outbound webhook subscriptions, delivery retries
+    EMIT = "emit"                    # custom outbound events
+    MESSAGES = "messages"            # send WhatsApp messages
+    ADMIN = "admin"                  # provider connections, syncs, everything
+
+
+# Tokens made before scopes existed keep what they could do: everything then on offer.
+LEGACY_SCOPES = [Scope.READ, Scope.SUBSCRIPTIONS, Scope.EMIT, Scope.ADMIN]
 
 
 class User(UserMixin, db.Model):
@@ -46,16 +60,26 @@ class ApiToken(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex: the token is never stored
     prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list] = mapped_column(JSONType, default=lambda: [Scope.READ.value])
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    def allows(self, scope: Scope) -> bool:
+        held = set(self.scopes or ())
+        return Scope.ADMIN in held or scope in held
+
+    def expired(self, now: datetime | None = None) -> bool:
+        expires = as_utc(self.expires_at)
+        return expires is not None and expires <= (now or utcnow())
+
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "prefix": self.prefix,
+        return {"id": self.id, "name": self.name, "prefix": self.prefix, "scopes": list(self.scopes or []),
                 "created_at": isoformat(self.created_at), "last_used_at": isoformat(self.last_used_at),
-                "revoked": self.revoked_at is not None}
+                "expires_at": isoformat(self.expires_at), "revoked": self.revoked_at is not None}
 
 
 class ProviderCredential(db.Model):
@@ -72,3 +96,14 @@ class ProviderCredential(db.Model):
     callback_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins per account or address, and when the next attempt is allowed (backoff)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "account:<sha256>" | "address:<ip>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    allowed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

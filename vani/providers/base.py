@@ -97,8 +97,10 @@ def parse_json_object(body: bytes) -> dict:
 class Provider:
     name: str = ""            # stored on events, e.g. "cal_com"
     title: str = ""           # shown to people, e.g. "Cal.com"
-    secret_settings: tuple[str, ...] = ()  # config keys holding the secret
+    secret_settings: tuple[str, ...] = ()  # config keys holding the secret (each also as <KEY>_PREVIOUS)
     relevant_headers: tuple[str, ...] = ()  # stored with the event (lower-case names)
+    max_body_bytes: int | None = None  # tighter than VANI_MAX_BODY_BYTES for this provider
+    max_form_fields: int = 1000  # form-encoded bodies only
 
     def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +43,34 @@ def load(provider_name: str, event: str) -> Sample:
             form = path.suffix == ".txt"
             sample = Sample(provider_name, name, path.read_bytes().strip(),
                             "application/x-www-form-urlencoded" if form else "application/json")
-            if provider_name == "kapso":  # Kapso names the event only in a header
+            if provider_name == "kapso":  # Kapso names the event in a header, and Vani refuses stale bodies
                 sample.headers["X-Webhook-Event"] = name
+                sample.body = freshen(sample.body)
             return sample
     raise KeyError(event)
+
+
+TIME_KEYS = {"timestamp", "created_at", "updated_at", "last_active_at", "last_message_timestamp", "occurred_at"}
+
+
+def freshen(body: bytes) -> bytes:
+    """The body with its times set to now (unix seconds where it had them, ISO 8601 elsewhere)."""
+    now = time.time()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in TIME_KEYS and isinstance(item, str):
+                    value[key] = str(int(now)) if item.isdigit() else time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                      time.gmtime(now))
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        return value
+
+    return json.dumps(walk(json.loads(body)), indent=2).encode()
 
 
 def _hex(secret: str, message: bytes) -> str:

@@ -1,36 +1,42 @@
-"""Where a provider's webhook secrets come from: the environment, then secrets Vani stored itself."""
+"""Where a provider's webhook secrets come from: the environment, then secrets stored in the
+database (``webhooks register`` or ``webhooks set-secret``; encrypted at rest). A replaced stored
+secret is kept as the previous one for ``PREVIOUS_WINDOW``, so no call signed with it is lost."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from vani.extensions import db
+from vani.models import ProviderCredential
+from vani.models.base import as_utc, utcnow
 
+SECRET_NAME = "webhook_secret"
+PREVIOUS_NAME = "webhook_secret_previous"
+PREVIOUS_WINDOW = timedelta(hours=24)
 _CACHE_SECONDS = 30.0
+_REFRESH_SECONDS = 1.0  # a flood of bad signatures reloads from the database at most this often
 _cache: dict[tuple[int, str], tuple[float, list[str]]] = {}
 
 
-_REFRESH_SECONDS = 1.0  # a flood of bad signatures reloads from the database at most this often
-
-
 def stored_secrets(provider_name: str, fresh: bool = False) -> list[str]:
-    """Secrets stored by ``webhooks register``, cached for a while in this process; ``fresh``
-    reloads them unless they were loaded within the last second."""
-    from vani.models import ProviderCredential
-
+    """Stored secrets (the current one, then the previous one within its window), cached for a
+    while in this process; ``fresh`` reloads them unless they were loaded within the last second."""
     key = (id(current_app._get_current_object()), provider_name)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit and (hit[0] > now if not fresh else hit[0] - _CACHE_SECONDS + _REFRESH_SECONDS > now):
         return hit[1]
-    rows = db.session.execute(
-        select(ProviderCredential.value).where(
-            ProviderCredential.provider == provider_name, ProviderCredential.name == "webhook_secret")
-    ).scalars().all()
-    _cache[key] = (now + _CACHE_SECONDS, list(rows))
-    return list(rows)
+    rows = db.session.execute(select(ProviderCredential).where(
+        ProviderCredential.provider == provider_name,
+        ProviderCredential.name.in_((SECRET_NAME, PREVIOUS_NAME)))).scalars().all()
+    cutoff = utcnow() - PREVIOUS_WINDOW
+    found = [r.value for r in sorted(rows, key=lambda r: r.name != SECRET_NAME)
+             if r.name == SECRET_NAME or as_utc(r.updated_at) > cutoff]
+    _cache[key] = (now + _CACHE_SECONDS, found)
+    return list(found)
 
 
 def forget_cached_secrets() -> None:
@@ -38,10 +44,39 @@ def forget_cached_secrets() -> None:
 
 
 def secrets_for(provider, fresh: bool = False) -> list[str]:
-    """Every secret that may have signed a call for ``provider`` (any match passes)."""
-    found = [current_app.config.get(name) for name in provider.secret_settings]
+    """Every secret that may have signed a call for ``provider`` (any match passes): its settings,
+    their ``_PREVIOUS`` twins (so rotating a secret at the provider loses no call), and stored ones."""
+    names = [n for name in provider.secret_settings for n in (name, f"{name}_PREVIOUS")]
+    found = [current_app.config.get(name) for name in names]
     found = [s for s in found if s]
     for secret in stored_secrets(provider.name, fresh):
         if secret not in found:
             found.append(secret)
     return found
+
+
+def stored_credential(provider_name: str) -> ProviderCredential | None:
+    return db.session.execute(select(ProviderCredential).where(
+        ProviderCredential.provider == provider_name, ProviderCredential.name == SECRET_NAME)).scalar_one_or_none()
+
+
+def store_secret(provider_name: str, secret: str, external_id: str | None = None, url: str | None = None) -> None:
+    """Store (encrypted) the provider's webhook secret and commit; a different one it replaces
+    stays accepted for ``PREVIOUS_WINDOW``."""
+    row = stored_credential(provider_name)
+    if row is None:
+        row = ProviderCredential(provider=provider_name, name=SECRET_NAME)
+        db.session.add(row)
+    elif row.value != secret:
+        previous = db.session.execute(select(ProviderCredential).where(
+            ProviderCredential.provider == provider_name, ProviderCredential.name == PREVIOUS_NAME)).scalar_one_or_none()
+        if previous is None:
+            previous = ProviderCredential(provider=provider_name, name=PREVIOUS_NAME)
+            db.session.add(previous)
+        previous.value, previous.updated_at = row.value, utcnow()
+    row.value = secret
+    if external_id is not None or url is not None:
+        row.external_id, row.callback_url = external_id, url
+    row.updated_at = utcnow()
+    db.session.commit()
+    forget_cached_secrets()

@@ -44,5 +44,5 @@ def init_app(app: Flask) -> None:
 
 
 from vani.web import (  # noqa: E402,F401  (routes)
-    access, auth, deliveries, events, messages, overview, people, rejected, stream, subscriptions, users,
+    access, auth, deliveries, events, messages, overview, people, rejected, stream, subscriptions, tokens, users,
 )

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from vani.services.dashboard import ratelimit
+from vani.services.dashboard import throttle
 from vani.services.dashboard.users import find_by_email, password_stamp, record_login
 from vani.web import PASSWORD_STAMP_KEY, bp
 
@@ -39,8 +39,7 @@ def login():
     error, status, blocked = None, 200, None
     email = (request.form.get("email") or "").strip().lower()
     if request.method == "POST":
-        address = request.remote_addr
-        blocked = ratelimit.check(email, address)
+        blocked = throttle.begin(email, request.remote_addr)  # counted before the password is checked
         if blocked:
             error, status = blocked.message, 429
         else:
@@ -48,14 +47,14 @@ def login():
             password = request.form.get("password") or ""
             if user is None:
                 _spend_equal_time(password)
-            elif user.active and user.check_password(password):
-                ratelimit.clear_account(email)
+            # Checked for a disabled account too, so it answers as slowly as an enabled one.
+            elif user.check_password(password) and user.active:
+                throttle.succeeded(email)
                 session.clear()
                 login_user(user)
                 session[PASSWORD_STAMP_KEY] = password_stamp(user)
                 record_login(user)
                 return redirect(safe_next(request.form.get("next")))
-            ratelimit.record_failure(email, address)
             error, status = "Wrong email or password.", 401
     response = render_template("login.html", error=error, email=email,
                                next=request.values.get("next", ""))

@@ -16,6 +16,7 @@ def overview():
         providers=stats.provider_stats(),
         chart=events_chart(stats.hourly_buckets(48)),
         deliveries=delivery_summary(),
+        dead=stats.dead_letters(),
         urls=provider_urls(),
     )
     template = "overview/_live.html" if request.args.get("partial") else "overview/page.html"

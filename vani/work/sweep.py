@@ -41,3 +41,15 @@ def run(now: datetime | None = None) -> list[LaneSweep]:
             raise
         results.append(LaneSweep(lane.name, len(taken), due, wake.kick(lane) if due else False))
     return results
+
+
+def dead_letters() -> dict[str, int]:
+    """How many dead letters each lane holds (rows waiting for a person)."""
+    from sqlalchemy import func, select
+
+    counts = {}
+    for lane in installed():
+        t = lane.model.__table__
+        counts[lane.name] = db.session.execute(
+            select(func.count()).select_from(t).where(t.c.status == lane.dead)).scalar_one()
+    return counts

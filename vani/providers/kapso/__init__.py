@@ -1,25 +1,19 @@
-"""Kapso WhatsApp webhooks (v2 payloads, single or batched, and the older flat shape)."""
+"""Kapso WhatsApp webhooks (v2 payloads, single or batched, and the older flat shape). The event
+and its dedupe key come from the signed body (see ``events``)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
-from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
-from vani.providers.kapso import mapper, verifier
+from flask import current_app
+
+from vani.providers.base import (
+    BadPayload, Incoming, Outcome, Provider, RequestData, SignatureError, body_digest, parse_json_object,
+)
+from vani.providers.kapso import events, mapper, verifier
 
 MAX_BATCH_ITEMS = 1000  # Kapso's own limit is 100
-
-
-def _content_key(event: str, item: dict) -> str | None:
-    """A key naming the same happening across redeliveries when no idempotency key is sent."""
-    message = item.get("message")
-    if isinstance(message, dict) and message.get("id"):
-        return f"{event}:{message['id']}"
-    if item.get("message_id"):  # older flat shape
-        return f"{event}:{item['message_id']}"
-    conversation = item.get("conversation")
-    if isinstance(conversation, dict) and conversation.get("id"):
-        return f"{event}:{conversation['id']}:{conversation.get('updated_at', '')}"
-    return None
+FUTURE_SLACK = timedelta(hours=1)
 
 
 class KapsoProvider(Provider):
@@ -31,38 +25,50 @@ class KapsoProvider(Provider):
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets)
+        try:
+            body = parse_json_object(data.body)
+        except BadPayload:
+            return  # parse() answers it
+        items = body.get("data") if body.get("batch") is True and isinstance(body.get("data"), list) else [body]
+        times = [events.newest_time(item) for item in items if isinstance(item, dict)]
+        times = [t for t in times if t is not None]
+        if not times:
+            return
+        max_age = current_app.config.get("VANI_KAPSO_MAX_AGE_SECONDS", 7 * 86400)
+        newest = datetime.fromtimestamp(now, tz=timezone.utc)
+        if max(times) > newest + FUTURE_SLACK or (max_age and max(times) < newest - timedelta(seconds=max_age)):
+            raise SignatureError("stale_timestamp", f"the body's newest time ({max(times):%Y-%m-%d %H:%M} UTC) is "
+                                 f"outside VANI_KAPSO_MAX_AGE_SECONDS of now: a replayed call")
 
     def parse(self, data: RequestData) -> list[Incoming]:
         body = parse_json_object(data.body)
-        header_event = (data.headers.get("X-Webhook-Event") or "").strip()
-        idem = (data.headers.get("X-Idempotency-Key") or "").strip()
-        batch = (data.headers.get("X-Webhook-Batch") or "").strip().lower() == "true" or body.get("batch") is True
-        if batch:
-            return self._parse_batch(body, header_event or body.get("type"), idem)
-        event = header_event or body.get("type") or body.get("event_type") or body.get("event")
-        if not isinstance(event, str) or not event.strip():
-            raise BadPayload("missing_event", "name the event in the X-Webhook-Event header")
-        event = event.strip()
-        key = f"idem:{idem}" if idem else (_content_key(event, body) or f"{event}:sha256:{body_digest(data.body)}")
-        return [Incoming(event_type=event, dedupe_key=key, payload=body, body=data.body)]
+        header_event = (data.headers.get("X-Webhook-Event") or "").strip()[:120]
+        if body.get("batch") is True or isinstance(body.get("data"), list) and isinstance(body.get("type"), str):
+            return self._parse_batch(body)
+        event = events.event_of(body) or header_event
+        if not event:
+            raise BadPayload("missing_event", "the body says nothing of its event, and X-Webhook-Event is missing")
+        return [Incoming(event_type=event, dedupe_key=events.content_key(event, body, data.body), payload=body,
+                         body=data.body)]
 
     @staticmethod
-    def _parse_batch(body: dict, event, idem: str) -> list[Incoming]:
+    def _parse_batch(body: dict) -> list[Incoming]:
         """Each item of ``data[]`` becomes its own event, stored and deduplicated on its own; an
         item that is not an object is stored too (and marked ignored), never dropping its neighbours."""
+        event = body.get("type")
         if not isinstance(event, str) or not event.strip():
-            raise BadPayload("missing_event", "name the event in X-Webhook-Event or the batch's 'type'")
+            raise BadPayload("missing_event", "a batch names its event in its 'type'")
         items = body.get("data")
         if not isinstance(items, list) or not items:
             raise BadPayload("missing_batch_data", "a batch body needs a non-empty 'data' list")
         if len(items) > MAX_BATCH_ITEMS:
             raise BadPayload("batch_too_large", f"a batch holds at most {MAX_BATCH_ITEMS} items")
         out = []
-        for i, item in enumerate(items):
+        for item in items:
             raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
-            content = _content_key(event, item) if isinstance(item, dict) else None
-            key = f"idem:{idem}#{i}" if idem else (content or f"{event}:sha256:{body_digest(raw)}")
-            out.append(Incoming(event_type=event.strip(), dedupe_key=key, payload=item, body=raw))
+            kind = (events.event_of(item) if isinstance(item, dict) else None) or event.strip()[:120]
+            key = events.content_key(kind, item, raw) if isinstance(item, dict) else f"sha256:{body_digest(raw)}"
+            out.append(Incoming(event_type=kind, dedupe_key=key, payload=item, body=raw))
         return out
 
     def map(self, event, ctx) -> Outcome:

@@ -18,6 +18,10 @@ class TwilioProvider(Provider):
     name = "twilio"
     title = "Twilio (WhatsApp)"
     secret_settings = ("TWILIO_AUTH_TOKEN",)
+    # Twilio's forms are a few dozen short fields: anything far larger is refused before the
+    # (costly) signature check.
+    max_body_bytes = 64 * 1024
+    max_form_fields = 200
     relevant_headers = (verifier.HEADER, "X-Twilio-Webhooks-Signature-Settings", "I-Twilio-Idempotency-Token",
                         "X-Forwarded-Proto", "X-Forwarded-Host")
 

@@ -3,7 +3,7 @@ Twilio called. Behind a tunnel or proxy that is the public URL (``PUBLIC_URL``, 
 ``X-Forwarded-*`` headers with ``VANI_TRUST_PROXY=1``), so a failure names the URL checked."""
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl
 
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from werkzeug.datastructures import MultiDict
@@ -17,7 +17,9 @@ def signed_params(data: RequestData):
     """What Twilio signed besides the URL: every form field (repeated names kept), or for a JSON
     body (``bodySHA256`` in the URL) the raw body text."""
     text = data.body.decode("utf-8")
-    if "bodySHA256" in data.url.partition("?")[2] and not data.form:  # no urlparse: the host may be junk
+    # As twilio's own validator reads it (no urlparse: the host may be junk).
+    query = parse_qs(data.url.partition("?")[2].partition("#")[0], keep_blank_values=True)
+    if "bodySHA256" in query and not data.form:
         return text
     return MultiDict(parse_qsl(text, keep_blank_values=True))
 

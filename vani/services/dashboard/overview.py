@@ -89,3 +89,29 @@ def hourly_buckets(hours: int = 48, now: datetime | None = None) -> list[HourBuc
             if bucket is not None:
                 setattr(bucket, attr, getattr(bucket, attr) + count)
     return list(buckets.values())
+
+
+@dataclass
+class DeadLetters:
+    lane: str
+    label: str
+    count: int
+    link: str  # the dashboard list holding them
+
+
+DEAD_LETTER_PAGES = {"events": ("Events", "dash.events", {"status": "dead"}),
+                     "deliveries": ("Deliveries", "dash.deliveries", {"status": "failed"}),
+                     "notification_sends": ("Notification sends", "dash.notifications", {"status": "failed"})}
+
+
+def dead_letters() -> list[DeadLetters]:
+    """Work that failed every allowed attempt, per lane, for the overview (kept until someone acts)."""
+    from flask import url_for
+
+    from vani.work.sweep import dead_letters as counts
+
+    out = []
+    for lane, count in counts().items():
+        label, endpoint, args = DEAD_LETTER_PAGES.get(lane, (lane.replace("_", " ").capitalize(), None, {}))
+        out.append(DeadLetters(lane, label, count, url_for(endpoint, **args) if endpoint else ""))
+    return out

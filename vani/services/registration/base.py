@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from vani.extensions import db
 from vani.providers.registry import webhook_paths
+from vani.services.secrets import store_secret, stored_credential
 from vani.services.tunnel import host_kind, split_suffixes
 
-SECRET_NAME = "webhook_secret"
 
 
 @dataclass
@@ -100,24 +100,8 @@ def handled_events(provider) -> list[str]:
     return list(handlers) if isinstance(handlers, dict) else []
 
 
-def stored_credential(provider_name: str):
-    from vani.models import ProviderCredential
-
-    return db.session.execute(select(ProviderCredential).where(
-        ProviderCredential.provider == provider_name, ProviderCredential.name == SECRET_NAME)).scalar_one_or_none()
-
-
 def save_credential(provider_name: str, secret: str, external_id: str, url: str) -> None:
-    from vani.models import ProviderCredential
-    from vani.services.secrets import forget_cached_secrets
-
-    row = stored_credential(provider_name)
-    if row is None:
-        row = ProviderCredential(provider=provider_name, name=SECRET_NAME)
-        db.session.add(row)
-    row.value, row.external_id, row.callback_url = secret, external_id, url
-    db.session.commit()
-    forget_cached_secrets()
+    store_secret(provider_name, secret, external_id, url)
 
 
 def check_target(url: str, env_name: str, extra_tunnel_hosts: str = "") -> str | None:

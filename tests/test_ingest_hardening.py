@@ -1,0 +1,73 @@
+"""Inbound hardening: Twilio's costly check runs only on plausible forms, bodySHA256 read as
+twilio reads it, every provider accepts its previous secret while it is rotated, push tokens
+never reach the access log."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.booking_support import calendly
+from tests.signing import calendly_headers, cal_com_headers, dumps
+from tests.whatsapp_signing import kapso_headers, post_twilio
+
+INBOUND = ("SmsMessageSid=SMh1&NumMedia=0&ProfileName=Ana&SmsStatus=received&Body=Hola&To=whatsapp%3A%2B14155238886"
+           "&MessageSid=SMh1&AccountSid=ACx&From=whatsapp%3A%2B15550100061")
+
+
+def test_an_oversized_twilio_form_is_refused_before_any_signature_work(client):
+    body = "Body=" + "x" * (1024 * 1024)
+    started = time.perf_counter()
+    r = client.post("/api/webhooks/twilio", data=body, content_type="application/x-www-form-urlencoded",
+                    headers={"X-Twilio-Signature": "forged"})
+    assert time.perf_counter() - started < 0.5
+    assert r.status_code == 413 and r.json["error"] == "body_too_large" and "65536" in r.json["detail"]
+
+
+def test_a_twilio_form_with_thousands_of_fields_is_refused(client):
+    body = "&".join(f"f{i}=1" for i in range(5000))
+    r = client.post("/api/webhooks/twilio", data=body, content_type="application/x-www-form-urlencoded",
+                    headers={"X-Twilio-Signature": "forged"})
+    assert r.status_code == 400 and r.json["error"] == "too_many_fields"
+
+
+@pytest.mark.parametrize("query", ["?xbodySHA256=1", "?bodySHA256x=1", "?a=bodySHA256", "?bodySHA256=abc"])
+def test_body_sha256_is_read_from_the_query_as_twilio_does(client, query):
+    r = client.post(f"/api/webhooks/twilio{query}", data=b'{"not": "a form"}', content_type="application/json",
+                    headers={"X-Twilio-Signature": "forged"})
+    assert r.status_code == 401 and r.json["error"] == "invalid_signature"
+
+
+def test_every_provider_accepts_its_previous_secret_during_a_rotation(app, client):
+    app.config.update(CALENDLY_WEBHOOK_SIGNING_KEY="new-calendly", CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS="old-calendly",
+                      CAL_COM_WEBHOOK_SECRET="new-cal", CAL_COM_WEBHOOK_SECRET_PREVIOUS="old-cal",
+                      KAPSO_WEBHOOK_SECRET="new-kapso", KAPSO_WEBHOOK_SECRET_PREVIOUS="old-kapso",
+                      TWILIO_AUTH_TOKEN="new-twilio", TWILIO_AUTH_TOKEN_PREVIOUS="old-twilio",
+                      GMAIL_PUSH_TOKEN="new-gmail", GMAIL_PUSH_TOKEN_PREVIOUS="old-gmail")
+    for secret, n in (("old-calendly", 1), ("new-calendly", 2)):
+        body = dumps(calendly("invitee.created", n))
+        r = client.post("/api/webhooks/calendly", data=body, headers=calendly_headers(body, secret=secret))
+        assert r.status_code == 200, (secret, r.json)
+    body = dumps({"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-01-01T00:00:00Z", "payload": {"uid": "r1"}})
+    assert client.post("/api/webhooks/cal-com", data=body, headers=cal_com_headers(body, secret="old-cal")).status_code == 200
+    body = dumps({"message": {"id": "wamid.rot"}})
+    assert client.post("/api/webhooks/kapso", data=body,
+                       headers=kapso_headers(body, "whatsapp.message.sent", secret="old-kapso")).status_code == 200
+    assert post_twilio(client, INBOUND, token="old-twilio").status_code == 200
+    push = dumps({"message": {"messageId": "1", "data": "eyJlbWFpbEFkZHJlc3MiOiAiYUBiLmMiLCAiaGlzdG9yeUlkIjogMX0="}})
+    assert client.post("/api/webhooks/gmail", data=push, content_type="application/json",
+                       headers={"Authorization": "Bearer old-gmail"}).status_code == 200
+    # Any other secret still fails.
+    body = dumps(calendly("invitee.created", 3))
+    assert client.post("/api/webhooks/calendly", data=body,
+                       headers=calendly_headers(body, secret="older-still")).status_code == 401
+
+
+def test_the_access_log_leaves_out_query_strings():
+    import runpy
+
+    from tests.conftest import ROOT
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert "%(r)s" not in conf["access_log_format"] and "%(U)s" in conf["access_log_format"]
+    assert conf["bind"].startswith("127.0.0.1:")  # a fresh install listens on loopback unless told
