@@ -163,3 +163,17 @@ def test_elsewhere_unsafe_settings_are_logged_as_warnings(monkeypatch, caplog):
     with caplog.at_level("WARNING", logger="vani.safety"):
         create_app()
     assert "unsafe for production: SECRET_KEY is missing" in caplog.text
+
+
+def test_development_generates_its_encryption_key_once_and_keeps_it_private(tmp_path):
+    import stat
+
+    from cryptography.fernet import Fernet
+
+    from vani.crypto import development_keys
+
+    key = development_keys(tmp_path / "instance")
+    Fernet(key)  # a real key
+    path = tmp_path / "instance" / "encryption.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert development_keys(tmp_path / "instance") == key  # the same one next time

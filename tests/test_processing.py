@@ -150,3 +150,17 @@ def test_replay_emits_nothing_twice(client, run_worker, order):
         assert reprocess(event_id) == "processed"
     assert snapshot() == before
     assert bs.emitted()["payment.received"] == 2 and bs.emitted()["meeting.completed"] == 1
+
+
+def test_a_database_failure_is_recorded_without_the_values_it_carried(client, run_worker, monkeypatch):
+    from sqlalchemy import text
+
+    def leaky(body, ctx):
+        db.session.execute(text("INSERT INTO no_such_table (email) VALUES (:e)"), {"e": "lena-secret@example.test"})
+
+    monkeypatch.setattr(calendly_mapper, "map_event", leaky)
+    event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
+    run_worker()
+    ev = bs.event(event_id)
+    assert ev.status == "failed" and "no_such_table" in ev.outcome
+    assert "lena-secret" not in ev.outcome and "[parameters" not in ev.outcome
