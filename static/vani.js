@@ -98,8 +98,16 @@
     });
   }
 
+  /* Menus that act when changed (the organisation switcher); the button stays for no-JS. */
+  function autosubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);
+    autosubmit();
     localizeChart(document);
     live();
     confirmations();

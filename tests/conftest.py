@@ -73,16 +73,20 @@ def _truncate() -> None:
 
 @pytest.fixture
 def app(_app, redis_client):
-    """The app with empty tables, an empty Redis database and default (test) settings."""
+    """The app with empty tables (but the default organisation, in force), an empty Redis
+    database and default (test) settings."""
+    from vani import tenancy
     from vani.extensions import redis_ext
-    from vani.services import secrets
+    from vani.services import orgs, secrets
 
     saved = dict(_app.config)
     redis_client.flushdb()
     redis_ext.reset()
     secrets.forget_cached_secrets()
+    orgs.forget_cache()
     with _app.app_context():
         _truncate()
+        tenancy.set_current(orgs.ensure_default().id)
         _db.session.remove()
         yield _app
         _db.session.remove()
@@ -115,8 +119,11 @@ def run_worker(app, redis_client):
             return super().execute_job(job, queue)
 
     def run() -> int:
+        from vani import tenancy
+
         CountingWorker.jobs_run = 0
-        CountingWorker(all_queues(), connection=redis_client).work(burst=True)
+        with tenancy.acting_for(None):  # as in a worker process: no organisation in force
+            CountingWorker(all_queues(), connection=redis_client).work(burst=True)
         _db.session.remove()
         return CountingWorker.jobs_run
 
@@ -170,13 +177,18 @@ def shared_fixture_dir(provider: str) -> Path:
 
 @pytest.fixture
 def make_user(app):
-    """Create a dashboard user: ``make_user("staff")`` → User (password "password-123")."""
-    from vani.models import User
+    """Create a dashboard user with a role in an organisation (the one in force unless
+    ``org_id`` is given): ``make_user("staff")`` → User (password "password-123")."""
+    from vani import tenancy
+    from vani.models import Membership, User
 
-    def make(role: str = "admin", email: str | None = None, password: str = "password-123", active: bool = True):
-        user = User(email=email or f"{role}@example.com", role=role, active=active)
+    def make(role: str = "admin", email: str | None = None, password: str = "password-123", active: bool = True,
+             org_id: int | None = None, superuser: bool = False):
+        user = User(email=email or f"{role}@example.com", active=active, is_superuser=superuser)
         user.set_password(password)
         _db.session.add(user)
+        _db.session.flush()
+        _db.session.add(Membership(user_id=user.id, org_id=org_id or tenancy.require(), role=role))
         _db.session.commit()
         return user
 
@@ -211,10 +223,10 @@ def fresh_client(app):
 def login(app, make_user):
     """``login(role)`` → a test client signed in as a new user of that role; ``.csrf`` holds its token."""
 
-    def sign_in(role: str = "admin", client=None):
+    def sign_in(role: str = "admin", client=None, org_id: int | None = None):
         client = client or fresh_client(app)
         sign_in.count += 1
-        user = make_user(role, email=f"{role}-{sign_in.count}@example.com")
+        user = make_user(role, email=f"{role}-{sign_in.count}@example.com", org_id=org_id)
         token = csrf_token_from(client)
         r = client.post("/dashboard/login", data={"email": user.email, "password": "password-123",
                                                   "csrf_token": token})

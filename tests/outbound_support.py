@@ -6,6 +6,7 @@ from datetime import datetime
 from standardwebhooks import Webhook
 
 from tests.work_support import drain
+from vani import tenancy
 from vani.extensions import db
 from vani.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
@@ -22,7 +23,7 @@ def subscribe(url: str, events=("*",), **kw) -> tuple[WebhookSubscription, str]:
 def emit(type_: str = "meeting.scheduled", data: dict | None = None, key: str | None = None) -> list[int]:
     """Write an outbound event and fan it out as processing does; returns the new delivery ids."""
     key = key or f"test:{type_}:{id(data)}:{datetime.now().timestamp()}"
-    written = outbox.write([dict(type=type_, data=data or {"id": 1}, emit_key=key)], utcnow())
+    written = outbox.write([dict(type=type_, data=data or {"id": 1}, emit_key=key, org_id=tenancy.require())], utcnow())
     ids = fan_out(written)
     db.session.commit()
     return ids

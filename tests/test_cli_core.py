@@ -9,6 +9,7 @@ from tests.booking_support import calendly, invitee_uri
 from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import OutboundEvent, User
+from vani.services import orgs
 
 
 def run(app, *args):
@@ -20,14 +21,17 @@ def run(app, *args):
 def test_create_user_then_reset_password_and_role(app):
     result = run(app, "create-user", "Boss@Example.test", "--password", "long-enough-1")
     assert result.exit_code == 0, result.output
-    assert "created admin boss@example.test" in result.output
+    assert "created boss@example.test: admin of default" in result.output
     user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
-    assert user.role == "admin" and user.check_password("long-enough-1")
+    org_id = orgs.default_id()
+    assert orgs.role_of(user.id, org_id) == "admin" and user.check_password("long-enough-1")
     result = run(app, "create-user", "boss@example.test", "--password", "another-pass-2", "--role", "viewer")
-    assert result.exit_code == 0 and "updated viewer" in result.output
+    assert result.exit_code == 0 and "updated boss@example.test: viewer of default" in result.output
+    db.session.expire_all()
     user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
-    assert user.role == "viewer" and user.check_password("another-pass-2") and not user.check_password("long-enough-1")
-    assert bs.count(User) == 1
+    assert orgs.role_of(user.id, org_id) == "viewer"
+    assert user.check_password("another-pass-2") and not user.check_password("long-enough-1")
+    assert bs.count(User) == 1 and not user.is_superuser
 
 
 def test_create_user_rejects_a_short_password(app):

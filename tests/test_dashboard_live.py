@@ -5,7 +5,8 @@ import time
 import uuid
 
 from tests.dashboard_seed import add_event, dead_redis, seed_outbound
-from vani.services.live import CHANNEL as LIVE_CHANNEL
+from vani import tenancy
+from vani.services import live
 
 
 def read_until(chunks, needle: str, limit: int = 50) -> str:
@@ -29,10 +30,10 @@ def test_stream_relays_published_messages(login, redis_client):
     response, chunks = open_stream(client)
     first = next(chunks).decode()
     assert first.startswith("retry: 1000\n")  # subscribed; the browser reconnects after 1 s
-    redis_client.publish(LIVE_CHANNEL, "event:42")
+    redis_client.publish(live.channel(tenancy.require()), "event:42")
     frame = read_until(chunks, "data: event:42")
     assert "event: event\ndata: event:42\n\n" in frame
-    redis_client.publish(LIVE_CHANNEL, "delivery:7")
+    redis_client.publish(live.channel(tenancy.require()), "delivery:7")
     assert "event: delivery\ndata: delivery:7\n\n" in read_until(chunks, "delivery:7")
     response.close()
 

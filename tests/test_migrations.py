@@ -13,7 +13,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import ROOT
-from vani import create_app
+from vani import create_app, tenancy
 from vani.extensions import db
 
 MIGRATIONS = ROOT / "migrations"
@@ -89,10 +89,11 @@ def test_the_upgrade_encrypts_secrets_stored_in_clear_and_keeps_old_tokens_worki
             raw = conn.execute(text("SELECT secret FROM webhook_subscriptions")).scalar_one()
             raw_cred = conn.execute(text("SELECT value FROM provider_credentials")).scalar_one()
         assert "cGxhaW50ZXh0" not in raw and raw_cred != "plain-calendly-key"
-        assert db.session.execute(select(WebhookSubscription.secret)).scalar_one().startswith("whsec_cGxhaW50ZXh0")
-        assert db.session.execute(select(ProviderCredential.value)).scalar_one() == "plain-calendly-key"
-        token = authenticate("vani_old-token")
-        assert token is not None and sorted(token.scopes) == ["admin", "emit", "read", "subscriptions"]
-        assert db.session.execute(select(ApiToken.name)).scalar_one() == "old"
+        with tenancy.everywhere():
+            assert db.session.execute(select(WebhookSubscription.secret)).scalar_one().startswith("whsec_cGxhaW50ZXh0")
+            assert db.session.execute(select(ProviderCredential.value)).scalar_one() == "plain-calendly-key"
+            token = authenticate("vani_old-token")
+            assert token is not None and sorted(token.scopes) == ["admin", "emit", "read", "subscriptions"]
+            assert db.session.execute(select(ApiToken.name)).scalar_one() == "old"
         db.session.remove()
         db.engine.dispose()

@@ -45,7 +45,7 @@ def test_only_matching_subscriptions_get_a_delivery_and_fan_out_is_idempotent(ap
     from vani.services.webhooks.fanout import fan_out
 
     event = db.session.query(OutboundEvent).one()
-    again = {"id": event.id, "msg_id": event.msg_id, "type": event.type, "data": event.data}
+    again = {"id": event.id, "org_id": event.org_id, "msg_id": event.msg_id, "type": event.type, "data": event.data}
     assert fan_out([again]) == []  # the (event, subscription) pair is unique: nothing new
 
 

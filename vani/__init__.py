@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, errors, proxy, safety, security, work
+    from vani import blueprints, cli, errors, proxy, safety, security, tenancy, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
 
@@ -35,6 +35,7 @@ def create_app(config=None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
+    tenancy.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -1,8 +1,10 @@
 """Inbound webhooks: every provider's URL, and the HTTP edge of the fast path.
 
-A call is checked for size and type here, then ``ingest.store_events`` verifies, parses and
-stores it; the answer is JSON (Twilio gets TwiML). Refused calls are recorded with the URL that
-was checked, so a signature mismatch behind a tunnel can be debugged from the dashboard.
+Each provider has a URL per organisation, ``/api/webhooks/<provider>/<org key>``; the URLs
+without a key serve the default organisation (every install from before organisations). A call
+is checked for size and type here, then ``ingest.store_events`` verifies, parses and stores it;
+the answer is JSON (Twilio gets TwiML). Refused calls are recorded with the URL that was
+checked, so a signature mismatch behind a tunnel can be debugged from the dashboard.
 """
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import logging
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from vani import tenancy
 from vani.providers import registry
 from vani.providers.base import Provider, RequestData
 from vani.providers.safejson import clean_text
-from vani.services import ingest
+from vani.services import ingest, orgs
 
 log = logging.getLogger(__name__)
 
@@ -27,30 +31,35 @@ _SKIP_HEADERS = {"cookie", "authorization"}
 
 @bp.post("/api/webhooks/calendly")
 @bp.post("/api/v1/calendly/webhook")
-def calendly():
-    return receive(registry.calendly)
+@bp.post("/api/webhooks/calendly/<org_key>")
+def calendly(org_key: str | None = None):
+    return receive(registry.calendly, org_key)
 
 
 @bp.post("/api/webhooks/cal-com")
 @bp.post("/api/webhooks/cal_com")
-def cal_com():
-    return receive(registry.cal_com)
+@bp.post("/api/webhooks/cal-com/<org_key>")
+def cal_com(org_key: str | None = None):
+    return receive(registry.cal_com, org_key)
 
 
 @bp.post("/api/webhooks/kapso")
 @bp.post("/api/whatsapp/webhook")
-def kapso():
-    return receive(registry.kapso)
+@bp.post("/api/webhooks/kapso/<org_key>")
+def kapso(org_key: str | None = None):
+    return receive(registry.kapso, org_key)
 
 
 @bp.post("/api/webhooks/twilio")
-def twilio():
-    return receive(registry.twilio)
+@bp.post("/api/webhooks/twilio/<org_key>")
+def twilio(org_key: str | None = None):
+    return receive(registry.twilio, org_key)
 
 
 @bp.post("/api/webhooks/gmail")
-def gmail():
-    return receive(registry.gmail)
+@bp.post("/api/webhooks/gmail/<org_key>")
+def gmail(org_key: str | None = None):
+    return receive(registry.gmail, org_key)
 
 
 def error(status: int, code: str, detail: str | None = None) -> Response:
@@ -99,10 +108,10 @@ def header_excerpt(headers) -> dict:
     return out
 
 
-def reject(provider: Provider, refused: ingest.Refused) -> Response:
+def reject(provider: Provider, refused: ingest.Refused, org_id: int) -> Response:
     log.info("rejected %s webhook: %s %s", provider.name, refused.reason, refused.detail or "")
     ingest.record_rejection(provider, refused, header_excerpt(request.headers), client_address(),
-                            request.content_length or 0)
+                            request.content_length or 0, org_id)
     return error(refused.status, refused.reason, refused.detail)
 
 
@@ -139,15 +148,27 @@ def read_body(provider: Provider) -> bytes:
     return body
 
 
-def receive(provider: Provider) -> Response:
+def organisation(org_key: str | None) -> int | None:
+    """The organisation a URL names (the default one for URLs without a key)."""
+    return orgs.default_id() if org_key is None else orgs.id_for_key(org_key)
+
+
+def receive(provider: Provider, org_key: str | None) -> Response:
+    try:
+        org_id = organisation(org_key)
+    except SQLAlchemyError:
+        return error(503, "database_unavailable", "the event could not be stored; please retry")
+    if org_id is None:
+        return error(404, "unknown_organisation", "no organisation has this webhook URL")
+    tenancy.set_current(org_id)
     try:
         body = read_body(provider)
         form = _form_fields(provider, body) if request.mimetype == "application/x-www-form-urlencoded" else {}
         data = RequestData(body=body, headers=request.headers, url=public_url(), form=form,
                            remote_addr=client_address())
-        stored = ingest.store_events(provider, data)
+        stored = ingest.store_events(provider, data, org_id)
     except ingest.Refused as refused:
-        return reject(provider, refused)
+        return reject(provider, refused, org_id)
     except ingest.Unavailable:
         return error(503, "database_unavailable", "the event could not be stored; please retry")
     return provider.respond(stored.status, stored.event_ids, stored.extra)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
+from vani import tenancy
 from vani.models import Scope
 from vani.providers.safejson import TooDeep, load_json
 from vani.services.tokens import authenticate
@@ -48,6 +49,7 @@ def require_token():
         response.headers["WWW-Authenticate"] = 'Bearer realm="vani"'
         return response
     g.api_token = row
+    tenancy.enter_request(row.org_id)  # the token's organisation: all this request may see
     scope = required_scope()
     if not row.allows(scope):
         return jsonify({"error": "insufficient_scope", "scope": str(scope),
@@ -75,7 +77,6 @@ def refuse_unusable_input():
             raise InvalidField("body", f"the JSON body is {exc}") from None
         except ValueError:
             pass  # each route answers an unreadable body in its own words
-    return None
 
 
-from vani.api import calendly, conversations, events, prospects, webhooks  # noqa: E402,F401  (routes)
+from vani.api import calendly, conversations, events, prospects, webhooks  # noqa: F401  (routes)

@@ -1,15 +1,17 @@
 """POST /api/v1/calendly/sync and GET /api/v1/calendly/status."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from vani import tenancy
 from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import Scope, WebhookEvent
 from vani.models.base import isoformat
+from vani.services.provider_settings import config_for
 
 
 def _not_configured():
@@ -36,7 +38,7 @@ def calendly_sync():
         raise InvalidField("since", str(exc)) from None
     wait = data.get("wait", request.args.get("wait", "false"))
     wait = wait is True or str(wait).lower() in ("1", "true", "yes")
-    if not current_app.config.get("CALENDLY_API_TOKEN"):
+    if not config_for(tenancy.require()).get("CALENDLY_API_TOKEN"):
         return _not_configured()
     if wait:
         try:
@@ -48,7 +50,7 @@ def calendly_sync():
     from vani.work.wake import enqueue_job
 
     try:
-        queued = enqueue_job(job, since.isoformat() if since else None)
+        queued = enqueue_job(job, since.isoformat() if since else None, tenancy.require())
     except RedisError:
         return jsonify({"error": "queue_unavailable",
                         "detail": "Redis is unreachable; retry, or send \"wait\": true"}), 503
@@ -64,11 +66,12 @@ def calendly_status():
     from vani.services.registration.calendly import calendly_client, current_user
     from vani.services.registration.http import ApiError
 
-    configured = bool(current_app.config.get("CALENDLY_API_TOKEN"))
+    cfg = config_for(tenancy.require())
+    configured = bool(cfg.get("CALENDLY_API_TOKEN"))
     connection = None
     if configured and request.args.get("check", "true").lower() not in ("0", "false", "no"):
         try:
-            client = calendly_client(current_app.config)
+            client = calendly_client(cfg)
             client.max_retries, client.timeout = 0, 5.0  # a status check never waits on a rate limit
             me = current_user(client)
             connection = {"ok": True, "user": me.get("uri"), "name": me.get("name"),

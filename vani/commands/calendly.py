@@ -5,7 +5,7 @@ from datetime import datetime
 
 import click
 
-from vani.cli import vani_cli
+from vani.cli import for_org, vani_cli
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -27,6 +27,7 @@ def calendly() -> None:
 
 @calendly.command("sync")
 @click.option("--since", help="Meetings starting on or after this date (YYYY-MM-DD); default 30 days ago.")
+@for_org
 def sync_command(since: str | None) -> None:
     """Fetch scheduled events and invitees from Calendly and map the ones Vani has not seen."""
     from vani.services.calendly_sync import sync

@@ -1,42 +1,10 @@
-"""Core commands: users, tokens, worker, replay, sweep."""
+"""Core commands: tokens, worker, replay, sweep."""
 from __future__ import annotations
 
-import os
-import secrets as pysecrets
-
 import click
-from sqlalchemy import select
 
-from vani.cli import vani_cli
+from vani.cli import for_org, vani_cli
 from vani.extensions import db
-
-
-@vani_cli.command("create-user")
-@click.argument("email")
-@click.option("--password", help="Password (asked for when omitted).")
-@click.option("--role", type=click.Choice(["admin", "staff", "viewer"]), default="admin", show_default=True)
-def create_user(email: str, password: str | None, role: str) -> None:
-    """Create a dashboard user, or reset an existing user's password and role."""
-    from vani.models import User
-
-    email = email.strip().lower()
-    if not password:
-        if os.isatty(0):
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        else:
-            password = pysecrets.token_urlsafe(12)
-            click.echo(f"generated password: {password}")
-    if len(password) < 8:
-        raise click.BadParameter("use at least 8 characters", param_hint="--password")
-    user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    verb = "updated"
-    if user is None:
-        user, verb = User(email=email), "created"
-        db.session.add(user)
-    user.set_password(password)
-    user.role = role
-    db.session.commit()
-    click.echo(f"{verb} {role} {email}")
 
 
 @vani_cli.command("create-token")
@@ -45,8 +13,9 @@ def create_user(email: str, password: str | None, role: str) -> None:
               type=click.Choice(["read", "subscriptions", "emit", "messages", "admin"]),
               help="What the token may do (repeat for several; admin includes all).")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The token stops working after this many days.")
+@for_org
 def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None) -> None:
-    """Create an API token; it is printed once."""
+    """Create an organisation's API token; it is printed once."""
     from datetime import timedelta
 
     from vani.models.base import utcnow
@@ -60,6 +29,7 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
 
 
 @vani_cli.command("list-tokens")
+@for_org
 def list_tokens() -> None:
     """API tokens: id, name, prefix, scopes, last use, expiry, state."""
     from vani.services.tokens import list_tokens as rows
@@ -74,6 +44,7 @@ def list_tokens() -> None:
 
 @vani_cli.command("revoke-token")
 @click.argument("token_id", type=int)
+@for_org
 def revoke_token(token_id: int) -> None:
     """Revoke an API token (it stops working at once)."""
     from vani.errors import NotFound
@@ -101,13 +72,15 @@ def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
 @click.argument("event_id", type=int)
 def replay(event_id: int) -> None:
     """Process a stored event again, now, in this process (idempotent)."""
+    from vani import tenancy
     from vani.models import WebhookEvent
     from vani.services.processing.events import reprocess
 
-    if db.session.get(WebhookEvent, event_id) is None:
-        raise click.ClickException(f"no event {event_id}")
-    status = reprocess(event_id)
-    event = db.session.get(WebhookEvent, event_id)
+    with tenancy.everywhere():  # an event id names one organisation's event
+        if db.session.get(WebhookEvent, event_id) is None:
+            raise click.ClickException(f"no event {event_id}")
+        status = reprocess(event_id)
+        event = db.session.get(WebhookEvent, event_id)
     click.echo(f"event {event_id}: {status}" + (f" ({event.outcome})" if event.outcome else ""))
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import click
 
-from vani.cli import vani_cli
+from vani.cli import for_org, vani_cli
 from vani.models.base import as_utc
 
 
@@ -26,6 +26,7 @@ def _parse_since(ctx, param, value: str | None) -> datetime | None:
 @deliveries.command("retry-failed")
 @click.option("--since", callback=_parse_since, help="Only deliveries created at or after this ISO time.")
 @click.option("--subscription", "subscription_id", type=int, help="Only this subscription's deliveries.")
+@for_org
 def retry_failed(since: datetime | None, subscription_id: int | None) -> None:
     """Queue every failed delivery again (of active subscriptions)."""
     from vani.services.webhooks import NotFound

@@ -7,7 +7,7 @@ import sys
 import click
 from flask import current_app
 
-from vani.cli import vani_cli
+from vani.cli import for_org, vani_cli
 
 
 @vani_cli.group("webhooks")
@@ -32,17 +32,21 @@ def public_base(given: str | None) -> tuple[str | None, str]:
 @click.option("--provider", "providers", multiple=True, help="Only these providers (calendly, cal-com, kapso).")
 @click.option("--dry-run", is_flag=True, help="Show what would change and change nothing.")
 @click.option("--force", is_flag=True, help="Override the environment safety checks.")
+@for_org
 def register_command(base_url: str | None, providers: tuple[str, ...], dry_run: bool, force: bool) -> None:
-    """Create or update Vani's webhook subscription at each configured provider."""
+    """Create or update an organisation's webhook subscription at each configured provider."""
+    from vani.services import orgs
+    from vani.services.provider_settings import config_for
     from vani.services.registration import ApiError, register, registrars
 
     base, source = public_base(base_url)
     if not base:
         raise click.ClickException(f"no public URL to register.\n{source}")
     env = current_app.config["ENV_NAME"]
-    click.echo(f"registering {base} (from {source}, VANI_ENV={env}){' - dry run' if dry_run else ''}")
+    org = orgs.in_force()
+    click.echo(f"registering {base} for {org.slug} (from {source}, VANI_ENV={env}){' - dry run' if dry_run else ''}")
     failed = False
-    for name, registrar, reason in registrars(current_app.config, list(providers) or None):
+    for name, registrar, reason in registrars(config_for(org.id), list(providers) or None, org=org):
         if registrar is None:
             click.echo(f"{name}: skipped - {reason}")
             failed |= bool(providers)  # asked for by name, so not doing it is a failure
@@ -63,14 +67,18 @@ def register_command(base_url: str | None, providers: tuple[str, ...], dry_run: 
 
 @webhooks.command("status")
 @click.option("--provider", "providers", multiple=True, help="Only these providers.")
+@for_org
 def status_command(providers: tuple[str, ...]) -> None:
-    """Show Vani's stored registrations and what each provider reports."""
+    """Show an organisation's stored registrations and what each provider reports."""
+    from vani.services import orgs
+    from vani.services.provider_settings import config_for
     from vani.services.registration import ApiError, registrars, stored_credential
 
     base, _ = public_base(None)
     click.echo(f"public URL: {base or 'none found (set PUBLIC_URL or start ngrok)'}")
     failed = False
-    for name, registrar, reason in registrars(current_app.config, list(providers) or None):
+    org = orgs.in_force()
+    for name, registrar, reason in registrars(config_for(org.id), list(providers) or None, org=org):
         if registrar is None:
             click.echo(f"{name}: not checked - {reason}")
             continue
@@ -111,12 +119,14 @@ def status_command(providers: tuple[str, ...]) -> None:
 @click.argument("event", required=False)
 @click.option("--url", "base_url", help="Base URL to send to (default: http://127.0.0.1:$PORT).")
 @click.option("--bad-signature", is_flag=True, help="Sign with a wrong secret; Vani must answer 401.")
+@for_org
 def simulate_command(provider_name: str, event: str | None, base_url: str | None, bad_signature: bool) -> None:
     """Send a signed sample EVENT body to PROVIDER's webhook URL and print the answer."""
     import requests
 
     from vani import samples
     from vani.providers.registry import all_providers, webhook_paths
+    from vani.services import orgs
     from vani.services.registration import normalize_name
     from vani.services.secrets import secrets_for
 
@@ -135,15 +145,17 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
         raise click.BadParameter(f"no sample for {event!r} (have: {', '.join(available) or 'none'})",
                                  param_hint="EVENT") from None
     base = (base_url or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
-    url = base + webhook_paths(provider)[0]
-    secret = next(iter(secrets_for(provider)), None)
+    org = orgs.in_force()
+    path = webhook_paths(provider, None if org.is_default else org.key)[0]
+    url = base + path
+    secret = next(iter(secrets_for(provider, org.id)), None)
     if bad_signature:
         secret = "not-" + (secret or "the-secret")
     elif secret is None:
         click.secho(f"no secret configured ({' or '.join(provider.secret_settings)}): sending unsigned",
                     fg="yellow")
     # Vani checks URL-signed calls (Twilio) against PUBLIC_URL when it is set, so sign that URL.
-    signed_url = (current_app.config.get("PUBLIC_URL") or base).rstrip("/") + webhook_paths(provider)[0]
+    signed_url = (current_app.config.get("PUBLIC_URL") or base).rstrip("/") + path
     headers = samples.request_headers(sample, secret, signed_url)
     click.echo(f"POST {url} ({provider.title} {sample.event}, {len(sample.body)} bytes"
                f"{', wrong signature' if bad_signature else ''})")
@@ -167,8 +179,10 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
 @webhooks.command("set-secret")
 @click.argument("provider_name", metavar="PROVIDER")
 @click.argument("secret")
+@for_org
 def set_secret(provider_name: str, secret: str) -> None:
-    """Store PROVIDER's webhook signing secret (encrypted); the one it replaces is accepted 24 h more."""
+    """Store an organisation's webhook signing secret for PROVIDER (encrypted); the one it
+    replaces is accepted 24 h more."""
     from vani.providers.registry import all_providers
     from vani.services.registration import normalize_name
     from vani.services.secrets import store_secret
@@ -180,3 +194,25 @@ def set_secret(provider_name: str, secret: str) -> None:
         raise click.BadParameter("use at least 8 characters", param_hint="SECRET")
     store_secret(name, secret)
     click.echo(f"{name}: webhook secret stored (the previous one, if any, is accepted for 24 hours)")
+
+
+@webhooks.command("set-key")
+@click.argument("provider_name", metavar="PROVIDER")
+@click.argument("setting")
+@click.argument("value")
+@for_org
+def set_key(provider_name: str, setting: str, value: str) -> None:
+    """Store an organisation's provider API setting (encrypted), e.g. ``set-key kapso
+    KAPSO_API_KEY …`` or ``set-key kapso KAPSO_PHONE_NUMBER_ID …``; ``webhooks register`` and
+    syncs use it."""
+    from vani.errors import VaniError
+    from vani.services import orgs
+    from vani.services.provider_settings import store_setting
+    from vani.services.registration import normalize_name
+
+    name = normalize_name(provider_name)
+    try:
+        store_setting(name, setting, value)
+    except VaniError as exc:
+        raise click.BadParameter(exc.detail, param_hint="SETTING") from None
+    click.echo(f"{name}: {setting.upper()} stored for {orgs.in_force().slug}")

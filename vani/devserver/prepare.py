@@ -35,10 +35,12 @@ def check_schema(app: Flask) -> None:
 
 
 def ensure_admin(app: Flask) -> Admin | None:
-    """Create an admin when there are no users: VANI_ADMIN_EMAIL/VANI_ADMIN_PASSWORD, else a
-    generated password (returned so the banner shows it once). None when users exist."""
+    """Create an admin of the default organisation (and superuser) when there are no users:
+    VANI_ADMIN_EMAIL/VANI_ADMIN_PASSWORD, else a generated password (returned so the banner
+    shows it once). None when users exist."""
     from vani.extensions import db
-    from vani.models import User
+    from vani.models import Membership, Role, User
+    from vani.services import orgs
 
     with app.app_context():
         if db.session.execute(select(func.count()).select_from(User)).scalar_one():
@@ -49,9 +51,11 @@ def ensure_admin(app: Flask) -> Admin | None:
         if given and len(given) < 8:
             raise SetupError("VANI_ADMIN_PASSWORD must have at least 8 characters")
         password = given or secrets.token_urlsafe(12)
-        user = User(email=email, role="admin")
+        user = User(email=email, is_superuser=True)
         user.set_password(password)
         db.session.add(user)
+        db.session.flush()
+        db.session.add(Membership(user_id=user.id, org_id=orgs.ensure_default().id, role=Role.ADMIN))
         db.session.commit()
         db.session.remove()
         return Admin(email, None if given else password, True)

@@ -21,12 +21,15 @@ def daily_cleanup() -> dict[str, int]:
     return counts
 
 
-def calendly_sync(since: str | None = None) -> dict:
-    """Pull missed Calendly bookings (queued by ``POST /api/v1/calendly/sync``)."""
+def calendly_sync(since: str | None = None, org_id: int | None = None) -> dict:
+    """Pull an organisation's missed Calendly bookings (queued by ``POST /api/v1/calendly/sync``)."""
+    from vani import tenancy
     from vani.providers.coerce import as_time
+    from vani.services import orgs
     from vani.services.calendly_sync import sync
 
-    return sync(as_time(since) if since else None).to_dict()
+    with tenancy.acting_for(org_id or orgs.default_id()):
+        return sync(as_time(since) if since else None).to_dict()
 
 
 def forget_expired_secrets() -> int:

@@ -2,16 +2,37 @@
 
 Add a new models module to the import list below.
 """
-from vani.models.auth import ROLES, ApiToken, LoginThrottle, ProviderCredential, Scope, User  # noqa: F401
+from vani.models.auth import (  # noqa: F401
+    ROLES,
+    ApiToken,
+    LoginThrottle,
+    ProviderCredential,
+    Scope,
+    User,
+)
 from vani.models.domain import (  # noqa: F401
-    Meeting, MeetingStatus, Notification, NotificationStatus, Prospect, ProspectNote,
+    Meeting,
+    MeetingStatus,
+    Notification,
+    NotificationStatus,
+    Prospect,
+    ProspectNote,
 )
 from vani.models.events import EventStatus, RejectedCall, WebhookEvent  # noqa: F401
-from vani.models.outbox import OutboundEvent  # noqa: F401
-from vani.models.outbound import (  # noqa: F401
-    AttemptTrigger, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription,
-)
 from vani.models.messaging import (  # noqa: F401
-    Conversation, ConversationStatus, Message, MessageDirection, MessageStatus,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageDirection,
+    MessageStatus,
 )
 from vani.models.notifications import NotificationSend, SendStatus  # noqa: F401
+from vani.models.orgs import DEFAULT_SLUG, Membership, Organisation, OrgOwned, Role  # noqa: F401
+from vani.models.outbound import (  # noqa: F401
+    AttemptTrigger,
+    DeliveryAttempt,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from vani.models.outbox import OutboundEvent  # noqa: F401

@@ -5,15 +5,16 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from vani.crypto import Encrypted
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, as_utc, isoformat, utcnow
+from vani.models.orgs import OrgOwned, Role
 
-ROLES = ("admin", "staff", "viewer")
+ROLES = tuple(Role)
 
 
 class Scope(enum.StrEnum):
@@ -35,8 +36,9 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Site-wide: may create organisations (and nothing more; roles are per organisation).
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -50,13 +52,23 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # flask-login
         return self.active
 
+    # This user's role in the organisation of the current request (set when the session loads).
+    current_role = None  # a Role, or None
+
+    @property
+    def role(self) -> Role | None:
+        return self.current_role
+
     def can(self, role: str) -> bool:
-        """True when this user's role is at least ``role`` (admin > staff > viewer)."""
-        return ROLES.index(self.role) <= ROLES.index(role)
+        """True when this user's role in the current organisation is at least ``role``."""
+        return self.current_role is not None and self.current_role.rank >= Role(role).rank
 
 
-class ApiToken(db.Model):
+class ApiToken(OrgOwned, db.Model):
+    """A token acts for one organisation and sees only its data."""
+
     __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_org", "org_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -82,11 +94,11 @@ class ApiToken(db.Model):
                 "expires_at": isoformat(self.expires_at), "revoked": self.revoked_at is not None}
 
 
-class ProviderCredential(db.Model):
+class ProviderCredential(OrgOwned, db.Model):
     """A secret Vani generated and registered at a provider (e.g. a Calendly signing key)."""
 
     __tablename__ = "provider_credentials"
-    __table_args__ = (UniqueConstraint("provider", "name", name="uq_provider_credentials_provider_name"),)
+    __table_args__ = (UniqueConstraint("org_id", "provider", "name", name="uq_provider_credentials_org_provider_name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.orgs import OrgOwned
 
 
 class MeetingStatus(enum.StrEnum):
@@ -21,7 +22,7 @@ class MeetingStatus(enum.StrEnum):
     NO_SHOW = "no_show"
 
     @classmethod
-    def final(cls) -> frozenset["MeetingStatus"]:
+    def final(cls) -> frozenset[MeetingStatus]:
         """States a late "scheduled" never reopens."""
         return frozenset({cls.CANCELLED, cls.RESCHEDULED, cls.COMPLETED, cls.NO_SHOW})
 
@@ -34,21 +35,26 @@ class NotificationStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-class Prospect(db.Model):
+class Prospect(OrgOwned, db.Model):
     __tablename__ = "prospects"
+    __table_args__ = (
+        UniqueConstraint("org_id", "email", name="uq_prospects_org_email"),
+        Index("ix_prospects_phone", "org_id", "phone"),
+        Index("ix_prospects_created", "org_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email: Mapped[str | None] = mapped_column(String(320), unique=True, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # unique per organisation
     name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # E.164
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    notes: Mapped[list["ProspectNote"]] = relationship(
+    notes: Mapped[list[ProspectNote]] = relationship(
         back_populates="prospect", order_by="ProspectNote.id", cascade="all, delete-orphan")
-    meetings: Mapped[list["Meeting"]] = relationship(
+    meetings: Mapped[list[Meeting]] = relationship(
         back_populates="prospect", order_by="Meeting.start_at", foreign_keys="Meeting.prospect_id")
 
     def to_dict(self) -> dict:
@@ -59,13 +65,14 @@ class Prospect(db.Model):
         }
 
 
-class ProspectNote(db.Model):
+class ProspectNote(OrgOwned, db.Model):
     __tablename__ = "prospect_notes"
+    __table_args__ = (UniqueConstraint("org_id", "note_key", name="uq_prospect_notes_org_note_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
     # Makes notes idempotent: one note per (inbound event, purpose).
-    note_key: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    note_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
@@ -78,11 +85,12 @@ class ProspectNote(db.Model):
                 "created_at": isoformat(self.created_at)}
 
 
-class Meeting(db.Model):
+class Meeting(OrgOwned, db.Model):
     __tablename__ = "meetings"
     __table_args__ = (
-        UniqueConstraint("provider", "provider_ref", name="uq_meetings_provider_ref"),
-        Index("ix_meetings_status_start", "status", "start_at"),
+        UniqueConstraint("org_id", "provider", "provider_ref", name="uq_meetings_org_provider_ref"),
+        Index("ix_meetings_status_start", "org_id", "status", "start_at"),
+        Index("ix_meetings_start", "org_id", "start_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -110,7 +118,7 @@ class Meeting(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     prospect: Mapped[Prospect | None] = relationship(back_populates="meetings", foreign_keys=[prospect_id])
-    replaces: Mapped["Meeting | None"] = relationship(remote_side=[id], foreign_keys=[replaces_id])
+    replaces: Mapped[Meeting | None] = relationship(remote_side=[id], foreign_keys=[replaces_id])
 
     def to_dict(self) -> dict:
         return {
@@ -126,16 +134,20 @@ class Meeting(db.Model):
         }
 
 
-class Notification(db.Model):
+class Notification(OrgOwned, db.Model):
     """An important moment (a payment, a finished meeting) to tell the team about."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status_created", "status", "created_at"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "moment_key", name="uq_notifications_org_moment_key"),
+        Index("ix_notifications_status_created", "org_id", "status", "created_at"),
+        Index("ix_notifications_created", "org_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     # One notification per moment: e.g. "payment.received:cal_com:<uid>".
-    moment_key: Mapped[str] = mapped_column(String(255), unique=True)
+    moment_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[NotificationStatus] = mapped_column(state_type(NotificationStatus),
                                                       default=NotificationStatus.PENDING)
     prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)

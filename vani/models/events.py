@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.orgs import OrgOwned
 
 
 class EventStatus(enum.StrEnum):
@@ -20,18 +21,20 @@ class EventStatus(enum.StrEnum):
     DEAD = "dead"              # failed every allowed attempt: waits for a person (replay)
 
 
-class WebhookEvent(Leased, db.Model):
+class WebhookEvent(OrgOwned, Leased, db.Model):
     __tablename__ = "webhook_events"
     __table_args__ = (
-        UniqueConstraint("provider", "dedupe_key", name="uq_webhook_events_provider_dedupe_key"),
+        UniqueConstraint("org_id", "provider", "dedupe_key", name="uq_webhook_events_org_provider_dedupe_key"),
         # Only waiting rows: the claim walks this small index in due order.
         Index("ix_webhook_events_due", "next_attempt_at", "id",
               postgresql_where=text("status IN ('received', 'failed')"),
               sqlite_where=text("status IN ('received', 'failed')")),
-        Index("ix_webhook_events_received", "received_at", "id"),
-        Index("ix_webhook_events_provider_received", "provider", "received_at", "id"),
-        Index("ix_webhook_events_status_received", "status", "received_at", "id"),
-        Index("ix_webhook_events_type_received", "event_type", "received_at", "id"),
+        Index("ix_webhook_events_received", "org_id", "received_at", "id"),
+        Index("ix_webhook_events_provider_received", "org_id", "provider", "received_at", "id"),
+        Index("ix_webhook_events_status_received", "org_id", "status", "received_at", "id"),
+        Index("ix_webhook_events_type_received", "org_id", "event_type", "received_at", "id"),
+        Index("ix_webhook_events_subject_email", "org_id", "subject_email"),
+        Index("ix_webhook_events_subject_ref", "org_id", "subject_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -49,8 +52,8 @@ class WebhookEvent(Leased, db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(Text, nullable=True)  # ignore reason or error
     # Filled by processing, for search and links.
-    subject_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
-    subject_ref: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    subject_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    subject_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
     prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
 
@@ -76,14 +79,15 @@ class WebhookEvent(Leased, db.Model):
         return data
 
 
-class RejectedCall(db.Model):
+class RejectedCall(OrgOwned, db.Model):
     """A refused webhook call, kept (bounded) so staff can debug a secret mismatch."""
 
     __tablename__ = "rejected_calls"
-    __table_args__ = (Index("ix_rejected_calls_created", "created_at", "id"),)
+    __table_args__ = (Index("ix_rejected_calls_created", "org_id", "created_at", "id"),
+                      Index("ix_rejected_calls_provider", "org_id", "provider", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    provider: Mapped[str] = mapped_column(String(32), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.orgs import OrgOwned
 
 
 class MessageStatus(enum.StrEnum):
@@ -46,11 +47,12 @@ class ConversationStatus(enum.StrEnum):
     INACTIVE = "inactive"
 
 
-class Conversation(db.Model):
+class Conversation(OrgOwned, db.Model):
     __tablename__ = "conversations"
     __table_args__ = (
-        UniqueConstraint("provider", "provider_ref", name="uq_conversations_provider_ref"),
-        Index("ix_conversations_updated", "updated_at", "id"),
+        UniqueConstraint("org_id", "provider", "provider_ref", name="uq_conversations_org_provider_ref"),
+        Index("ix_conversations_updated", "org_id", "updated_at", "id"),
+        Index("ix_conversations_phone", "org_id", "phone"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -60,7 +62,7 @@ class Conversation(db.Model):
     channel: Mapped[str] = mapped_column(String(16), default="whatsapp")  # whatsapp | sms
     prospect_id: Mapped[int | None] = mapped_column(
         ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True, index=True)
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # customer, E.164
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # customer, E.164
     business_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)  # our number / phone_number_id
     contact_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     status: Mapped[ConversationStatus] = mapped_column(state_type(ConversationStatus),
@@ -70,7 +72,7 @@ class Conversation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    messages: Mapped[list["Message"]] = relationship(
+    messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="[Message.message_at, Message.id]",
         cascade="all, delete-orphan", passive_deletes=True)
 
@@ -84,10 +86,10 @@ class Conversation(db.Model):
         }
 
 
-class Message(db.Model):
+class Message(OrgOwned, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("provider", "provider_message_id", name="uq_messages_provider_message_id"),
+        UniqueConstraint("org_id", "provider", "provider_message_id", name="uq_messages_org_provider_message_id"),
         Index("ix_messages_conversation_time", "conversation_id", "message_at", "id"),
     )
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
 from vani.models.base import BigId, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.orgs import OrgOwned
 
 
 class SendStatus(enum.StrEnum):
@@ -21,11 +22,11 @@ class SendStatus(enum.StrEnum):
     SKIPPED = "skipped"    # channel not configured
 
     @classmethod
-    def done(cls) -> frozenset["SendStatus"]:
+    def done(cls) -> frozenset[SendStatus]:
         return frozenset({cls.SENT, cls.COVERED, cls.SKIPPED})
 
 
-class NotificationSend(Leased, db.Model):
+class NotificationSend(OrgOwned, Leased, db.Model):
     __tablename__ = "notification_sends"
     __table_args__ = (
         UniqueConstraint("notification_id", "channel", name="uq_notification_sends_notification_channel"),
@@ -33,6 +34,7 @@ class NotificationSend(Leased, db.Model):
               postgresql_where=text("status IN ('pending', 'failed')"),
               sqlite_where=text("status IN ('pending', 'failed')")),
         Index("ix_notification_sends_status_lease", "status", "lease_expires_at"),
+        Index("ix_notification_sends_org", "org_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

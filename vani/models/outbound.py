@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from vani.crypto import Encrypted
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, isoformat, state_type, utcnow
+from vani.models.orgs import OrgOwned
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -49,9 +50,9 @@ def mask_secret(secret: str | None) -> str | None:
     return f"{secret[:10]}…{secret[-4:]}"
 
 
-class WebhookSubscription(db.Model):
+class WebhookSubscription(OrgOwned, db.Model):
     __tablename__ = "webhook_subscriptions"
-    __table_args__ = (Index("ix_webhook_subscriptions_created", "created_at", "id"),)
+    __table_args__ = (Index("ix_webhook_subscriptions_created", "org_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
@@ -117,17 +118,17 @@ class WebhookSubscription(db.Model):
         }
 
 
-class WebhookDelivery(Leased, db.Model):
+class WebhookDelivery(OrgOwned, Leased, db.Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("outbound_event_id", "subscription_id", name="uq_webhook_deliveries_event_subscription"),
         Index("ix_webhook_deliveries_due", "next_attempt_at", "id",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
         Index("ix_webhook_deliveries_status_lease", "status", "lease_expires_at"),
-        Index("ix_webhook_deliveries_created", "created_at", "id"),
-        Index("ix_webhook_deliveries_status_created", "status", "created_at", "id"),
+        Index("ix_webhook_deliveries_created", "org_id", "created_at", "id"),
+        Index("ix_webhook_deliveries_status_created", "org_id", "status", "created_at", "id"),
         Index("ix_webhook_deliveries_subscription_created", "subscription_id", "created_at", "id"),
-        Index("ix_webhook_deliveries_type_created", "event_type", "created_at", "id"),
+        Index("ix_webhook_deliveries_type_created", "org_id", "event_type", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -158,9 +159,10 @@ class WebhookDelivery(Leased, db.Model):
         }
 
 
-class DeliveryAttempt(db.Model):
+class DeliveryAttempt(OrgOwned, db.Model):
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
+                      Index("ix_delivery_attempts_org_created", "org_id", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))

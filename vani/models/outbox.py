@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
+from vani.models.orgs import OrgOwned
 
 
-class OutboundEvent(db.Model):
+class OutboundEvent(OrgOwned, db.Model):
     __tablename__ = "outbound_events"
+    __table_args__ = (UniqueConstraint("org_id", "emit_key", name="uq_outbound_events_org_emit_key"),
+                      Index("ix_outbound_events_type", "org_id", "type"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)  # stable id sent to receivers
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))
     # Makes emission idempotent: re-processing an inbound event emits nothing new.
-    emit_key: Mapped[str] = mapped_column(String(255), unique=True)
+    emit_key: Mapped[str] = mapped_column(String(255))
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -24,8 +24,12 @@ def get_provider(name: str):
     raise KeyError(name)
 
 
-def webhook_paths(provider) -> list[str]:
-    """The provider's inbound URL paths as ``vani.inbound`` serves them (the first is the main one)."""
+def webhook_paths(provider, org_key: str | None = None) -> list[str]:
+    """The provider's inbound URL paths as ``vani.inbound`` serves them (the first is the main one):
+    an organisation's (``org_key``), or the default organisation's URLs without a key."""
     endpoint = f"inbound.{provider.name}"
-    rules = [rule.rule for rule in current_app.url_map.iter_rules() if rule.endpoint == endpoint]
-    return rules[::-1]  # stacked route decorators register bottom-up: the top one is the main URL
+    rules = [rule for rule in current_app.url_map.iter_rules() if rule.endpoint == endpoint]
+    if org_key is None:
+        paths = [rule.rule for rule in rules if not rule.arguments]
+        return paths[::-1]  # stacked route decorators register bottom-up: the top one is the main URL
+    return [rule.rule.replace("<org_key>", org_key) for rule in rules if "org_key" in rule.arguments]

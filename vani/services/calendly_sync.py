@@ -13,28 +13,28 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from vani import tenancy, work
 from vani.extensions import db, redis_ext
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import utcnow
 from vani.providers.base import RequestData
-from vani import work
-from vani.services.processing.events import EVENTS
-from vani.services.dbutil import insert_ignore
 from vani.providers.coerce import as_time as parse_time
+from vani.services.dbutil import insert_ignore
+from vani.services.processing.events import EVENTS
+from vani.services.provider_settings import config_for
 from vani.services.registration.calendly import calendly_client, current_user, paginate, uuid_of
 from vani.services.registration.http import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
 
-LAST_SYNC_KEY = "vani:calendly:last_sync"
+LAST_SYNC_KEY = "vani:calendly:last_sync:{org_id}"
 DEFAULT_DAYS = 30
 PAGE_SIZE = 100
 SYNC_HEADERS = {"X-Vani-Source": "calendly-sync"}
@@ -56,7 +56,7 @@ class SyncResult:
 
 
 def calendly_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def webhook_time(value: str | None) -> str | None:
@@ -122,10 +122,10 @@ def store(body: dict) -> int | None:
     if subject and already_stored(item.event_type, subject):
         return None
     now = utcnow()
-    values = dict(provider="calendly", event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
+    values = dict(org_id=tenancy.require(), provider="calendly", event_type=item.event_type[:120], dedupe_key=item.dedupe_key[:255],
                   verified=True, status=EventStatus.RECEIVED, body=item.body, headers=dict(SYNC_HEADERS),
                   payload=item.payload, remote_addr=None, received_at=now, next_attempt_at=now, attempts=0)
-    new_id = db.session.execute(insert_ignore(WebhookEvent, values, ["provider", "dedupe_key"])).scalar()
+    new_id = db.session.execute(insert_ignore(WebhookEvent, values, ["org_id", "provider", "dedupe_key"])).scalar()
     db.session.commit()
     return new_id
 
@@ -133,7 +133,7 @@ def store(body: dict) -> int | None:
 def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
          client: ApiClient | None = None) -> SyncResult:
     """Pull, store and map. Raises ``ApiError`` with a clear message when Calendly refuses."""
-    cfg = current_app.config
+    cfg = config_for(tenancy.require())
     if not cfg.get("CALENDLY_API_TOKEN"):
         raise ApiError("CALENDLY_API_TOKEN is not set: create a personal access token in Calendly "
                        "(Integrations > API & Webhooks) and set it")
@@ -171,14 +171,14 @@ def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sl
 
 def remember(result: SyncResult) -> None:
     try:
-        redis_ext.client.set(LAST_SYNC_KEY, json.dumps(result.to_dict()))
+        redis_ext.client.set(LAST_SYNC_KEY.format(org_id=tenancy.require()), json.dumps(result.to_dict()))
     except RedisError as exc:
         log.warning("could not record the Calendly sync result in Redis: %s", exc)
 
 
 def last_sync() -> dict | None:
     try:
-        raw = redis_ext.client.get(LAST_SYNC_KEY)
+        raw = redis_ext.client.get(LAST_SYNC_KEY.format(org_id=tenancy.require()))
     except RedisError:
         return None
     return json.loads(raw) if raw else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from vani import tenancy
 from vani.extensions import db
 from vani.models import Conversation, ConversationStatus, Message, MessageDirection, MessageStatus, Prospect
 from vani.models.base import as_utc
@@ -98,11 +99,11 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
     """
     ref = text_or_none(ref, 255) or "-"
     business_ref, contact_name = text_or_none(business_ref, 64), text_or_none(contact_name, 255)
-    values = dict(provider=provider, provider_ref=ref, channel=channel[:16], phone=phone,
+    values = dict(org_id=tenancy.require(), provider=provider, provider_ref=ref, channel=channel[:16], phone=phone,
                   business_ref=business_ref, contact_name=contact_name, status=ConversationStatus.ACTIVE)
     if at is not None:
         values.update(created_at=at, updated_at=at)
-    db.session.execute(insert_ignore(Conversation, values, ["provider", "provider_ref"]))
+    db.session.execute(insert_ignore(Conversation, values, ["org_id", "provider", "provider_ref"]))
     conv = db.session.execute(
         select(Conversation).where(Conversation.provider == provider, Conversation.provider_ref == ref)
         .with_for_update()).scalar_one()
@@ -171,9 +172,9 @@ def apply_step(msg: Message, step: StatusStep) -> bool:
 def upsert_message(conv: Conversation, m: MessageIn) -> tuple[Message, bool]:
     initial = MessageStatus.RECEIVED if m.direction == INBOUND else MessageStatus.QUEUED
     new_id = db.session.execute(insert_ignore(Message, dict(
-        conversation_id=conv.id, provider=m.provider, provider_message_id=m.provider_message_id[:255],
+        org_id=conv.org_id, conversation_id=conv.id, provider=m.provider, provider_message_id=m.provider_message_id[:255],
         direction=m.direction, type=(m.type or "text")[:32], text=m.text, media_urls=m.media_urls,
-        data=m.data, status=initial, message_at=m.message_at), ["provider", "provider_message_id"])).scalar()
+        data=m.data, status=initial, message_at=m.message_at), ["org_id", "provider", "provider_message_id"])).scalar()
     msg = db.session.execute(select(Message).where(
         Message.provider == m.provider, Message.provider_message_id == m.provider_message_id[:255])
         .with_for_update()).scalar_one()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select, tuple_
@@ -85,8 +85,8 @@ def _insert_statement():
     if dialect not in _INSERTS:
         table = WebhookEvent.__table__
         _INSERTS[dialect] = (dialect_insert(table)
-                             .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-                             .returning(table.c.id, table.c.provider, table.c.dedupe_key))
+                             .on_conflict_do_nothing(index_elements=["org_id", "provider", "dedupe_key"])
+                             .returning(table.c.id, table.c.org_id, table.c.provider, table.c.dedupe_key))
     return _INSERTS[dialect]
 
 
@@ -101,7 +101,7 @@ def _pg_insert(conn, rows: list[dict]):
     columns = list(rows[0])
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (f"INSERT INTO webhook_events ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} "
-           "ON CONFLICT (provider, dedupe_key) DO NOTHING RETURNING id, provider, dedupe_key")
+           "ON CONFLICT (org_id, provider, dedupe_key) DO NOTHING RETURNING id, org_id, provider, dedupe_key")
     params = [Jsonb(row[c]) if c in _JSON_COLUMNS and row[c] is not None else row[c]
               for row in rows for c in columns]
     return conn.exec_driver_sql(sql, tuple(params))
@@ -118,7 +118,7 @@ def _autocommit_engine():
 
 
 def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
-    """Insert rows, skipping stored (provider, dedupe_key) pairs; (id, newly stored) per row.
+    """Insert rows, skipping stored (organisation, provider, dedupe_key) keys; (id, newly stored) per row.
 
     When the same key appears twice in one batch, the first row is the new one."""
     table = WebhookEvent.__table__
@@ -128,16 +128,16 @@ def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
     engine = _autocommit_engine() if postgres else db.engine
     with engine.begin() as conn:
         returned = _pg_insert(conn, rows) if postgres else conn.execute(_insert_statement(), rows)
-        inserted = {(p, k): i for i, p, k in returned}
-        missing = {(r["provider"], r["dedupe_key"]) for r in rows} - inserted.keys()
+        inserted = {(o, p, k): i for i, o, p, k in returned}
+        missing = {(r["org_id"], r["provider"], r["dedupe_key"]) for r in rows} - inserted.keys()
         existing = {}
         if missing:
-            existing = {(p, k): i for i, p, k in conn.execute(
-                select(table.c.id, table.c.provider, table.c.dedupe_key)
-                .where(tuple_(table.c.provider, table.c.dedupe_key).in_(list(missing))))}
+            existing = {(o, p, k): i for i, o, p, k in conn.execute(
+                select(table.c.id, table.c.org_id, table.c.provider, table.c.dedupe_key)
+                .where(tuple_(table.c.org_id, table.c.provider, table.c.dedupe_key).in_(list(missing))))}
     results, seen = [], set()
     for row in rows:
-        key = (row["provider"], row["dedupe_key"])
+        key = (row["org_id"], row["provider"], row["dedupe_key"])
         if key in inserted and key not in seen:
             results.append((inserted[key], True))
         else:

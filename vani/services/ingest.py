@@ -61,7 +61,7 @@ def dedupe_key(key: str) -> str:
     return f"{key[:DEDUPE_KEY_MAX - 72]}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-def verify(provider: Provider, data: RequestData, secrets: list[str]) -> None:
+def verify(provider: Provider, data: RequestData, secrets: list[str], org_id: int) -> None:
     """Verify with the known secrets; on a mismatch, once more with freshly loaded stored ones
     (``webhooks register`` may have just stored a new secret another process still caches)."""
     tolerance = current_app.config["VANI_SIGNATURE_TOLERANCE_SECONDS"]
@@ -71,7 +71,7 @@ def verify(provider: Provider, data: RequestData, secrets: list[str]) -> None:
         if exc.reason != "invalid_signature":
             raise
         try:
-            fresh = secrets_for(provider, fresh=True)
+            fresh = secrets_for(provider, org_id, fresh=True)
         except DBAPIError:
             fresh = secrets
         finally:
@@ -81,9 +81,9 @@ def verify(provider: Provider, data: RequestData, secrets: list[str]) -> None:
         provider.verify(data, fresh, time.time(), tolerance)
 
 
-def _secrets(provider: Provider) -> list[str]:
+def _secrets(provider: Provider, org_id: int) -> list[str]:
     try:
-        return secrets_for(provider)
+        return secrets_for(provider, org_id)
     except DBAPIError as exc:
         db.session.rollback()
         log.error("database unavailable while loading %s secrets: %s", provider.name, exc)
@@ -95,13 +95,13 @@ def _secrets(provider: Provider) -> list[str]:
             db.session.rollback()
 
 
-def authenticate(provider: Provider, data: RequestData) -> dict:
+def authenticate(provider: Provider, data: RequestData, org_id: int) -> dict:
     """Check the call's signature; what to add to the answer (nothing, or the unverified warning)."""
-    secrets = _secrets(provider)
+    secrets = _secrets(provider, org_id)
     names = " or ".join(provider.secret_settings)
     if secrets:
         try:
-            verify(provider, data, secrets)
+            verify(provider, data, secrets, org_id)
         except SignatureError as exc:
             raise Refused(401, exc.reason, exc.detail, exc.checked_url) from None
         return {}
@@ -124,28 +124,27 @@ def parse(provider: Provider, data: RequestData) -> list[Incoming]:
 
 
 def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict,
-               address: str | None) -> list[dict]:
+               address: str | None, org_id: int) -> list[dict]:
     now = utcnow()
     return [dict(
-        provider=provider.name, event_type=clean_text(item.event_type)[:120], dedupe_key=dedupe_key(item.dedupe_key),
+        org_id=org_id, provider=provider.name, event_type=clean_text(item.event_type)[:120], dedupe_key=dedupe_key(item.dedupe_key),
         verified=verified, status=EventStatus.RECEIVED.value, body=item.body, headers=headers, payload=item.payload,
         remote_addr=address, received_at=now, next_attempt_at=now, attempts=0) for item in items]
 
 
 def hand_over(event_ids: list[int]) -> bool:
     """Wake the event workers for freshly stored events (False: Redis is down; the sweep will)."""
-    woken = wake()
-    live.publish([f"event:{event_ids[-1]}"])
-    return woken
+    return wake()
 
 
-def store_events(provider: Provider, data: RequestData) -> Stored:
-    """Verify, parse and store a provider's call. Raises ``Refused`` or ``Unavailable``."""
-    extra = authenticate(provider, data)
+def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
+    """Verify, parse and store a provider's call for organisation ``org_id``. Raises ``Refused``
+    or ``Unavailable``."""
+    extra = authenticate(provider, data, org_id)
     items = parse(provider, data)
     wanted = {h.lower() for h in provider.relevant_headers} | {"content-type", "user-agent"}
     headers = {k: v[:512].replace("\x00", "") for k, v in data.headers.items() if k.lower() in wanted}
-    rows = event_rows(provider, items, "warning" not in extra, headers, data.remote_addr)
+    rows = event_rows(provider, items, "warning" not in extra, headers, data.remote_addr, org_id)
     slot = committer().submit(rows, hand_over)
     if slot.error is not None:
         # Whatever the database refused, the provider should try again later: never a 500.
@@ -155,24 +154,27 @@ def store_events(provider: Provider, data: RequestData) -> Stored:
     fresh = [event_id for event_id, new in slot.results if new]
     if fresh and not slot.pushed:
         extra["queued"] = False  # stored; the sweep will hand it to a worker
+    if fresh:
+        live.publish([f"event:{fresh[-1]}"], org_id)
     return Stored(ids, fresh, slot.pushed, extra)
 
 
 def record_rejection(provider: Provider, refused: Refused, headers: dict, remote_addr: str | None,
-                     body_size: int) -> None:
+                     body_size: int, org_id: int) -> None:
     """Keep a bounded record of a refused call; never let this bookkeeping fail the answer."""
     try:
         call = RejectedCall(
-            provider=provider.name, reason=refused.reason[:64], detail=clean_text(refused.detail or "")[:1000] or None,
+            org_id=org_id, provider=provider.name, reason=refused.reason[:64], detail=clean_text(refused.detail or "")[:1000] or None,
             remote_addr=remote_addr, checked_url=clean_text(refused.checked_url)[:2048] if refused.checked_url else None,
             headers=headers, body_size=body_size)
         db.session.add(call)
         db.session.flush()
         keep = current_app.config["VANI_REJECTED_CALLS_MAX"]
-        if call.id % 50 == 0 or call.id <= 1:
-            oldest_kept = db.session.execute(select(func.max(RejectedCall.id))).scalar_one() - keep
+        if call.id % 50 == 0 or call.id <= 1:  # bounded across organisations: a flood cannot fill the disk
+            table = RejectedCall.__table__
+            oldest_kept = db.session.execute(select(func.max(table.c.id))).scalar_one() - keep
             if oldest_kept > 0:
-                db.session.execute(delete(RejectedCall).where(RejectedCall.id <= oldest_kept))
+                db.session.execute(delete(table).where(table.c.id <= oldest_kept))
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()

@@ -1,5 +1,6 @@
-"""Live updates for the dashboard: short messages (``event:<id>``, ``delivery:<id>`` …) on a
-Redis pub/sub channel, relayed to browsers as Server-Sent Events. Best effort: with Redis down
+"""Live updates for the dashboard: short messages (``event:<id>``, ``delivery:<id>`` …) on one
+Redis pub/sub channel per organisation, relayed to its members' browsers as Server-Sent Events
+(a browser signed into one organisation never hears another's). Best effort: with Redis down
 pages simply stop updating by themselves."""
 from __future__ import annotations
 
@@ -7,17 +8,26 @@ from redis.exceptions import RedisError
 
 from vani.extensions import redis_ext
 
-CHANNEL = "vani:live"
+CHANNEL = "vani:live:{org_id}"
 
 
-def publish(messages: list[str]) -> None:
-    """Publish each message, in one round trip."""
+def channel(org_id: int) -> str:
+    return CHANNEL.format(org_id=org_id)
+
+
+def publish(messages: list[str], org_id: int) -> None:
+    """Publish each message to the organisation's channel, in one round trip."""
+    publish_many([(org_id, m) for m in messages])
+
+
+def publish_many(messages: list[tuple[int, str]]) -> None:
+    """``(org_id, message)`` pairs, each to its organisation's channel, in one round trip."""
     if not messages or not redis_ext.available():
         return
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
-        for message in messages:
-            pipe.publish(CHANNEL, message)
+        for org_id, message in messages:
+            pipe.publish(channel(org_id), message)
         pipe.execute()
     except RedisError as exc:
         redis_ext.trip(exc)

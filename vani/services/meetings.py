@@ -6,7 +6,7 @@ wins over anything), and scheduling never reopens a finished meeting.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING)
 
 def describe_time(value: datetime) -> str:
     """``2026-01-05 10:00 UTC``"""
-    return as_utc(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def headline(provider_title: str, verb: str, start: datetime | None, title: str | None) -> str:
@@ -53,9 +53,9 @@ def ensure(ctx: EventContext, provider: str, ref: str, initial: dict | None = No
     ref = ref[:REF_MAX]
     fields = fit(Meeting, fields)
     values = fit(Meeting, {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
-                           "provider": provider, "provider_ref": ref,
+                           "org_id": ctx.org_id, "provider": provider, "provider_ref": ref,
                            "created_at": ctx.received_at, "updated_at": ctx.received_at})
-    meeting = insert_new(Meeting, values, ["provider", "provider_ref"])  # new rows stay ours until commit
+    meeting = insert_new(Meeting, values, ["org_id", "provider", "provider_ref"])  # ours until commit
     created = meeting is not None
     if meeting is None:
         meeting = get(provider, ref)

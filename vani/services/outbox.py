@@ -31,13 +31,13 @@ def emit_keyed(ctx: EventContext, type_: str, data: dict, emit_key: str) -> None
 
 
 def write(rows: list[dict], now: datetime) -> list[dict]:
-    """Insert a batch's events (skipping keys already emitted); the new ones, as dicts with
-    ``id, msg_id, type, data, created_at``, in emission order."""
+    """Insert a batch's events (each row names its ``org_id``; keys already emitted are skipped);
+    the new ones, as dicts with ``id, org_id, msg_id, type, data, created_at``, in emission order."""
     if not rows:
         return []
     t = OutboundEvent.__table__
-    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["emit_key"])
-            .returning(t.c.id, t.c.msg_id, t.c.type, t.c.data, t.c.created_at))
+    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["org_id", "emit_key"])
+            .returning(t.c.id, t.c.org_id, t.c.msg_id, t.c.type, t.c.data, t.c.created_at))
     params = [dict(row, msg_id=new_msg_id(), created_at=now) for row in rows]
     inserted = [dict(r._mapping) for r in db.session.execute(stmt, params)]
     return sorted(inserted, key=lambda r: r["id"])

@@ -39,16 +39,16 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
     email = as_email(email)
     sizes = fit(Prospect, {"name": name, "phone": phone, "timezone": timezone, "source": source})
     name, phone, timezone, source = sizes["name"], sizes["phone"], sizes["timezone"], sizes["source"]
-    new = dict(email=email, name=name, phone=phone, timezone=timezone, source=source or ctx.provider,
-               created_at=ctx.received_at, updated_at=ctx.received_at)
-    prospect = insert_new(Prospect, new, ["email"]) if email and not phone else None  # a first booking
+    new = dict(org_id=ctx.org_id, email=email, name=name, phone=phone, timezone=timezone,
+               source=source or ctx.provider, created_at=ctx.received_at, updated_at=ctx.received_at)
+    prospect = insert_new(Prospect, new, ["org_id", "email"]) if email and not phone else None  # a first booking
     created = prospect is not None
     if prospect is None:
         prospect = find(email, phone)
         if prospect is not None and email and prospect.email and prospect.email != email:
             prospect = None  # a shared phone number does not make two people one prospect
     if prospect is None and email:
-        prospect = insert_new(Prospect, new, ["email"])
+        prospect = insert_new(Prospect, new, ["org_id", "email"])
         created = prospect is not None
         if prospect is None:  # another worker created it just now
             prospect = db.session.execute(select(Prospect).where(Prospect.email == email)).scalar_one()
@@ -91,9 +91,9 @@ def add_note(ctx: EventContext, prospect: Prospect, body: str, purpose: str = "n
 
 
 def write_notes(rows: list[dict]) -> None:
-    """Insert a batch's notes, skipping those a replay already wrote."""
+    """Insert a batch's notes (each names its ``org_id``), skipping those a replay already wrote."""
     if rows:
-        db.session.execute(insert_ignore(ProspectNote, None, ["note_key"], returning=False), rows)
+        db.session.execute(insert_ignore(ProspectNote, None, ["org_id", "note_key"], returning=False), rows)
 
 
 def summary(prospect: Prospect | None) -> dict[str, Any] | None:

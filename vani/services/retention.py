@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from vani import tenancy
 from vani.extensions import db
 from vani.models import DeliveryAttempt, EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import utcnow
@@ -33,7 +34,13 @@ def _detach(table_name: str, ids: list[int]) -> None:
 
 
 def cleanup(days: int | None = None, dry_run: bool = False, now: datetime | None = None) -> dict[str, int]:
-    """Delete (or with ``dry_run`` count) rows older than ``days``. Returns counts per table."""
+    """Delete (or with ``dry_run`` count) rows older than ``days``, in every organisation.
+    Returns counts per table."""
+    with tenancy.everywhere():
+        return _cleanup(days, dry_run, now)
+
+
+def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str, int]:
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     if days < 1:
         raise ValueError("the retention must be at least 1 day")

@@ -1,6 +1,7 @@
-"""Where a provider's webhook secrets come from: the environment, then secrets stored in the
-database (``webhooks register`` or ``webhooks set-secret``; encrypted at rest). A replaced stored
-secret is kept as the previous one for ``PREVIOUS_WINDOW``, so no call signed with it is lost."""
+"""Where a provider's webhook secrets come from, per organisation: secrets stored in the database
+(``webhooks register``, ``webhooks set-secret``, a provider connection; encrypted at rest) and,
+for the default organisation only, the environment. A replaced stored secret is kept as the
+previous one for ``PREVIOUS_WINDOW``, so no call signed with it is lost."""
 from __future__ import annotations
 
 import time
@@ -18,20 +19,20 @@ PREVIOUS_NAME = "webhook_secret_previous"
 PREVIOUS_WINDOW = timedelta(hours=24)
 _CACHE_SECONDS = 30.0
 _REFRESH_SECONDS = 1.0  # a flood of bad signatures reloads from the database at most this often
-_cache: dict[tuple[int, str], tuple[float, list[str]]] = {}
+_cache: dict[tuple[int, int, str], tuple[float, list[str]]] = {}
 
 
-def stored_secrets(provider_name: str, fresh: bool = False) -> list[str]:
+def stored_secrets(provider_name: str, org_id: int, fresh: bool = False) -> list[str]:
     """Stored secrets (the current one, then the previous one within its window), cached for a
     while in this process; ``fresh`` reloads them unless they were loaded within the last second."""
-    key = (id(current_app._get_current_object()), provider_name)
+    key = (id(current_app._get_current_object()), org_id, provider_name)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit and (hit[0] > now if not fresh else hit[0] - _CACHE_SECONDS + _REFRESH_SECONDS > now):
         return hit[1]
     rows = db.session.execute(select(ProviderCredential).where(
-        ProviderCredential.provider == provider_name,
-        ProviderCredential.name.in_((SECRET_NAME, PREVIOUS_NAME)))).scalars().all()
+        ProviderCredential.org_id == org_id, ProviderCredential.provider == provider_name,
+        ProviderCredential.name.in_((SECRET_NAME, PREVIOUS_NAME))).execution_options(unscoped=True)).scalars().all()
     cutoff = utcnow() - PREVIOUS_WINDOW
     found = [r.value for r in sorted(rows, key=lambda r: r.name != SECRET_NAME)
              if r.name == SECRET_NAME or as_utc(r.updated_at) > cutoff]
@@ -43,35 +44,42 @@ def forget_cached_secrets() -> None:
     _cache.clear()
 
 
-def secrets_for(provider, fresh: bool = False) -> list[str]:
-    """Every secret that may have signed a call for ``provider`` (any match passes): its settings,
-    their ``_PREVIOUS`` twins (so rotating a secret at the provider loses no call), and stored ones."""
-    names = [n for name in provider.secret_settings for n in (name, f"{name}_PREVIOUS")]
-    found = [current_app.config.get(name) for name in names]
-    found = [s for s in found if s]
-    for secret in stored_secrets(provider.name, fresh):
+def secrets_for(provider, org_id: int, fresh: bool = False) -> list[str]:
+    """Every secret that may have signed a call for ``provider`` to ``org_id`` (any match passes):
+    for the default organisation its settings and their ``_PREVIOUS`` twins (so rotating a secret
+    at the provider loses no call), then the stored ones."""
+    from vani.services import orgs
+
+    found = []
+    if org_id == orgs.default_id():
+        names = [n for name in provider.secret_settings for n in (name, f"{name}_PREVIOUS")]
+        found = [s for s in (current_app.config.get(name) for name in names) if s]
+    for secret in stored_secrets(provider.name, org_id, fresh):
         if secret not in found:
             found.append(secret)
     return found
 
 
-def stored_credential(provider_name: str) -> ProviderCredential | None:
+def stored_credential(provider_name: str, name: str = SECRET_NAME) -> ProviderCredential | None:
+    """The organisation in force's stored credential ``name`` for the provider."""
     return db.session.execute(select(ProviderCredential).where(
-        ProviderCredential.provider == provider_name, ProviderCredential.name == SECRET_NAME)).scalar_one_or_none()
+        ProviderCredential.provider == provider_name, ProviderCredential.name == name)).scalar_one_or_none()
 
 
 def store_secret(provider_name: str, secret: str, external_id: str | None = None, url: str | None = None) -> None:
-    """Store (encrypted) the provider's webhook secret and commit; a different one it replaces
-    stays accepted for ``PREVIOUS_WINDOW``."""
+    """Store (encrypted) the provider's webhook secret for the organisation in force and commit;
+    a different one it replaces stays accepted for ``PREVIOUS_WINDOW``."""
+    from vani import tenancy
+
+    org_id = tenancy.require()
     row = stored_credential(provider_name)
     if row is None:
-        row = ProviderCredential(provider=provider_name, name=SECRET_NAME)
+        row = ProviderCredential(org_id=org_id, provider=provider_name, name=SECRET_NAME)
         db.session.add(row)
     elif row.value != secret:
-        previous = db.session.execute(select(ProviderCredential).where(
-            ProviderCredential.provider == provider_name, ProviderCredential.name == PREVIOUS_NAME)).scalar_one_or_none()
+        previous = stored_credential(provider_name, PREVIOUS_NAME)
         if previous is None:
-            previous = ProviderCredential(provider=provider_name, name=PREVIOUS_NAME)
+            previous = ProviderCredential(org_id=org_id, provider=provider_name, name=PREVIOUS_NAME)
             db.session.add(previous)
         previous.value, previous.updated_at = row.value, utcnow()
     row.value = secret

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from vani import tenancy
 from vani.errors import InvalidField, NotFound, check_id
 from vani.extensions import db
 from vani.models import ApiToken, Scope
@@ -36,13 +37,14 @@ def parse_scopes(values) -> list[str]:
 
 
 def create_token(name: str, scopes=(Scope.READ,), expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Create and commit; the token itself is returned once and never stored."""
+    """Create and commit, for the organisation in force; the token itself is returned once and
+    never stored."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InvalidField("name", "give a name of 1 to 120 characters")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, token_hash=hash_token(token), prefix=token[:10], scopes=parse_scopes(list(scopes)),
-                   expires_at=expires_at)
+                   expires_at=expires_at, org_id=tenancy.require())
     db.session.add(row)
     db.session.commit()
     return row, token
@@ -69,11 +71,12 @@ def revoke_token(token_id: int) -> ApiToken:
 
 
 def authenticate(token: str) -> ApiToken | None:
-    """The live token, or None (unknown, revoked or expired). Records its last use."""
+    """The live token (of any organisation), or None (unknown, revoked or expired). Records its last use."""
     if not token or len(token) > 200:
         return None
     row = db.session.execute(select(ApiToken).where(
-        ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))).scalar_one_or_none()
+        ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        .execution_options(unscoped=True)).scalar_one_or_none()  # the token names its organisation
     if row is None or row.expired():
         return None
     now = utcnow()

@@ -43,6 +43,18 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", "index", lambda: redirect(url_for("dash.overview")))
 
 
-from vani.web import (  # noqa: E402,F401  (routes)
-    access, auth, deliveries, events, messages, overview, people, rejected, stream, subscriptions, tokens, users,
+from vani.web import (  # noqa: F401  (routes)
+    access,
+    auth,
+    deliveries,
+    events,
+    messages,
+    orgs,
+    overview,
+    people,
+    rejected,
+    stream,
+    subscriptions,
+    tokens,
+    users,
 )

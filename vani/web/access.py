@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, request, session
 from flask_login import current_user
 
+from vani import tenancy
 from vani.errors import MAX_ID
 from vani.extensions import login_manager
+from vani.services import orgs
 from vani.web import bp
 
 PUBLIC_ENDPOINTS = {"dash.login"}
+# Pages for a signed-in account that belongs to no organisation yet (a new superuser's).
+ORGLESS_ENDPOINTS = {"dash.logout", "dash.new_org", "dash.create_org"}
+ORG_KEY = "org"  # session key: the organisation the user works in
 
 
 @bp.before_request
@@ -22,7 +27,25 @@ def require_login():
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:  # no row can have it (ids are 64-bit)
             abort(404, f"There is no record {value}.")
-    return None
+    return _enter_organisation()
+
+
+def _enter_organisation():
+    """Work in the organisation chosen in this session (or the member's first one), with the
+    member's role there. Every query of this request is then scoped to it."""
+    chosen = session.get(ORG_KEY)
+    role = orgs.role_of(current_user.id, chosen) if isinstance(chosen, int) else None
+    if role is None:
+        first = orgs.memberships(current_user)[:1]
+        if not first:
+            if request.endpoint in ORGLESS_ENDPOINTS and (current_user.is_superuser or request.endpoint == "dash.logout"):
+                return
+            abort(403, "Your account belongs to no organisation yet; ask an organisation's admin to add you.")
+        chosen, role = first[0][0].id, first[0][1]
+        session[ORG_KEY] = chosen
+    tenancy.enter_request(chosen)
+    current_user.current_role = role
+    return
 
 
 def role_required(role: str):

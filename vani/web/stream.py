@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
+from vani import tenancy
 from vani.extensions import redis_ext
+from vani.services import live
 from vani.services.dashboard.live import sse_stream
-from vani.services.live import CHANNEL as LIVE_CHANNEL
 from vani.web import bp
 
 
@@ -13,7 +14,8 @@ from vani.web import bp
 def stream():
     client = redis_ext.client if redis_ext.available() else None
     max_seconds = current_app.config["VANI_SSE_MAX_SECONDS"]
-    response = Response(sse_stream(client, LIVE_CHANNEL, max_seconds=max_seconds), mimetype="text/event-stream")
+    channel = live.channel(tenancy.require())  # this organisation's updates only
+    response = Response(sse_stream(client, channel, max_seconds=max_seconds), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response

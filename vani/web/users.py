@@ -1,13 +1,12 @@
-"""User management (admins only)."""
+"""The organisation's members (admins only)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from vani.errors import VaniError
-from vani.extensions import db
 from vani.models import ROLES, User
 from vani.services.dashboard import users as service
 from vani.web import PASSWORD_STAMP_KEY, bp
@@ -15,11 +14,11 @@ from vani.web.access import role_required
 
 
 def _user(user_id: int) -> User:
-    return db.session.get(User, user_id) or abort(404, f"There is no user {user_id}.")
+    return service.member(user_id)
 
 
 def _users_page(form=None, status: int = 200):
-    return render_template("users.html", users=service.list_users(), roles=ROLES, form=form or {}), status
+    return render_template("users.html", users=service.list_members(), roles=ROLES, form=form or {}), status
 
 
 def _change(action: Callable[[], str], form=None):
@@ -47,7 +46,7 @@ def create_user():
 
     def create() -> str:
         user = service.create_user(form.get("email", ""), form.get("password", ""), form.get("role", "viewer"))
-        return f"Created {user.role} {user.email}."
+        return f"Added {user.email} as {user.member_role}."
 
     return _change(create, form)
 
@@ -64,6 +63,18 @@ def update_user(user_id: int):
         return f"Updated {user.email}."
 
     return _change(update)
+
+
+@bp.post("/users/<int:user_id>/remove")
+@role_required("admin")
+def remove_user(user_id: int):
+    user = _user(user_id)
+
+    def remove() -> str:
+        service.remove_member(user, current_user)
+        return f"Removed {user.email} from this organisation."
+
+    return _change(remove)
 
 
 @bp.post("/users/<int:user_id>/password")

@@ -43,13 +43,16 @@ def run(now: datetime | None = None) -> list[LaneSweep]:
     return results
 
 
-def dead_letters() -> dict[str, int]:
-    """How many dead letters each lane holds (rows waiting for a person)."""
+def dead_letters(org_id: int | None = None) -> dict[str, int]:
+    """How many dead letters each lane holds (rows waiting for a person): one organisation's,
+    or with ``org_id`` None every organisation's."""
     from sqlalchemy import func, select
 
     counts = {}
     for lane in installed():
         t = lane.model.__table__
-        counts[lane.name] = db.session.execute(
-            select(func.count()).select_from(t).where(t.c.status == lane.dead)).scalar_one()
+        stmt = select(func.count()).select_from(t).where(t.c.status == lane.dead)
+        if org_id is not None:
+            stmt = stmt.where(t.c.org_id == org_id)
+        counts[lane.name] = db.session.execute(stmt).scalar_one()
     return counts

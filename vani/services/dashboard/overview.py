@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from vani import tenancy
 from vani.extensions import db
 from vani.models import EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import as_utc, utcnow
@@ -67,12 +68,12 @@ def _hour_expr():
 def _to_hour(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc, minute=0, second=0, microsecond=0)
+    return value.replace(tzinfo=UTC, minute=0, second=0, microsecond=0)
 
 
 def hourly_buckets(hours: int = 48, now: datetime | None = None) -> list[HourBucket]:
     """Events per hour for the last ``hours`` hours (oldest first, empty hours included)."""
-    now = (now or utcnow()).astimezone(timezone.utc)
+    now = (now or utcnow()).astimezone(UTC)
     last = now.replace(minute=0, second=0, microsecond=0)
     first = last - timedelta(hours=hours - 1)
     buckets = {first + timedelta(hours=i): HourBucket(first + timedelta(hours=i)) for i in range(hours)}
@@ -111,7 +112,7 @@ def dead_letters() -> list[DeadLetters]:
     from vani.work.sweep import dead_letters as counts
 
     out = []
-    for lane, count in counts().items():
+    for lane, count in counts(tenancy.require()).items():
         label, endpoint, args = DEAD_LETTER_PAGES.get(lane, (lane.replace("_", " ").capitalize(), None, {}))
         out.append(DeadLetters(lane, label, count, url_for(endpoint, **args) if endpoint else ""))
     return out

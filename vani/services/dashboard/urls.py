@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
+from vani.models import Organisation
 from vani.providers.registry import all_providers, webhook_paths
+from vani.services import orgs
 from vani.services.secrets import secrets_for
 
 
@@ -21,10 +23,14 @@ def public_base() -> str:
     return current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
 
 
-def provider_urls() -> list[ProviderUrls]:
+def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
+    """Each provider's webhook URLs for the organisation (in force unless given): its own, keyed
+    ones, and for the default organisation also the URLs from before organisations existed."""
+    org = org or orgs.in_force()
     base = public_base()
     out = []
     for p in all_providers():
-        configured = bool(secrets_for(p))
-        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in webhook_paths(p)], configured))
+        configured = bool(secrets_for(p, org.id))
+        paths = webhook_paths(p, org.key) + (webhook_paths(p) if org.is_default else [])
+        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))
     return out

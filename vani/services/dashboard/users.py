@@ -1,16 +1,18 @@
-"""User management for admins: create, change role, enable/disable, reset password."""
+"""Members of an organisation, for its admins: add, change role, remove; enable/disable and\nreset the password of accounts that belong to this organisation alone."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from vani.errors import Conflict, InvalidField
+from vani import tenancy
+from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
-from vani.models import ROLES, User
+from vani.models import ROLES, Membership, Role, User
 from vani.models.base import utcnow
+from vani.services import orgs
 
 MIN_PASSWORD = 8
 
@@ -27,13 +29,10 @@ def _check_password(password: str) -> None:
         raise InvalidField("password", f"Passwords need at least {MIN_PASSWORD} characters.")
 
 
-def _check_role(role: str) -> None:
+def _check_role(role: str) -> Role:
     if role not in ROLES:
         raise InvalidField("role", f"Role must be one of {', '.join(ROLES)}.")
-
-
-def list_users() -> list[User]:
-    return list(db.session.execute(select(User).order_by(User.email)).scalars())
+    return Role(role)
 
 
 def find_by_email(email: str) -> User | None:
@@ -41,44 +40,93 @@ def find_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
 
 
-def create_user(email: str, password: str, role: str) -> User:
-    email = _normalize(email)
-    _check_role(role)
-    _check_password(password)
-    if find_by_email(email):
-        raise Conflict(f"A user {email} already exists.")
-    user = User(email=email, role=role, active=True)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
+def member(user_id: int) -> User:
+    """A member of the organisation in force (404 for anyone else: other organisations' people
+    are not revealed)."""
+    user = db.session.get(User, user_id)
+    role = orgs.role_of(user_id, tenancy.require()) if user else None
+    if role is None:
+        raise NotFound(f"There is no user {user_id}.")
+    user.member_role = role
     return user
 
 
-def _active_admins() -> int:
-    return db.session.execute(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))).scalar_one()
+def list_members() -> list[User]:
+    found = []
+    for user, role in orgs.members(tenancy.require()):
+        user.member_role = role
+        found.append(user)
+    return found
+
+
+def create_user(email: str, password: str, role: str, org_id: int | None = None) -> User:
+    """Add ``email`` to the organisation with ``role``: a new account (with ``password``), or an
+    existing one (its password unchanged)."""
+    email = _normalize(email)
+    role = _check_role(role)
+    org_id = org_id or tenancy.require()
+    user = find_by_email(email)
+    if user is None:
+        _check_password(password)
+        user = User(email=email, active=True)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+    elif orgs.role_of(user.id, org_id) is not None:
+        raise Conflict(f"{email} is a member already.")
+    orgs.set_member(user, org_id, role)
+    db.session.commit()
+    user.member_role = role
+    return user
+
+
+def _active_admins(org_id: int) -> int:
+    return db.session.execute(select(func.count()).select_from(Membership).join(User, User.id == Membership.user_id)
+                              .where(Membership.org_id == org_id, Membership.role == Role.ADMIN,
+                                     User.active.is_(True))).scalar_one()
+
+
+def _keep_an_admin(user: User, acting: User, org_id: int) -> None:
+    if user.member_role != Role.ADMIN or not user.active:
+        return
+    if user.id == acting.id:
+        raise Conflict("You cannot remove your own admin access; ask another admin.")
+    if _active_admins(org_id) <= 1:
+        raise Conflict("This is the last active admin.")
+
+
+def _only_here(user: User, org_id: int, what: str) -> None:
+    """Account-wide changes are for accounts that belong to this organisation alone."""
+    if orgs.other_orgs(user.id, org_id):
+        raise Conflict(f"{user.email} also belongs to other organisations, so only they can {what}; "
+                       "remove them from this organisation instead.")
 
 
 def update_user(user: User, acting: User, role: str | None = None, active: bool | None = None) -> None:
-    """Change role and/or active flag; admins cannot lock themselves out or remove the last admin."""
-    if role is not None:
-        _check_role(role)
-    losing_admin = user.role == "admin" and user.active and (
-        (role is not None and role != "admin") or active is False)
-    if losing_admin:
-        if user.id == acting.id:
-            raise Conflict("You cannot remove your own admin access; ask another admin.")
-        if _active_admins() <= 1:
-            raise Conflict("This is the last active admin.")
-    if role is not None:
-        user.role = role
-    if active is not None:
+    """Change the member's role here and/or (for accounts only this organisation has) the
+    active flag; admins cannot lock themselves out or remove the last admin."""
+    org_id = tenancy.require()
+    new_role = _check_role(role) if role is not None else None
+    if (new_role is not None and new_role != Role.ADMIN) or active is False:
+        _keep_an_admin(user, acting, org_id)
+    if active is not None and active != user.active:
+        _only_here(user, org_id, "enable or disable the account")
         user.active = active
+    if new_role is not None:
+        orgs.set_member(user, org_id, new_role)
+    db.session.commit()
+
+
+def remove_member(user: User, acting: User) -> None:
+    org_id = tenancy.require()
+    _keep_an_admin(user, acting, org_id)
+    db.session.execute(delete(Membership).where(Membership.user_id == user.id, Membership.org_id == org_id))
     db.session.commit()
 
 
 def reset_password(user: User, password: str) -> None:
     _check_password(password)
+    _only_here(user, tenancy.require(), "change the password")
     user.set_password(password)
     db.session.commit()
 

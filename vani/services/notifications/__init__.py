@@ -8,8 +8,8 @@ from sqlalchemy import select
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
-from vani.services.notifications.render import dashboard_link, render  # noqa: F401
-from vani.services.notifications.routing import CHANNELS, KINDS, channels_for, parse_routes  # noqa: F401
+from vani.services.notifications.render import dashboard_link, render
+from vani.services.notifications.routing import CHANNELS, KINDS, channels_for, parse_routes
 
 __all__ = ["CHANNELS", "KINDS", "channels_for", "dashboard_link", "parse_routes", "render",
            "retry_notification", "sends_for"]
@@ -32,15 +32,13 @@ def retry_notification(notification_id: int, channel: str | None = None) -> list
     """Send a notification's failed, dead or skipped channels again now (planning any channel
     configured since). Returns the send ids queued. LookupError: no such notification;
     ValueError: nothing to retry."""
-    from flask import current_app
-
     from vani.services.notifications import moments, sending
 
     n = db.session.get(Notification, notification_id)
     if n is None:
         raise LookupError(f"no notification {notification_id}")
     now = utcnow()
-    moments.plan([(n.id, n.kind)], current_app.config, now)
+    moments.plan([(n.id, n.kind, n.org_id)], now)
     stmt = select(NotificationSend).where(NotificationSend.notification_id == n.id,
                                           NotificationSend.status.in_((*RETRYABLE, SendStatus.PENDING)))
     if channel:

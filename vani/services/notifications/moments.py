@@ -25,26 +25,30 @@ def notify(ctx: EventContext, kind: str, moment_key: str, meeting: Meeting | Non
         event_id=ctx.event.id, data=data or {}, attempts=0, created_at=ctx.received_at))
 
 
-def write(rows: list[dict], cfg: Mapping, now: datetime) -> list[int]:
+def write(rows: list[dict], now: datetime) -> list[int]:
     """Insert a batch's notifications (one per moment) and plan their sends. Returns the ids of
     the new sends."""
     if not rows:
         return []
     t = Notification.__table__
-    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["moment_key"])
-            .returning(t.c.id, t.c.kind))
-    created = [(r.id, r.kind) for r in db.session.execute(stmt, rows)]
-    return plan(created, cfg, now)
+    stmt = (dialect_insert(t).on_conflict_do_nothing(index_elements=["org_id", "moment_key"])
+            .returning(t.c.id, t.c.kind, t.c.org_id))
+    created = [(r.id, r.kind, r.org_id) for r in db.session.execute(stmt, rows)]
+    return plan(created, now)
 
 
-def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> list[int]:
-    """Create a pending send per routed channel of each (id, kind). A notification routed
-    nowhere is marked skipped; one that unreadable routes could not place stays pending with
-    the reason (retry it once ``VANI_NOTIFY_ROUTES`` is fixed). Returns the new send ids."""
+def plan(notifications: list[tuple[int, str, int]], now: datetime) -> list[int]:
+    """Create a pending send per channel each (id, kind, org_id) is routed to by its
+    organisation. A notification routed nowhere is marked skipped; one that unreadable routes
+    could not place stays pending with the reason (retry it once the routes are fixed). Returns
+    the new send ids."""
     sends, notes, settled = [], [], []
-    for notification_id, kind in notifications:
+    settings: dict[int, Mapping] = {}
+    for notification_id, kind, org_id in notifications:
+        if org_id not in settings:
+            settings[org_id] = routing.settings_for(org_id)
         try:
-            channels = routing.channels_for(kind, cfg)
+            channels = routing.channels_for(kind, settings[org_id])
         except routing.RouteError as exc:
             log.error("notification %s not routed: VANI_NOTIFY_ROUTES: %s", notification_id, exc)
             notes.append((notification_id, NotificationStatus.PENDING, f"VANI_NOTIFY_ROUTES: {exc}"))
@@ -52,8 +56,8 @@ def plan(notifications: list[tuple[int, str]], cfg: Mapping, now: datetime) -> l
         if not channels:
             notes.append((notification_id, NotificationStatus.SKIPPED, f"no channel is routed for {kind}"))
         for channel in channels:
-            row = dict(notification_id=notification_id, channel=channel, status=SendStatus.PENDING, attempts=0,
-                       next_attempt_at=now, detail=None, sent_at=None, created_at=now, updated_at=now)
+            row = dict(org_id=org_id, notification_id=notification_id, channel=channel, status=SendStatus.PENDING,
+                       attempts=0, next_attempt_at=now, detail=None, sent_at=None, created_at=now, updated_at=now)
             if channel == "webhook":  # subscribers get the domain event itself: nothing to send
                 status, detail = webhook.outcome(kind)
                 row.update(status=status, next_attempt_at=None, detail=detail,

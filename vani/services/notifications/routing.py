@@ -37,6 +37,28 @@ def parse_routes(spec: str | None) -> dict[str, list[str]] | None:
     return routes
 
 
+ORG_SETTINGS = {"VANI_NOTIFY_ROUTES": "notify_routes", "SLACK_WEBHOOK_URL": "slack_webhook_url",
+                "VANI_NOTIFY_EMAIL_TO": "notify_email_to"}
+
+
+def settings_for(org_id: int) -> dict:
+    """The notification settings of an organisation: its own routes, Slack URL and recipients
+    (the default organisation falls back to the environment's); the SMTP server is the install's."""
+    from flask import current_app
+
+    from vani.extensions import db
+    from vani.models import Organisation
+
+    cfg = current_app.config
+    org = db.session.get(Organisation, org_id)
+    settings = {k: cfg.get(k) for k in ("SMTP_URL", "VANI_NOTIFY_EMAIL_FROM", "VANI_NOTIFY_TIMEOUT_SECONDS",
+                                        "VANI_NOTIFY_MAX_ATTEMPTS", "PUBLIC_URL")}
+    for setting, column in ORG_SETTINGS.items():
+        own = getattr(org, column, None) if org is not None else None
+        settings[setting] = own if own else (cfg.get(setting) if org is not None and org.is_default else None)
+    return settings
+
+
 def missing_setting(channel: str, cfg: Mapping) -> str | None:
     """Why ``channel`` cannot send with this configuration, or None when it can."""
     if channel == "slack" and not cfg.get("SLACK_WEBHOOK_URL"):

@@ -11,10 +11,9 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from vani import work
+from vani import tenancy, work
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
@@ -74,11 +73,12 @@ def _send(channel: str, notification: Notification, cfg: Mapping) -> tuple[SendS
         return SendStatus.FAILED, None, f"{type(exc).__name__}: {exc}"[:500]
 
 
-def send_one(claim: work.Claim, send_id: int, cfg: Mapping) -> None:
-    """Send one claimed row and record its outcome (committed)."""
+def send_one(claim: work.Claim, send_id: int) -> None:
+    """Send one claimed row (the organisation in force is its own) and record its outcome (committed)."""
     row = db.session.get(NotificationSend, send_id, populate_existing=True)
     if row is None:
         return
+    cfg = routing.settings_for(row.org_id)
     notification = db.session.get(Notification, row.notification_id)
     missing = routing.missing_setting(row.channel, cfg)
     if row.channel not in SENDERS or missing:
@@ -104,15 +104,19 @@ def send_one(claim: work.Claim, send_id: int, cfg: Mapping) -> None:
                                             "sent_at": sent_at})])
     summarise(row.notification_id, utcnow())
     db.session.commit()
-    live.publish([f"notification:{row.notification_id}"])
+    live.publish([f"notification:{row.notification_id}"], row.org_id)
 
 
 def send_claim(claim: work.Claim) -> None:
-    """The lane's handler: each claimed send in turn."""
-    cfg = current_app.config
+    """The lane's handler: each claimed send in turn, for its own organisation."""
+    orgs = dict(db.session.execute(select(NotificationSend.id, NotificationSend.org_id).where(
+        NotificationSend.id.in_(claim.ids)).execution_options(unscoped=True)).all())
+    db.session.rollback()
     for send_id in claim.ids:
         claim.renew()
-        send_one(claim, send_id, cfg)
+        if send_id in orgs:
+            with tenancy.acting_for(orgs[send_id]):
+                send_one(claim, send_id)
 
 
 NOTIFICATION_SENDS = work.Lane(

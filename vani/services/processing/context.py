@@ -14,11 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class EventContext:
-    def __init__(self, event: "WebhookEvent"):
+    def __init__(self, event: WebhookEvent):
         self.event = event
+        self.org_id: int = event.org_id  # everything the event writes belongs to its organisation
         self.provider: str = event.provider
-        self.prospect: "Prospect | None" = None
-        self.meeting: "Meeting | None" = None
+        self.prospect: Prospect | None = None
+        self.meeting: Meeting | None = None
         self.subject_email: str | None = event.subject_email
         self.subject_ref: str | None = event.subject_ref
         self.outbox: list[dict] = []
@@ -33,12 +34,12 @@ class EventContext:
         """A key unique to this event (and ``parts``): what makes a replay write nothing new."""
         return ":".join([self.provider, str(self.event.id), *map(str, parts)])[:255]
 
-    def use_prospect(self, prospect: "Prospect") -> None:
+    def use_prospect(self, prospect: Prospect) -> None:
         """Make ``prospect`` the one this event is about."""
         self.prospect = prospect
         self.subject_email = self.subject_email or prospect.email
 
-    def focus(self, meeting: "Meeting") -> None:
+    def focus(self, meeting: Meeting) -> None:
         """Make ``meeting`` the one this event is about."""
         self.meeting = meeting
         self.subject_ref = meeting.provider_ref[:255]

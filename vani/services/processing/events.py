@@ -13,11 +13,10 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import work
+from vani import tenancy, work
 from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import utcnow
@@ -52,15 +51,17 @@ class _Isolate(Exception):
 
 
 def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
-    """Map one event (in its own savepoint when ``isolated``); the provider's outcome, or raises."""
-    if not isolated:
-        outcome = get_provider(event.provider).map(event, ctx)
-        db.session.flush()
+    """Map one event for its organisation (in its own savepoint when ``isolated``); the
+    provider's outcome, or raises."""
+    with tenancy.acting_for(event.org_id):
+        if not isolated:
+            outcome = get_provider(event.provider).map(event, ctx)
+            db.session.flush()
+            return outcome
+        with db.session.begin_nested():
+            outcome = get_provider(event.provider).map(event, ctx)
+            db.session.flush()
         return outcome
-    with db.session.begin_nested():
-        outcome = get_provider(event.provider).map(event, ctx)
-        db.session.flush()
-    return outcome
 
 
 def process_claim(claim: work.Claim) -> None:
@@ -75,8 +76,8 @@ def process_claim(claim: work.Claim) -> None:
 
 def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     held = claim.own()
-    events = db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(held))
-                                .order_by(WebhookEvent.id)).scalars().all()
+    events = db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(held))  # every organisation's
+                                .order_by(WebhookEvent.id).execution_options(unscoped=True)).scalars().all()
     done: list[EventContext] = []
     outcomes: list[tuple] = []
     for event in events:
@@ -104,15 +105,16 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
         delivery.wake()
     if sends:
         sending.wake()
-    live.publish([f"event:{event_id}" for event_id, _, _ in outcomes])
+    org_of = {event.id: event.org_id for event in events}
+    live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes])
 
 
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     """Write what the batch's successful events emitted; (new delivery ids, new send ids)."""
-    emitted = outbox.write([row for ctx in done for row in ctx.outbox], now)
+    emitted = outbox.write([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.outbox], now)
     deliveries = fanout.fan_out(emitted, now)
-    prospects.write_notes([row for ctx in done for row in ctx.notes])
-    sends = moments.write([row for ctx in done for row in ctx.notifications], current_app.config, now)
+    prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
+    sends = moments.write([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notifications], now)
     return deliveries, sends
 
 
@@ -132,7 +134,7 @@ def wake() -> bool:
 
 def _requeue(event_id: int) -> bool:
     """Make a finished (or waiting) event due again now (its attempts keep counting)."""
-    result = db.session.execute(
+    result = db.session.execute(  # scoped: only the organisation in force's events
         update(WebhookEvent).where(WebhookEvent.id == event_id, WebhookEvent.status.in_(REPLAYABLE))
         .values(status=EventStatus.RECEIVED, next_attempt_at=utcnow()))
     db.session.commit()

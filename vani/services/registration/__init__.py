@@ -6,9 +6,15 @@ A provider takes part when its registrar is listed here and the provider itself 
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from vani.services.registration.base import Registrar, Remote, Step, register, stored_credential  # noqa: F401
+from vani.services.registration.base import (  # noqa: F401
+    Registrar,
+    Remote,
+    Step,
+    register,
+    stored_credential,
+)
 from vani.services.registration.cal_com import CalComRegistrar
 from vani.services.registration.calendly import CalendlyRegistrar
 from vani.services.registration.http import ApiError  # noqa: F401
@@ -31,13 +37,14 @@ def installed_providers() -> set[str]:
     return {p.name for p in all_providers()}
 
 
-def make_registrar(name: str, config, sleep: Callable[[float], None] = time.sleep) -> Registrar:
-    return REGISTRARS[name](config, sleep)
+def make_registrar(name: str, config, sleep: Callable[[float], None] = time.sleep, org=None) -> Registrar:
+    return REGISTRARS[name](config, sleep, org)
 
 
-def registrars(config, only: list[str] | None = None,
-               sleep: Callable[[float], None] = time.sleep) -> list[tuple[str, Registrar | None, str | None]]:
-    """``(name, registrar, None)`` for each provider ready to register, or ``(name, None, reason)``."""
+def registrars(config, only: list[str] | None = None, sleep: Callable[[float], None] = time.sleep,
+               org=None) -> list[tuple[str, Registrar | None, str | None]]:
+    """``(name, registrar, None)`` for each provider ready to register, or ``(name, None, reason)``.
+    ``config`` is the settings as ``org`` sees them (``provider_settings.config_for``)."""
     installed = installed_providers()
     names = [normalize_name(n) for n in only] if only else list(REGISTRARS)
     result: list[tuple[str, Registrar | None, str | None]] = []
@@ -48,7 +55,7 @@ def registrars(config, only: list[str] | None = None,
         elif name not in installed:
             result.append((name, None, "that provider is not installed in this Vani yet"))
         else:
-            registrar = make_registrar(name, config, sleep)
+            registrar = make_registrar(name, config, sleep, org)
             missing = registrar.missing()
             result.append((name, None if missing else registrar, missing))
     return result

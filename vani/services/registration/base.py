@@ -10,17 +10,13 @@ from __future__ import annotations
 import secrets as pysecrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-
-from vani.extensions import db
 from vani.providers.registry import webhook_paths
 from vani.services.secrets import store_secret, stored_credential
 from vani.services.tunnel import host_kind, split_suffixes
-
 
 
 @dataclass
@@ -51,9 +47,10 @@ class Registrar:
     credential_setting = ""    # config key of the API credential
     default_events: tuple[str, ...] = ()
 
-    def __init__(self, config, sleep: Callable[[float], None] = time.sleep):
-        self.config = config
+    def __init__(self, config, sleep: Callable[[float], None] = time.sleep, org=None):
+        self.config = config  # as the organisation sees it (``provider_settings.config_for``)
         self.sleep = sleep
+        self.org = org  # the Organisation registering (its keyed URL); None: the default one
 
     @property
     def provider(self):
@@ -80,7 +77,9 @@ class Registrar:
         return [e for e in self.default_events if e in handled] or list(self.default_events)
 
     def target(self, base_url: str) -> str:
-        return base_url.rstrip("/") + webhook_paths(self.provider)[0]
+        """The organisation's webhook URL (the default organisation keeps its URL without a key)."""
+        key = None if self.org is None or self.org.is_default else self.org.key
+        return base_url.rstrip("/") + webhook_paths(self.provider, key)[0]
 
     # -- provider API ----------------------------------------------------------------------
     def list_remote(self) -> list[Remote]:
@@ -161,7 +160,9 @@ def register(registrar: Registrar, base_url: str, env_name: str, dry_run: bool =
     wanted = registrar.events()
     stored = stored_credential(registrar.name)
     remotes = registrar.list_remote()
-    ours = [r for r in remotes if is_ours(r, target, stored, tuple(webhook_paths(registrar.provider)), env_name, extra)]
+    key = None if registrar.org is None or registrar.org.is_default else registrar.org.key
+    routes = tuple(webhook_paths(registrar.provider, key))
+    ours = [r for r in remotes if is_ours(r, target, stored, routes, env_name, extra)]
     current = next((r for r in ours if r.url == target and r.active and set(wanted) <= set(r.events)
                     and stored is not None and stored.external_id == r.id and stored.value), None)
     if current is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from vani.services.registration.base import Registrar, Remote
 from vani.services.registration.http import ApiClient, ApiError
@@ -27,8 +27,8 @@ class CalComRegistrar(Registrar):
     credential_setting = "CAL_COM_API_KEY"
     default_events = TRIGGERS
 
-    def __init__(self, config, sleep: Callable[[float], None] = time.sleep):
-        super().__init__(config, sleep)
+    def __init__(self, config, sleep: Callable[[float], None] = time.sleep, org=None):
+        super().__init__(config, sleep, org)
         key = config.get("CAL_COM_API_KEY") or ""
         base = config["CAL_COM_API_BASE"]
         self.v2 = ApiClient("Cal.com", base, headers={"Authorization": f"Bearer {key}"},

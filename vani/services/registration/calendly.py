@@ -6,7 +6,7 @@ the ``signing_key`` sent at creation and never shows it again, so Vani generates
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from vani.services.registration.base import Registrar, Remote
 from vani.services.registration.http import ApiClient, ApiError
@@ -55,8 +55,8 @@ class CalendlyRegistrar(Registrar):
     credential_setting = "CALENDLY_API_TOKEN"
     default_events = EVENTS
 
-    def __init__(self, config, sleep: Callable[[float], None] = time.sleep):
-        super().__init__(config, sleep)
+    def __init__(self, config, sleep: Callable[[float], None] = time.sleep, org=None):
+        super().__init__(config, sleep, org)
         self.client = calendly_client(config, sleep)
         self._me: dict | None = None
         self.scope = "organization"

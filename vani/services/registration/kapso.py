@@ -4,7 +4,7 @@ Kapso signs ``X-Webhook-Signature`` with. Needs ``KAPSO_API_KEY`` and ``KAPSO_PH
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from vani.services.registration.base import Registrar, Remote
 from vani.services.registration.http import ApiClient
@@ -27,8 +27,8 @@ class KapsoRegistrar(Registrar):
     credential_setting = "KAPSO_API_KEY"
     default_events = EVENTS
 
-    def __init__(self, config, sleep: Callable[[float], None] = time.sleep):
-        super().__init__(config, sleep)
+    def __init__(self, config, sleep: Callable[[float], None] = time.sleep, org=None):
+        super().__init__(config, sleep, org)
         self.client = ApiClient("Kapso", config["KAPSO_API_BASE"],
                                 headers={"X-API-Key": config.get("KAPSO_API_KEY") or ""},
                                 credential_hint="KAPSO_API_KEY", sleep=sleep)

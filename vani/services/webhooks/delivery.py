@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, select
 
-from vani import work
+from vani import tenancy, work
 from vani.extensions import db
-from vani.models import AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery
-from vani.models import WebhookSubscription
+from vani.models import (
+    AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription,
+)
 from vani.models.base import utcnow
 from vani.services import live
 from vani.services.webhooks import health, sender, signing
@@ -45,6 +46,7 @@ def lease(cfg: Mapping) -> timedelta:
 @dataclass
 class Job:
     """What one send needs, copied out of the session so no transaction stays open while sending."""
+    org_id: int
     delivery_id: int
     subscription_id: int
     manual: bool
@@ -68,7 +70,7 @@ def load_jobs(ids: list[int], now: datetime) -> list[Job]:
         .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.outbound_event_id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
-    jobs = [Job(delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
+    jobs = [Job(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
                 signing.event_body(event.msg_id, event.type, event.created_at, event.data))
             for delivery_id, manual, event, sub in rows]
     db.session.rollback()  # end the read transaction before the network calls
@@ -76,7 +78,13 @@ def load_jobs(ids: list[int], now: datetime) -> list[Job]:
 
 
 def send_claim(claim: work.Claim) -> None:
-    """The lane's handler: send every claimed delivery, recording outcomes as it goes."""
+    """The lane's handler: send every claimed delivery, recording outcomes as it goes (the
+    claim spans organisations: every statement here names its rows by id)."""
+    with tenancy.everywhere():
+        _send_claim(claim)
+
+
+def _send_claim(claim: work.Claim) -> None:
     cfg = current_app.config
     timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
     allow_private = bool(cfg.get("VANI_ALLOW_PRIVATE_TARGETS"))
@@ -128,7 +136,7 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
                 "attempts": claim.attempts[delivery_id] - 1}))
             continue
         number = claim.attempts[delivery_id]
-        attempts.append(dict(delivery_id=delivery_id, number=number,
+        attempts.append(dict(org_id=s.job.org_id, delivery_id=delivery_id, number=number,
                              trigger=AttemptTrigger.MANUAL if s.job.manual else AttemptTrigger.SCHEDULED,
                              url=s.job.url, request_headers=s.headers, status_code=r.status_code,
                              response_body=r.response_body, duration_ms=r.duration_ms, error=r.error,
@@ -150,24 +158,25 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     claim.write(outcomes)
     health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
     db.session.commit()
-    live.publish([f"delivery:{s.job.delivery_id}" for s in mine])
+    live.publish_many([(s.job.org_id, f"delivery:{s.job.delivery_id}") for s in mine])
 
 
 def record_lost(ids: list[int], now: datetime) -> None:
     """The takeover's hook: an attempt row for each delivery whose worker died mid-send."""
     rows = db.session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempts, WebhookSubscription.url)
+        select(WebhookDelivery.id, WebhookDelivery.org_id, WebhookDelivery.attempts, WebhookSubscription.url)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .where(WebhookDelivery.id.in_(ids))).all()
+        .where(WebhookDelivery.id.in_(ids)).execution_options(unscoped=True)).all()
     if rows:
         db.session.execute(insert(DeliveryAttempt.__table__), [dict(
-            delivery_id=i, number=n, trigger=AttemptTrigger.LOST, url=url, request_headers={}, status_code=None,
-            response_body=None, duration_ms=0, error=work.claims.LOST, success=False, created_at=now)
-            for i, n, url in rows])
+            org_id=o, delivery_id=i, number=n, trigger=AttemptTrigger.LOST, url=url, request_headers={},
+            status_code=None, response_body=None, duration_ms=0, error=work.claims.LOST, success=False,
+            created_at=now) for i, o, n, url in rows])
 
 
 def _active_subscription(t):
-    return t.c.subscription_id.in_(select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True)))
+    subs = WebhookSubscription.__table__  # a table, not the model: claims span organisations
+    return t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True)))
 
 
 DELIVERIES = work.Lane(

@@ -1,28 +1,29 @@
-"""Fan-out: one delivery per (outbound event, matching active subscription), created in the
-transaction that wrote the event, so an event is never emitted without its deliveries."""
+"""Fan-out: one delivery per (outbound event, matching active subscription of the event's own
+organisation), created in the transaction that wrote the event, so an event is never emitted
+without its deliveries, and never to another organisation's subscribers."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import select
 
+from vani import tenancy, work
+from vani.errors import Conflict, InvalidField
 from vani.extensions import db
 from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani import work
 from vani.services import outbox
 from vani.services.dbutil import dialect_insert
-from vani.errors import Conflict, InvalidField
 from vani.services.webhooks.subscriptions import get_subscription, validate_event_type
 
 TEST_EVENT = "webhook.test"
 
 
 def _delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, matching: bool = True) -> list[dict]:
-    return [dict(outbound_event_id=event["id"], subscription_id=s.id, msg_id=event["msg_id"],
+    return [dict(org_id=event["org_id"], outbound_event_id=event["id"], subscription_id=s.id, msg_id=event["msg_id"],
                  event_type=event["type"], status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now,
                  manual=False, created_at=now)
-            for s in subs if not matching or s.matches(event["type"])]
+            for s in subs if s.org_id == event["org_id"] and (not matching or s.matches(event["type"]))]
 
 
 def insert_deliveries(rows: list[dict]) -> list[int]:
@@ -34,28 +35,32 @@ def insert_deliveries(rows: list[dict]) -> list[int]:
     return sorted(db.session.execute(stmt, rows).scalars())
 
 
-def active_subscriptions() -> list[WebhookSubscription]:
-    return list(db.session.execute(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))).scalars())
+def active_subscriptions(org_ids: set[int]) -> list[WebhookSubscription]:
+    return list(db.session.execute(select(WebhookSubscription).where(
+        WebhookSubscription.active.is_(True), WebhookSubscription.org_id.in_(org_ids))
+        .execution_options(unscoped=True)).scalars())
 
 
 def fan_out(events: list[dict], now: datetime | None = None) -> list[int]:
-    """Deliveries for freshly written outbound events (``outbox.write``'s dicts), no commit.
-    Returns the new delivery ids."""
+    """Deliveries for freshly written outbound events (``outbox.write``'s dicts, of any
+    organisations), no commit. Returns the new delivery ids."""
     if not events:
         return []
     now = now or utcnow()
-    subs = active_subscriptions()
+    subs = active_subscriptions({e["org_id"] for e in events})
     rows = [row for event in events for row in _delivery_rows(event, subs, now)]
     return insert_deliveries(rows)
 
 
 def _new_event(event_type: str, data: dict, key_prefix: str, now: datetime) -> dict:
+    """An outbound event of the organisation in force."""
     msg_id = outbox.new_msg_id()
-    event = OutboundEvent(msg_id=msg_id, type=event_type, emit_key=f"{key_prefix}:{msg_id}", data=data,
-                          created_at=now)
+    org_id = tenancy.require()
+    event = OutboundEvent(org_id=org_id, msg_id=msg_id, type=event_type, emit_key=f"{key_prefix}:{msg_id}",
+                          data=data, created_at=now)
     db.session.add(event)
     db.session.flush()
-    return {"id": event.id, "msg_id": msg_id, "type": event_type, "data": data, "created_at": now}
+    return {"id": event.id, "org_id": org_id, "msg_id": msg_id, "type": event_type, "data": data, "created_at": now}
 
 
 def emit_custom(event_type: object, payload: object, now: datetime | None = None) -> tuple[dict, list[int]]:

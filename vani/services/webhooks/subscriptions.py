@@ -165,11 +165,13 @@ def delivery_counts(subscription_ids: list[int] | None = None) -> dict[int, dict
 
 
 def clear_expired_secrets(now: datetime | None = None) -> int:
-    """Forget previous secrets whose rotation window has ended. Commits; returns how many."""
+    """Forget previous secrets whose rotation window has ended, in every organisation. Commits;
+    returns how many."""
     now = now or utcnow()
     result = db.session.execute(
         update(WebhookSubscription)
         .where(WebhookSubscription.previous_secret.isnot(None), WebhookSubscription.previous_secret_expires_at <= now)
-        .values(previous_secret=None, previous_secret_expires_at=None).execution_options(synchronize_session=False))
+        .values(previous_secret=None, previous_secret_expires_at=None)
+        .execution_options(synchronize_session=False, unscoped=True))
     db.session.commit()
     return result.rowcount or 0

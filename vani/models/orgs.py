@@ -1,0 +1,74 @@
+"""Organisations: the teams sharing one Vani, isolated from each other; and who belongs to which."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from vani.crypto import Encrypted
+from vani.extensions import db
+from vani.models.base import BigId, UTCDateTime, isoformat, state_type, utcnow
+
+DEFAULT_SLUG = "default"
+
+
+class Role(enum.StrEnum):
+    """A member's role in one organisation: each includes the ones below it."""
+    ADMIN = "admin"    # members, subscriptions, secrets, provider connections
+    STAFF = "staff"    # retry, replay, send messages, every operator action
+    VIEWER = "viewer"  # read only
+
+    @property
+    def rank(self) -> int:
+        return {Role.ADMIN: 2, Role.STAFF: 1, Role.VIEWER: 0}[self]
+
+
+def new_key() -> str:
+    """The random part of an organisation's webhook URLs (unguessable, URL-safe)."""
+    return secrets.token_urlsafe(18)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    key: Mapped[str] = mapped_column(String(64), unique=True, default=new_key)  # in webhook URLs
+    # Notifications: routes and channels (the default organisation falls back to the settings).
+    notify_routes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    slack_webhook_url: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
+    notify_email_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_default(self) -> bool:
+        return self.slug == DEFAULT_SLUG
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "slug": self.slug, "timezone": self.timezone,
+                "created_at": isoformat(self.created_at)}
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "org_id", name="uq_memberships_user_org"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(state_type(Role), default=Role.VIEWER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrgOwned:
+    """A row that belongs to one organisation. Every ORM read of such a model is scoped to the
+    organisation in force (see ``vani.tenancy``); inserts name it themselves."""
+
+    @declared_attr
+    def org_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))  # indexed by each table

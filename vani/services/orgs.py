@@ -1,0 +1,171 @@
+"""Organisations and their members: create, find (by URL key or slug), and who may do what where."""
+from __future__ import annotations
+
+import re
+import time
+import zoneinfo
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from vani import tenancy
+from vani.errors import Conflict, InvalidField, NotFound
+from vani.extensions import db
+from vani.models import DEFAULT_SLUG, Membership, Organisation, Role, User
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+_CACHE_SECONDS = 30.0
+_cache: dict[tuple[int, str, str], tuple[float, int | None]] = {}
+
+
+def slugify(name: str) -> str:
+    return _SLUG.sub("-", name.strip().lower()).strip("-")[:64]
+
+
+def _cached(kind: str, value: str, load) -> int | None:
+    key = (id(current_app._get_current_object()), kind, value)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    found = load()
+    _cache[key] = (now + _CACHE_SECONDS, found)
+    return found
+
+
+def forget_cache() -> None:
+    _cache.clear()
+
+
+def default_id() -> int:
+    """The default organisation (the one every install before organisations became)."""
+    found = _cached("slug", DEFAULT_SLUG, lambda: db.session.execute(
+        select(Organisation.id).where(Organisation.slug == DEFAULT_SLUG)).scalar())
+    if found is None:
+        found = ensure_default().id
+        _cache.pop((id(current_app._get_current_object()), "slug", DEFAULT_SLUG), None)
+    return found
+
+
+def ensure_default() -> Organisation:
+    org = db.session.execute(select(Organisation).where(Organisation.slug == DEFAULT_SLUG)).scalar_one_or_none()
+    if org is None:
+        org = Organisation(name="Default", slug=DEFAULT_SLUG, timezone="UTC")
+        db.session.add(org)
+        db.session.commit()
+    return org
+
+
+def id_for_key(key: str) -> int | None:
+    """The organisation whose webhook URLs carry ``key``, or None."""
+    if not key or len(key) > 64:
+        return None
+    return _cached("key", key, lambda: db.session.execute(
+        select(Organisation.id).where(Organisation.key == key)).scalar())
+
+
+def get(org_id: int) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(f"no organisation {org_id}")
+    return org
+
+
+def by_slug(slug: str) -> Organisation:
+    org = db.session.execute(select(Organisation).where(Organisation.slug == slug.strip().lower())).scalar_one_or_none()
+    if org is None:
+        raise NotFound(f"no organisation {slug!r}")
+    return org
+
+
+def all_orgs() -> list[Organisation]:
+    return list(db.session.execute(select(Organisation).order_by(Organisation.name, Organisation.id)).scalars())
+
+
+def create(name: str, slug: str | None = None, timezone: str = "UTC", admin: User | None = None) -> Organisation:
+    """A new organisation (its webhook key generated), with ``admin`` as its first admin. Commits."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise InvalidField("name", "give a name of 1 to 120 characters")
+    slug = slugify(slug or name)
+    if not slug:
+        raise InvalidField("slug", "use letters or digits")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidField("timezone", f"{timezone!r} is not a time zone (e.g. Europe/Berlin)") from None
+    if db.session.execute(select(func.count()).select_from(Organisation).where(Organisation.slug == slug)).scalar():
+        raise Conflict(f"an organisation {slug!r} exists already")
+    org = Organisation(name=name, slug=slug, timezone=timezone)
+    db.session.add(org)
+    db.session.flush()
+    if admin is not None:
+        db.session.add(Membership(user_id=admin.id, org_id=org.id, role=Role.ADMIN))
+    db.session.commit()
+    return org
+
+
+# -- members ---------------------------------------------------------------------------------
+def memberships(user: User) -> list[tuple[Organisation, Role]]:
+    """The organisations ``user`` belongs to, with the role in each (by name)."""
+    rows = db.session.execute(select(Organisation, Membership.role).join(
+        Membership, Membership.org_id == Organisation.id).where(Membership.user_id == user.id)
+        .order_by(Organisation.name, Organisation.id)).all()
+    return [(org, role) for org, role in rows]
+
+
+def role_of(user_id: int, org_id: int) -> Role | None:
+    return db.session.execute(select(Membership.role).where(
+        Membership.user_id == user_id, Membership.org_id == org_id)).scalar()
+
+
+def set_member(user: User, org_id: int, role: str) -> Membership:
+    """Give ``user`` ``role`` in the organisation (adding them). No commit."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidField("role", f"Role must be one of {', '.join(Role)}.") from None
+    row = db.session.execute(select(Membership).where(Membership.user_id == user.id,
+                                                      Membership.org_id == org_id)).scalar_one_or_none()
+    if row is None:
+        row = Membership(user_id=user.id, org_id=org_id, role=role)
+        db.session.add(row)
+    row.role = role
+    return row
+
+
+def members(org_id: int) -> list[tuple[User, Role]]:
+    return [(u, r) for u, r in db.session.execute(select(User, Membership.role).join(
+        Membership, Membership.user_id == User.id).where(Membership.org_id == org_id).order_by(User.email)).all()]
+
+
+def other_orgs(user_id: int, org_id: int) -> int:
+    """How many organisations besides ``org_id`` the user belongs to."""
+    return db.session.execute(select(func.count()).select_from(Membership).where(
+        Membership.user_id == user_id, Membership.org_id != org_id)).scalar_one()
+
+
+def in_force() -> Organisation:
+    return get(tenancy.require())
+
+
+def set_notifications(routes: str | None = None, slack_url: str | None = None,
+                      email_to: str | None = None) -> Organisation:
+    """Change where the organisation in force sends notifications (None: leave as is, "": clear). Commits."""
+    from vani.services.notifications.routing import RouteError, parse_routes
+
+    org = in_force()
+    if routes is not None:
+        try:
+            parse_routes(routes)
+        except RouteError as exc:
+            raise InvalidField("routes", str(exc)) from None
+        org.notify_routes = routes.strip() or None
+    if slack_url is not None:
+        if slack_url and not slack_url.startswith("https://"):
+            raise InvalidField("slack_url", "use the https:// URL of a Slack incoming webhook")
+        org.slack_webhook_url = slack_url or None
+    if email_to is not None:
+        org.notify_email_to = email_to.strip() or None
+    db.session.commit()
+    return org

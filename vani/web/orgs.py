@@ -1,0 +1,65 @@
+"""Organisations in the dashboard: the switcher, the organisation's page (its webhook URLs) and,
+for superusers, creating one."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from vani import tenancy
+from vani.errors import VaniError
+from vani.services import orgs
+from vani.services.dashboard.urls import provider_urls
+from vani.web import bp
+from vani.web.access import ORG_KEY
+
+
+@bp.app_context_processor
+def organisation_context() -> dict:
+    """The organisation in force and the others this member may switch to (for the top bar)."""
+    if not getattr(current_user, "is_authenticated", False) or tenancy.current() is None:
+        return {"org": None, "my_orgs": []}
+    mine = orgs.memberships(current_user)
+    org = next((o for o, _ in mine if o.id == tenancy.current()), None)
+    return {"org": org, "my_orgs": [o for o, _ in mine]}
+
+
+@bp.post("/orgs/switch")
+def switch_org():
+    slug = request.form.get("org", "")
+    mine = {o.slug: o for o, _ in orgs.memberships(current_user)}
+    if slug not in mine:
+        abort(404, "You are not a member of that organisation.")
+    session[ORG_KEY] = mine[slug].id
+    flash(f"Now working in {mine[slug].name}.", "info")
+    return redirect(url_for("dash.overview"), 303)
+
+
+@bp.get("/organisation")
+def organisation():
+    return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls())
+
+
+def _superuser() -> None:
+    if not current_user.is_superuser:
+        abort(403, "Only superusers create organisations.")
+
+
+@bp.get("/orgs/new")
+def new_org():
+    _superuser()
+    return render_template("orgs/new.html", form={})
+
+
+@bp.post("/orgs")
+def create_org():
+    _superuser()
+    form = request.form
+    try:
+        org = orgs.create(form.get("name", ""), form.get("slug") or None, form.get("timezone") or "UTC",
+                          admin=current_user)
+    except VaniError as exc:
+        flash(exc.detail, "error")
+        return render_template("orgs/new.html", form=form), exc.status
+    session[ORG_KEY] = org.id
+    flash(f"Created {org.name}; you are its admin. Point providers at the URLs below.", "success")
+    return redirect(url_for("dash.organisation"), 303)
