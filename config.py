@@ -109,6 +109,11 @@ class Config:
         # Provider APIs (registration, sync)
         self.CALENDLY_API_TOKEN = _env("CALENDLY_API_TOKEN")
         self.CALENDLY_API_BASE = _env("CALENDLY_API_BASE", "https://api.calendly.com")
+        # "Connect Calendly" (OAuth, per organisation): the OAuth app registered at Calendly.
+        self.CALENDLY_CLIENT_ID = _env("CALENDLY_CLIENT_ID")
+        self.CALENDLY_CLIENT_SECRET = _env("CALENDLY_CLIENT_SECRET")
+        self.CALENDLY_REDIRECT_URI = _env("CALENDLY_REDIRECT_URI")  # unset: PUBLIC_URL + /dashboard/calendly/callback
+        self.CALENDLY_AUTH_BASE = _env("CALENDLY_AUTH_BASE", "https://auth.calendly.com")
         self.CAL_COM_API_KEY = _env("CAL_COM_API_KEY")
         self.CAL_COM_API_BASE = _env("CAL_COM_API_BASE", "https://api.cal.com")
         self.KAPSO_API_KEY = _env("KAPSO_API_KEY")

@@ -27,10 +27,16 @@ def scratch_database(name: str) -> str:
     return parsed._replace(path=f"/{name}").geturl()
 
 
+# Production settings for scratch databases (production refuses short keys and no encryption key).
+BENCH_SECRET_KEY = "bench-secret-key-for-scratch-databases-only"
+BENCH_ENCRYPTION_KEY = "YmVuY2gtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXMhISE="
+
+
 def bench_env(database_url: str, **extra: str) -> dict:
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "VANI_ENV": "production",
-                "SECRET_KEY": "bench-secret-key", "CALENDLY_WEBHOOK_SIGNING_KEY": "bench-signing-key",
+                "SECRET_KEY": BENCH_SECRET_KEY, "VANI_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEY,
+                "CALENDLY_WEBHOOK_SIGNING_KEY": "bench-signing-key",
                 "PYTHONPATH": str(ROOT)})
     env.update(extra)
     return env

@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 FILL_SQL = """
-INSERT INTO webhook_events (provider, event_type, dedupe_key, verified, status, body, headers, payload,
+INSERT INTO webhook_events (org_id, provider, event_type, dedupe_key, verified, status, body, headers, payload,
                             remote_addr, received_at, attempts, outcome, subject_email, subject_ref)
-SELECT p.provider,
+SELECT %(org)s,
+       p.provider,
        p.types[1 + mod(i, array_length(p.types, 1))],
        'bench:' || i,
        mod(i, 50) <> 0,
@@ -91,19 +92,22 @@ def make_app(url: str):
 
     from vani import create_app
 
-    return create_app({"VANI_ENV": "production", "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
+    from bench.common import BENCH_ENCRYPTION_KEY, BENCH_SECRET_KEY
+
+    return create_app({"VANI_ENV": "production", "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": BENCH_SECRET_KEY,
+                       "VANI_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEY,
                        "REDIS_CLIENT": fakeredis.FakeRedis(), "WTF_CSRF_ENABLED": False,
                        "SESSION_COOKIE_SECURE": False, "PUBLIC_URL": "https://vani.example.com"})
 
 
-def fill(db, n: int) -> float:
+def fill(db, n: int, org_id: int) -> float:
     from sqlalchemy import text
 
     spacing = 30 * 24 * 3600 / n  # spread over the last 30 days
     started = time.perf_counter()
     with db.engine.begin() as conn:
         conn.execute(text("SET LOCAL synchronous_commit = off"))
-        conn.exec_driver_sql(FILL_SQL, {"n": n, "spacing": spacing})
+        conn.exec_driver_sql(FILL_SQL, {"n": n, "spacing": spacing, "org": org_id})
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE webhook_events")
     return time.perf_counter() - started
@@ -115,14 +119,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--database", default="vani_bench3")
     parser.add_argument("--reuse", action="store_true", help="keep the filled database from a previous run")
+    parser.add_argument("--other-orgs", type=int, default=0,
+                        help="also fill this many other organisations with as many events (sharing the table)")
     args = parser.parse_args(argv)
 
     from sqlalchemy import func, select
 
+    from vani import tenancy
     from vani.extensions import db
-    from vani.models import User, WebhookEvent
+    from vani.models import Membership, User, WebhookEvent
+    from vani.services import orgs
     from vani.services.dashboard.events import EventFilters, list_statement
-    from vani.api.pagination import encode_cursor
+    from vani.services.paging import encode_cursor
 
     if not args.reuse:
         recreate_database(args.database)
@@ -130,17 +138,28 @@ def main(argv: list[str] | None = None) -> int:
     app = make_app(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with app.app_context():
         db.create_all()
-        have = db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
-        if have < args.events:
-            seconds = fill(db, args.events - have)
-            print(f"filled {args.events - have:,} events in {seconds:.1f} s "
-                  f"({(args.events - have) / seconds:,.0f} rows/s, INSERT … SELECT generate_series + ANALYZE)")
-        else:
-            print(f"reusing {have:,} stored events")
+        measured = orgs.ensure_default().id
+        existing = {o.slug: o.id for o in orgs.all_orgs()}
+        targets = [measured] + [existing.get(f"other-{i}") or orgs.create(f"Other {i}", f"other-{i}").id
+                                for i in range(args.other_orgs)]
+        for org_id in targets:
+            have = db.session.execute(select(func.count()).select_from(WebhookEvent).where(
+                WebhookEvent.org_id == org_id).execution_options(unscoped=True)).scalar_one()
+            db.session.commit()  # no open snapshot: VACUUM must be able to mark the new rows all-visible
+            if have < args.events:
+                seconds = fill(db, args.events - have, org_id)
+                print(f"filled {args.events - have:,} events of organisation {org_id} in {seconds:.1f} s "
+                      f"({(args.events - have) / seconds:,.0f} rows/s, INSERT … SELECT generate_series + ANALYZE)")
+            else:
+                print(f"reusing {have:,} stored events of organisation {org_id}")
+        tenancy.set_current(measured)
+        have = args.events
         if db.session.execute(select(User).where(User.email == "bench@example.com")).scalar_one_or_none() is None:
-            user = User(email="bench@example.com", role="viewer")
+            user = User(email="bench@example.com")
             user.set_password("bench-password")
             db.session.add(user)
+            db.session.flush()
+            db.session.add(Membership(user_id=user.id, org_id=measured, role="viewer"))
             db.session.commit()
         limit = app.config["VANI_DASHBOARD_PAGE_SIZE"]
         middle = db.session.execute(
@@ -178,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             from flask import request
 
             filters = EventFilters.from_args(request.args)
-            stmt = list_statement(filters, params.get("cursor"), limit)
+            stmt = list_statement(filters, params.get("cursor"), limit).where(WebhookEvent.org_id == measured)
             compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
             sql = str(compiled)
 

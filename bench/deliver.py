@@ -1,5 +1,5 @@
 """Outbound delivery throughput: N signed deliveries to a fast local receiver by one worker
-process (the ``deliver_due`` job), and in the same run a plain loop posting the same bodies with
+process (the deliveries lane's drain job), and in the same run a plain loop posting the same bodies with
 one ``requests.Session``. Then a receiver that fails half of all requests: how the deliveries end.
 
 Needs PostgreSQL and Redis (see bench/common.py). Run:
@@ -81,29 +81,34 @@ def prepare(url: str, count: int, tag: str) -> list[bytes]:
     """A fresh subscription to ``url`` (others disabled) and ``count`` fanned-out events. Returns the bodies."""
     from sqlalchemy import update
 
+    from vani import tenancy
     from vani.extensions import db
-    from vani.models import WebhookSubscription
-    from vani.services import outbox
+    from vani.models import OutboundEvent, WebhookSubscription
+    from vani.models.base import utcnow
+    from vani.services import orgs, outbox
     from vani.services.webhooks import create_subscription, fan_out, signing
 
+    tenancy.set_current(orgs.ensure_default().id)
     db.session.execute(update(WebhookSubscription).values(active=False))
     db.session.commit()
     create_subscription(url, ["*"], f"bench {tag}")
-    for n in range(count):
-        outbox.emit("meeting.scheduled", sample_data(n), f"bench:{tag}:{n}")
+    org_id = tenancy.require()
+    written = outbox.write([{"org_id": org_id, "type": "meeting.scheduled", "data": sample_data(n),
+                             "emit_key": f"bench:{tag}:{n}"} for n in range(count)], utcnow())
+    fan_out(written)
     db.session.commit()
-    fan_out()
-    from vani.models import OutboundEvent
 
     events = db.session.query(OutboundEvent).filter(OutboundEvent.emit_key.like(f"bench:{tag}:%")).all()
     return [signing.event_body(e.msg_id, e.type, e.created_at, e.data).encode() for e in events]
 
 
 def run_worker_process(env: dict) -> tuple[int, float]:
-    """One worker process runs the ``deliver_due`` job (timed inside, after start-up)."""
+    """One worker process runs the deliveries lane's drain job until nothing is due (timed
+    inside, after start-up)."""
     code = ("import json, time; from vani import create_app; app = create_app(); ctx = app.app_context(); "
-            "ctx.push(); from vani.jobs.deliveries import deliver_due; t = time.perf_counter(); "
-            "n = deliver_due(); print(json.dumps([n, time.perf_counter() - t]))")
+            "ctx.push(); from vani.work import drain; t = time.perf_counter(); n = 0\n"
+            "while (got := drain('deliveries')): n += got\n"
+            "print(json.dumps([n, time.perf_counter() - t]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True, text=True)
     n, took = json.loads(out.stdout.strip().splitlines()[-1])
     return n, took
@@ -177,7 +182,7 @@ def main() -> int:
             fast = delivery_summary("bench fast")
             plain_took = plain_loop(base + "/plain", bodies)
             rate, plain_rate = done / took, len(bodies) / plain_took
-            print(f"worker process (deliver_due job, batches, one keep-alive session): {done} deliveries "
+            print(f"worker process (drain job, batches, one keep-alive session): {done} deliveries "
                   f"in {took:.2f}s -> {rate:.0f}/s  (statuses: {fast})")
             print(f"plain loop (one requests.Session, same bodies): {len(bodies)} posts in {plain_took:.2f}s "
                   f"-> {plain_rate:.0f}/s")

@@ -184,11 +184,14 @@ def make_app(database_url: str | None = None):
 
 
 def run(app, examples: int) -> Findings:
+    from vani import tenancy
     from vani.extensions import db
+    from vani.services import orgs
     from vani.services.tokens import create_token
 
     findings = Findings()
     with app.app_context():
+        tenancy.set_current(orgs.ensure_default().id)
         token = create_token("fuzz", ["admin"])[1]
         client = app.test_client()
         fuzz_webhooks(client, findings, examples // 2)

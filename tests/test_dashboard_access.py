@@ -133,8 +133,16 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("reset password", f"/dashboard/users/{user}/password", {"password": "another-pass-1"}, "admin"),
         ("remove member", f"/dashboard/users/{user}/remove", {}, "admin"),
         ("switch organisation", "/dashboard/orgs/switch", {"org": "default"}, "viewer"),
+        ("organisation secret", "/dashboard/organisation/secrets", {"provider": "calendly", "secret": "long-secret-1"},
+         "admin"),
+        ("organisation key", "/dashboard/organisation/keys", {"setting": "CAL_COM_API_KEY", "value": "k"}, "admin"),
+        ("organisation notifications", "/dashboard/organisation/notifications", {"routes": "*=webhook"}, "admin"),
         ("create token", "/dashboard/tokens", {"name": "crm", "scopes": "read"}, "admin"),
         ("revoke token", f"/dashboard/tokens/{ids['token']}/revoke", {}, "admin"),
+        ("connect calendly", "/dashboard/calendly/connect", {}, "admin"),
+        ("repair calendly subscription", "/dashboard/calendly/repair", {}, "admin"),
+        ("sync calendly", "/dashboard/calendly/sync", {}, "staff"),
+        ("disconnect calendly", "/dashboard/calendly/disconnect", {}, "admin"),
     ]
 
 

@@ -220,7 +220,7 @@ def test_admin_manages_users(app, login):
     user = db.session.query(User).filter_by(email="new@example.com").one()
     assert orgs.role_of(user.id, orgs.default_id()) == "staff"
     r = post(admin, "/dashboard/users", email="new@example.com", password="long-enough-1", role="staff")
-    assert r.status_code == 400 and "is a member already" in text(r)
+    assert r.status_code == 409 and "is a member already" in text(r)
     assert post(admin, "/dashboard/users", email="x@example.com", password="short", role="staff").status_code == 400
     assert post(admin, "/dashboard/users", email="x@example.com", password="long-enough-1", role="boss").status_code == 400
     post(admin, f"/dashboard/users/{user.id}", role="viewer")
@@ -239,8 +239,8 @@ def test_admin_manages_users(app, login):
 def test_admin_cannot_lock_themselves_out(login):
     admin = login("admin")
     r = post(admin, f"/dashboard/users/{admin.user.id}", role="viewer")
-    assert r.status_code == 400 and "your own admin access" in text(r)
+    assert r.status_code == 409 and "your own admin access" in text(r)
     r = post(admin, f"/dashboard/users/{admin.user.id}", active="0")
-    assert r.status_code == 400
+    assert r.status_code == 409
     db.session.refresh(admin.user)
     assert orgs.role_of(admin.user.id, orgs.default_id()) == "admin" and admin.user.active

@@ -178,3 +178,14 @@ def test_redis_down_changes_nothing(app, make_user):
         assert attempt(client, "ad@example.com", "password-123").status_code == 302
     finally:
         app.extensions["vani_redis"] = saved
+
+
+def test_a_team_signing_in_from_one_address_is_never_slowed_by_its_own_sign_ins(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ADDRESS=3)
+    for n in range(6):
+        make_user("viewer", email=f"rep{n}@example.com")
+    for n in range(6):  # twice the address's allowance, all right passwords
+        assert attempt(fresh_client(app), f"rep{n}@example.com", "password-123", addr="10.1.1.1").status_code == 302
+    for _ in range(3):  # wrong passwords still count: the address then waits
+        assert attempt(fresh_client(app), "rep0@example.com", "wrong", addr="10.1.1.1").status_code == 401
+    assert attempt(fresh_client(app), "rep1@example.com", "password-123", addr="10.1.1.1").status_code == 429

@@ -160,7 +160,7 @@ def receive(provider: Provider, org_key: str | None) -> Response:
         return error(503, "database_unavailable", "the event could not be stored; please retry")
     if org_id is None:
         return error(404, "unknown_organisation", "no organisation has this webhook URL")
-    tenancy.set_current(org_id)
+    tenancy.enter_request(org_id)
     try:
         body = read_body(provider)
         form = _form_fields(provider, body) if request.mimetype == "application/x-www-form-urlencoded" else {}

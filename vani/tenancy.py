@@ -11,6 +11,7 @@ purpose, with ``everywhere()`` or plain table statements.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
 
 from flask import g, has_app_context
 from sqlalchemy import event
@@ -78,9 +79,14 @@ def _scope(state) -> None:
     if g.get("org_unscoped") or state.execution_options.get("unscoped"):
         return
     org_id = g.get("org_id")
-    org_id = NONE if org_id is None else org_id
-    state.statement = state.statement.options(
-        with_loader_criteria(OrgOwned, lambda cls: cls.org_id == org_id, include_aliases=True))
+    state.statement = state.statement.options(_criteria(NONE if org_id is None else org_id))
+
+
+@lru_cache(maxsize=4096)
+def _criteria(org_id: int):
+    """The scoping option for one organisation, built once (SQLAlchemy caches the compiled
+    statements across organisations: ``org_id`` is a bound parameter of the lambda)."""
+    return with_loader_criteria(OrgOwned, lambda cls: cls.org_id == org_id, include_aliases=True)
 
 
 def _stamp(session, _flush_context, _instances) -> None:

@@ -1,4 +1,5 @@
-"""POST /api/v1/calendly/sync and GET /api/v1/calendly/status."""
+"""POST /api/v1/calendly/sync, GET /api/v1/calendly/status and DELETE /api/v1/calendly/connection
+(the organisation's "Connect Calendly" OAuth connection; a personal access token works too)."""
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -15,8 +16,15 @@ from vani.services.provider_settings import config_for
 
 
 def _not_configured():
+    from vani.services.calendly_connection import current
+
+    conn = current()
+    if conn is not None:  # connected, but Calendly refused its tokens
+        return jsonify({"error": "needs_reconnect", "detail": "Calendly refused this organisation's connection; "
+                        f"an admin connects Calendly again ({conn.last_error or 'no detail'})"}), 409
     return jsonify({"error": "not_configured",
-                    "detail": "CALENDLY_API_TOKEN is not set; Vani cannot call Calendly's API"}), 409
+                    "detail": "Calendly is not connected and CALENDLY_API_TOKEN is not set; "
+                              "Vani cannot call Calendly's API"}), 409
 
 
 @bp.post("/calendly/sync")
@@ -24,7 +32,7 @@ def _not_configured():
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
     from vani.commands.calendly import parse_since
-    from vani.services import calendly_sync as service
+    from vani.services.calendly_connection import sync
     from vani.services.registration.http import ApiError
 
     data = request.get_json(silent=True)
@@ -42,7 +50,7 @@ def calendly_sync():
         return _not_configured()
     if wait:
         try:
-            result = service.sync(since)
+            result = sync(since)
         except ApiError as exc:
             return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
         return jsonify({"status": "done", "result": result.to_dict()})
@@ -59,8 +67,10 @@ def calendly_sync():
 
 @bp.get("/calendly/status")
 def calendly_status():
-    """The API connection (``?check=false`` skips the live call), Vani's registered webhook,
-    the last Calendly event received and the last sync."""
+    """The API connection (``?check=false`` skips the live calls), the OAuth connection with its
+    webhook subscription as Calendly reports it, Vani's registered webhook, the last Calendly event
+    received and the last sync."""
+    from vani.services import calendly_connection
     from vani.services.calendly_sync import last_sync
     from vani.services.registration import stored_credential
     from vani.services.registration.calendly import calendly_client, current_user
@@ -68,8 +78,10 @@ def calendly_status():
 
     cfg = config_for(tenancy.require())
     configured = bool(cfg.get("CALENDLY_API_TOKEN"))
+    check = request.args.get("check", "true").lower() not in ("0", "false", "no")
+    oauth = calendly_connection.status(check)
     connection = None
-    if configured and request.args.get("check", "true").lower() not in ("0", "false", "no"):
+    if configured and check:
         try:
             client = calendly_client(cfg)
             client.max_retries, client.timeout = 0, 5.0  # a status check never waits on a rate limit
@@ -87,7 +99,19 @@ def calendly_status():
     return jsonify({
         "configured": configured,
         "connection": connection,
+        "oauth": oauth,
         "webhook": webhook,
         "last_event": event.to_dict() if event else None,
         "last_sync": last_sync(),
     })
+
+
+@bp.delete("/calendly/connection")
+@needs(Scope.ADMIN)
+def calendly_disconnect():
+    """Disconnect the organisation's Calendly: the subscription deleted there, the tokens revoked,
+    the connection forgotten (even when Calendly refuses a step: ``failed`` says which)."""
+    from vani.services.calendly_connection import disconnect
+
+    report = disconnect()  # NotFound (404 JSON) without a connection
+    return jsonify({"status": "disconnected", "done": report.done, "failed": report.failed})

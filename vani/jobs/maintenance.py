@@ -1,5 +1,6 @@
 """Scheduled maintenance, queued by the scheduler (``CRON``) and run by a worker in the app
-context: the daily retention cleanup; and the Calendly sync the API can ask for."""
+context: the daily retention cleanup, keeping Calendly connections' tokens fresh; and the
+Calendly sync the API can ask for."""
 from __future__ import annotations
 
 import logging
@@ -26,10 +27,20 @@ def calendly_sync(since: str | None = None, org_id: int | None = None) -> dict:
     from vani import tenancy
     from vani.providers.coerce import as_time
     from vani.services import orgs
-    from vani.services.calendly_sync import sync
+    from vani.services.calendly_connection import sync
 
     with tenancy.acting_for(org_id or orgs.default_id()):
         return sync(as_time(since) if since else None).to_dict()
+
+
+def refresh_calendly_connections() -> dict[str, int]:
+    """Every organisation's Calendly connection: tokens expiring within 15 minutes refreshed, and
+    the webhook subscription's state as Calendly reports it recorded (a disabled one is logged)."""
+    from vani.services.calendly_connection import maintain_all
+
+    counts = maintain_all(window=900)
+    log.info("Calendly connections: %s", counts)
+    return counts
 
 
 def forget_expired_secrets() -> int:
@@ -40,4 +51,5 @@ def forget_expired_secrets() -> int:
 
 
 # What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
-CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300)]
+CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
+        CronEntry(refresh_calendly_connections, interval=600, timeout=300)]

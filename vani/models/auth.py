@@ -52,7 +52,9 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # flask-login
         return self.active
 
-    # This user's role in the organisation of the current request (set when the session loads).
+    # Set when a dashboard session loads (``orgs.load_member``): the organisations this user
+    # belongs to, as [(Organisation, Role)], and the role in the current request's organisation.
+    orgs = ()
     current_role = None  # a Role, or None
 
     @property

@@ -4,18 +4,24 @@ from __future__ import annotations
 import re
 import time
 import zoneinfo
+from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from vani import tenancy
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import DEFAULT_SLUG, Membership, Organisation, Role, User
+from vani.models.base import utcnow
+from vani.models.orgs import new_key
+from vani.services.dbutil import dialect_insert
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CACHE_SECONDS = 30.0
-_cache: dict[tuple[int, str, str], tuple[float, int | None]] = {}
+_cache: dict[tuple[int, str, str], tuple[float, object]] = {}  # (app, kind, value) → (until, found)
 
 
 def slugify(name: str) -> str:
@@ -48,11 +54,20 @@ def default_id() -> int:
 
 
 def ensure_default() -> Organisation:
-    org = db.session.execute(select(Organisation).where(Organisation.slug == DEFAULT_SLUG)).scalar_one_or_none()
+    """The default organisation, created when missing (the migration makes it; a database made
+    with ``create_all`` gets it on first use, whichever process comes first)."""
+    find = select(Organisation).where(Organisation.slug == DEFAULT_SLUG)
+    org = db.session.execute(find).scalar_one_or_none()
     if org is None:
-        org = Organisation(name="Default", slug=DEFAULT_SLUG, timezone="UTC")
-        db.session.add(org)
-        db.session.commit()
+        try:
+            with db.session.begin_nested():
+                db.session.execute(dialect_insert(Organisation).values(
+                    name="Default", slug=DEFAULT_SLUG, timezone="UTC", key=new_key(), created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["slug"]))
+            db.session.commit()
+        except IntegrityError:  # another process made it at the same moment (its key won)
+            db.session.rollback()
+        org = db.session.execute(find).scalar_one()
     return org
 
 
@@ -102,10 +117,56 @@ def create(name: str, slug: str | None = None, timezone: str = "UTC", admin: Use
     if admin is not None:
         db.session.add(Membership(user_id=admin.id, org_id=org.id, role=Role.ADMIN))
     db.session.commit()
+    forget_cache()  # its key and name, at once in this process
     return org
 
 
 # -- members ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrgRef:
+    """What a page needs to name an organisation (the switcher, the title)."""
+    id: int
+    name: str
+    slug: str
+
+
+@lru_cache(maxsize=1)
+def _member_statement():
+    return (select(User, Membership.org_id, Membership.role)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .where(User.id == bindparam("user_id"))
+            .execution_options(unscoped=True))  # people and memberships: not one organisation's rows
+
+
+def refs() -> dict[int, OrgRef]:
+    """Every organisation's id, name and slug, cached for a while in this process (they rarely
+    change; ``create`` refreshes them)."""
+    key = (id(current_app._get_current_object()), "refs", "")
+    hit = _cache.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    found = {row.id: OrgRef(row.id, row.name, row.slug) for row in db.session.execute(
+        select(Organisation.id, Organisation.name, Organisation.slug))}
+    _cache[key] = (time.monotonic() + _CACHE_SECONDS, found)
+    return found
+
+
+def load_member(user_id: int) -> User | None:
+    """The user with their organisations and roles (``user.orgs``: [(OrgRef, Role)], by name),
+    in one query as cheap as loading the user alone: what every dashboard request needs to
+    choose its organisation."""
+    rows = db.session.execute(_member_statement(), {"user_id": user_id}).all()
+    if not rows:
+        return None
+    user, known = rows[0][0], refs()
+    if any(org_id is not None and org_id not in known for _, org_id, _ in rows):
+        forget_cache()  # an organisation made by another process since
+        known = refs()
+    mine = [(known[org_id], role) for _, org_id, role in rows if org_id in known]
+    user.orgs = sorted(mine, key=lambda pair: (pair[0].name, pair[0].id))
+    return user
+
+
 def memberships(user: User) -> list[tuple[Organisation, Role]]:
     """The organisations ``user`` belongs to, with the role in each (by name)."""
     rows = db.session.execute(select(Organisation, Membership.role).join(
@@ -162,7 +223,7 @@ def set_notifications(routes: str | None = None, slack_url: str | None = None,
             raise InvalidField("routes", str(exc)) from None
         org.notify_routes = routes.strip() or None
     if slack_url is not None:
-        if slack_url and not slack_url.startswith("https://"):
+        if slack_url and not slack_url.startswith(("https://", "http://")):
             raise InvalidField("slack_url", "use the https:// URL of a Slack incoming webhook")
         org.slack_webhook_url = slack_url or None
     if email_to is not None:

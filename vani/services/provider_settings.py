@@ -28,8 +28,10 @@ def _stored(org_id: int) -> dict[str, str]:
 
 
 def config_for(org_id: int | None = None) -> dict:
-    """The app's settings as the organisation (in force unless given) sees them."""
+    """The app's settings as the organisation (in force unless given) sees them; with a Calendly
+    connection, ``CALENDLY_API_TOKEN`` is its OAuth access token (refreshed when about to expire)."""
     from vani.services import orgs
+    from vani.services.calendly_oauth import connection_token
 
     org_id = org_id or tenancy.require()
     config = dict(current_app.config)
@@ -37,7 +39,16 @@ def config_for(org_id: int | None = None) -> dict:
         for name in ALL_SETTINGS:
             config[name] = None  # the environment's keys are the default organisation's
     config.update(_stored(org_id))
+    token = connection_token(org_id)  # "Connect Calendly" wins over a personal access token
+    if token:
+        config["CALENDLY_API_TOKEN"] = token
     return config
+
+
+def configured_settings(org_id: int | None = None) -> set[str]:
+    """Which API settings the organisation has (stored, or the environment's for the default one)."""
+    config = config_for(org_id)
+    return {name for name in ALL_SETTINGS if config.get(name)}
 
 
 def store_setting(provider_name: str, setting: str, value: str) -> None:

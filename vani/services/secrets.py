@@ -88,3 +88,15 @@ def store_secret(provider_name: str, secret: str, external_id: str | None = None
     row.updated_at = utcnow()
     db.session.commit()
     forget_cached_secrets()
+
+
+def forget_secret(provider_name: str, external_id: str) -> bool:
+    """Delete the organisation in force's stored secret for the provider when it belongs to the
+    subscription ``external_id`` (a disconnected provider no longer signs with it). Commits."""
+    row = stored_credential(provider_name)
+    if row is None or row.external_id != external_id:
+        return False
+    db.session.delete(row)
+    db.session.commit()
+    forget_cached_secrets()
+    return True

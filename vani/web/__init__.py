@@ -16,8 +16,8 @@ PASSWORD_STAMP_KEY = "pw"  # session key: see vani.services.dashboard.users.pass
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template helpers."""
-    from vani.extensions import db, login_manager
-    from vani.models import User
+    from vani.extensions import login_manager
+    from vani.services import orgs
     from vani.services.dashboard.users import password_stamp
     from vani.web import helpers
 
@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         if not user_id.isdigit() or len(user_id) > 18:
             return None
-        user = db.session.get(User, int(user_id))
+        user = orgs.load_member(int(user_id))  # with the organisations they belong to
         if user is None or not user.active:
             return None
         # Signed in before the password last changed: that session ends.
@@ -43,18 +43,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", "index", lambda: redirect(url_for("dash.overview")))
 
 
-from vani.web import (  # noqa: F401  (routes)
-    access,
-    auth,
-    deliveries,
-    events,
-    messages,
-    orgs,
-    overview,
-    people,
-    rejected,
-    stream,
-    subscriptions,
-    tokens,
-    users,
+from vani.web import (  # noqa: E402,F401  (routes)
+    access, auth, calendly, deliveries, events, messages, org_settings, orgs, overview, people, rejected, stream,
+    subscriptions, tokens, users,
 )

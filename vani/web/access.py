@@ -34,9 +34,10 @@ def _enter_organisation():
     """Work in the organisation chosen in this session (or the member's first one), with the
     member's role there. Every query of this request is then scoped to it."""
     chosen = session.get(ORG_KEY)
-    role = orgs.role_of(current_user.id, chosen) if isinstance(chosen, int) else None
+    mine = current_user.orgs  # loaded with the user (``orgs.load_member``)
+    role = next((role for org, role in mine if org.id == chosen), None)
     if role is None:
-        first = orgs.memberships(current_user)[:1]
+        first = mine[:1]
         if not first:
             if request.endpoint in ORGLESS_ENDPOINTS and (current_user.is_superuser or request.endpoint == "dash.logout"):
                 return

@@ -49,7 +49,7 @@ def login():
                 _spend_equal_time(password)
             # Checked for a disabled account too, so it answers as slowly as an enabled one.
             elif user.check_password(password) and user.active:
-                throttle.succeeded(email)
+                throttle.succeeded(email, request.remote_addr)
                 session.clear()
                 login_user(user)
                 session[PASSWORD_STAMP_KEY] = password_stamp(user)

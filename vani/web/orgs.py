@@ -18,7 +18,7 @@ def organisation_context() -> dict:
     """The organisation in force and the others this member may switch to (for the top bar)."""
     if not getattr(current_user, "is_authenticated", False) or tenancy.current() is None:
         return {"org": None, "my_orgs": []}
-    mine = orgs.memberships(current_user)
+    mine = getattr(current_user, "orgs", [])
     org = next((o for o, _ in mine if o.id == tenancy.current()), None)
     return {"org": org, "my_orgs": [o for o, _ in mine]}
 
@@ -26,7 +26,7 @@ def organisation_context() -> dict:
 @bp.post("/orgs/switch")
 def switch_org():
     slug = request.form.get("org", "")
-    mine = {o.slug: o for o, _ in orgs.memberships(current_user)}
+    mine = {o.slug: o for o, _ in current_user.orgs}
     if slug not in mine:
         abort(404, "You are not a member of that organisation.")
     session[ORG_KEY] = mine[slug].id
@@ -36,7 +36,10 @@ def switch_org():
 
 @bp.get("/organisation")
 def organisation():
-    return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls())
+    from vani.services.provider_settings import ORG_SETTINGS, configured_settings
+
+    return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls(),
+                           key_settings=ORG_SETTINGS, keys_set=configured_settings())
 
 
 def _superuser() -> None:

@@ -28,7 +28,7 @@ def _change(action: Callable[[], str], form=None):
         message = action()
     except VaniError as exc:
         flash(exc.detail, "error")
-        return _users_page(form, 400)
+        return _users_page(form, exc.status)
     flash(message, "success")
     return redirect(url_for("dash.users"))
 

@@ -5,7 +5,7 @@ account and its address with a compare-and-swap on the failure count, so paralle
 slip past the limit (only one of them wins each slot). The first ``VANI_LOGIN_MAX_PER_ACCOUNT``
 (or ``…_PER_ADDRESS``) attempts of a window go at once; after that each must wait, 1 min, then
 2, 4 … up to ``VANI_LOGIN_MAX_DELAY_SECONDS``. Never a hard lock: the wait is bounded, and a
-success clears the account. It needs no Redis, so a Redis outage neither opens nor closes the gate.
+success clears the account and gives its address the slot back. It needs no Redis, so a Redis outage neither opens nor closes the gate.
 """
 from __future__ import annotations
 
@@ -91,7 +91,12 @@ def begin(email: str, address: str | None, now: datetime | None = None) -> Block
     return blocked
 
 
-def succeeded(email: str) -> None:
-    """A right password: the account's streak ends (its address keeps its own)."""
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == _keys(email, None)[0][1]))
+def succeeded(email: str, address: str | None = None) -> None:
+    """A right password: the account's streak ends, and the address gets its slot back (a team
+    signing in from one office address is never slowed down by its own sign-ins)."""
+    keys = _keys(email, address)
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0][1]))
+    if len(keys) > 1:
+        db.session.execute(update(LoginThrottle).where(LoginThrottle.key == keys[1][1], LoginThrottle.failures > 0)
+                           .values(failures=LoginThrottle.failures - 1).execution_options(synchronize_session=False))
     db.session.commit()

@@ -1,0 +1,60 @@
+"""An organisation's own settings, for its admins: where notifications go, the webhook signing
+secret of each provider, and provider API keys. Secrets are write-only: the page says whether
+one is set, never what it is."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+
+from vani.errors import InvalidField, VaniError
+from vani.providers.registry import all_providers
+from vani.services import orgs
+from vani.services.provider_settings import ORG_SETTINGS, store_setting
+from vani.services.secrets import store_secret
+from vani.web import bp
+from vani.web.access import role_required
+
+MIN_SECRET = 8
+
+
+def _done(action, message: str):
+    try:
+        action()
+    except VaniError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("dash.organisation"), 303)
+
+
+@bp.post("/organisation/notifications")
+@role_required("admin")
+def set_org_notifications():
+    form = request.form
+    slack = form.get("slack_url") or ("" if form.get("clear_slack") else None)  # empty: keep the stored one
+    return _done(lambda: orgs.set_notifications(routes=form.get("routes", ""), slack_url=slack,
+                                                email_to=form.get("email_to", "")),
+                 "Notification settings saved.")
+
+
+@bp.post("/organisation/secrets")
+@role_required("admin")
+def set_org_secret():
+    provider, secret = request.form.get("provider", ""), request.form.get("secret", "")
+
+    def store() -> None:
+        if provider not in {p.name for p in all_providers()}:
+            raise InvalidField("provider", "choose one of the providers listed")
+        if len(secret) < MIN_SECRET or len(secret) > 4000:
+            raise InvalidField("secret", f"use {MIN_SECRET} to 4000 characters")
+        store_secret(provider, secret)
+
+    return _done(store, f"{provider} signing secret stored; the one it replaces is accepted for 24 hours.")
+
+
+@bp.post("/organisation/keys")
+@role_required("admin")
+def set_org_key():
+    form = request.form
+    setting = form.get("setting", "")
+    provider = next((name for name, settings in ORG_SETTINGS.items() if setting in settings), "")
+    return _done(lambda: store_setting(provider, setting, form.get("value", "")), f"{setting} stored.")
