@@ -116,9 +116,18 @@ class Config:
         self.CALENDLY_AUTH_BASE = _env("CALENDLY_AUTH_BASE", "https://auth.calendly.com")
         self.CAL_COM_API_KEY = _env("CAL_COM_API_KEY")
         self.CAL_COM_API_BASE = _env("CAL_COM_API_BASE", "https://api.cal.com")
-        self.KAPSO_API_KEY = _env("KAPSO_API_KEY")
-        self.KAPSO_API_BASE = _env("KAPSO_API_BASE", "https://api.kapso.ai")
+        self.KAPSO_API_KEY = _env("KAPSO_API_KEY") or _env("KAPSO_API_TOKEN")  # KAPSO_API_TOKEN: an alias
+        self.KAPSO_API_BASE_URL = _env("KAPSO_API_BASE_URL") or _env("KAPSO_API_BASE", "https://api.kapso.ai")
+        self.KAPSO_API_BASE = self.KAPSO_API_BASE_URL  # the older name
         self.KAPSO_PHONE_NUMBER_ID = _env("KAPSO_PHONE_NUMBER_ID")  # the number whose webhooks Vani registers
+        # Sending WhatsApp replies (Twilio's auth token is TWILIO_AUTH_TOKEN, also its signing secret)
+        self.TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
+        self.TWILIO_WHATSAPP_FROM = _env("TWILIO_WHATSAPP_FROM")  # whatsapp:+14155238886 or +14155238886
+        self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")  # unset: Twilio's own
+        self.VANI_SEND_TIMEOUT_SECONDS = _int("VANI_SEND_TIMEOUT_SECONDS", 10)
+        self.VANI_SEND_MAX_ATTEMPTS = _int("VANI_SEND_MAX_ATTEMPTS", 6)
+        self.VANI_SEND_RETRY_SCHEDULE = _env("VANI_SEND_RETRY_SCHEDULE", "10s,30s,2m,10m,30m")  # the last repeats
+        self.VANI_AUTOREPLY_COOLDOWN = _int("VANI_AUTOREPLY_COOLDOWN", 3600)  # seconds between auto-replies
         # Development runner and tunnels
         self.NGROK_AUTHTOKEN = _env("NGROK_AUTHTOKEN")
         self.VANI_NGROK_API_URL = _env("VANI_NGROK_API_URL", "http://127.0.0.1:4040")

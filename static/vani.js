@@ -81,7 +81,7 @@
       first = false;
     };
     source.onerror = function () { if (badge) badge.hidden = true; };
-    ["event", "delivery", "notification", "message"].forEach(function (kind) {
+    ["event", "delivery", "notification", "message", "conversation"].forEach(function (kind) {
       source.addEventListener(kind, function (msg) {
         regions.forEach(function (region) { if (wants(region, kind, msg.data)) schedule(region); });
       });

@@ -142,17 +142,21 @@ def api(client, api_token):
     """A test client that sends the bearer token."""
 
     class Api:
+        def _call(self, method, url, headers=None, **kw):
+            return client.open(url, method=method, headers={"Authorization": f"Bearer {api_token}", **(headers or {})},
+                               **kw)
+
         def get(self, url, **kw):
-            return client.get(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+            return self._call("GET", url, **kw)
 
         def post(self, url, **kw):
-            return client.post(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+            return self._call("POST", url, **kw)
 
         def patch(self, url, **kw):
-            return client.patch(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+            return self._call("PATCH", url, **kw)
 
         def delete(self, url, **kw):
-            return client.delete(url, headers={"Authorization": f"Bearer {api_token}"}, **kw)
+            return self._call("DELETE", url, **kw)
 
     return Api()
 

@@ -116,6 +116,23 @@ def seed_messaging(prospect=None) -> dict:
     return {"conversation": conv, "sent_notification": sent, "failed_notification": failed}
 
 
+def seed_reply(conv) -> tuple:
+    """A reply Vani failed to send for good (with its send), and an auto-reply rule."""
+    from vani.models import AutoReplyRule, Message, MessageSend
+
+    msg = Message(conversation_id=conv.id, provider=conv.provider, provider_message_id="vani:seed-reply",
+                  direction="outbound", type="text", text="Are you free at 3?", status="failed", origin="dashboard",
+                  error_code="131047", error_detail="Re-engagement message", message_at=utcnow())
+    db.session.add(msg)
+    db.session.flush()
+    db.session.add(MessageSend(conversation_id=conv.id, message_id=msg.id, kind="text", intent_key="seed:reply",
+                               payload={"text": msg.text}, status="dead", attempts=1, last_error="Re-engagement message"))
+    rule = AutoReplyRule(name="Ayuda", trigger="keyword", match="ayuda", reply_text="¿En qué puedo ayudarte?")
+    db.session.add(rule)
+    db.session.commit()
+    return msg, rule
+
+
 def seed_all() -> dict:
     data = seed_core()
     data.update(seed_outbound())

@@ -157,3 +157,48 @@ def test_keyboard_only_sign_in(app, live_server, browser_page, make_user):
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Skip to content"
+
+
+def test_reply_on_whatsapp_and_watch_it_delivered(app, live_server, browser_page, make_user, httpserver, run_worker,
+                                                  client):
+    """A staff member answers a prospect from the conversation page; the reply appears, goes out
+    through (fake) Kapso, and turns "delivered" live when Kapso's status webhook arrives."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from tests.replies_support import conversation, kapso_answers, kapso_status, receive_kapso, use_kapso
+    from tests.whatsapp_signing import post_kapso
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    use_kapso(app, httpserver)
+    seen = kapso_answers(httpserver)
+    make_user("staff", email="rep@example.com")
+    receive_kapso(client, "¿Tienen precios para equipos?", "wamid.in1")
+    run_worker()
+    conv_id = conversation(app.extensions["sqlalchemy"]).id
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login")
+    page.get_by_label("Email").fill("rep@example.com")
+    page.get_by_label("Password").fill("password-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/dashboard/messages/{conv_id}")
+    expect(page.locator("#thread")).to_contain_text("¿Tienen precios para equipos?")
+    expect(page.locator("#live-status")).to_be_visible()
+
+    page.get_by_label("Message").fill("Sí: para 12 personas son 99 € al mes.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".flash-success")).to_contain_text("Reply queued")
+    reply = page.locator("#thread li", has_text="99 € al mes")
+    expect(reply.locator(".msg-status")).to_have_text("queued")
+
+    run_worker()  # the sends lane calls Kapso and publishes conversation:<id>
+    expect(reply.locator(".msg-status")).to_have_text("sent", timeout=5_000)
+    texts = [b for b in seen if b.get("type") == "text"]
+    assert [b["text"]["body"] for b in texts] == ["Sí: para 12 personas son 99 € al mes."]
+
+    body = json.dumps(kapso_status("wamid.out" + str(seen.index(texts[0]) + 1), "delivered")).encode()
+    assert post_kapso(client, body, "whatsapp.message.delivered").status_code == 200
+    run_worker()
+    expect(reply.locator(".msg-status")).to_have_text("delivered", timeout=5_000)  # no reload
+    page.screenshot(path=str(ARTIFACTS / "conversation-reply.png"), full_page=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token_from, fresh_client
-from tests.dashboard_seed import seed_all
+from tests.dashboard_seed import seed_all, seed_reply
 
 
 def text(r) -> str:
@@ -143,10 +143,18 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("repair calendly subscription", "/dashboard/calendly/repair", {}, "admin"),
         ("sync calendly", "/dashboard/calendly/sync", {}, "staff"),
         ("disconnect calendly", "/dashboard/calendly/disconnect", {}, "admin"),
+        ("reply", f"/dashboard/messages/{ids['conversation']}/reply", {"text": "On it", "nonce": "nonce-123456"},
+         "staff"),
+        ("retry reply", f"/dashboard/messages/{ids['conversation']}/messages/{ids['reply']}/retry", {}, "staff"),
+        ("assign conversation", f"/dashboard/messages/{ids['conversation']}/assign", {"assignee": "me"}, "staff"),
+        ("create auto-reply", "/dashboard/autoreplies",
+         {"name": "Help", "trigger": "keyword", "match": "help", "reply_text": "Hi!", "active": "on"}, "admin"),
+        ("change auto-reply", f"/dashboard/autoreplies/{ids['rule']}/change", {"action": "toggle"}, "admin"),
     ]
 
 
-PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token"), 1)
+PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token", "conversation",
+                                 "reply", "rule"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
@@ -156,7 +164,8 @@ def ids(app, make_user) -> dict[str, int]:
     from vani.services.tokens import create_token
 
     data = seed_all()
-    return {"event": data["events"]["failed"].id, "delivery": data["failed"].id,
+    reply, rule = seed_reply(data["conversation"])
+    return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "user": make_user("viewer", email="target@example.com").id,
             "token": create_token("target", ["read"])[0].id}

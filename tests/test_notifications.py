@@ -71,7 +71,8 @@ def test_slack_block_kit_message(client, run_worker, db, slack):
     blocks = {b["type"]: b for b in body["blocks"]}
     assert blocks["header"]["text"]["text"] == "New WhatsApp message"
     assert "> Can we talk &lt;today&gt;?" in [b for b in body["blocks"] if b["type"] == "section"][1]["text"]["text"]
-    assert blocks["actions"]["elements"][0]["url"] == f"{PUBLIC}/dashboard/prospects/{n.prospect_id}"
+    # A message links to its conversation, where the team can answer.
+    assert blocks["actions"]["elements"][0]["url"] == f"{PUBLIC}/dashboard/messages/{n.data['conversation_id']}"
     (row,) = sends(db)
     assert (row.channel, row.status, row.attempts) == ("slack", "sent", 1) and row.sent_at
     assert (n.status, n.attempts) == ("sent", 1)

@@ -74,7 +74,7 @@ def test_email_plain_and_html_with_failure_and_retry(client, run_worker, db, smt
     plain, html = msg.get_payload()
     assert plain.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
     assert "Is the price & date ok?" in plain.get_payload(decode=True).decode()
-    assert f"{PUBLIC}/dashboard/prospects/{n.prospect_id}" in plain.get_payload(decode=True).decode()
+    assert f"{PUBLIC}/dashboard/messages/{n.data['conversation_id']}" in plain.get_payload(decode=True).decode()
     assert "Is the price &amp; date ok?" in html.get_payload(decode=True).decode()
     # Already sent: nothing goes out again.
     assert not woken("notification_sends", now=utcnow() + timedelta(days=1))

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from tests import booking_support as bs
 from tests.booking_support import calendly
 from tests.conftest import SECRETS
 from tests.outbound_support import subscribe

@@ -5,5 +5,6 @@ from __future__ import annotations
 from vani.services.notifications.sending import NOTIFICATION_SENDS
 from vani.services.processing.events import EVENTS
 from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.whatsapp.sending import MESSAGE_SENDS
 
-LANES = (EVENTS, DELIVERIES, NOTIFICATION_SENDS)
+LANES = (EVENTS, DELIVERIES, NOTIFICATION_SENDS, MESSAGE_SENDS)

@@ -60,12 +60,13 @@ def core(config) -> list[Finding]:
     if config.get("VANI_ALLOW_PRIVATE_TARGETS"):
         error("VANI_ALLOW_PRIVATE_TARGETS is on: outbound webhooks could be pointed at internal "
               "services; set VANI_ALLOW_PRIVATE_TARGETS=0")
-    try:
-        from vani.work.policy import parse_schedule
+    from vani.work.policy import parse_schedule
 
-        parse_schedule(config.get("VANI_RETRY_SCHEDULE") or "")
-    except ValueError as exc:
-        error(f"VANI_RETRY_SCHEDULE: {exc}")
+    for name in ("VANI_RETRY_SCHEDULE", "VANI_SEND_RETRY_SCHEDULE"):
+        try:
+            parse_schedule(config.get(name) or "")
+        except ValueError as exc:
+            error(f"{name}: {exc}")
     if not config.get("PUBLIC_URL"):
         warn("PUBLIC_URL is unset: webhook registration needs --url, and Twilio signatures are checked "
              "against the URL as the request arrived")

@@ -79,4 +79,4 @@ def refuse_unusable_input():
             pass  # each route answers an unreadable body in its own words
 
 
-from vani.api import calendly, conversations, events, prospects, webhooks  # noqa: F401  (routes)
+from vani.api import calendly, conversations, events, prospects, replies, webhooks  # noqa: F401  (routes)

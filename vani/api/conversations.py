@@ -34,6 +34,13 @@ def list_conversations():
         stmt = stmt.where(Conversation.prospect_id == prospect_id)
     if provider := provider_arg():
         stmt = stmt.where(Conversation.provider == provider)
+    assignee = request.args.get("assignee")
+    if assignee == "unassigned":
+        stmt = stmt.where(Conversation.assignee_id.is_(None))
+    elif assignee is not None:
+        if not (assignee.isascii() and assignee.isdecimal()) or len(assignee) > 18:
+            raise InvalidField("assignee", "a member id, or unassigned")
+        stmt = stmt.where(Conversation.assignee_id == int(assignee))
     if status := request.args.get("status"):
         if status not in STATUSES:
             raise InvalidField("status", f"must be one of {', '.join(STATUSES)}")

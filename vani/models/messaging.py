@@ -69,6 +69,9 @@ class Conversation(OrgOwned, db.Model):
                                                       default=ConversationStatus.ACTIVE)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # The newest inbound message someone has read in the dashboard (what came after is unread).
+    last_read_message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -81,7 +84,7 @@ class Conversation(OrgOwned, db.Model):
             "id": self.id, "provider": self.provider, "provider_ref": self.provider_ref,
             "channel": self.channel, "prospect_id": self.prospect_id, "phone": self.phone,
             "business_ref": self.business_ref, "contact_name": self.contact_name, "status": self.status,
-            "last_message_at": isoformat(self.last_message_at),
+            "last_message_at": isoformat(self.last_message_at), "assignee_id": self.assignee_id,
             "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
         }
 
@@ -112,6 +115,11 @@ class Message(OrgOwned, db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Replies Vani sent: from the dashboard, the API or an auto-reply rule (None: seen through a webhook).
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    autoreply_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("autoreply_rules.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -127,6 +135,7 @@ class Message(OrgOwned, db.Model):
             "provider_message_id": self.provider_message_id, "direction": self.direction, "type": self.type,
             "text": self.text, "media_urls": self.media_urls or [], "data": self.data or {},
             "status": self.status, "statuses": self.statuses(), "error_code": self.error_code,
-            "error_detail": self.error_detail, "message_at": isoformat(self.message_at),
+            "error_detail": self.error_detail, "origin": self.origin, "sent_by_id": self.sent_by_id,
+            "autoreply_rule_id": self.autoreply_rule_id, "message_at": isoformat(self.message_at),
             "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
         }

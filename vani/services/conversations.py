@@ -25,6 +25,7 @@ from vani.services.dbutil import insert_ignore
 from vani.services.notifications import moments
 from vani.services.phones import normalize_phone
 from vani.services.processing.context import EventContext
+from vani.services.whatsapp import autoreply
 
 INBOUND, OUTBOUND = MessageDirection.INBOUND, MessageDirection.OUTBOUND
 
@@ -189,7 +190,7 @@ def upsert_message(conv: Conversation, m: MessageIn) -> tuple[Message, bool]:
     return msg, new_id is not None
 
 
-def _event_data(msg: Message, conv: Conversation, prospect: Prospect | None, **extra) -> dict:
+def event_data(msg: Message, conv: Conversation, prospect: Prospect | None, **extra) -> dict:
     return {"message": msg.to_dict(), "conversation": conv.to_dict(),
             "prospect": prospect.to_dict() if prospect else None, **extra}
 
@@ -221,14 +222,19 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     db.session.flush()
     ctx.refer(m.provider_message_id)
     if created and inbound:
-        outbox.emit_keyed(ctx, "message.received", _event_data(msg, conv, prospect), f"message.received:{msg.id}")
-        moments.notify(ctx, "message.received", f"message.received:{m.provider}:{m.provider_message_id}",
-                   prospect=prospect, data={
-                       "text": (msg.text or "")[:1000], "type": msg.type, "media_count": len(msg.media_urls or []),
-                       "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
-                       "conversation_id": conv.id, "message_id": msg.id})
+        outbox.emit_keyed(ctx, "message.received", event_data(msg, conv, prospect), f"message.received:{msg.id}")
+        if conv.assignee_id is None:  # an assigned conversation is its assignee's to answer
+            moments.notify(ctx, "message.received", f"message.received:{m.provider}:{m.provider_message_id}",
+                           prospect=prospect, data={
+                               "text": (msg.text or "")[:1000], "type": msg.type,
+                               "media_count": len(msg.media_urls or []), "phone": conv.phone,
+                               "contact_name": conv.contact_name, "provider": m.provider,
+                               "conversation_id": conv.id, "message_id": msg.id})
+        if autoreply.answer(conv, msg, ctx.received_at) is not None:
+            ctx.replies += 1
+    ctx.topics.append(f"conversation:{conv.id}")
     if changed:
-        outbox.emit_keyed(ctx, "message.status_updated", _event_data(msg, conv, prospect, previous_status=before),
+        outbox.emit_keyed(ctx, "message.status_updated", event_data(msg, conv, prospect, previous_status=before),
                           f"message.status_updated:{msg.id}:{msg.status}")
     if created:
         return Outcome.processed(f"{m.direction} message stored ({msg.status})")

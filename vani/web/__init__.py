@@ -17,7 +17,7 @@ PASSWORD_STAMP_KEY = "pw"  # session key: see vani.services.dashboard.users.pass
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template helpers."""
     from vani.extensions import login_manager
-    from vani.services import orgs
+    from vani.services import orgs as org_service
     from vani.services.dashboard.users import password_stamp
     from vani.web import helpers
 
@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         if not user_id.isdigit() or len(user_id) > 18:
             return None
-        user = orgs.load_member(int(user_id))  # with the organisations they belong to
+        user = org_service.load_member(int(user_id))  # with the organisations they belong to
         if user is None or not user.active:
             return None
         # Signed in before the password last changed: that session ends.
@@ -44,6 +44,6 @@ def init_app(app: Flask) -> None:
 
 
 from vani.web import (  # noqa: E402,F401  (routes)
-    access, auth, calendly, deliveries, events, messages, org_settings, orgs, overview, people, rejected, stream,
-    subscriptions, tokens, users,
+    access, auth, calendly, deliveries, events, messages, org_settings, orgs, overview, people, rejected, replies,
+    stream, subscriptions, tokens, users,
 )

@@ -9,7 +9,6 @@ from flask_login import current_user
 from vani import tenancy
 from vani.errors import MAX_ID
 from vani.extensions import login_manager
-from vani.services import orgs
 from vani.web import bp
 
 PUBLIC_ENDPOINTS = {"dash.login"}

@@ -1,13 +1,17 @@
 """WhatsApp conversations and team notifications."""
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from vani.extensions import db
 from vani.models import Notification
 from vani.services import conversations as conv_service
 from vani.services import notifications as notify_service
 from vani.services.dashboard import messaging
+from vani.services.whatsapp import inbox
 from vani.web import bp
 from vani.web.access import back_to, role_required
 
@@ -16,8 +20,11 @@ from vani.web.access import back_to, role_required
 def conversations():
     q = (request.args.get("q") or "").strip() or None
     cursor = request.args.get("cursor") or None
-    rows, next_cursor = messaging.list_conversations(q, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    assigned = request.args.get("assigned") if request.args.get("assigned") in inbox.ASSIGNED else "all"
+    rows, next_cursor = messaging.list_conversations(q, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"],
+                                                     assigned=assigned, user_id=current_user.id)
     return render_template("conversations/list.html", rows=rows, q=q, cursor=cursor, next_cursor=next_cursor,
+                           assigned=assigned, members=messaging.member_names(),
                            prospects=messaging.prospects_by_id(c.prospect_id for c in rows))
 
 
@@ -25,8 +32,14 @@ def conversations():
 def conversation_detail(conversation_id: int):
     conv = conv_service.get_conversation(conversation_id) or abort(
         404, f"There is no conversation {conversation_id}.")
-    return render_template("conversations/detail.html", c=conv,
-                           messages=conv_service.recent_messages([conv.id], limit=500),
+    partial = bool(request.args.get("partial"))
+    if not partial and current_user.can("staff"):
+        inbox.mark_read(conv)
+    thread = messaging.thread(conv)
+    if partial:
+        return render_template("conversations/_thread.html", c=conv, **thread)
+    return render_template("conversations/detail.html", c=conv, nonce=uuid.uuid4().hex, **thread,
+                           members=messaging.member_names(),
                            prospect=messaging.prospects_by_id([conv.prospect_id]).get(conv.prospect_id))
 
 

@@ -7,12 +7,16 @@ so no row stays ``running`` longer than its lease.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from vani import tenancy
 from vani.extensions import db
 from vani.work import claims, wake
 from vani.work.claims import Claim
@@ -33,6 +37,24 @@ def run_claim(lane: Lane, claim: Claim) -> None:
         return
     if claim.unsettled:
         claim.fail_rest(UNSETTLED)
+
+
+def one_by_one(work: Callable[[Claim, int], None]) -> Callable[[Claim], None]:
+    """A lane handler that does ``work(claim, item_id)`` for each claimed row in turn, renewing
+    the lease between rows, with the row's own organisation in force (for sends: one call each)."""
+
+    @functools.wraps(work)  # the lane's handler is still the service's own work
+    def handler(claim: Claim) -> None:
+        t = claim.lane.model.__table__
+        orgs = dict(db.session.execute(select(t.c.id, t.c.org_id).where(t.c.id.in_(claim.ids))).all())
+        db.session.rollback()
+        for item_id in claim.ids:
+            claim.renew()
+            if item_id in orgs:
+                with tenancy.acting_for(orgs[item_id]):
+                    work(claim, item_id)
+
+    return handler
 
 
 def drain(lane_name: str, slot: int = 0) -> int:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from vani.models import ConversationStatus, MessageStatus
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
+from vani.providers.kapso import workflow
 from vani.services import prospects
 from vani.services.conversations import (
     INBOUND, OUTBOUND, MessageIn, StatusStep, ensure_conversation, link_prospect, record_message,
@@ -64,6 +65,8 @@ def map_event(event_type: str, body, ctx) -> Outcome:
         return map_conversation(name, body, ctx)
     if name.startswith("contact."):
         return map_contact(body, ctx)
+    if name == "workflow.execution.handoff":
+        return workflow.map_handoff(body, ctx)
     return Outcome.ignored(f"Kapso event {event_type!r} is not handled")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from vani.models import Organisation
-from vani.providers.registry import all_providers, webhook_paths
+from vani.providers.registry import all_providers, get_provider, webhook_paths
 from vani.services import orgs
 from vani.services.secrets import secrets_for
 
@@ -34,3 +34,13 @@ def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
         paths = webhook_paths(p, org.key) + (webhook_paths(p) if org.is_default else [])
         out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))
     return out
+
+
+def webhook_url(provider_name: str, org_id: int) -> str | None:
+    """The organisation's URL for one provider, for callbacks Vani asks for itself (Twilio's
+    ``StatusCallback``); None without ``PUBLIC_URL`` (a worker has no request to take a host from)."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        return None
+    paths = webhook_paths(get_provider(provider_name), orgs.get(org_id).key)
+    return base.rstrip("/") + paths[0] if paths else None

@@ -14,6 +14,8 @@ TITLES = {
     "meeting.completed": "Meeting completed",
     "prospect.created": "New prospect",
     "message.received": "New WhatsApp message",
+    "message.failed": "WhatsApp reply failed",
+    "conversation.handoff": "Handoff: a person is needed",
 }
 
 
@@ -65,6 +67,12 @@ def render(n: Notification) -> Rendered:
     elif n.kind == "message.received":
         quote = (data.get("text") or "").strip() or None
         summary = f"{who} wrote on WhatsApp." if quote else f"{who} sent a {data.get('type') or 'message'} on WhatsApp."
+    elif n.kind == "message.failed":
+        quote = (data.get("text") or "").strip() or None
+        summary = f"A reply to {who} could not be sent: {data.get('error') or 'the provider refused it'}."
+    elif n.kind == "conversation.handoff":
+        reason = data.get("reason")
+        summary = f"The WhatsApp bot handed {who} to a person" + (f": {reason}" if reason else ".")
     else:
         summary = f"{title}: {who}."
     fields: list[tuple[str, str]] = []
@@ -75,7 +83,9 @@ def render(n: Notification) -> Rendered:
         fields.append(("Meeting", " · ".join(x for x in (meeting.title, _when(meeting.start_at)) if x) or "—"))
     if n.kind == "payment.received" and _amount(meeting, data):
         fields.append(("Amount", _amount(meeting, data)))
-    if prospect:
+    if data.get("conversation_id") and n.kind in ("message.received", "message.failed", "conversation.handoff"):
+        link = dashboard_link(f"/dashboard/messages/{data['conversation_id']}")
+    elif prospect:
         link = dashboard_link(f"/dashboard/prospects/{prospect.id}")
     elif meeting:
         link = dashboard_link(f"/dashboard/meetings/{meeting.id}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received")
+KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received", "message.failed",
+         "conversation.handoff")
 CHANNELS = ("slack", "email", "webhook")
 
 

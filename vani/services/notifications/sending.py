@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from vani import tenancy, work
+from vani import work
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
@@ -107,23 +107,11 @@ def send_one(claim: work.Claim, send_id: int) -> None:
     live.publish([f"notification:{row.notification_id}"], row.org_id)
 
 
-def send_claim(claim: work.Claim) -> None:
-    """The lane's handler: each claimed send in turn, for its own organisation."""
-    orgs = dict(db.session.execute(select(NotificationSend.id, NotificationSend.org_id).where(
-        NotificationSend.id.in_(claim.ids)).execution_options(unscoped=True)).all())
-    db.session.rollback()
-    for send_id in claim.ids:
-        claim.renew()
-        if send_id in orgs:
-            with tenancy.acting_for(orgs[send_id]):
-                send_one(claim, send_id)
-
-
 NOTIFICATION_SENDS = work.Lane(
     name="notification_sends", model=NotificationSend,
     ready=(SendStatus.PENDING, SendStatus.FAILED), running=SendStatus.SENDING,
     retry=SendStatus.FAILED, dead=SendStatus.DEAD,
-    handler=send_claim, policy=policy, lease=lease, batch=50,
+    handler=work.one_by_one(send_one), policy=policy, lease=lease, batch=50,
     claim_values=lambda now: {"send_started_at": None},
     unsure=lambda t: t.c.send_started_at.isnot(None),
 )

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from vani.models import SendStatus
 from vani.services.notifications.render import Rendered
 
-CATALOGUE_KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received")
+CATALOGUE_KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received",
+                   "conversation.handoff")
 
 
 def outcome(kind: str) -> tuple[SendStatus, str]:

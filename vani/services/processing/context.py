@@ -25,6 +25,8 @@ class EventContext:
         self.outbox: list[dict] = []
         self.notes: list[dict] = []
         self.notifications: list[dict] = []
+        self.topics: list[str] = []  # live updates to publish once the batch is committed
+        self.replies = 0             # replies it queued (the sends lane is woken after the commit)
 
     @property
     def received_at(self):

@@ -25,6 +25,7 @@ from vani.services import live, outbox, prospects
 from vani.services.notifications import moments, sending
 from vani.services.processing.context import EventContext
 from vani.services.webhooks import delivery, fanout
+from vani.services.whatsapp import sending as replies
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,11 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
         delivery.wake()
     if sends:
         sending.wake()
+    if any(ctx.replies for ctx in done):
+        replies.wake()
     org_of = {event.id: event.org_id for event in events}
-    live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes])
+    live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes]
+                      + [(ctx.org_id, topic) for ctx in done for topic in dict.fromkeys(ctx.topics)])
 
 
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:

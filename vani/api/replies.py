@@ -1,0 +1,91 @@
+"""Answering on WhatsApp through the API: replies, retries, assignment and auto-reply rules."""
+from __future__ import annotations
+
+import uuid
+
+from flask import g, jsonify, request
+
+from vani.api import bp, needs
+from vani.errors import InvalidField
+from vani.models import Scope
+from vani.services.whatsapp import inbox, outgoing, rules
+
+MAX_KEY = 200
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object (send Content-Type: application/json)")
+    return body
+
+
+def _reply(message, created: bool):
+    send = outgoing.send_for(message.id)
+    data = {"id": message.id, "status": message.status, "conversation_id": message.conversation_id,
+            "message": message.to_dict(), "send": send.to_dict() if send else None, "replayed": not created}
+    return jsonify(data), 202
+
+
+@bp.post("/conversations/<int:conversation_id>/messages")
+@needs(Scope.MESSAGES)
+def send_message(conversation_id: int):
+    conv = inbox.get(conversation_id)
+    body = _body()
+    unknown = sorted(set(body) - {"text", "template"})
+    if unknown:
+        raise InvalidField(unknown[0], "unknown field; allowed: text, template")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and (not key.strip() or len(key) > MAX_KEY or not key.isascii()):
+        raise InvalidField("Idempotency-Key", f"1 to {MAX_KEY} ASCII characters")
+    intent = f"api:{g.api_token.id}:{key.strip()}" if key else f"api:{uuid.uuid4().hex}"
+    message, created = inbox.reply(conv, body, intent, origin="api", user_id=None)
+    return _reply(message, created)
+
+
+@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/retry")
+@needs(Scope.MESSAGES)
+def retry_message(conversation_id: int, message_id: int):
+    message = inbox.retry(inbox.get(conversation_id), message_id)
+    return _reply(message, True)
+
+
+@bp.patch("/conversations/<int:conversation_id>")
+@needs(Scope.MESSAGES)
+def update_conversation(conversation_id: int):
+    conv = inbox.get(conversation_id)
+    body = _body()
+    if set(body) != {"assignee_id"}:
+        raise InvalidField("assignee_id", "send {\"assignee_id\": <member id or null>}")
+    return jsonify(inbox.assign(conv, body["assignee_id"]).to_dict())
+
+
+# -- auto-reply rules ------------------------------------------------------------------------
+@bp.get("/autoreply-rules")
+def list_rules():
+    return jsonify({"data": [r.to_dict() for r in rules.all_rules()]})
+
+
+@bp.post("/autoreply-rules")
+@needs(Scope.ADMIN)
+def create_rule():
+    return jsonify(rules.create(_body()).to_dict()), 201
+
+
+@bp.get("/autoreply-rules/<int:rule_id>")
+def get_rule(rule_id: int):
+    return jsonify(rules.get(rule_id).to_dict())
+
+
+@bp.patch("/autoreply-rules/<int:rule_id>")
+@needs(Scope.ADMIN)
+def update_rule(rule_id: int):
+    rules.get(rule_id)
+    return jsonify(rules.update(rule_id, _body()).to_dict())
+
+
+@bp.delete("/autoreply-rules/<int:rule_id>")
+@needs(Scope.ADMIN)
+def delete_rule(rule_id: int):
+    rules.delete(rule_id)
+    return "", 204

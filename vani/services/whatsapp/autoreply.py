@@ -1,0 +1,129 @@
+"""Auto-replies: the organisation's first matching active rule answers an inbound message.
+
+Guards, so a replay, a late batch or a chatty customer never makes Vani say too much:
+- the reply's intent key is ``auto:<inbound message id>``: reprocessing sends nothing new;
+- an inbound message older than ``MAX_AGE`` gets no answer;
+- at most one auto-reply per conversation per ``VANI_AUTOREPLY_COOLDOWN`` seconds.
+Runs inside the inbound event's transaction (the conversation row is locked there, so two
+messages arriving together see each other's reply).
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import regex
+from flask import current_app
+from sqlalchemy import exists, select
+
+from vani.extensions import db
+from vani.models import Conversation, Message, MessageDirection
+from vani.models.base import as_utc, utcnow
+from vani.models.replies import AutoReplyRule, RuleTrigger
+from vani.services import orgs
+from vani.services.whatsapp import outgoing
+
+log = logging.getLogger(__name__)
+
+MAX_AGE = timedelta(minutes=10)
+PATTERN_SECONDS = 0.02  # a pattern gets this long per message (an admin's regex must never stall a worker)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_SCAN = 4096  # characters of a message a pattern looks at
+
+
+def without_accents(text: str | None) -> str:
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str | None) -> str:
+    """Lower case without accents: "Ayúdame" → "ayudame"."""
+    return without_accents(text).casefold()
+
+
+def keywords(match: str | None) -> list[str]:
+    return [w for w in (fold(part).strip() for part in (match or "").split(",")) if w]
+
+
+@lru_cache(maxsize=512)
+def compiled(pattern: str):
+    """The pattern without accents (its case kept: ``\\W`` is not ``\\w``), matching any case, as a
+    ``regex`` pattern, which can be stopped after a time."""
+    return regex.compile(without_accents(pattern), regex.IGNORECASE | regex.V0)
+
+
+def within_hours(hours: dict, local: datetime) -> bool:
+    """True when ``local`` falls in one of the day's ``"HH:MM-HH:MM"`` spans."""
+    now = local.strftime("%H:%M")
+    for span in hours.get(DAYS[local.weekday()]) or []:
+        start, _, end = str(span).partition("-")
+        if start.strip() <= now < end.strip():
+            return True
+    return False
+
+
+def local_time(at: datetime, tz_name: str | None) -> datetime:
+    try:
+        return at.astimezone(ZoneInfo(tz_name or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return at.astimezone(ZoneInfo("UTC"))
+
+
+def matches(rule: AutoReplyRule, text: str | None, first: bool, local: datetime) -> bool:
+    if rule.trigger == RuleTrigger.FIRST_MESSAGE:
+        return first
+    if rule.trigger == RuleTrigger.KEYWORD:
+        folded = fold(text)
+        return any(word in folded for word in keywords(rule.match))
+    if rule.trigger == RuleTrigger.PATTERN:
+        try:
+            found = compiled(rule.match).search(fold((text or "")[:MAX_SCAN]), timeout=PATTERN_SECONDS)
+            return bool(rule.match) and found is not None
+        except regex.error:
+            return False
+        except TimeoutError:
+            log.warning("auto-reply rule %s: its pattern took too long on a message; treated as no match", rule.id)
+            return False
+    if rule.trigger == RuleTrigger.OUTSIDE_HOURS:
+        return not within_hours(rule.hours or {}, local)
+    return False
+
+
+def _cooling(conv: Conversation, now: datetime) -> bool:
+    seconds = int(current_app.config.get("VANI_AUTOREPLY_COOLDOWN", 3600))
+    return bool(seconds) and db.session.execute(select(exists().where(
+        Message.conversation_id == conv.id, Message.origin == "auto",
+        Message.created_at > now - timedelta(seconds=seconds)))).scalar()
+
+
+def _first(conv: Conversation, msg: Message) -> bool:
+    return not db.session.execute(select(exists().where(
+        Message.conversation_id == conv.id, Message.direction == MessageDirection.INBOUND,
+        Message.id != msg.id))).scalar()
+
+
+def answer(conv: Conversation, msg: Message, received_at: datetime | None) -> Message | None:
+    """Queue the first matching rule's reply to this new inbound message (no commit); the reply,
+    or None when no rule applies or a guard holds."""
+    if conv.provider not in outgoing.SENDABLE:
+        return None
+    now = utcnow()
+    at = as_utc(msg.message_at) or as_utc(received_at) or now
+    if now - at > MAX_AGE:
+        return None
+    rules = list(db.session.execute(select(AutoReplyRule).where(AutoReplyRule.active.is_(True))
+                                    .order_by(AutoReplyRule.position, AutoReplyRule.id)).scalars())
+    if not rules or _cooling(conv, now):
+        return None
+    first = _first(conv, msg)
+    local = local_time(at, orgs.get(conv.org_id).timezone)
+    for rule in rules:
+        if matches(rule, msg.text, first, local):
+            payload = {"template": rule.template} if rule.template else {"text": rule.reply_text}
+            reply, _ = outgoing.queue_reply(conv, payload, f"auto:{msg.id}", origin="auto", rule_id=rule.id,
+                                            check_window=False)
+            return reply
+    return None
