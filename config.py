@@ -128,6 +128,28 @@ class Config:
         self.VANI_SEND_MAX_ATTEMPTS = _int("VANI_SEND_MAX_ATTEMPTS", 6)
         self.VANI_SEND_RETRY_SCHEDULE = _env("VANI_SEND_RETRY_SCHEDULE", "10s,30s,2m,10m,30m")  # the last repeats
         self.VANI_AUTOREPLY_COOLDOWN = _int("VANI_AUTOREPLY_COOLDOWN", 3600)  # seconds between auto-replies
+        # Email: Gmail (OAuth, users.watch, Pub/Sub push with OIDC) and IMAP
+        self.GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID")
+        self.GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET")
+        self.GOOGLE_REDIRECT_URI = _env("GOOGLE_REDIRECT_URI")  # unset: PUBLIC_URL + /dashboard/mailboxes/gmail/callback
+        self.GOOGLE_AUTH_URL = _env("GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth")
+        self.GOOGLE_TOKEN_URL = _env("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token")
+        self.GOOGLE_REVOKE_URL = _env("GOOGLE_REVOKE_URL", "https://oauth2.googleapis.com/revoke")
+        self.GOOGLE_CERTS_URL = _env("GOOGLE_CERTS_URL", "https://www.googleapis.com/oauth2/v1/certs")
+        self.GMAIL_API_BASE_URL = _env("GMAIL_API_BASE_URL", "https://gmail.googleapis.com")
+        self.GMAIL_PUBSUB_TOPIC = _env("GMAIL_PUBSUB_TOPIC")  # projects/<project>/topics/<topic>
+        self.GMAIL_PUSH_AUDIENCE = _env("GMAIL_PUSH_AUDIENCE")  # the push subscription's OIDC audience
+        self.GMAIL_PUSH_SERVICE_ACCOUNT = _env("GMAIL_PUSH_SERVICE_ACCOUNT")  # the push subscription's service account
+        self.GMAIL_RESYNC_DAYS = _int("GMAIL_RESYNC_DAYS", 7)
+        self.IMAP_HOST = _env("IMAP_HOST")
+        self.IMAP_PORT = _int("IMAP_PORT", 993)
+        self.IMAP_USER = _env("IMAP_USER")
+        self.IMAP_PASSWORD = _env("IMAP_PASSWORD")
+        self.IMAP_SSL = _flag("IMAP_SSL", True)
+        self.IMAP_FOLDERS = _env("IMAP_FOLDERS", "INBOX,Sent")  # comma separated
+        self.VANI_EMAIL_CREATES_PROSPECTS = _flag("VANI_EMAIL_CREATES_PROSPECTS", False)
+        self.VANI_MAIL_POLL_SECONDS = _int("VANI_MAIL_POLL_SECONDS", 60)  # IMAP without IDLE, and IDLE's re-check
+        self.VANI_MAIL_TIMEOUT_SECONDS = _int("VANI_MAIL_TIMEOUT_SECONDS", 30)
         # Development runner and tunnels
         self.NGROK_AUTHTOKEN = _env("NGROK_AUTHTOKEN")
         self.VANI_NGROK_API_URL = _env("VANI_NGROK_API_URL", "http://127.0.0.1:4040")

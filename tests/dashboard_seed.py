@@ -133,6 +133,17 @@ def seed_reply(conv) -> tuple:
     return msg, rule
 
 
+def seed_mailbox(address: str = "sales@example.com"):
+    """An IMAP mailbox (its password stored encrypted), idle."""
+    from vani.models import Mailbox
+
+    mailbox = Mailbox(kind="imap", address=address, imap_host="imap.example.com", imap_port=993,
+                      imap_user=address, imap_password="imap-secret-password", folders=["INBOX", "Sent"])
+    db.session.add(mailbox)
+    db.session.commit()
+    return mailbox
+
+
 def seed_all() -> dict:
     data = seed_core()
     data.update(seed_outbound())

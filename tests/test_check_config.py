@@ -177,3 +177,11 @@ def test_development_generates_its_encryption_key_once_and_keeps_it_private(tmp_
     path = tmp_path / "instance" / "encryption.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert development_keys(tmp_path / "instance") == key  # the same one next time
+
+
+def test_gmail_pushes_checked_by_oidc_need_no_shared_token(production):
+    config = {**production.config, "GMAIL_PUSH_TOKEN": None}
+    assert any(f.level == "error" and "GMAIL_PUSH_TOKEN" in f.message for f in check(config, set()))
+    findings = check({**config, "GMAIL_PUSH_AUDIENCE": "https://vani.example.com/api/webhooks/gmail"}, set())
+    assert not any("GMAIL_PUSH_TOKEN" in f.message for f in findings)
+    assert any(f.level == "ok" and "OIDC" in f.message for f in findings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token_from, fresh_client
-from tests.dashboard_seed import seed_all, seed_reply
+from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
 
 
 def text(r) -> str:
@@ -150,11 +150,16 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("create auto-reply", "/dashboard/autoreplies",
          {"name": "Help", "trigger": "keyword", "match": "help", "reply_text": "Hi!", "active": "on"}, "admin"),
         ("change auto-reply", f"/dashboard/autoreplies/{ids['rule']}/change", {"action": "toggle"}, "admin"),
+        ("add IMAP mailbox", "/dashboard/mailboxes/imap",
+         {"host": "imap.example.com", "user": "ops@example.com", "password": "pw-123456"}, "admin"),
+        ("sync mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/sync", {}, "staff"),
+        ("remove mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/remove", {}, "admin"),
+        ("disconnect Gmail mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/gmail/disconnect", {}, "admin"),
     ]
 
 
 PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token", "conversation",
-                                 "reply", "rule"), 1)
+                                 "reply", "rule", "mailbox"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
@@ -165,7 +170,7 @@ def ids(app, make_user) -> dict[str, int]:
 
     data = seed_all()
     reply, rule = seed_reply(data["conversation"])
-    return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
+    return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id, "mailbox": seed_mailbox().id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "user": make_user("viewer", email="target@example.com").id,
             "token": create_token("target", ["read"])[0].id}

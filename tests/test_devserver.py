@@ -19,12 +19,12 @@ from vani.devserver import run as run_devserver
 from vani.devserver.prepare import Admin
 from vani.devserver.redis_choice import choose, embedded_binary, reachable, wait_until_ready
 from vani.devserver.supervisor import Output, Supervisor
-from vani.providers.registry import all_providers, webhook_paths
+from vani.providers.registry import webhook_paths, webhook_providers
 
 
 def provider_routes(app) -> list[tuple[str, str]]:
     with app.app_context():
-        return [(p.title, webhook_paths(p)[0]) for p in all_providers()]
+        return [(p.title, webhook_paths(p)[0]) for p in webhook_providers()]
 from vani.services.tunnel import discover
 
 DEAD = "redis://127.0.0.1:1/0"

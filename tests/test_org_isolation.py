@@ -16,7 +16,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import fresh_client
-from tests.dashboard_seed import seed_all, seed_reply
+from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
 from vani import tenancy
 from vani.extensions import db
 from vani.models import ApiToken, Membership, Message, RejectedCall, User
@@ -29,7 +29,7 @@ SKIPPED = {"dash.login", "dash.logout", "dash.stream", "dash.create_org", "dash.
 ID_ARGS = {"event_id": "event", "delivery_id": "delivery", "sub_id": "subscription",
            "notification_id": "notification", "prospect_id": "prospect", "meeting_id": "meeting",
            "conversation_id": "conversation", "token_id": "token", "user_id": "user", "message_id": "reply",
-           "rule_id": "rule"}
+           "rule_id": "rule", "mailbox_id": "mailbox"}
 BODIES = {"POST": {"url": "https://x.example.com/h", "events": "*", "role": "viewer", "active": "0",
                    "password": "long-enough-1", "confirm": "1", "name": "n"},
           "PATCH": {"description": "changed", "active": False}}
@@ -50,7 +50,7 @@ def _ids(data: dict, token_id: int, user_id: int) -> dict:
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "prospect": data["prospect"].id, "meeting": data["meeting"].id,
             "conversation": data["conversation"].id, "token": token_id, "user": user_id,
-            "reply": data["reply"].id, "rule": data["rule"].id}
+            "reply": data["reply"].id, "rule": data["rule"].id, "mailbox": data["mailbox"].id}
 
 
 def _mark(data: dict) -> None:
@@ -76,11 +76,13 @@ def world(app, make_user) -> World:
     a = tenancy.require()
     a_data = seed_all()
     a_data["reply"], a_data["rule"] = seed_reply(a_data["conversation"])
+    a_data["mailbox"] = seed_mailbox()
     a_ids = _ids(a_data, create_token("a-target", ["read"])[0].id, make_user("viewer", email="ann@a.test").id)
     beta = orgs.create("Beta Sales", slug="beta")
     with tenancy.acting_for(beta.id):
         b_data = seed_all()
         b_data["reply"], b_data["rule"] = seed_reply(b_data["conversation"])
+        b_data["mailbox"] = seed_mailbox(f"sales@{MARK}.test")
         _mark(b_data)
         b_ids = _ids(b_data, create_token(f"{MARK}-token", ["admin"])[0].id,
                      make_user("admin", email=f"boss@{MARK}.test", org_id=beta.id).id)

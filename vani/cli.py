@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         config_check,
         core,
         deliveries,
+        mail,
         maintenance,
         notifications,
         orgs,

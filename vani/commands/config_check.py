@@ -11,7 +11,7 @@ from vani.safety import Finding, core
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration, providers' webhook secrets included."""
-    from vani.providers.registry import all_providers
+    from vani.providers.registry import webhook_providers
     from vani.services.registration import REGISTRARS
 
     found = core(config)
@@ -19,11 +19,14 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
     def error(message: str) -> None:
         found.append(Finding("error", message))
 
-    for provider in all_providers():
+    for provider in webhook_providers():
         if provider.name in skip:
             continue
         if any(config.get(name) for name in provider.secret_settings) or provider.name in stored_secret_providers:
             found.append(Finding("ok", f"{provider.title}: webhook secret configured"))
+            continue
+        if provider.name == "gmail" and config.get("GMAIL_PUSH_AUDIENCE"):
+            found.append(Finding("ok", f"{provider.title}: pushes verified by their OIDC token"))
             continue
         settings = " or ".join(provider.secret_settings)
         register = (" (or run `flask --app run vani webhooks register`)" if provider.name in REGISTRARS else "")

@@ -14,10 +14,10 @@ def print_urls(org) -> None:
     """The organisation's webhook URLs, one provider a line (PUBLIC_URL, else a local base)."""
     from flask import current_app
 
-    from vani.providers.registry import all_providers, webhook_paths
+    from vani.providers.registry import webhook_providers, webhook_paths
 
     base = (current_app.config.get("PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
-    for provider in all_providers():
+    for provider in webhook_providers():
         paths = webhook_paths(provider, org.key) + (webhook_paths(provider) if org.is_default else [])
         click.echo(f"  {provider.title:<10} {base}{paths[0]}")
         for alias in paths[1:]:

@@ -125,15 +125,15 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
     import requests
 
     from vani import samples
-    from vani.providers.registry import all_providers, webhook_paths
+    from vani.providers.registry import webhook_providers, webhook_paths
     from vani.services import orgs
     from vani.services.registration import normalize_name
     from vani.services.secrets import secrets_for
 
     name = normalize_name(provider_name)
-    provider = next((p for p in all_providers() if p.name == name), None)
+    provider = next((p for p in webhook_providers() if p.name == name), None)
     if provider is None:
-        known = ", ".join(p.name for p in all_providers())
+        known = ", ".join(p.name for p in webhook_providers())
         raise click.BadParameter(f"unknown provider (known: {known})", param_hint="PROVIDER")
     available = samples.events(name)
     if event is None:
@@ -183,13 +183,13 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
 def set_secret(provider_name: str, secret: str) -> None:
     """Store an organisation's webhook signing secret for PROVIDER (encrypted); the one it
     replaces is accepted 24 h more."""
-    from vani.providers.registry import all_providers
+    from vani.providers.registry import webhook_providers
     from vani.services.registration import normalize_name
     from vani.services.secrets import store_secret
 
     name = normalize_name(provider_name)
-    if name not in {p.name for p in all_providers()}:
-        raise click.BadParameter(f"one of {', '.join(p.name for p in all_providers())}", param_hint="PROVIDER")
+    if name not in {p.name for p in webhook_providers()}:
+        raise click.BadParameter(f"one of {', '.join(p.name for p in webhook_providers())}", param_hint="PROVIDER")
     if len(secret) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="SECRET")
     store_secret(name, secret)

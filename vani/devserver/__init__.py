@@ -1,5 +1,6 @@
 """The development runner behind ``python run.py`` (``make run``): Redis, migrations, the first
-admin, then the web server, the workers and the scheduler in one terminal, with the tunnel watched.
+admin, then the web server, the workers, the scheduler and the mail watcher in one terminal, with the
+tunnel watched.
 """
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop: threading.Event,
         state: dict) -> int:
     from config import BASE_DIR
-    from vani.providers.registry import all_providers, webhook_paths
+    from vani.providers.registry import webhook_providers, webhook_paths
 
     cfg = app.config
     say = lambda text: out.line("vani", text)  # noqa: E731
@@ -132,10 +133,11 @@ def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop
     for i in range(max(args.workers, 1)):
         supervisor.add("worker" if args.workers <= 1 else f"worker{i + 1}", flask_command("worker"), env)
     supervisor.add("scheduler", flask_command("scheduler"), env)
+    supervisor.add("mail", flask_command("mail", "watch"), env)  # IMAP IDLE / polling → mailbox syncs
     found = tunnels.discover(cfg.get("PUBLIC_URL"), cfg["VANI_NGROK_API_URL"], args.port,
                              cfg.get("NGROK_AUTHTOKEN"), start_ngrok=True)
     with app.app_context():
-        providers = [(p.title, webhook_paths(p)[0]) for p in all_providers()]
+        providers = [(p.title, webhook_paths(p)[0]) for p in webhook_providers()]
 
     say(f"waiting for http://127.0.0.1:{args.port}/readyz")
     if not wait_ready(f"http://127.0.0.1:{args.port}/readyz", stop, lambda: web.running):

@@ -50,7 +50,7 @@ def render(port: int, redis_description: str, database_uri: str, admin: Admin | 
              f"  Dashboard   {local}/",
              f"  Database    {masked_db(database_uri)}",
              f"  Redis       {redis_description}",
-             f"  Processes   web (gunicorn), {workers} worker(s), scheduler"]
+             f"  Processes   web (gunicorn), {workers} worker(s), scheduler, mail watcher"]
     if admin is not None and admin.password:
         lines += ["", f"  First run: admin {admin.email}  password {admin.password}",
                   f"  (shown only now; change it with `{cli} create-user {admin.email}`)"]

@@ -1,6 +1,6 @@
 """Scheduled maintenance, queued by the scheduler (``CRON``) and run by a worker in the app
-context: the daily retention cleanup, keeping Calendly connections' tokens fresh; and the
-Calendly sync the API can ask for."""
+context: the daily retention cleanup, keeping Calendly connections' tokens fresh, the daily
+renewal of Gmail watches; and the Calendly sync the API can ask for."""
 from __future__ import annotations
 
 import logging
@@ -43,6 +43,15 @@ def refresh_calendly_connections() -> dict[str, int]:
     return counts
 
 
+def renew_gmail_watches() -> dict[str, int]:
+    """Every connected Gmail mailbox's push renewed (Gmail ends a ``users.watch`` after 7 days)."""
+    from vani.services.mail.gmail_sync import renew_watches
+
+    counts = renew_watches()
+    log.info("Gmail watches: %s", counts)
+    return counts
+
+
 def forget_expired_secrets() -> int:
     """Subscription secrets replaced more than a rotation window ago are no longer kept."""
     from vani.services.webhooks.subscriptions import clear_expired_secrets
@@ -52,4 +61,5 @@ def forget_expired_secrets() -> int:
 
 # What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
 CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
-        CronEntry(refresh_calendly_connections, interval=600, timeout=300)]
+        CronEntry(refresh_calendly_connections, interval=600, timeout=300),
+        CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800)]  # a watch lasts 7 days

@@ -20,6 +20,9 @@ from vani.models.domain import (  # noqa: F401
     ProspectNote,
 )
 from vani.models.events import EventStatus, RejectedCall, WebhookEvent  # noqa: F401
+from vani.models.mail import (  # noqa: F401
+    Email, EmailDirection, Mailbox, MailboxFolder, MailboxKind, MailboxState, SyncStatus,
+)
 from vani.models.messaging import (  # noqa: F401
     Conversation,
     ConversationStatus,

@@ -101,6 +101,7 @@ class Provider:
     relevant_headers: tuple[str, ...] = ()  # stored with the event (lower-case names)
     max_body_bytes: int | None = None  # tighter than VANI_MAX_BODY_BYTES for this provider
     max_form_fields: int = 1000  # form-encoded bodies only
+    webhook: bool = True  # False: no inbound URL (the events come from Vani's own sync)
 
     def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
         raise NotImplementedError

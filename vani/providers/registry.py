@@ -7,14 +7,20 @@ from flask import current_app
 from vani.providers.cal_com import provider as cal_com
 from vani.providers.calendly import provider as calendly
 from vani.providers.gmail import provider as gmail
+from vani.providers.imap import provider as imap
 from vani.providers.kapso import provider as kapso
 from vani.providers.twilio import provider as twilio
 
-PROVIDERS = (calendly, cal_com, kapso, twilio, gmail)
+PROVIDERS = (calendly, cal_com, kapso, twilio, gmail, imap)
 
 
 def all_providers():
     return PROVIDERS
+
+
+def webhook_providers():
+    """The providers that call Vani (each has its webhook URLs)."""
+    return tuple(p for p in PROVIDERS if p.webhook)
 
 
 def get_provider(name: str):

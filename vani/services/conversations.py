@@ -231,7 +231,7 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
                                "contact_name": conv.contact_name, "provider": m.provider,
                                "conversation_id": conv.id, "message_id": msg.id})
         if autoreply.answer(conv, msg, ctx.received_at) is not None:
-            ctx.replies += 1
+            ctx.wakes.add("message_sends")
     ctx.topics.append(f"conversation:{conv.id}")
     if changed:
         outbox.emit_keyed(ctx, "message.status_updated", event_data(msg, conv, prospect, previous_status=before),

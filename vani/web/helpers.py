@@ -29,7 +29,8 @@ def _tones() -> dict[str, str]:
     tones = {str(s): tone for tone, states in (("ok", ok), ("info", info), ("bad", bad), ("muted", muted))
              for s in states}
     tones.update({str(MeetingStatus.NO_SHOW): "warn", "healthy": "ok", "failing": "warn", "disabled": "bad",
-                  "rejected": "bad"})
+                  "rejected": "bad", "connected": "ok", "error": "warn", "needs_reconnect": "bad", "idle": "muted",
+                  "syncing": "info"})
     return tones
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from vani.errors import InvalidField, VaniError
-from vani.providers.registry import all_providers
+from vani.providers.registry import webhook_providers
 from vani.services import orgs
 from vani.services.provider_settings import ORG_SETTINGS, store_setting
 from vani.services.secrets import store_secret
@@ -42,7 +42,7 @@ def set_org_secret():
     provider, secret = request.form.get("provider", ""), request.form.get("secret", "")
 
     def store() -> None:
-        if provider not in {p.name for p in all_providers()}:
+        if provider not in {p.name for p in webhook_providers()}:
             raise InvalidField("provider", "choose one of the providers listed")
         if len(secret) < MIN_SECRET or len(secret) > 4000:
             raise InvalidField("secret", f"use {MIN_SECRET} to 4000 characters")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
-from vani.providers.registry import all_providers
+from vani.providers.registry import webhook_providers
 from vani.services.dashboard.events import list_rejected
 from vani.services.dashboard.filters import parse_choice
 from vani.services.dashboard.urls import provider_urls
@@ -12,8 +12,8 @@ from vani.web import bp
 
 @bp.get("/rejected")
 def rejected():
-    provider = parse_choice("provider", request.args.get("provider"), [p.name for p in all_providers()])
+    provider = parse_choice("provider", request.args.get("provider"), [p.name for p in webhook_providers()])
     cursor = request.args.get("cursor") or None
     rows, next_cursor = list_rejected(provider, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
     return render_template("rejected.html", rows=rows, next_cursor=next_cursor, cursor=cursor,
-                           provider=provider, providers=all_providers(), urls=provider_urls())
+                           provider=provider, providers=webhook_providers(), urls=provider_urls())

@@ -71,8 +71,11 @@ class RetryPolicy:
     @classmethod
     def doubling(cls, first: timedelta, cap: timedelta, attempts: int, jitter: float = JITTER) -> "RetryPolicy":
         """``first``, twice that, … at most ``cap``, for ``attempts`` attempts in all."""
-        waits = tuple(min(first * 2 ** i, cap) for i in range(max(attempts - 1, 0)))
-        return cls(waits, jitter)
+        waits, wait = [], first
+        for _ in range(max(attempts - 1, 0)):
+            waits.append(min(wait, cap))
+            wait = min(wait * 2, cap)  # never past the cap, however many attempts
+        return cls(tuple(waits), jitter)
 
     @property
     def max_attempts(self) -> int:

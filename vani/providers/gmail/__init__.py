@@ -1,9 +1,11 @@
 """Gmail push notifications (Cloud Pub/Sub push subscription).
 
-Authenticated by a shared token on the push URL (``?token=…``) or as a Bearer token, the usual
-setup for Pub/Sub push. The push says only "this mailbox changed since historyId N": fetching the
-mail through the Gmail API is not built, so each event is stored and marked ignored with that
-reason, the mailbox address recorded as its subject.
+Authenticated by Pub/Sub's OIDC token (``Authorization: Bearer <JWT>``, see ``oidc``) when
+``GMAIL_PUSH_AUDIENCE`` is set, or by a shared token on the push URL (``?token=…``) or as a
+non-JWT Bearer token (``GMAIL_PUSH_TOKEN``). A push says only "this mailbox changed since
+historyId N": mapping it makes the mailbox's sync due (``vani.services.mail``), which fetches
+the mail through the Gmail API and stores each message as an ``email.received`` /
+``email.sent`` event of this provider; those are mapped here too.
 """
 from __future__ import annotations
 
@@ -12,16 +14,21 @@ import binascii
 import hmac
 from urllib.parse import parse_qs
 
+from flask import current_app
+
 from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, SignatureError, parse_json_object
+from vani.providers.gmail import oidc
 from vani.providers.safejson import load_json
 
-IGNORED_REASON = "gmail history sync not configured"
+IGNORED_REASON = "no connected Gmail mailbox has this address"
 
 
-def _token(data: RequestData) -> str | None:
+def _query_token(data: RequestData) -> str | None:
     values = parse_qs(data.url.partition("?")[2].partition("#")[0]).get("token")  # no urlparse: the host may be junk
-    if values and values[0]:
-        return values[0]
+    return values[0] if values and values[0] else None
+
+
+def _bearer(data: RequestData) -> str | None:
     scheme, _, token = (data.headers.get("Authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -47,10 +54,21 @@ class GmailProvider(Provider):
     secret_settings = ("GMAIL_PUSH_TOKEN",)
     relevant_headers = ()
 
+    def verifies_without_secrets(self) -> bool:
+        """With OIDC set up, a push is verified even when no shared token is set."""
+        return bool(current_app.config.get("GMAIL_PUSH_AUDIENCE"))
+
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
-        token = _token(data)
+        bearer = _bearer(data)
+        if bearer and oidc.looks_like_jwt(bearer) and self.verifies_without_secrets():
+            oidc.verify(bearer, current_app.config)
+            return
+        token = _query_token(data) or bearer
         if not token:
-            raise SignatureError("missing_token", "send the push token as ?token=… or Authorization: Bearer …")
+            raise SignatureError("missing_token", "send Pub/Sub's OIDC token, or the push token as ?token=… or "
+                                                  "Authorization: Bearer …")
+        if not secrets:
+            raise SignatureError("invalid_token", "GMAIL_PUSH_TOKEN is not set: send Pub/Sub's OIDC token")
         ok = False
         for secret in secrets:
             ok |= hmac.compare_digest(token.encode(), secret.encode())
@@ -76,11 +94,23 @@ class GmailProvider(Provider):
                          payload=payload, body=data.body)]
 
     def map(self, event, ctx) -> Outcome:
+        from vani.services.mail import mailboxes
+        from vani.services.mail.mapping import map_email
+
+        if event.event_type in ("email.received", "email.sent"):
+            return map_email(event, ctx)
         decoded = (event.payload or {}).get("decoded") or {}
         email = decoded.get("emailAddress")
-        if isinstance(email, str) and email.strip():
-            ctx.subject_email = email.strip().lower()[:320]
-        return Outcome.ignored(IGNORED_REASON)
+        if not isinstance(email, str) or not email.strip():
+            return Outcome.ignored("the push names no mailbox")
+        ctx.subject_email = email.strip().lower()[:320]
+        mailbox = mailboxes.by_address("gmail", ctx.subject_email)
+        if mailbox is None:
+            return Outcome.ignored(IGNORED_REASON)
+        if mailboxes.mark_due(mailbox.id):
+            ctx.wakes.add("mailbox_syncs")
+            return Outcome.processed(f"sync of mailbox {mailbox.id} asked for (history {decoded.get('historyId')})")
+        return Outcome.processed(f"mailbox {mailbox.id} is syncing already: it syncs again after")
 
 
 provider = GmailProvider()

@@ -103,7 +103,8 @@ class DeadLetters:
 DEAD_LETTER_PAGES = {"events": ("Events", "dash.events", {"status": "dead"}),
                      "deliveries": ("Deliveries", "dash.deliveries", {"status": "failed"}),
                      "notification_sends": ("Notification sends", "dash.notifications", {"status": "failed"}),
-                     "message_sends": ("WhatsApp sends", "dash.conversations", {})}
+                     "message_sends": ("WhatsApp sends", "dash.conversations", {}),
+                     "mailbox_syncs": ("Mailbox syncs", "dash.mailboxes_page", {})}
 
 
 def dead_letters() -> list[DeadLetters]:

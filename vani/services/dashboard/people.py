@@ -8,7 +8,7 @@ from sqlalchemy import Select, or_, select
 
 from vani.services.paging import encode_cursor, keyset
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
+from vani.models import Email, Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
 from vani.models.base import as_utc
 from vani.services.dashboard.filters import parse_choice
 from vani.services.paging import keyset_page
@@ -77,11 +77,38 @@ def timeline(prospect: Prospect) -> list[TimelineItem]:
         .order_by(ProspectNote.id.desc()).limit(200)).scalars()]
     items += [TimelineItem(as_utc(m.start_at or m.created_at), "meeting", m) for m in prospect.meetings]
     items += [TimelineItem(_message_time(m), "message", m) for m in _messages_for(prospect.id)]
+    items += [TimelineItem(thread.at, "thread", thread) for thread in email_threads(prospect.id)]
     items += [TimelineItem(as_utc(e.received_at), "event", e) for e in db.session.execute(
-        select(WebhookEvent).where(WebhookEvent.prospect_id == prospect.id)
+        select(WebhookEvent).where(WebhookEvent.prospect_id == prospect.id,
+                                   WebhookEvent.event_type.notin_(EMAIL_EVENTS))  # shown as their threads
         .order_by(WebhookEvent.id.desc()).limit(100)).scalars()]
     items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
     return items
+
+
+EMAIL_EVENTS = ("email.received", "email.sent")
+
+
+@dataclass
+class EmailThread:
+    subject: str | None
+    emails: list  # oldest first
+    at: datetime | None
+
+
+def email_threads(prospect_id: int, limit: int = 200) -> list[EmailThread]:
+    """A prospect's mail grouped by thread (Gmail's thread, else the first reference)."""
+    emails = db.session.execute(select(Email).where(Email.prospect_id == prospect_id)
+                                .order_by(Email.sent_at.desc(), Email.id.desc()).limit(limit)).scalars()
+    threads: dict[str, list] = {}
+    for email in emails:
+        threads.setdefault(email.thread_id or email.message_id or f"#{email.id}", []).append(email)
+    out = []
+    for group in threads.values():
+        group.reverse()
+        subject = next((e.subject for e in group if e.subject), None)
+        out.append(EmailThread(subject, group, as_utc(group[-1].sent_at or group[-1].created_at)))
+    return out
 
 
 def meeting_context(meeting: Meeting) -> dict:

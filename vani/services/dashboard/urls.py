@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from vani.models import Organisation
-from vani.providers.registry import all_providers, get_provider, webhook_paths
+from vani.providers.registry import webhook_providers, get_provider, webhook_paths
 from vani.services import orgs
 from vani.services.secrets import secrets_for
 
@@ -29,7 +29,7 @@ def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
     org = org or orgs.in_force()
     base = public_base()
     out = []
-    for p in all_providers():
+    for p in webhook_providers():
         configured = bool(secrets_for(p, org.id))
         paths = webhook_paths(p, org.key) + (webhook_paths(p) if org.is_default else [])
         out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))

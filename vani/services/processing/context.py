@@ -26,7 +26,7 @@ class EventContext:
         self.notes: list[dict] = []
         self.notifications: list[dict] = []
         self.topics: list[str] = []  # live updates to publish once the batch is committed
-        self.replies = 0             # replies it queued (the sends lane is woken after the commit)
+        self.wakes: set[str] = set()  # lanes with work it made due (woken once the batch is committed)
 
     @property
     def received_at(self):

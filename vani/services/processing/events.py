@@ -25,7 +25,6 @@ from vani.services import live, outbox, prospects
 from vani.services.notifications import moments, sending
 from vani.services.processing.context import EventContext
 from vani.services.webhooks import delivery, fanout
-from vani.services.whatsapp import sending as replies
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +105,8 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
         delivery.wake()
     if sends:
         sending.wake()
-    if any(ctx.replies for ctx in done):
-        replies.wake()
+    for lane in sorted({name for ctx in done for name in ctx.wakes}):
+        work.kick(work.get(lane))
     org_of = {event.id: event.org_id for event in events}
     live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes]
                       + [(ctx.org_id, topic) for ctx in done for topic in dict.fromkeys(ctx.topics)])

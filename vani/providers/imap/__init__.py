@@ -1,0 +1,27 @@
+"""IMAP mailboxes: no webhook reaches Vani; the sync stores each message as an ``email.received``
+or ``email.sent`` event of this provider (``vani.services.mail``), mapped here like any event."""
+from __future__ import annotations
+
+from vani.providers.base import Outcome, Provider
+
+
+class ImapProvider(Provider):
+    name = "imap"
+    title = "IMAP mailboxes"
+    webhook = False  # read by Vani's own sync, never called
+
+    def verify(self, data, secrets, now, tolerance) -> None:  # pragma: no cover - no endpoint
+        raise NotImplementedError("IMAP has no webhook endpoint")
+
+    def parse(self, data):  # pragma: no cover - no endpoint
+        raise NotImplementedError("IMAP has no webhook endpoint")
+
+    def map(self, event, ctx) -> Outcome:
+        from vani.services.mail.mapping import map_email
+
+        if event.event_type in ("email.received", "email.sent"):
+            return map_email(event, ctx)
+        return Outcome.ignored(f"IMAP event {event.event_type!r} is not handled")
+
+
+provider = ImapProvider()
