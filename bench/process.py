@@ -29,14 +29,16 @@ from vani.services.group_commit import write_rows
 from vani.services.processing.events import wake
 from vani.models.base import utcnow
 from bench.common import calendly_body
+from vani.services import orgs
 app = create_app()
 with app.app_context():
+    org_id = orgs.ensure_default().id
     rows = []
     for n in range({count}):
         body = calendly_body(n)
         payload = json.loads(body)
         now = utcnow()
-        rows.append(dict(provider="calendly", event_type="invitee.created", dedupe_key=f"bench:{{n}}",
+        rows.append(dict(org_id=org_id, provider="calendly", event_type="invitee.created", dedupe_key=f"bench:{{n}}",
                          verified=True, status="received", body=body, headers={{}}, payload=payload,
                          remote_addr="127.0.0.1", received_at=now, next_attempt_at=now, attempts=0))
     for i in range(0, len(rows), 500):
