@@ -241,3 +241,18 @@ def test_disconnect_is_for_gmail_mailboxes_of_this_organisation(google, login):
     assert "ops@example.com is not a Gmail mailbox: remove it instead." in page and count_mailboxes() == 1
     r = admin.post(f"/dashboard/mailboxes/{imap.id + 1}/gmail/disconnect", data={"csrf_token": admin.csrf})
     assert r.status_code == 404 and google.server.log == []
+
+
+def test_disconnecting_a_mailbox_another_organisation_reads_keeps_its_push(google, login):
+    from vani.services import orgs
+
+    admin = login("admin")
+    connect(admin, google)
+    beta = orgs.create("Beta", slug="beta").id
+    with tenancy.acting_for(beta):
+        add_mailbox(google)
+    page = admin.post(f"/dashboard/mailboxes/{mailbox_now().id}/gmail/disconnect", data={"csrf_token": admin.csrf},
+                      follow_redirects=True).get_data(as_text=True)
+    assert google.requests("POST", ME + "/stop") == [] and google.requests("POST", "/revoke") == []
+    assert "another organisation reads this mailbox" in page
+    assert mailbox_now() is None and mailbox_now(beta) is not None

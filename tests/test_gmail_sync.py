@@ -250,3 +250,33 @@ def test_a_long_history_is_read_over_several_syncs(google, monkeypatch):
     assert [args(r).get("startHistoryId") for r in google.requests("GET", ME + "/history")] == [["500"], ["502"]]
     assert [e.payload["message"]["provider_message_id"] for e in events()] == ["m1", "m2"]
     assert (mailbox_now().history_id, mailbox_now().status) == ("610", SyncStatus.IDLE)
+
+
+def test_one_push_subscription_serves_every_organisation(google, app, client, run_worker):
+    """A push reaches the default URL; it is stored, and acted on, only by the organisations that
+    connected that mailbox, so no other organisation sees the address."""
+    from vani import tenancy
+    from vani.services import orgs
+
+    app.config["GMAIL_PUSH_TOKEN"] = "push-token"
+    default = tenancy.require()
+    beta = orgs.create("Beta", slug="beta").id
+    with tenancy.acting_for(beta):
+        add_mailbox(google)
+    r = client.post("/api/webhooks/gmail?token=push-token", data=push(ADDRESS, 700, "ps-beta"),
+                    content_type="application/json")
+    assert r.status_code == 200 and r.json["status"] == "accepted"
+    with tenancy.everywhere():
+        stored = db.session.execute(select(WebhookEvent.org_id).where(WebhookEvent.provider == "gmail")).scalars().all()
+    assert stored == [beta]
+    from vani.services.processing.events import EVENTS
+
+    drain(EVENTS)
+    assert mailbox_now(beta).status == SyncStatus.PENDING and mailbox_now(default) is None
+    # An address nobody connected stays with the organisation whose URL was called, ignored.
+    client.post("/api/webhooks/gmail?token=push-token", data=push("nobody@example.com", 1, "ps-x"),
+                content_type="application/json")
+    run_worker()
+    with tenancy.acting_for(default):
+        (ignored,) = db.session.execute(select(WebhookEvent)).scalars().all()
+    assert ignored.status == "ignored" and ignored.subject_email == "nobody@example.com"

@@ -68,7 +68,7 @@ def upgrade():
     )
     op.create_table('emails',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('mailbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('mailbox_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('prospect_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('provider_message_id', sa.String(length=255), nullable=False),
@@ -86,7 +86,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], name=op.f('fk_emails_event_id_webhook_events'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_emails_mailbox_id_mailboxes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['mailbox_id'], ['mailboxes.id'], name=op.f('fk_emails_mailbox_id_mailboxes'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_emails_org_id_organisations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['prospect_id'], ['prospects.id'], name=op.f('fk_emails_prospect_id_prospects'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_emails')),

@@ -90,7 +90,7 @@ def _sync_one(mailbox_id: int) -> tuple[str, bool]:
     if mailbox.state == MailboxState.NEEDS_RECONNECT:  # trying again could lock the account
         return f"{name}{mailbox.state}: {mailbox.last_error} (not tried: give the password again)", False
     before = store.count_events(mailbox)
-    mailboxes.mark_due(mailbox_id)  # unless it is due already, or a worker has it
+    mailboxes.mark_due(mailbox_id, by_person=True)  # unless it is due already, or a worker has it
     db.session.commit()
     org_id = tenancy.current()
     with tenancy.acting_for(None):  # as a worker does: the lane puts the mailbox's organisation in force

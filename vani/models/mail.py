@@ -104,7 +104,8 @@ class Email(OrgOwned, db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    # A removed mailbox leaves its mail on the prospects' timelines.
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"), nullable=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id", ondelete="SET NULL"), nullable=True)
     prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
     provider_message_id: Mapped[str] = mapped_column(String(255))  # Gmail id, or the IMAP Message-ID / UID

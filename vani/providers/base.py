@@ -57,6 +57,9 @@ class Incoming:
     dedupe_key: str
     payload: Any
     body: bytes
+    # The organisation it belongs to when that is not the one whose URL was called (a Gmail push
+    # belongs to whoever connected the mailbox it names).
+    org_id: int | None = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection
 from vani.models.base import utcnow
+from vani.services.oauth_errors import token_error
 from vani.services.registration.http import ApiClient, ApiError, error_detail
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,7 @@ def _refused(response: requests.Response) -> requests.Response:
     """A compliance hook: an error answer from the token endpoint becomes an ``ApiError``."""
     if response.status_code < 400:
         return response
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and data.get("error"):
-        detail = ": ".join(str(data[k]) for k in ("error", "error_description") if data.get(k))
-    else:
-        detail = error_detail(response)
+    _, detail = token_error(response, error_detail)
     raise ApiError(f"Calendly refused the token request ({response.status_code}) - {detail}",
                    response.status_code, detail)
 

@@ -128,7 +128,8 @@ def event_rows(provider: Provider, items: list[Incoming], verified: bool, header
                address: str | None, org_id: int) -> list[dict]:
     now = utcnow()
     return [dict(
-        org_id=org_id, provider=provider.name, event_type=clean_text(item.event_type)[:120], dedupe_key=dedupe_key(item.dedupe_key),
+        org_id=item.org_id or org_id, provider=provider.name, event_type=clean_text(item.event_type)[:120],
+        dedupe_key=dedupe_key(item.dedupe_key),
         verified=verified, status=EventStatus.RECEIVED.value, body=item.body, headers=headers, payload=item.payload,
         remote_addr=address, received_at=now, next_attempt_at=now, attempts=0) for item in items]
 

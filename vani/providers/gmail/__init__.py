@@ -48,6 +48,21 @@ def decode_data(data: str) -> dict:
     return decoded
 
 
+def _owners(address) -> list[int]:
+    """The organisations with a Gmail mailbox at ``address``."""
+    from sqlalchemy import select
+
+    from vani import tenancy
+    from vani.extensions import db
+    from vani.models import Mailbox
+
+    if not isinstance(address, str) or not address.strip():
+        return []
+    with tenancy.everywhere():
+        return sorted(db.session.execute(select(Mailbox.org_id).where(
+            Mailbox.kind == "gmail", Mailbox.address == address.strip().lower()[:320])).scalars())
+
+
 class GmailProvider(Provider):
     name = "gmail"
     title = "Gmail (Pub/Sub push)"
@@ -89,9 +104,12 @@ class GmailProvider(Provider):
         history = decoded.get("historyId")
         payload = {**body, "decoded": {"emailAddress": decoded.get("emailAddress"),
                                        "historyId": str(history) if history is not None else None}}
-        # Pub/Sub redelivers with the same message id.
+        # Pub/Sub redelivers with the same message id. One push subscription serves every
+        # organisation: the push is stored for each organisation that connected the mailbox it
+        # names (for none, with the organisation whose URL was called, and then ignored).
+        owners = _owners(decoded.get("emailAddress")) or [None]
         return [Incoming(event_type="gmail.mailbox.changed", dedupe_key=f"pubsub:{message_id}",
-                         payload=payload, body=data.body)]
+                         payload=payload, body=data.body, org_id=org_id) for org_id in owners]
 
     def map(self, event, ctx) -> Outcome:
         from vani.services.mail import mailboxes

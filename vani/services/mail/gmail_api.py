@@ -21,6 +21,7 @@ from requests_oauthlib import OAuth2Session
 from vani.models import Mailbox
 from vani.models.base import as_utc, utcnow
 from vani.services import http
+from vani.services.oauth_errors import token_error
 from vani.services.mail.mailboxes import SyncError
 
 SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
@@ -47,13 +48,7 @@ def _refused(response: requests.Response) -> requests.Response:
     """A compliance hook: an error answer from the token endpoint becomes a ``GmailError``."""
     if response.status_code < 400:
         return response
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    error = data.get("error") if isinstance(data, dict) and isinstance(data.get("error"), str) else None
-    detail = ": ".join(str(data[k]) for k in ("error", "error_description") if data.get(k)) if error \
-        else response.text.strip()[:300]
+    error, detail = token_error(response, lambda r: r.text.strip()[:300])
     raise GmailError(f"Google refused the token request ({response.status_code}) - {detail}",
                      response.status_code, reconnect=error == "invalid_grant", reason=error)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
+from sqlalchemy import select
 
 from vani import tenancy
 from vani.errors import Conflict, Forbidden, InvalidField, VaniError
@@ -113,7 +114,7 @@ def connect(pending: Mapping | None, args: Mapping) -> Report:
         mailbox.last_error = f"Gmail did not start pushing changes: {exc.message}"[:2000]
         report.failed.append(mailbox.last_error)
     db.session.flush()
-    mailboxes.mark_due(mailbox.id)  # a new mailbox reads its last days; a reconnected one catches up
+    mailboxes.mark_due(mailbox.id, by_person=True)  # a new mailbox reads its last days; a reconnected one catches up
     db.session.commit()
     mailboxes.wake()
     return report
@@ -130,6 +131,9 @@ def disconnect(mailbox: Mailbox) -> Report:
     report = Report(mailbox.address)
     steps = (("stopped the push", "stopping the push", lambda: Gmail(mailbox, cfg).stop()),
              ("revoked Vani's access", "revoking Vani's access", lambda: _revoke(mailbox, cfg)))
+    if _shared(mailbox):  # the watch and the grant belong to the Google account: keep them for the other
+        steps = ()
+        report.done.append("left Google's push and grant in place: another organisation reads this mailbox")
     for done, doing, step in steps:  # stop first: it needs the token the revocation ends
         try:
             step()
@@ -139,6 +143,14 @@ def disconnect(mailbox: Mailbox) -> Report:
     mailboxes.remove(mailbox.id)
     report.done.append("removed the mailbox from Vani")
     return report
+
+
+def _shared(mailbox: Mailbox) -> bool:
+    """True when another organisation has connected the same Gmail address."""
+    with tenancy.everywhere():
+        return db.session.execute(select(Mailbox.id).where(
+            Mailbox.kind == MailboxKind.GMAIL, Mailbox.address == mailbox.address,
+            Mailbox.id != mailbox.id).limit(1)).first() is not None
 
 
 def _revoke(mailbox: Mailbox, cfg: Mapping) -> None:

@@ -149,7 +149,10 @@ def addresses(items) -> list[tuple[str, str | None]]:
 def as_utc(value) -> datetime | None:
     if not isinstance(value, datetime) or value.tzinfo is None:
         return None
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # "Fri, 31 Dec 9999 23:59 -0100" and other impossible dates
+        return None
 
 
 def first_text_part(body, prefix: str = "") -> tuple[str, bool, bytes, str] | None:
@@ -190,7 +193,7 @@ def snippet(raw: bytes | None, is_html: bool, encoding: bytes, charset: str) -> 
         raw = quopri.decodestring(re.sub(rb"=[0-9A-Fa-f\r]?$", b"", raw))
     try:
         value = raw.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError):  # unknown charsets, and codecs like idna that refuse
         value = raw.decode("utf-8", errors="replace")
     value = value.rstrip("\ufffd")  # a character cut by the byte limit
     if is_html:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from vani.extensions import db
 from vani.models import Mailbox, MailboxFolder
-from vani.services.mail import imap_client, store
+from vani.services.mail import imap_client, mailboxes, store
 from vani.services.mail.mailboxes import SyncError
 from vani.services.mail.store import EmailIn
 
@@ -97,7 +97,13 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, name: str, outbound: bool)
     uidnext = int(info.get(b"UIDNEXT") or 0)
     if not info.get(b"EXISTS") or (uidnext and uidnext <= row.last_uid + 1):
         return 0
-    uids = sorted(u for u in client.search(["UID", f"{row.last_uid + 1}:*"]) if u > row.last_uid)[:PER_FOLDER]
+    uids = sorted(u for u in client.search(["UID", f"{row.last_uid + 1}:*"]) if u > row.last_uid)
+    if len(uids) > PER_FOLDER:
+        if row.last_uid == 0:  # a first read starts with the newest mail, as Gmail reads its last days
+            uids = uids[-PER_FOLDER:]
+        else:  # the rest comes with another sync, asked for now
+            uids = uids[:PER_FOLDER]
+            mailboxes.mark_due(mailbox.id)
     new = 0
     for start in range(0, len(uids), BATCH):
         batch = uids[start:start + BATCH]
@@ -121,9 +127,15 @@ def fetch(client: IMAPClient, uids: list[int], folder: str, uidvalidity: int, ou
     for uid in uids:
         if uid not in data:
             continue
-        part = parts.get(uid)
-        text = imap_client.snippet(openings.get(uid), part[1], part[2], part[3]) if part else None
-        items.append(email_in(data[uid], folder, uidvalidity, uid, outbound, text))
+        try:
+            part = parts.get(uid)
+            text = imap_client.snippet(openings.get(uid), part[1], part[2], part[3]) if part else None
+            items.append(email_in(data[uid], folder, uidvalidity, uid, outbound, text))
+        except Exception:  # one unreadable message must not stop the folder: stored with what is known
+            log.warning("%s UID %s: headers could not be read; stored without them", folder, uid, exc_info=True)
+            items.append(EmailIn(provider_message_id=f"{folder}/{uidvalidity}/{uid}"[:255],
+                                 direction="outbound" if outbound else "inbound", folder=folder,
+                                 date=imap_client.as_utc(data[uid].get(b"INTERNALDATE"))))
     return items
 
 

@@ -116,17 +116,17 @@ class MailboxWatch(threading.Thread):
             client.select_folder("INBOX", readonly=True)
             idle = client.has_capability("IDLE")
             log.info("mailbox %s: watching INBOX (%s)", self.account.id, "IDLE" if idle else f"polling every {poll:.0f} s")
-            self.backoff = 1.0
             self.request_sync()  # whatever came while nobody listened
             while not self.stop.is_set():
                 wait_for_mail(client, poll, self.stop)
+                self.backoff = 1.0  # a wait that ended normally: the connection is sound
                 if not self.stop.is_set():
                     self.request_sync()
 
     def request_sync(self) -> None:
         try:
             with tenancy.acting_for(self.account.org_id):
-                mailboxes.request_sync(self.account.id)
+                mailboxes.request_sync(self.account.id, by_person=False)
             self.syncs_requested += 1
         except Exception as exc:  # the database or Redis away: the next wake-up asks again
             db.session.rollback()

@@ -68,9 +68,12 @@ def add_imap(form: Mapping) -> Mailbox:
     if "ssl" not in form:
         ssl = True
     mailbox = by_address(MailboxKind.IMAP, address)
+    moved = mailbox is not None and (mailbox.imap_host, mailbox.imap_port, mailbox.imap_user, mailbox.imap_ssl) \
+        != (host, port, user, ssl)
+    if (mailbox is None or moved) and not password:  # the stored password only ever goes where it went
+        raise InvalidField("password", "give the IMAP password" if mailbox is None else
+                           "give the password again to change the server, port, user or TLS")
     if mailbox is None:
-        if not password:
-            raise InvalidField("password", "give the IMAP password")
         mailbox = Mailbox(kind=MailboxKind.IMAP, address=address)
         db.session.add(mailbox)
     mailbox.imap_host, mailbox.imap_port, mailbox.imap_user, mailbox.imap_ssl = host, port, user, ssl
@@ -92,11 +95,14 @@ def remove(mailbox_id: int) -> None:
     db.session.commit()
 
 
-def mark_due(mailbox_id: int) -> bool:
-    """Make the mailbox's sync due now (no commit). A mailbox syncing right now is marked to sync
-    again when it finishes. True when a sync was made due."""
+def mark_due(mailbox_id: int, by_person: bool = False) -> bool:
+    """Make the mailbox's sync due now (no commit). A push or a watcher wakes only a resting
+    mailbox: a failing one keeps its backoff, a dead one waits for a person. ``by_person``
+    (*Sync now*, a new connection) starts over whatever the state. A mailbox syncing right now
+    is marked to sync again when it finishes. True when a sync was made due."""
     now = utcnow()
-    due = db.session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.status.in_(WAKEABLE)).values(
+    states = WAKEABLE if by_person else (SyncStatus.IDLE,)
+    due = db.session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.status.in_(states)).values(
         status=SyncStatus.PENDING, next_attempt_at=now, attempts=0)).rowcount
     if not due:
         db.session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.status == SyncStatus.SYNCING)
@@ -104,9 +110,9 @@ def mark_due(mailbox_id: int) -> bool:
     return bool(due)
 
 
-def request_sync(mailbox_id: int) -> bool:
-    """*Sync now*: commits and wakes a worker."""
-    due = mark_due(mailbox_id)
+def request_sync(mailbox_id: int, by_person: bool = True) -> bool:
+    """*Sync now* (or, with ``by_person`` False, the watcher's wake-up): commits and wakes a worker."""
+    due = mark_due(mailbox_id, by_person)
     db.session.commit()
     wake()
     return due

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from vani.extensions import db
 from vani.models import EventStatus, Mailbox, WebhookEvent
 from vani.models.base import isoformat, utcnow
-from vani.providers.safejson import clean
+from vani.providers.safejson import clean, clean_text
 from vani.services.dbutil import insert_ignore
 
 RECEIVED, SENT = "email.received", "email.sent"
@@ -48,9 +48,15 @@ class EmailIn:
 
 
 def dedupe_key(mailbox: Mailbox, item: EmailIn) -> str:
-    own = (item.message_id or "").strip() or item.provider_message_id
+    """Gmail's id; else the Message-ID; else what the message says of itself (its UID changes
+    when a folder is renumbered, so it cannot be the key)."""
+    own = (item.message_id or "").strip()
     if mailbox.kind == "gmail":
         own = item.provider_message_id
+    elif not own:
+        facts = "\n".join([item.direction, item.from_address or "", ",".join(item.to), item.subject or "",
+                           isoformat(item.date) or "", item.snippet or ""])
+        own = "content:" + hashlib.sha256(facts.encode("utf-8", "replace")).hexdigest()
     key = f"{mailbox.id}:{own}"
     return key if len(key) <= 255 else f"{mailbox.id}:sha256:{hashlib.sha256(own.encode()).hexdigest()}"
 
@@ -63,7 +69,7 @@ def store(mailbox: Mailbox, items: list[EmailIn]) -> int:
     rows = [dict(org_id=mailbox.org_id, provider=str(mailbox.kind),
                  event_type=SENT if item.direction == "outbound" else RECEIVED, dedupe_key=dedupe_key(mailbox, item),
                  verified=True, status=EventStatus.RECEIVED.value, body=b"", headers={},
-                 payload=item.payload(mailbox), subject_email=(item.from_address or "")[:320] or None,
+                 payload=item.payload(mailbox), subject_email=clean_text(item.from_address or "")[:320] or None,
                  remote_addr=None, received_at=now, next_attempt_at=now, attempts=0) for item in items]
     new = 0
     for row in rows:  # one by one: a batch may repeat a message (a Gmail thread listed twice)

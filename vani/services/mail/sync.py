@@ -34,7 +34,8 @@ def policy(cfg: Mapping) -> work.RetryPolicy:
 
 
 def lease(cfg: Mapping) -> timedelta:
-    return timedelta(seconds=max(int(cfg.get("VANI_MAIL_TIMEOUT_SECONDS", 30)), 5) * 4)
+    """Long enough for a sync of hundreds of messages (a sync run twice stores nothing twice)."""
+    return timedelta(seconds=max(int(cfg.get("VANI_MAIL_TIMEOUT_SECONDS", 30)), 5) * 20)
 
 
 def sync_one(claim: work.Claim, mailbox_id: int) -> None:
