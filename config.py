@@ -128,6 +128,9 @@ class Config:
         self.VANI_SEND_MAX_ATTEMPTS = _int("VANI_SEND_MAX_ATTEMPTS", 6)
         self.VANI_SEND_RETRY_SCHEDULE = _env("VANI_SEND_RETRY_SCHEDULE", "10s,30s,2m,10m,30m")  # the last repeats
         self.VANI_AUTOREPLY_COOLDOWN = _int("VANI_AUTOREPLY_COOLDOWN", 3600)  # seconds between auto-replies
+        # Alerts on silent failure: a provider is "quiet" after this many usual gaps, and at least these hours
+        self.VANI_ALERT_QUIET_FACTOR = float(_env("VANI_ALERT_QUIET_FACTOR", "10"))
+        self.VANI_ALERT_QUIET_MIN_HOURS = float(_env("VANI_ALERT_QUIET_MIN_HOURS", "6"))
         # Email: Gmail (OAuth, users.watch, Pub/Sub push with OIDC) and IMAP
         self.GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID")
         self.GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET")

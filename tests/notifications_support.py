@@ -1,7 +1,10 @@
 """Shared pieces of the notification tests: a Twilio inbound body that raises notifications,
-row readers."""
+row readers, a local SMTP server."""
 from __future__ import annotations
 
+import email
+import socket
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -41,3 +44,32 @@ def time_passes(db, row: NotificationSend) -> None:
     assert as_utc(row.next_attempt_at) > utcnow()
     db.session.get(NotificationSend, row.id).next_attempt_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
+
+
+class Inbox:
+    """An aiosmtpd handler keeping each message as (recipients, parsed message)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server(app):
+    """A local SMTP server for the duration, set as ``SMTP_URL``: yields its Inbox."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_URL=f"smtp://127.0.0.1:{port}", VANI_NOTIFY_EMAIL_FROM="vani@example.com")
+    try:
+        yield inbox
+    finally:
+        controller.stop()

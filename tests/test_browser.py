@@ -202,3 +202,40 @@ def test_reply_on_whatsapp_and_watch_it_delivered(app, live_server, browser_page
     run_worker()
     expect(reply.locator(".msg-status")).to_have_text("delivered", timeout=5_000)  # no reload
     page.screenshot(path=str(ARTIFACTS / "conversation-reply.png"), full_page=True)
+
+
+def test_prospect_page_shows_answers_source_owner_and_stage(app, live_server, browser_page, make_user, client,
+                                                            run_worker):
+    """A Cal.com booking with answers, UTM and a host who is a member: the prospect page shows
+    them, with the stage, in a real browser."""
+    import json
+    from pathlib import Path as _Path
+
+    from playwright.sync_api import expect
+
+    from tests.signing import post_cal_com
+    from vani.extensions import db
+    from vani.models import Prospect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    body = json.loads((_Path(__file__).parent / "fixtures" / "cal_com" / "booking_created_with_answers.json").read_text())
+    host = body["payload"]["organizer"]["email"]
+    make_user("staff", email=host)
+    assert post_cal_com(client, body).status_code == 200
+    run_worker()
+    prospect = db.session.execute(db.select(Prospect)).scalar_one()
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login")
+    page.get_by_label("Email").fill(host)
+    page.get_by_label("Password").fill("password-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/dashboard/prospects")  # staff see their own prospects by default
+    expect(page.locator(f'tr[data-id="{prospect.id}"]')).to_contain_text("booked")
+    page.locator(f'tr[data-id="{prospect.id}"] a').first.click()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("booked")
+    expect(facts).to_contain_text(host)
+    expect(facts).to_contain_text(prospect.utm_source)
+    answers = page.locator("dl.answers").first
+    expect(answers).to_contain_text(prospect.meetings[0].answers[0]["question"])
+    page.screenshot(path=str(ARTIFACTS / "prospect-qualified.png"), full_page=True)

@@ -42,7 +42,7 @@ def test_created_then_cancelled(client, run_worker):
         "Cal.com meeting scheduled for 2026-02-10 09:00 UTC – Intro call",
         "Cal.com meeting cancelled for 2026-02-10 09:00 UTC – Intro call (by guest@example.test); reason: No budget",
     ]
-    assert bs.emitted() == {"prospect.created": 1, "meeting.scheduled": 1, "meeting.cancelled": 1}
+    assert bs.emitted() == {"prospect.created": 1, "meeting.scheduled": 1, "meeting.cancelled": 1, "prospect.updated": 1}  # back to lead
 
 
 def test_requested_is_pending_until_created(client, run_worker):
@@ -106,10 +106,10 @@ def test_meeting_ended_completes_and_notifies_once(client, run_worker, app):
     assert bs.emitted()["meeting.completed"] == 1
 
 
-def test_meeting_started_records_without_changing_status(client, run_worker):
+def test_meeting_started_is_in_progress_and_never_reopens(client, run_worker):
     [ev] = deliver(client, run_worker, flat("MEETING_STARTED", "s1"))
-    assert ev.status == "processed" and "unchanged" in ev.outcome
-    assert bs.meeting("cal_com", "s1").status == "scheduled"
+    assert ev.status == "processed"
+    assert bs.meeting("cal_com", "s1").status == "in_progress"
     deliver(client, run_worker, flat("MEETING_ENDED", "s1"), flat("MEETING_STARTED", "s1", idempotencyKey="again"))
     assert bs.meeting("cal_com", "s1").status == "completed"
 
@@ -143,7 +143,7 @@ def test_no_show_marked_and_unmarked(client, run_worker):
               "payload": {**mark["payload"], "attendees": [{"email": "guest@example.test", "noShow": False}]}}
     deliver(client, run_worker, unmark)
     assert bs.meeting("cal_com", "n1").status == "scheduled"
-    assert bs.emitted() == {"prospect.created": 1, "meeting.scheduled": 2, "meeting.no_show": 1}
+    assert bs.emitted() == {"prospect.created": 1, "meeting.scheduled": 2, "meeting.no_show": 1, "prospect.updated": 1}  # booked → no_show
 
 
 @pytest.mark.parametrize("body,reason", [
@@ -151,7 +151,7 @@ def test_no_show_marked_and_unmarked(client, run_worker):
      "no meeting for booking ghost"),
     (cal_booking("BOOKING_CANCELLED", "ghost2", start=None, end=None), "no times"),
     ({"triggerEvent": "MEETING_ENDED", "title": "x"}, "no uid"),
-    ({"triggerEvent": "FORM_SUBMITTED", "payload": {}}, "FORM_SUBMITTED"),
+    ({"triggerEvent": "FORM_SUBMITTED", "payload": {}}, "hold no email"),  # forms now become leads
 ])
 def test_unmappable_events_are_ignored_with_reason(client, run_worker, body, reason):
     [ev] = deliver(client, run_worker, body)

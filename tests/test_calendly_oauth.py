@@ -26,7 +26,8 @@ PUBLIC = "https://vani.example.com"
 REDIRECT = PUBLIC + "/dashboard/calendly/callback"
 CLIENT_ID, CLIENT_SECRET = "client-id", "client-secret"
 BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-EVENTS = ["invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted"]
+EVENTS = ["invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted",
+          "routing_form_submission.created"]
 SAMPLE = (ROOT / "vani" / "samples" / "calendly" / "invitee.created.json").read_bytes()
 
 

@@ -78,11 +78,11 @@ def test_replay_reports_an_unknown_event(app):
 
 
 def test_replay_shows_the_ignore_reason(app, client, run_worker):
-    event_id = post_calendly(client, {"event": "routing_form_submission.created", "created_at": "2026-01-01T00:00:00Z",
-                                      "payload": {"uri": "https://api.calendly.com/rfs/1"}}).json["event_id"]
+    event_id = post_calendly(client, {"event": "event_type.updated", "created_at": "2026-01-01T00:00:00Z",
+                                      "payload": {"uri": "https://api.calendly.com/event_types/1"}}).json["event_id"]
     run_worker()
     result = run(app, "replay", str(event_id))
-    assert "ignored" in result.output and "routing_form_submission.created" in result.output
+    assert "ignored" in result.output and "event_type.updated" in result.output
 
 
 def test_sweep_wakes_the_lanes_with_stored_work(app, client, run_worker, redis_client):

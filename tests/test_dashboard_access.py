@@ -154,12 +154,13 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
          {"host": "imap.example.com", "user": "ops@example.com", "password": "pw-123456"}, "admin"),
         ("sync mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/sync", {}, "staff"),
         ("remove mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/remove", {}, "admin"),
+        ("set prospect owner", f"/dashboard/prospects/{ids['prospect']}/owner", {"owner": "me"}, "staff"),
         ("disconnect Gmail mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/gmail/disconnect", {}, "admin"),
     ]
 
 
 PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token", "conversation",
-                                 "reply", "rule", "mailbox"), 1)
+                                 "reply", "rule", "mailbox", "prospect"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
@@ -170,7 +171,8 @@ def ids(app, make_user) -> dict[str, int]:
 
     data = seed_all()
     reply, rule = seed_reply(data["conversation"])
-    return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id, "mailbox": seed_mailbox().id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
+    return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id, "mailbox": seed_mailbox().id,
+            "prospect": data["prospect"].id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "user": make_user("viewer", email="target@example.com").id,
             "token": create_token("target", ["read"])[0].id}

@@ -13,7 +13,8 @@ from vani.services.registration.calendly import CalendlyRegistrar
 
 TARGET_BASE = "https://new-tunnel.ngrok-free.app"
 TARGET = TARGET_BASE + "/api/webhooks/calendly"
-EVENTS = ["invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted"]
+USER_EVENTS = ["invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted"]
+EVENTS = USER_EVENTS + ["routing_form_submission.created"]  # routing forms: organization scope only
 
 
 class FakeCalendly:
@@ -160,7 +161,21 @@ def test_user_scope_when_the_token_is_not_an_admin(app, httpserver):
     assert lists[0]["scope"] == "organization" and lists[-1] == {
         "organization": fake.org, "scope": "user", "user": fake.user, "count": "100"}
     body = fake.calls("POST")[0][3]
-    assert body["scope"] == "user" and body["user"] == fake.user
+    assert body["scope"] == "user" and body["user"] == fake.user and body["events"] == USER_EVENTS
+    # A second run finds the user-scoped subscription complete for its scope.
+    result = run(app, "register", "--url", TARGET_BASE, "--provider", "calendly")
+    assert result.exit_code == 0 and "up to date" in result.output, result.output
+    assert len(fake.calls("POST")) == 1 and fake.calls("DELETE") == []
+
+
+def test_subscription_without_routing_forms_is_replaced(app, fake):
+    assert run(app, "register", "--url", TARGET_BASE).exit_code == 0
+    [sub] = fake.subs.values()
+    sub["events"] = list(USER_EVENTS)  # made before Vani handled routing form submissions
+    result = run(app, "register", "--url", TARGET_BASE, "--provider", "calendly")
+    assert result.exit_code == 0, result.output
+    [sub] = fake.subs.values()
+    assert sub["events"] == EVENTS and stored().external_id == sub["uri"]
 
 
 def test_dry_run_changes_nothing(app, fake):

@@ -1,6 +1,6 @@
 """Scheduled maintenance, queued by the scheduler (``CRON``) and run by a worker in the app
 context: the daily retention cleanup, keeping Calendly connections' tokens fresh, the daily
-renewal of Gmail watches; and the Calendly sync the API can ask for."""
+renewal of Gmail watches, the alerts on silent failure; and the Calendly sync the API can ask for."""
 from __future__ import annotations
 
 import logging
@@ -52,6 +52,13 @@ def renew_gmail_watches() -> dict[str, int]:
     return counts
 
 
+def check_alerts() -> dict[str, int]:
+    """Alert the admins of what failed silently since the last check (once per incident)."""
+    from vani.services import alerts
+
+    return alerts.check()
+
+
 def forget_expired_secrets() -> int:
     """Subscription secrets replaced more than a rotation window ago are no longer kept."""
     from vani.services.webhooks.subscriptions import clear_expired_secrets
@@ -62,4 +69,5 @@ def forget_expired_secrets() -> int:
 # What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
 CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
         CronEntry(refresh_calendly_connections, interval=600, timeout=300),
-        CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800)]  # a watch lasts 7 days
+        CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800),  # a watch lasts 7 days
+        CronEntry(check_alerts, interval=300, timeout=300)]

@@ -18,7 +18,9 @@ from vani.models.domain import (  # noqa: F401
     NotificationStatus,
     Prospect,
     ProspectNote,
+    ProspectStage,
 )
+from vani.models.leads import Lead  # noqa: F401
 from vani.models.events import EventStatus, RejectedCall, WebhookEvent  # noqa: F401
 from vani.models.mail import (  # noqa: F401
     Email, EmailDirection, Mailbox, MailboxFolder, MailboxKind, MailboxState, SyncStatus,

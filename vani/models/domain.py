@@ -20,11 +20,26 @@ class MeetingStatus(enum.StrEnum):
     RESCHEDULED = "rescheduled"  # replaced by another meeting
     COMPLETED = "completed"
     NO_SHOW = "no_show"
+    IN_PROGRESS = "in_progress"  # Cal.com MEETING_STARTED
 
     @classmethod
     def final(cls) -> frozenset[MeetingStatus]:
         """States a late "scheduled" never reopens."""
         return frozenset({cls.CANCELLED, cls.RESCHEDULED, cls.COMPLETED, cls.NO_SHOW})
+
+
+class ProspectStage(enum.StrEnum):
+    """Where a prospect is in the funnel; moved forward by events, never back by a late one
+    (only a cancel with no other live meeting takes ``booked`` back to ``lead``)."""
+    LEAD = "lead"
+    BOOKED = "booked"
+    MET = "met"
+    NO_SHOW = "no_show"
+    PAID = "paid"
+
+    @property
+    def rank(self) -> int:
+        return {"lead": 0, "booked": 1, "met": 2, "no_show": 2, "paid": 3}[self.value]
 
 
 class NotificationStatus(enum.StrEnum):
@@ -41,6 +56,9 @@ class Prospect(OrgOwned, db.Model):
         UniqueConstraint("org_id", "email", name="uq_prospects_org_email"),
         Index("ix_prospects_phone", "org_id", "phone"),
         Index("ix_prospects_created", "org_id", "created_at", "id"),
+        Index("ix_prospects_stage", "org_id", "stage"),
+        Index("ix_prospects_owner", "org_id", "owner_id"),
+        Index("ix_prospects_utm_source", "org_id", "utm_source"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -49,6 +67,13 @@ class Prospect(OrgOwned, db.Model):
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)  # E.164
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    stage: Mapped[ProspectStage] = mapped_column(state_type(ProspectStage), default=ProspectStage.LEAD)
+    # First touch: the UTM fields of the first form or booking that carried any.
+    utm: Mapped[dict] = mapped_column(JSONType, default=dict)
+    utm_source: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    owner_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    owner_set_by_hand: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -60,7 +85,8 @@ class Prospect(OrgOwned, db.Model):
     def to_dict(self) -> dict:
         return {
             "id": self.id, "email": self.email, "name": self.name, "phone": self.phone,
-            "timezone": self.timezone, "source": self.source,
+            "timezone": self.timezone, "source": self.source, "stage": self.stage or ProspectStage.LEAD,
+            "utm": self.utm or {}, "owner_id": self.owner_id, "owner_email": self.owner_email,
             "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
         }
 
@@ -91,6 +117,7 @@ class Meeting(OrgOwned, db.Model):
         UniqueConstraint("org_id", "provider", "provider_ref", name="uq_meetings_org_provider_ref"),
         Index("ix_meetings_status_start", "org_id", "status", "start_at"),
         Index("ix_meetings_start", "org_id", "start_at", "id"),
+        Index("ix_meetings_booking_id", "org_id", "provider", "booking_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -112,6 +139,14 @@ class Meeting(OrgOwned, db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     payment_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
     payment_currency: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    answers: Mapped[list] = mapped_column(JSONType, default=list)  # [{"question", "answer"}] from the booking form
+    utm: Mapped[dict] = mapped_column(JSONType, default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    owner_email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # the host
+    booking_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # Cal.com's numeric booking id
+    payment_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recording_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    transcript_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     # Provider timestamp of the newest change applied, to ignore late, older updates.
     last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -129,7 +164,10 @@ class Meeting(OrgOwned, db.Model):
             "cancellation_reason": self.cancellation_reason, "replaces_id": self.replaces_id,
             "paid_at": isoformat(self.paid_at),
             "payment_amount": str(self.payment_amount) if self.payment_amount is not None else None,
-            "payment_currency": self.payment_currency,
+            "payment_currency": self.payment_currency, "answers": self.answers or [], "utm": self.utm or {},
+            "owner_id": self.owner_id, "owner_email": self.owner_email,
+            "payment_started_at": isoformat(self.payment_started_at), "recording_url": self.recording_url,
+            "transcript_url": self.transcript_url,
             "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
         }
 

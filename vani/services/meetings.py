@@ -13,16 +13,21 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus
+from vani.models import Meeting, MeetingStatus, ProspectStage
 from vani.models.base import as_utc, utcnow
-from vani.services import outbox, prospects
+from vani.services import outbox, prospects, qualification
 from vani.services.dbutil import fit, insert_new
 from vani.services.notifications import moments
 from vani.services.processing.context import EventContext
 
 REF_MAX = 512  # Meeting.provider_ref
 MAX_AMOUNT = Decimal(10) ** 10  # Meeting.payment_amount is Numeric(12, 2)
-LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING)
+LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING, MeetingStatus.IN_PROGRESS)
+STAGES = {MeetingStatus.SCHEDULED: ProspectStage.BOOKED, MeetingStatus.PENDING: ProspectStage.BOOKED,
+          MeetingStatus.IN_PROGRESS: ProspectStage.BOOKED, MeetingStatus.COMPLETED: ProspectStage.MET,
+          MeetingStatus.NO_SHOW: ProspectStage.NO_SHOW}
+EVENT_TYPES = {MeetingStatus.PENDING: "meeting.scheduled", MeetingStatus.IN_PROGRESS: "meeting.started"}
+NOTIFIED = ("meeting.scheduled", "meeting.cancelled", "meeting.no_show")
 
 
 def describe_time(value: datetime) -> str:
@@ -91,8 +96,18 @@ def data(meeting: Meeting) -> dict:
 
 
 def _emit(ctx: EventContext, meeting: Meeting, status: MeetingStatus, suffix: str = "") -> None:
-    event_type = "meeting.scheduled" if status == MeetingStatus.PENDING else f"meeting.{status}"
+    """Tell subscribers (and, for bookings, cancels and no-shows, the team) that the meeting is
+    now ``status``; move its prospect's stage along."""
+    event_type = EVENT_TYPES.get(status, f"meeting.{status}")
+    if status in STAGES:
+        qualification.advance(ctx, meeting.prospect, STAGES[status])
+    elif status == MeetingStatus.CANCELLED:
+        qualification.after_cancel(ctx, meeting.prospect)
     outbox.emit(ctx, event_type, data(meeting), f"{meeting.id}:{status}{suffix}")
+    if event_type in NOTIFIED and not suffix:
+        moments.notify(ctx, event_type, f"{event_type}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting,
+                       data={"title": meeting.title, "start_at": meeting.start_at.isoformat() if meeting.start_at else None,
+                             "reason": meeting.cancellation_reason})
 
 
 def set_status(ctx: EventContext, meeting: Meeting, status: MeetingStatus, changed_at: datetime | None = None,
@@ -161,4 +176,5 @@ def record_payment(ctx: EventContext, meeting: Meeting, amount: Decimal | None, 
     moments.notify(ctx, "payment.received", f"payment.received:{meeting.provider}:{meeting.provider_ref}",
                    meeting=meeting, data=payload)
     outbox.emit(ctx, "payment.received", payload, meeting.id)
+    qualification.advance(ctx, meeting.prospect, ProspectStage.PAID)
     return True

@@ -30,7 +30,8 @@ def _tones() -> dict[str, str]:
              for s in states}
     tones.update({str(MeetingStatus.NO_SHOW): "warn", "healthy": "ok", "failing": "warn", "disabled": "bad",
                   "rejected": "bad", "connected": "ok", "error": "warn", "needs_reconnect": "bad", "idle": "muted",
-                  "syncing": "info"})
+                  "syncing": "info", "booked": "info", "met": "ok", "paid": "ok", "lead": "muted",
+                  "in_progress": "info"})
     return tones
 
 

@@ -1,34 +1,71 @@
 """Prospects (list, timeline) and meetings (list)."""
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, Prospect
-from vani.services.dashboard import people
+from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage
+from vani.services.dashboard import messaging, people
 from vani.web import bp
+from vani.web.access import role_required
+
+
+def owner_filter() -> str:
+    """``?owner=``: mine, none or any; staff see their own by default."""
+    chosen = request.args.get("owner")
+    if chosen in people.OWNER_CHOICES:
+        return chosen
+    return "mine" if current_user.role == "staff" else "any"
 
 
 @bp.get("/prospects")
 def prospects():
     q = (request.args.get("q") or "").strip() or None
     cursor = request.args.get("cursor") or None
-    rows, next_cursor = people.list_prospects(q, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
-    return render_template("prospects/list.html", rows=rows, q=q, cursor=cursor, next_cursor=next_cursor)
+    owner = owner_filter()
+    rows, next_cursor = people.list_prospects(
+        q, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"], stage=request.args.get("stage") or None,
+        source=request.args.get("source") or None, owner=owner, user_id=current_user.id)
+    return render_template("prospects/list.html", rows=rows, q=q, cursor=cursor, next_cursor=next_cursor,
+                           owner=owner, stages=list(ProspectStage), sources=people.sources(),
+                           members=messaging.member_names())
 
 
 @bp.get("/prospects/<int:prospect_id>")
 def prospect_detail(prospect_id: int):
     prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
-    return render_template("prospects/detail.html", p=prospect, items=people.timeline(prospect))
+    return render_template("prospects/detail.html", p=prospect, items=people.timeline(prospect),
+                           members=messaging.member_names())
+
+
+@bp.post("/prospects/<int:prospect_id>/owner")
+@role_required("staff")
+def set_prospect_owner(prospect_id: int):
+    prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
+    choice = (request.form.get("owner") or "").strip()
+    members = messaging.member_names()
+    if choice == "me":
+        choice = str(current_user.id)
+    if choice and not (choice.isascii() and choice.isdecimal() and int(choice) in members):
+        flash("Choose a member of this organisation.", "error")
+    else:
+        prospect.owner_id = int(choice) if choice else None
+        prospect.owner_email = members.get(prospect.owner_id) if prospect.owner_id else None
+        prospect.owner_set_by_hand = True
+        db.session.commit()
+        flash(f"Owner set to {prospect.owner_email or 'nobody'}.", "success")
+    return redirect(url_for("dash.prospect_detail", prospect_id=prospect_id), 303)
 
 
 @bp.get("/meetings")
 def meetings():
     cursor = request.args.get("cursor") or None
-    rows, next_cursor = people.list_meetings(request.args, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    owner = owner_filter()
+    args = {**request.args.to_dict(), "owner": owner, "user_id": current_user.id}
+    rows, next_cursor = people.list_meetings(args, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
     return render_template("meetings.html", rows=rows, cursor=cursor, next_cursor=next_cursor,
-                           statuses=list(MeetingStatus))
+                           statuses=list(MeetingStatus), owner=owner)
 
 
 @bp.get("/meetings/<int:meeting_id>")

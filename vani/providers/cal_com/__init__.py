@@ -25,7 +25,16 @@ class CalComProvider(Provider):
         return [Incoming(event_type=trigger, dedupe_key=key, payload=body, body=data.body)]
 
     def map(self, event, ctx) -> Outcome:
-        return mapper.map_event(event.payload, ctx)
+        return mapper.map_event(self._ordered(event), ctx)
+
+    @staticmethod
+    def _ordered(event) -> dict:
+        """The body as sent: the stored payload may have lost its key order (PostgreSQL's jsonb),
+        and the order of form answers is the order of the questions."""
+        try:
+            return parse_json_object(event.body) if event.body else event.payload
+        except BadPayload:
+            return event.payload
 
 
 provider = CalComProvider()

@@ -1,16 +1,22 @@
 """Cal.com triggers → prospects, meetings, notes, payments (see ``vani.services.meetings``).
 
 The meeting's provider id is the booking ``uid``; a reschedule is a new booking (new uid)
-linked to the one it replaces (``rescheduleUid``). The prospect is the first attendee.
+linked to the one it replaces (``rescheduleUid``). The prospect is the first attendee; the
+booking form's answers, its UTM source and the host (organizer) qualify the meeting. Triggers
+that name only Cal.com's numeric booking id find the meeting by ``booking_id``.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+from sqlalchemy import select
+
+from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.providers.base import Outcome
+from vani.providers.cal_com import forms
 from vani.providers.cal_com.shapes import Booking, read_booking
-from vani.services import meetings, prospects
+from vani.services import meetings, prospects, qualification
 from vani.services.meetings import describe_time, headline
 from vani.services.notifications import moments
 from vani.services.processing.context import EventContext as MappingContext
@@ -43,7 +49,27 @@ def _meeting(b: Booking, ctx: MappingContext, status: MeetingStatus, reason: str
     meeting = meetings.upsert(ctx, b.uid, status, b.changed_at, reason=reason,
                                  **b.meeting_fields(prospect.id if prospect else None), **extra)
     ctx.focus(meeting)
+    qualification.apply(ctx, meeting, answers=b.answers, utm=b.utm, host_email=b.host_email)
     return meeting, prospect or meeting.prospect, None
+
+
+def _known(b: Booking, ctx: MappingContext) -> Meeting | None:
+    """The meeting an event names by uid or by Cal.com's booking id (no payload to create it from);
+    the id is kept beside the uid."""
+    meeting = meetings.get("cal_com", b.uid) if b.uid else None
+    if meeting is None and b.booking_id:
+        meeting = db.session.execute(select(Meeting).where(
+            Meeting.provider == "cal_com", Meeting.booking_id == b.booking_id).order_by(Meeting.id)
+            .with_for_update()).scalars().first()
+    if meeting is not None:
+        if b.booking_id and not meeting.booking_id:
+            meeting.booking_id = b.booking_id
+        ctx.focus(meeting)
+    return meeting
+
+
+def _unknown(b: Booking) -> Outcome:
+    return Outcome.ignored(f"no meeting is known for Cal.com booking {b.booking_id or b.uid or '(unnamed)'}")
 
 
 def _note(ctx: MappingContext, prospect: Prospect | None, meeting: Meeting, text: str, purpose: str) -> None:
@@ -117,12 +143,15 @@ def ended(b: Booking, ctx: MappingContext) -> Outcome:
 
 
 def started(b: Booking, ctx: MappingContext) -> Outcome:
-    """Recorded, not a status: makes sure the prospect and meeting exist; a meeting is never
-    reopened by it."""
-    meeting, _, why = _meeting(b, ctx, _live_status(b))
+    """The meeting is under way (``in_progress``); a late start never reopens an ended meeting."""
+    meeting, prospect, why = _meeting(b, ctx, MeetingStatus.IN_PROGRESS)
     if meeting is None:
         return Outcome.ignored(why)
-    return Outcome.processed("meeting started; status unchanged")
+    if meeting.status != MeetingStatus.IN_PROGRESS:
+        return Outcome.processed(f"meeting started; it is already {meeting.status}")
+    _note(ctx, prospect, meeting, f"{TITLE} meeting started" + (f" – {meeting.title}" if meeting.title else ""),
+          "started")
+    return Outcome.processed()
 
 
 def paid(b: Booking, ctx: MappingContext) -> Outcome:
@@ -136,13 +165,61 @@ def paid(b: Booking, ctx: MappingContext) -> Outcome:
     return Outcome.processed()
 
 
+def payment_started(b: Booking, ctx: MappingContext) -> Outcome:
+    """A checkout begun, not finished: the meeting is paid only with ``BOOKING_PAID``."""
+    meeting, prospect, why = _meeting(b, ctx, _live_status(b))
+    if meeting is None:
+        return Outcome.ignored(why)
+    if meeting.payment_started_at is None:
+        meeting.payment_started_at = b.changed_at or ctx.received_at
+    amount = f"{b.price} {b.currency or ''}".strip() if b.price is not None else "amount unknown"
+    _note(ctx, prospect, meeting, f"Payment started, not completed: {amount}"
+          + (f" – {meeting.title}" if meeting.title else ""), "payment_started")
+    return Outcome.processed()
+
+
+def recording(b: Booking, ctx: MappingContext) -> Outcome:
+    if not (b.recording_url or b.transcript_url):
+        return Outcome.ignored("the recording event carries no download link")
+    meeting = _known(b, ctx)
+    if meeting is None:
+        return _unknown(b)
+    lines = []
+    if b.recording_url and meeting.recording_url != b.recording_url:
+        meeting.recording_url = b.recording_url
+        lines.append(f"{TITLE} recording ready: {b.recording_url}")
+    if b.transcript_url and meeting.transcript_url != b.transcript_url:
+        meeting.transcript_url = b.transcript_url
+        lines.append(f"{TITLE} transcript ready: {b.transcript_url}")
+    if lines:
+        _note(ctx, meeting.prospect, meeting, "\n".join(lines), "recording")
+    return Outcome.processed(None if lines else "links already attached")
+
+
+def video_no_show(b: Booking, ctx: MappingContext, guests: bool) -> Outcome:
+    """Cal Video saw nobody (guests) or not the host join: a guest no-show marks the meeting; a
+    host's is a note for the team."""
+    if not b.booking_id and not b.uid:
+        return Outcome.ignored("the no-show event names no booking")
+    meeting = _known(b, ctx)
+    if meeting is None:
+        return _unknown(b)
+    if guests:
+        meetings.set_status(ctx, meeting, MeetingStatus.NO_SHOW, b.changed_at)
+        text = "Cal Video: the guest did not join"
+    else:
+        text = "Cal Video: the host" + (f" {b.host_no_show}" if b.host_no_show else "") + " did not join"
+    _note(ctx, meeting.prospect, meeting, text + (f" ({b.message})" if b.message else ""),
+          "guest_no_show" if guests else "host_no_show")
+    return Outcome.processed()
+
+
 def no_show(b: Booking, ctx: MappingContext) -> Outcome:
     if not b.uid:
         return Outcome.ignored("the no-show update names no booking")
-    meeting = meetings.get("cal_com", b.uid)
+    meeting = _known(b, ctx)
     if meeting is None:
         return Outcome.ignored(f"no meeting for booking {b.uid}; the no-show update carries no booking times")
-    ctx.focus(meeting)
     marked = any(a.no_show for a in b.attendees)
     if marked:
         meetings.set_status(ctx, meeting, MeetingStatus.NO_SHOW, b.changed_at)
@@ -154,7 +231,7 @@ def no_show(b: Booking, ctx: MappingContext) -> Outcome:
     return Outcome.processed()
 
 
-HANDLERS: dict[str, Callable[[Booking, MappingContext], Outcome]] = {
+BOOKING_HANDLERS: dict[str, Callable[[Booking, MappingContext], Outcome]] = {
     "BOOKING_CREATED": booked,
     "BOOKING_REQUESTED": lambda b, ctx: booked(b, ctx, MeetingStatus.PENDING),
     "BOOKING_RESCHEDULED": rescheduled,
@@ -164,12 +241,25 @@ HANDLERS: dict[str, Callable[[Booking, MappingContext], Outcome]] = {
     "MEETING_ENDED": ended,
     "BOOKING_PAID": paid,
     "BOOKING_NO_SHOW_UPDATED": no_show,
+    "BOOKING_PAYMENT_INITIATED": payment_started,
+    "RECORDING_READY": recording,
+    "RECORDING_TRANSCRIPTION_GENERATED": recording,
+    "AFTER_GUESTS_CAL_VIDEO_NO_SHOW": lambda b, ctx: video_no_show(b, ctx, guests=True),
+    "AFTER_HOSTS_CAL_VIDEO_NO_SHOW": lambda b, ctx: video_no_show(b, ctx, guests=False),
 }
+# Triggers that are no booking: their handlers read the body itself.
+BODY_HANDLERS: dict[str, Callable[[dict, MappingContext], Outcome]] = {
+    "FORM_SUBMITTED": forms.submitted,
+    "FORM_SUBMITTED_NO_EVENT": forms.submitted,
+}
+HANDLERS = {**BOOKING_HANDLERS, **BODY_HANDLERS}  # every trigger mapped (what registration subscribes to)
 
 
 def map_event(body: dict, ctx: MappingContext) -> Outcome:
     trigger = body.get("triggerEvent")
-    handler = HANDLERS.get(trigger)
+    if trigger in BODY_HANDLERS:
+        return BODY_HANDLERS[trigger](body, ctx)
+    handler = BOOKING_HANDLERS.get(trigger)
     if handler is None:
         return Outcome.ignored(f"Cal.com trigger {trigger!r} is not mapped to prospects or meetings")
     return handler(read_booking(body), ctx)

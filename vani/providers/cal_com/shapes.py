@@ -3,7 +3,9 @@
 Most triggers wrap the booking: ``{triggerEvent, createdAt, payload: {...}}``. ``MEETING_STARTED``
 and ``MEETING_ENDED`` are flat (booking fields beside ``triggerEvent``; ``createdAt`` is the
 booking's creation time, ``updatedAt`` its last change). ``BOOKING_NO_SHOW_UPDATED`` is tiny:
-``bookingUid`` and ``attendees[{email, noShow}]``.
+``bookingUid`` and ``attendees[{email, noShow}]``. Recordings spread the booking beside
+``downloadLink`` (or ``downloadLinks {recording, transcription[{format, link}]}``); Cal Video
+no-shows carry ``bookingId`` (and ``bookingUid``, ``hostEmail``, ``participants``, ``message``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,11 @@ from vani.providers.coerce import as_email as normalize_email
 from vani.providers.coerce import as_time as parse_time
 from vani.services.phones import normalize_phone
 from vani.providers.coerce import as_dict as _dict, as_text as _str, as_url as _url
+from vani.services.qualification import answers_from, utm_from
+
+# Booking-form fields that are the attendee, the place or the reschedule, not answers.
+NOT_ANSWERS = {"name", "email", "attendeePhoneNumber", "location", "guests", "notes", "rescheduleReason",
+               "smsReminderNumber"}
 
 # Cal.com prices are in the currency's minor unit; these currencies have none.
 ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
@@ -70,6 +77,14 @@ class Booking:
     rescheduled_by: str | None = None
     price: Decimal | None = None
     currency: str | None = None
+    booking_id: str | None = None    # Cal.com's numeric id, beside the uid
+    answers: list[dict] = field(default_factory=list)
+    utm: dict = field(default_factory=dict)
+    host_email: str | None = None
+    recording_url: str | None = None
+    transcript_url: str | None = None
+    host_no_show: str | None = None  # the host Cal Video says did not join
+    message: str | None = None
 
     @property
     def first(self) -> Attendee | None:
@@ -77,7 +92,49 @@ class Booking:
 
     def meeting_fields(self, prospect_id: int | None) -> dict:
         return {"prospect_id": prospect_id, "title": self.title, "start_at": self.start, "end_at": self.end,
-                "join_url": self.join_url, "location_type": self.location_type}
+                "join_url": self.join_url, "location_type": self.location_type, "booking_id": self.booking_id}
+
+
+def answer_value(value: Any) -> Any:
+    """A response's answer: its ``value``, or for option fields the chosen labels."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("optionValue"))
+    if isinstance(value, list):
+        value = [_dict(v).get("label") if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def utm_of(*sources: Any) -> dict:
+    """The first value of each UTM field among ``sources`` (mappings, read for ``utm_*`` keys only)."""
+    out: dict = {}
+    for source in sources:
+        values = {k: answer_value(v) for k, v in _dict(source).items() if isinstance(k, str) and k.startswith("utm_")}
+        out = {**utm_from(values), **out}
+    return out
+
+
+def read_booking_id(b: dict) -> str | None:
+    for key in ("bookingId", "id"):
+        value = b.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and value.isdigit():
+            return str(value)[:64]
+    return None
+
+
+def _answers(b: dict, responses: dict) -> list[dict]:
+    pairs = [(_dict(r).get("label") or key, answer_value(_dict(r).get("value")))
+             for key, r in responses.items() if key not in NOT_ANSWERS and not key.startswith("utm_")]
+    return answers_from(pairs + [("Additional notes", b.get("additionalNotes"))])
+
+
+def _links(b: dict) -> tuple[str | None, str | None]:
+    """(recording, transcript) download links."""
+    links = _dict(b.get("downloadLinks"))
+    recording = _url(b.get("downloadLink")) or _url(links.get("recording"))
+    transcripts = links.get("transcription")
+    found = [_url(_dict(t).get("link")) for t in transcripts] if isinstance(transcripts, list) else []
+    transcript = next((u for u in found if u), None) or _url(b.get("transcriptionUrl"))
+    return (recording[:2048] if recording else None), (transcript[:2048] if transcript else None)
 
 
 def _attendees(raw: Any, responses: dict, sms: str | None) -> list[Attendee]:
@@ -128,6 +185,8 @@ def read_booking(body: dict) -> Booking:
     title = _str(b.get("title")) or _str(b.get("eventTitle"))
     price, currency = _payment(b)
     status = _str(b.get("status"))
+    recording, transcript = _links(b)
+    host = normalize_email(_dict(b.get("organizer")).get("email")) or normalize_email(_dict(b.get("user")).get("email"))
     return Booking(
         trigger=str(body.get("triggerEvent")),
         uid=(_str(b.get("uid")) or _str(b.get("bookingUid")) or "")[:512] or None,
@@ -149,4 +208,12 @@ def read_booking(body: dict) -> Booking:
         rescheduled_by=_str(b.get("rescheduledBy")),
         price=price,
         currency=currency,
+        booking_id=read_booking_id(b),
+        answers=_answers(b, responses),
+        utm=utm_of(b, b.get("metadata"), b.get("tracking"), responses),
+        host_email=host,
+        recording_url=recording,
+        transcript_url=transcript,
+        host_no_show=normalize_email(b.get("hostEmail")),
+        message=_str(b.get("message")),
     )

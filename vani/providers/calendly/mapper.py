@@ -1,4 +1,6 @@
-"""Calendly events → prospects, meetings, notes, payments (see ``vani.services.meetings``).
+"""Calendly events → prospects, meetings, notes, payments (see ``vani.services.meetings``), the
+booking form's answers, source and host (``vani.services.qualification``) and routing form leads
+(``vani.services.leads``).
 
 The meeting's provider id is the invitee URI: one meeting per invitee, also for group events.
 """
@@ -8,13 +10,14 @@ from typing import Callable
 
 from vani.models import MeetingStatus, Prospect
 from vani.providers.base import Outcome
-from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee
+from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee, read_submission
 from vani.providers.coerce import as_time as parse_time
-from vani.services import meetings, prospects
+from vani.services import leads, meetings, prospects, qualification
 from vani.services.meetings import describe_time, headline
 from vani.services.processing.context import EventContext as MappingContext
 
 TITLE = "Calendly"
+FORM_NAME = "Calendly routing form"
 
 
 def _prospect(inv: Invitee, ctx: MappingContext) -> Prospect | None:
@@ -41,6 +44,7 @@ def invitee_created(body: dict, ctx: MappingContext) -> Outcome:
     meeting = meetings.upsert(ctx, inv.uri, MeetingStatus.SCHEDULED, inv.created_at,
                                  replaces_id=replaces_id, **inv.meeting_fields(prospect_id))
     ctx.focus(meeting)
+    qualification.apply(ctx, meeting, answers=inv.answers, utm=inv.utm, host_email=inv.host_email)
     if prospect:
         prospects.add_note(ctx, prospect, headline(TITLE, "scheduled", meeting.start_at, meeting.title), "scheduled",
                      meeting)
@@ -63,6 +67,8 @@ def invitee_canceled(body: dict, ctx: MappingContext) -> Outcome:
     # Created here when the cancel is processed before its create: the late create cannot undo it.
     meeting = meetings.upsert(ctx, inv.uri, status, inv.canceled_at, reason=inv.cancel_reason,
                                  **inv.meeting_fields(prospect.id if prospect else None))
+    # A cancel processed before its create carries the same booking form and host.
+    qualification.apply(ctx, meeting, answers=inv.answers, utm=inv.utm, host_email=inv.host_email)
     if prospect:
         verb = "rescheduled" if inv.rescheduled else "cancelled"
         when = f" for {describe_time(meeting.start_at)}" if meeting.start_at is not None else ""
@@ -101,11 +107,21 @@ def _no_show(body: dict, ctx: MappingContext, marked: bool) -> Outcome:
     return Outcome.processed()
 
 
+def routing_form_submitted(body: dict, ctx: MappingContext) -> Outcome:
+    """A routing form was submitted (booked or not): a lead, once per submission."""
+    sub = read_submission(body)
+    if not sub.uri:
+        return Outcome.ignored("the routing form submission has no uri")
+    return leads.record(ctx, sub.uri, answers=sub.answers, email=sub.email, name=sub.name, phone=sub.phone,
+                        form_ref=sub.form_ref, form_name=FORM_NAME, utm=sub.utm)
+
+
 HANDLERS: dict[str, Callable[[dict, MappingContext], Outcome]] = {
     "invitee.created": invitee_created,
     "invitee.canceled": invitee_canceled,
     "invitee_no_show.created": lambda body, ctx: _no_show(body, ctx, True),
     "invitee_no_show.deleted": lambda body, ctx: _no_show(body, ctx, False),
+    "routing_form_submission.created": routing_form_submitted,
 }
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, or_, select
 
 from vani.services.paging import encode_cursor, keyset
 from vani.extensions import db
-from vani.models import Email, Meeting, MeetingStatus, Prospect, ProspectNote, WebhookEvent
+from vani.models import Email, Meeting, MeetingStatus, Prospect, ProspectNote, ProspectStage, WebhookEvent
 from vani.models.base import as_utc
 from vani.services.dashboard.filters import parse_choice
 from vani.services.paging import keyset_page
@@ -30,9 +30,29 @@ def prospect_search(stmt: Select, q: str | None) -> Select:
     return stmt.where(or_(*terms))
 
 
-def list_prospects(q: str | None, cursor: str | None, limit: int):
+OWNER_CHOICES = ("mine", "any", "none")
+
+
+def list_prospects(q: str | None, cursor: str | None, limit: int, *, stage: str | None = None,
+                   source: str | None = None, owner: str = "any", user_id: int | None = None):
+    """Prospects newest first: searched, and filtered by stage, first-touch source and owner
+    (``mine``, ``none`` or ``any``)."""
     stmt = prospect_search(select(Prospect), q)
+    if stage:
+        stmt = stmt.where(Prospect.stage == parse_choice("stage", stage, list(ProspectStage)))
+    if source:
+        stmt = stmt.where(Prospect.utm_source == source[:255])
+    if owner == "mine":
+        stmt = stmt.where(Prospect.owner_id == user_id)
+    elif owner == "none":
+        stmt = stmt.where(Prospect.owner_id.is_(None), Prospect.owner_email.is_(None))
     return keyset_page(stmt, Prospect.created_at, Prospect.id, cursor, limit)
+
+
+def sources() -> list[str]:
+    """The first-touch sources the organisation's prospects have, for the filter menu."""
+    return sorted(db.session.execute(select(Prospect.utm_source).where(Prospect.utm_source.isnot(None))
+                                     .distinct().limit(200)).scalars())
 
 
 def list_meetings(args, cursor: str | None, limit: int):
@@ -41,6 +61,10 @@ def list_meetings(args, cursor: str | None, limit: int):
     stmt = select(Meeting, Prospect).outerjoin(Prospect, Meeting.prospect_id == Prospect.id)
     if status:
         stmt = stmt.where(Meeting.status == status)
+    if args.get("owner") == "mine":
+        stmt = stmt.where(Meeting.owner_id == args.get("user_id"))
+    elif args.get("owner") == "none":
+        stmt = stmt.where(Meeting.owner_id.is_(None), Meeting.owner_email.is_(None))
     if q:
         stmt = stmt.where(or_(Meeting.title.ilike(like_pattern(q), escape="\\"),
                               Prospect.email.ilike(like_pattern(q), escape="\\"),

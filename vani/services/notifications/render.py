@@ -16,7 +16,18 @@ TITLES = {
     "message.received": "New WhatsApp message",
     "message.failed": "WhatsApp reply failed",
     "conversation.handoff": "Handoff: a person is needed",
+    "lead.created": "New lead",
+    "meeting.scheduled": "Meeting booked",
+    "meeting.cancelled": "Meeting cancelled",
+    "meeting.no_show": "No-show",
+    "alert.subscription_disabled": "Webhook subscription disabled",
+    "alert.dead_letters": "Dead letters waiting",
+    "alert.provider_subscription_disabled": "Provider stopped sending webhooks",
+    "alert.provider_quiet": "Provider has gone quiet",
 }
+ALERT_LINKS = {"alert.subscription_disabled": "/dashboard/subscriptions/{subscription_id}",
+               "alert.dead_letters": "/dashboard/", "alert.provider_subscription_disabled": "/dashboard/calendly",
+               "alert.provider_quiet": "/dashboard/events"}
 
 
 @dataclass
@@ -47,6 +58,23 @@ def _amount(meeting: Meeting | None, data: dict) -> str | None:
     return f"{amount} {str(currency).upper()}".strip() if amount is not None else None
 
 
+def _alert_summary(kind: str, data: dict) -> str:
+    if kind == "alert.subscription_disabled":
+        return (f"Vani stopped sending webhooks to {data.get('url') or 'a subscription'}: "
+                f"{data.get('reason') or 'it kept failing'}. Fix the receiver, then enable it again.")
+    if kind == "alert.dead_letters":
+        return (f"{data.get('count', 'Some')} item(s) in the {data.get('lane') or 'work'} lane gave up and wait "
+                f"for a person (retry or discard them).")
+    provider = str(data.get("provider") or "a provider").replace("_", ".")
+    if kind == "alert.provider_subscription_disabled":
+        return (f"{provider.capitalize()} disabled its webhook subscription"
+                f" (found {data.get('found_at') or 'at the last check'}): no events arrive until it is repaired.")
+    if kind == "alert.provider_quiet":
+        return (f"No {provider} event for {data.get('quiet_hours', '?')} h (usually one every "
+                f"{data.get('usual_minutes', '?')} min); the last arrived {data.get('last_at') or 'long ago'}.")
+    return f"{TITLES.get(kind, kind)}."
+
+
 def render(n: Notification) -> Rendered:
     prospect = db.session.get(Prospect, n.prospect_id) if n.prospect_id else None
     meeting = db.session.get(Meeting, n.meeting_id) if n.meeting_id else None
@@ -70,9 +98,20 @@ def render(n: Notification) -> Rendered:
     elif n.kind == "message.failed":
         quote = (data.get("text") or "").strip() or None
         summary = f"A reply to {who} could not be sent: {data.get('error') or 'the provider refused it'}."
+    elif n.kind == "lead.created":
+        summary = f"{who} filled in {data.get('form') or 'a form'}."
+        quote = "\n".join(f"{a.get('question')}: {a.get('answer')}" for a in (data.get("answers") or [])[:8]) or None
+    elif n.kind == "meeting.scheduled":
+        summary = f"{who} booked {meeting_title}" + (f" for {_when(meeting.start_at)}." if meeting and meeting.start_at else ".")
+    elif n.kind == "meeting.cancelled":
+        summary = f"{who} cancelled {meeting_title}" + (f": {data['reason']}" if data.get("reason") else ".")
+    elif n.kind == "meeting.no_show":
+        summary = f"{who} did not show up for {meeting_title}."
     elif n.kind == "conversation.handoff":
         reason = data.get("reason")
         summary = f"The WhatsApp bot handed {who} to a person" + (f": {reason}" if reason else ".")
+    elif n.kind.startswith("alert."):
+        summary = _alert_summary(n.kind, data)
     else:
         summary = f"{title}: {who}."
     fields: list[tuple[str, str]] = []
@@ -85,6 +124,9 @@ def render(n: Notification) -> Rendered:
         fields.append(("Amount", _amount(meeting, data)))
     if data.get("conversation_id") and n.kind in ("message.received", "message.failed", "conversation.handoff"):
         link = dashboard_link(f"/dashboard/messages/{data['conversation_id']}")
+    elif n.kind.startswith("alert."):
+        link = dashboard_link(ALERT_LINKS.get(n.kind, "/dashboard/notifications").format_map(
+            {"subscription_id": "", **data}))
     elif prospect:
         link = dashboard_link(f"/dashboard/prospects/{prospect.id}")
     elif meeting:

@@ -3,15 +3,20 @@
 ``VANI_NOTIFY_ROUTES`` holds ``kind=channel,channel`` entries separated by ``;`` (or new lines);
 ``*`` is the default for kinds not listed and ``none`` (or nothing) mutes a kind, e.g.
 ``payment.received=slack,email;meeting.completed=slack;*=webhook``. Unset: every kind goes to
-every configured channel.
+every configured channel. ``owner`` emails the notification's owner and ``admins`` the
+organisation's admins; alerts (``alert.*``) go to the admins unless a route names them.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received", "message.failed",
-         "conversation.handoff")
-CHANNELS = ("slack", "email", "webhook")
+         "conversation.handoff", "lead.created", "meeting.scheduled", "meeting.cancelled", "meeting.no_show")
+ALERTS = ("alert.subscription_disabled", "alert.dead_letters", "alert.provider_subscription_disabled",
+          "alert.provider_quiet")
+CHANNELS = ("slack", "email", "webhook", "owner", "admins")
+CONFIGURED = ("slack", "email", "webhook")  # what an unset VANI_NOTIFY_ROUTES sends to, when configured
+PEOPLE = ("owner", "admins")  # email channels whose recipients come from the notification and the members
 
 
 class RouteError(ValueError):
@@ -64,6 +69,8 @@ def missing_setting(channel: str, cfg: Mapping) -> str | None:
     """Why ``channel`` cannot send with this configuration, or None when it can."""
     if channel == "slack" and not cfg.get("SLACK_WEBHOOK_URL"):
         return "SLACK_WEBHOOK_URL is not set"
+    if channel in PEOPLE and not cfg.get("SMTP_URL"):
+        return "SMTP_URL is not set"
     if channel == "email":
         if not cfg.get("SMTP_URL"):
             return "SMTP_URL is not set"
@@ -73,8 +80,11 @@ def missing_setting(channel: str, cfg: Mapping) -> str | None:
 
 
 def channels_for(kind: str, cfg: Mapping) -> list[str]:
-    """The channels a notification of ``kind`` goes to (raises RouteError on bad routes)."""
+    """The channels a notification of ``kind`` goes to (raises RouteError on bad routes). An
+    alert no route names (``*`` does not count) goes to the admins."""
     routes = parse_routes(cfg.get("VANI_NOTIFY_ROUTES"))
+    if kind.startswith("alert."):
+        return (routes or {}).get(kind, (routes or {}).get("alert.*", ["admins"]))
     if routes is None:
-        return [c for c in CHANNELS if missing_setting(c, cfg) is None]
+        return [c for c in CONFIGURED if missing_setting(c, cfg) is None]
     return routes.get(kind, routes.get("*", []))

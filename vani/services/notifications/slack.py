@@ -17,7 +17,7 @@ def escape(text: str) -> str:
 
 
 def build_payload(r: Rendered) -> dict:
-    emoji = EMOJI.get(r.kind, ":bell:")
+    emoji = EMOJI.get(r.kind, ":rotating_light:" if r.kind.startswith("alert.") else ":bell:")
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"{r.title}"[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} {escape(r.summary)}"[:3000]}},

@@ -1,7 +1,8 @@
 """Calendly v2 webhook subscriptions (``/webhook_subscriptions``).
 
-Organization scope when the token's user is an admin, else user scope. Calendly signs calls with
-the ``signing_key`` sent at creation and never shows it again, so Vani generates and stores it.
+Organization scope when the token's user is an admin, else user scope (without routing form
+submissions, which Calendly offers at organization scope only). Calendly signs calls with the
+``signing_key`` sent at creation and never shows it again, so Vani generates and stores it.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from collections.abc import Callable
 from vani.services.registration.base import Registrar, Remote
 from vani.services.registration.http import ApiClient, ApiError
 
-EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted")
+EVENTS = ("invitee.created", "invitee.canceled", "invitee_no_show.created", "invitee_no_show.deleted",
+          "routing_form_submission.created")
+ORGANIZATION_ONLY = ("routing_form_submission.created",)
 PAGE_SIZE = 100
 
 
@@ -60,6 +63,7 @@ class CalendlyRegistrar(Registrar):
         self.client = calendly_client(config, sleep)
         self._me: dict | None = None
         self.scope = "organization"
+        self._listed: list[Remote] | None = None  # the listing that settled the scope, not yet used
 
     @property
     def me(self) -> dict:
@@ -73,7 +77,20 @@ class CalendlyRegistrar(Registrar):
             params["user"] = self.me["uri"]
         return params
 
+    def events(self) -> list[str]:
+        """The events to subscribe to in the scope the token allows (listing settles it)."""
+        if self._listed is None:
+            self._listed = self._list()
+        return self._in_scope(super().events())
+
+    def _in_scope(self, events: list[str]) -> list[str]:
+        return [e for e in events if e not in ORGANIZATION_ONLY] if self.scope == "user" else list(events)
+
     def list_remote(self) -> list[Remote]:
+        listed, self._listed = self._listed, None
+        return listed if listed is not None else self._list()
+
+    def _list(self) -> list[Remote]:
         try:
             items = paginate(self.client, "/webhook_subscriptions", {**self._scope_params(), "count": PAGE_SIZE})
         except ApiError as exc:
@@ -92,7 +109,7 @@ class CalendlyRegistrar(Registrar):
             if exc.status != 403 or self.scope == "user":
                 raise
             self.scope = "user"
-            body = {"url": url, "events": events, **self._scope_params(), "signing_key": secret}
+            body = {"url": url, "events": self._in_scope(events), **self._scope_params(), "signing_key": secret}
             data = self.client.post("/webhook_subscriptions", json=body)
         resource = (data or {}).get("resource") or {}
         return Remote(id=resource.get("uri", ""), url=resource.get("callback_url", url),

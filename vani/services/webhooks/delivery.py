@@ -23,6 +23,7 @@ from vani.models import (
 from vani.models.base import utcnow
 from vani.services import live
 from vani.services.webhooks import health, sender, signing
+from vani.services.notifications import sending as notification_sends
 
 DEFAULT_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h"
 RETRY_AFTER_STATUSES = (429, 503)
@@ -156,8 +157,10 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     if attempts:
         db.session.execute(insert(DeliveryAttempt.__table__), attempts)
     claim.write(outcomes)
-    health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
+    disabled = health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
     db.session.commit()
+    if disabled:  # their alerts are committed: send them
+        notification_sends.wake()
     live.publish_many([(s.job.org_id, f"delivery:{s.job.delivery_id}") for s in mine])
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from vani.extensions import db
 from vani.models import WebhookSubscription
 from vani.models.base import as_utc, isoformat
+from vani.services import alerts
 from vani.services.webhooks.subscriptions import cancel_pending
 
 GONE = 410
@@ -43,8 +44,7 @@ def apply(attempts: list[tuple[int, datetime, object]]) -> list[int]:
         db.session.execute(update(WebhookSubscription).where(WebhookSubscription.id == sub_id).values(**values)
                            .execution_options(synchronize_session=False))
         reason = _disable_reason(sub_id, items, tail)
-        if reason:
-            disable(sub_id, reason, items[-1][0])
+        if reason and disable(sub_id, reason, items[-1][0]):
             disabled.append(sub_id)
     return disabled
 
@@ -62,10 +62,14 @@ def _disable_reason(sub_id: int, items, tail) -> str | None:
     return None
 
 
-def disable(sub_id: int, reason: str, at: datetime) -> None:
-    """Deactivate a subscription with ``reason`` and cancel its waiting deliveries. No commit."""
-    db.session.execute(update(WebhookSubscription)
-                       .where(WebhookSubscription.id == sub_id, WebhookSubscription.active.is_(True))
-                       .values(active=False, disabled_at=at, disabled_reason=reason[:2000])
-                       .execution_options(synchronize_session=False))
+def disable(sub_id: int, reason: str, at: datetime) -> bool:
+    """Deactivate a subscription with ``reason``, cancel its waiting deliveries and alert the
+    admins (once per disable). No commit. False when it was already inactive."""
+    done = db.session.execute(update(WebhookSubscription)
+                              .where(WebhookSubscription.id == sub_id, WebhookSubscription.active.is_(True))
+                              .values(active=False, disabled_at=at, disabled_reason=reason[:2000])
+                              .execution_options(synchronize_session=False)).rowcount
     cancel_pending(sub_id, f"subscription disabled: {reason}")
+    if done:
+        alerts.subscription_disabled(sub_id, reason[:2000], at)
+    return bool(done)

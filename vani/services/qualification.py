@@ -1,0 +1,131 @@
+"""What a booking says about its prospect: the answers to the booking form, the UTM source, the
+host (the meeting's owner), and the prospect's lifecycle stage.
+
+Everything here runs inside the inbound event's transaction and is idempotent: answers and
+sources fill what is empty (a replay changes nothing), the prospect's first touch is kept, and
+the stage only moves forward (``lead`` → ``booked`` → ``met`` / ``no_show`` → ``paid``); only a
+cancel with no other live meeting takes ``booked`` back to ``lead``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import func, select
+
+from vani.extensions import db
+from vani.models import Meeting, MeetingStatus, Membership, Prospect, ProspectStage, User
+from vani.providers.safejson import clean_text
+from vani.services import outbox
+from vani.services.processing.context import EventContext
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING, MeetingStatus.IN_PROGRESS)
+MAX_ANSWERS = 100
+
+
+def _text(value, limit: int) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = str(value)
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value if isinstance(v, (str, int, float)) and not isinstance(v, bool))
+    if not isinstance(value, str):
+        return None
+    value = clean_text(value).strip()
+    return value[:limit] or None
+
+
+def answers_from(pairs: Iterable[tuple[object, object]]) -> list[dict]:
+    """``[{"question", "answer"}]`` from (question, answer) pairs, empty answers left out."""
+    out = []
+    for question, answer in pairs:
+        q, a = _text(question, 500), _text(answer, 4000)
+        if q and a:
+            out.append({"question": q, "answer": a})
+        if len(out) >= MAX_ANSWERS:
+            break
+    return out
+
+
+def utm_from(values: Mapping | None) -> dict:
+    """The UTM fields present in ``values`` (``utm_source`` … or Calendly's bare ``source`` …)."""
+    if not isinstance(values, Mapping):
+        return {}
+    out = {}
+    for name in UTM_FIELDS:
+        value = _text(values.get(name, values.get(name.removeprefix("utm_"))), 255)
+        if value:
+            out[name] = value
+    return out
+
+
+def member_for(email: str | None) -> int | None:
+    """The id of the organisation's member with this email (the organisation in force)."""
+    from vani import tenancy
+
+    if not email:
+        return None
+    return db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id).where(
+        Membership.org_id == tenancy.require(), func.lower(User.email) == email.strip().lower())).scalar()
+
+
+def first_touch(prospect: Prospect | None, utm: dict) -> None:
+    if prospect is not None and utm and not prospect.utm:
+        prospect.utm, prospect.utm_source = utm, utm.get("utm_source")
+
+
+def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = None, utm: dict | None = None,
+          host_email: str | None = None) -> None:
+    """Fill the meeting's answers, source and owner from its booking (what it lacks only), and
+    the prospect's first touch and owner."""
+    if answers and not meeting.answers:
+        meeting.answers = answers
+    if utm and not meeting.utm:
+        meeting.utm = utm
+    host = _text(host_email, 320)
+    if host and not meeting.owner_email:
+        meeting.owner_email, meeting.owner_id = host.lower(), member_for(host)
+    prospect = meeting.prospect
+    first_touch(prospect, utm or {})
+    if prospect is not None and not prospect.owner_set_by_hand:
+        owned = [m for m in prospect.meetings if m.owner_email] + ([meeting] if meeting.owner_email else [])
+        first = min(owned, key=lambda m: (m.start_at is None, m.start_at or m.created_at, m.id or 0), default=None)
+        if first is not None and (prospect.owner_email, prospect.owner_id) != (first.owner_email, first.owner_id):
+            prospect.owner_email, prospect.owner_id = first.owner_email, first.owner_id
+    db.session.flush()
+
+
+def advance(ctx: EventContext, prospect: Prospect | None, stage: ProspectStage) -> bool:
+    """Move the prospect's stage forward (a no-show after "met" wins; nothing moves back)."""
+    if prospect is None:
+        return False
+    current = ProspectStage(prospect.stage or ProspectStage.LEAD)
+    forward = stage.rank > current.rank or (stage == ProspectStage.NO_SHOW and current == ProspectStage.MET)
+    if not forward:
+        return False
+    return _set(ctx, prospect, stage)
+
+
+def after_cancel(ctx: EventContext, prospect: Prospect | None) -> bool:
+    """A cancelled booking: back to ``lead`` when nothing else is booked."""
+    if prospect is None or prospect.stage != ProspectStage.BOOKED:
+        return False
+    live = db.session.execute(select(func.count()).select_from(Meeting).where(
+        Meeting.prospect_id == prospect.id, Meeting.status.in_(LIVE))).scalar_one()
+    return False if live else _set(ctx, prospect, ProspectStage.LEAD)
+
+
+def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
+    """Change the stage and tell subscribers: a prospect this event created carries its stage in
+    its ``prospect.created``; any other gets a ``prospect.updated``."""
+    before = prospect.stage
+    prospect.stage = stage
+    db.session.flush()
+    created = [row for row in ctx.outbox if row["type"] == "prospect.created" and row["data"].get("id") == prospect.id]
+    for row in created:
+        row["data"] = {**row["data"], "stage": stage}
+    if not created:
+        outbox.emit_keyed(ctx, "prospect.updated", {**prospect.to_dict(), "previous_stage": before},
+                          f"prospect.stage:{prospect.id}:{before}:{stage}:{ctx.event.id}")
+    return True
