@@ -118,7 +118,7 @@ def test_notifications_follow_the_organisations_routes(app, client, run_worker, 
     run_worker()
     assert len(seen) == 1 and "b@example.test" in json.dumps(seen[0])
     mine = db.session.execute(select(Notification.kind)).scalars().all()  # the default organisation's
-    assert mine == ["prospect.created"]
+    assert sorted(mine) == ["meeting.scheduled", "prospect.created"]
     assert "slack" not in db.session.execute(select(NotificationSend.channel)).scalars().all()
 
 
