@@ -61,13 +61,20 @@ def utm_from(values: Mapping | None) -> dict:
 
 
 def member_for(email: str | None) -> int | None:
-    """The id of the organisation's member with this email (the organisation in force)."""
+    """The id of the organisation's member with this email (the organisation in force); looked
+    up once per batch of events (hosts repeat)."""
+    from flask import g
+
     from vani import tenancy
 
     if not email:
         return None
-    return db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id).where(
-        Membership.org_id == tenancy.require(), func.lower(User.email) == email.strip().lower())).scalar()
+    key = (tenancy.require(), email.strip().lower())
+    cache = g.setdefault("member_for", {})
+    if key not in cache:
+        cache[key] = db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id).where(
+            Membership.org_id == key[0], func.lower(User.email) == key[1])).scalar()
+    return cache[key]
 
 
 def first_touch(prospect: Prospect | None, utm: dict) -> None:
@@ -88,12 +95,16 @@ def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = N
         meeting.owner_email, meeting.owner_id = host.lower(), member_for(host)
     prospect = meeting.prospect
     first_touch(prospect, utm or {})
-    if prospect is not None and not prospect.owner_set_by_hand:
-        owned = [m for m in prospect.meetings if m.owner_email] + ([meeting] if meeting.owner_email else [])
-        first = min(owned, key=lambda m: (m.start_at is None, m.start_at or m.created_at, m.id or 0), default=None)
-        if first is not None and (prospect.owner_email, prospect.owner_id) != (first.owner_email, first.owner_id):
-            prospect.owner_email, prospect.owner_id = first.owner_email, first.owner_id
-    db.session.flush()
+    if prospect is None or prospect.owner_set_by_hand or not meeting.owner_email:
+        return
+    if prospect.owner_email is None:  # the usual case: the first meeting names the owner
+        prospect.owner_email, prospect.owner_id = meeting.owner_email, meeting.owner_id
+        return
+    first = db.session.execute(select(Meeting).where(
+        Meeting.prospect_id == prospect.id, Meeting.owner_email.isnot(None))
+        .order_by(Meeting.start_at.nulls_last(), Meeting.id).limit(1)).scalar_one_or_none()
+    if first is not None and (prospect.owner_email, prospect.owner_id) != (first.owner_email, first.owner_id):
+        prospect.owner_email, prospect.owner_id = first.owner_email, first.owner_id
 
 
 def advance(ctx: EventContext, prospect: Prospect | None, stage: ProspectStage) -> bool:
@@ -121,7 +132,6 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
     its ``prospect.created``; any other gets a ``prospect.updated``."""
     before = prospect.stage
     prospect.stage = stage
-    db.session.flush()
     created = [row for row in ctx.outbox if row["type"] == "prospect.created" and row["data"].get("id") == prospect.id]
     for row in created:
         row["data"] = {**row["data"], "stage": stage}

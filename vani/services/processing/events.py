@@ -100,6 +100,7 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
             "subject_email": ctx.subject_email, "subject_ref": ctx.subject_ref}))
     deliveries, sends = write_batch(done, now)
     claim.write(outcomes)
+    org_of = {event.id: event.org_id for event in events}  # read before the commit expires the rows
     db.session.commit()
     if deliveries:
         delivery.wake()
@@ -107,7 +108,6 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
         sending.wake()
     for lane in sorted({name for ctx in done for name in ctx.wakes}):
         work.kick(work.get(lane))
-    org_of = {event.id: event.org_id for event in events}
     live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes]
                       + [(ctx.org_id, topic) for ctx in done for topic in dict.fromkeys(ctx.topics)])
 
