@@ -31,8 +31,10 @@ def find(email: str | None = None, phone: str | None = None) -> Prospect | None:
 
 
 def upsert(ctx: EventContext, email: str | None = None, name: str | None = None, phone: str | None = None,
-           timezone: str | None = None, source: str | None = None) -> Prospect:
-    """Find the prospect by email (else phone) or create it; fill in fields it lacks.
+           timezone: str | None = None, source: str | None = None, initial: dict | None = None) -> Prospect:
+    """Find the prospect by email (else phone) or create it (with ``initial`` too: a booking's
+    stage, source and owner, so a new prospect needs no UPDATE after its INSERT); fill in fields
+    it lacks.
 
     Concurrent workers may race to create the same email: the unique index decides and the
     loser reads the winner's row."""
@@ -40,7 +42,8 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
     sizes = fit(Prospect, {"name": name, "phone": phone, "timezone": timezone, "source": source})
     name, phone, timezone, source = sizes["name"], sizes["phone"], sizes["timezone"], sizes["source"]
     new = dict(org_id=ctx.org_id, email=email, name=name, phone=phone, timezone=timezone,
-               source=source or ctx.provider, created_at=ctx.received_at, updated_at=ctx.received_at)
+               source=source or ctx.provider, created_at=ctx.received_at, updated_at=ctx.received_at,
+               **(initial or {}))
     prospect = insert_new(Prospect, new, ["org_id", "email"]) if email and not phone else None  # a first booking
     created = prospect is not None
     if prospect is None:

@@ -82,6 +82,32 @@ def first_touch(prospect: Prospect | None, utm: dict) -> None:
         prospect.utm, prospect.utm_source = utm, utm.get("utm_source")
 
 
+def prospect_fields(booked: bool, utm: dict | None = None, host_email: str | None = None) -> dict:
+    """What a booking tells about a prospect it creates: its stage, first touch and owner."""
+    fields: dict = {"stage": ProspectStage.BOOKED} if booked else {}
+    if utm:
+        fields["utm"], fields["utm_source"] = utm, utm.get("utm_source")
+    host = _text(host_email, 320)
+    if host:
+        fields["owner_email"], fields["owner_id"] = host.lower(), member_for(host)
+    return fields
+
+
+def insert_fields(answers: list[dict] | None = None, utm: dict | None = None,
+                  host_email: str | None = None) -> dict:
+    """The same values as meeting columns, to write with a new meeting's INSERT (one statement,
+    not an INSERT and an UPDATE); ``apply`` then finds them there."""
+    fields: dict = {}
+    if answers:
+        fields["answers"] = answers
+    if utm:
+        fields["utm"] = utm
+    host = _text(host_email, 320)
+    if host:
+        fields["owner_email"], fields["owner_id"] = host.lower(), member_for(host)
+    return fields
+
+
 def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = None, utm: dict | None = None,
           host_email: str | None = None) -> None:
     """Fill the meeting's answers, source and owner from its booking (what it lacks only), and
@@ -100,6 +126,8 @@ def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = N
     if prospect.owner_email is None:  # the usual case: the first meeting names the owner
         prospect.owner_email, prospect.owner_id = meeting.owner_email, meeting.owner_id
         return
+    if (prospect.owner_email, prospect.owner_id) == (meeting.owner_email, meeting.owner_id):
+        return  # the same host: nothing to decide
     first = db.session.execute(select(Meeting).where(
         Meeting.prospect_id == prospect.id, Meeting.owner_email.isnot(None))
         .order_by(Meeting.start_at.nulls_last(), Meeting.id).limit(1)).scalar_one_or_none()

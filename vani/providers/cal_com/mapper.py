@@ -29,12 +29,13 @@ def _live_status(b: Booking) -> MeetingStatus:
     return MeetingStatus.PENDING if b.status in PENDING_STATES else MeetingStatus.SCHEDULED
 
 
-def _prospect(b: Booking, ctx: MappingContext) -> Prospect | None:
+def _prospect(b: Booking, ctx: MappingContext, booked: bool = False) -> Prospect | None:
     person = b.first
     if person is None or (not person.email and not person.phone):
         return None
     return prospects.upsert(ctx, email=person.email, name=person.name, phone=person.phone,
-                               timezone=person.timezone, source="cal_com")
+                            timezone=person.timezone, source="cal_com",
+                            initial=qualification.prospect_fields(booked, b.utm, b.host_email))
 
 
 def _meeting(b: Booking, ctx: MappingContext, status: MeetingStatus, reason: str | None = None,
@@ -45,9 +46,10 @@ def _meeting(b: Booking, ctx: MappingContext, status: MeetingStatus, reason: str
         return None, None, "the booking has no uid"
     if b.start is None and meetings.get("cal_com", b.uid) is None:
         return None, None, f"no meeting for booking {b.uid} and the payload has no times to create one"
-    prospect = _prospect(b, ctx)
+    prospect = _prospect(b, ctx, booked=status in (MeetingStatus.SCHEDULED, MeetingStatus.PENDING))
     meeting = meetings.upsert(ctx, b.uid, status, b.changed_at, reason=reason,
-                                 **b.meeting_fields(prospect.id if prospect else None), **extra)
+                                 **b.meeting_fields(prospect.id if prospect else None), **extra,
+                                 **qualification.insert_fields(b.answers, b.utm, b.host_email))
     ctx.focus(meeting)
     qualification.apply(ctx, meeting, answers=b.answers, utm=b.utm, host_email=b.host_email)
     return meeting, prospect or meeting.prospect, None

@@ -20,18 +20,19 @@ TITLE = "Calendly"
 FORM_NAME = "Calendly routing form"
 
 
-def _prospect(inv: Invitee, ctx: MappingContext) -> Prospect | None:
+def _prospect(inv: Invitee, ctx: MappingContext, booked: bool = False) -> Prospect | None:
     if not inv.email and not inv.phone:
         return None
     return prospects.upsert(ctx, email=inv.email, name=inv.name, phone=inv.phone, timezone=inv.timezone,
-                               source="calendly")
+                            source="calendly",
+                            initial=qualification.prospect_fields(booked, inv.utm, inv.host_email))
 
 
 def invitee_created(body: dict, ctx: MappingContext) -> Outcome:
     inv = read_invitee(body)
     if not inv.uri:
         return Outcome.ignored("the invitee has no uri to identify the meeting")
-    prospect = _prospect(inv, ctx)
+    prospect = _prospect(inv, ctx, booked=True)
     prospect_id = prospect.id if prospect else None
     replaces_id = None
     if inv.old_invitee and inv.old_invitee != inv.uri:
@@ -42,7 +43,8 @@ def invitee_created(body: dict, ctx: MappingContext) -> Outcome:
         replaces_id = old.id
     # A cancel processed first created this meeting already cancelled; scheduling never reopens it.
     meeting = meetings.upsert(ctx, inv.uri, MeetingStatus.SCHEDULED, inv.created_at,
-                                 replaces_id=replaces_id, **inv.meeting_fields(prospect_id))
+                                 replaces_id=replaces_id, **inv.meeting_fields(prospect_id),
+                                 **qualification.insert_fields(inv.answers, inv.utm, inv.host_email))
     ctx.focus(meeting)
     qualification.apply(ctx, meeting, answers=inv.answers, utm=inv.utm, host_email=inv.host_email)
     if prospect:
