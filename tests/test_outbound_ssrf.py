@@ -130,9 +130,11 @@ def test_only_web_ports_are_allowed(app, url):
 def test_web_ports_pass_and_any_port_can_be_allowed(app, dns):
     dns["crm.example.com"] = "93.184.216.34"
     for url in ("https://crm.example.com/hook", "http://crm.example.com:80/", "https://crm.example.com:8443/x"):
-        subscribe(url)
+        sub, _ = subscribe(url)
+        assert sub.id and sub.url == url
     app.config["VANI_ALLOW_ANY_PORT"] = True
-    subscribe("https://crm.example.com:22/hook")
+    sub, _ = subscribe("https://crm.example.com:22/hook")
+    assert sub.id and sub.url == "https://crm.example.com:22/hook"
 
 
 def test_a_stored_url_on_a_refused_port_is_not_called(app, httpserver):

@@ -109,6 +109,10 @@ class Provider:
     def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
         raise NotImplementedError
 
+    def verifies_without_secrets(self) -> bool:
+        """True when calls can be verified with no stored secret (Gmail's OIDC push tokens)."""
+        return False
+
     def parse(self, data: RequestData) -> list[Incoming]:
         """The events in a verified call. Payloads must be storable as they are: decode JSON with
         ``parse_json_object`` / ``safejson.load_json`` and pass other text through ``safejson.clean``

@@ -99,8 +99,7 @@ def authenticate(provider: Provider, data: RequestData, org_id: int) -> dict:
     """Check the call's signature; what to add to the answer (nothing, or the unverified warning)."""
     secrets = _secrets(provider, org_id)
     names = " or ".join(provider.secret_settings)
-    alone = getattr(provider, "verifies_without_secrets", None)  # e.g. Gmail's OIDC push tokens
-    if secrets or (alone is not None and alone()):
+    if secrets or provider.verifies_without_secrets():
         try:
             verify(provider, data, secrets, org_id)
         except SignatureError as exc:

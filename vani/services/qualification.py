@@ -82,15 +82,18 @@ def first_touch(prospect: Prospect | None, utm: dict) -> None:
         prospect.utm, prospect.utm_source = utm, utm.get("utm_source")
 
 
+def owner_fields(host_email: str | None) -> dict:
+    """``owner_email`` and ``owner_id`` (the member with that address, if any) for a host."""
+    host = _text(host_email, 320)
+    return {"owner_email": host.lower(), "owner_id": member_for(host)} if host else {}
+
+
 def prospect_fields(booked: bool, utm: dict | None = None, host_email: str | None = None) -> dict:
     """What a booking tells about a prospect it creates: its stage, first touch and owner."""
     fields: dict = {"stage": ProspectStage.BOOKED} if booked else {}
     if utm:
         fields["utm"], fields["utm_source"] = utm, utm.get("utm_source")
-    host = _text(host_email, 320)
-    if host:
-        fields["owner_email"], fields["owner_id"] = host.lower(), member_for(host)
-    return fields
+    return {**fields, **owner_fields(host_email)}
 
 
 def insert_fields(answers: list[dict] | None = None, utm: dict | None = None,
@@ -102,10 +105,7 @@ def insert_fields(answers: list[dict] | None = None, utm: dict | None = None,
         fields["answers"] = answers
     if utm:
         fields["utm"] = utm
-    host = _text(host_email, 320)
-    if host:
-        fields["owner_email"], fields["owner_id"] = host.lower(), member_for(host)
-    return fields
+    return {**fields, **owner_fields(host_email)}
 
 
 def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = None, utm: dict | None = None,
@@ -116,9 +116,9 @@ def apply(ctx: EventContext, meeting: Meeting, *, answers: list[dict] | None = N
         meeting.answers = answers
     if utm and not meeting.utm:
         meeting.utm = utm
-    host = _text(host_email, 320)
-    if host and not meeting.owner_email:
-        meeting.owner_email, meeting.owner_id = host.lower(), member_for(host)
+    owner = owner_fields(host_email)
+    if owner and not meeting.owner_email:
+        meeting.owner_email, meeting.owner_id = owner["owner_email"], owner["owner_id"]
     prospect = meeting.prospect
     first_touch(prospect, utm or {})
     if prospect is None or prospect.owner_set_by_hand or not meeting.owner_email:

@@ -134,17 +134,14 @@ def mark_sent(message_id: int, now: datetime) -> None:
     db.session.commit()
 
 
-def after_commit(conv: Conversation | None = None, org_id: int | None = None, conversation_id: int | None = None) -> None:
-    """Wake what the committed work made due and tell the dashboard."""
+def after_commit(conv: Conversation) -> None:
+    """Wake what the committed work made due and tell the dashboard the conversation changed."""
     pending = g.pop("whatsapp_pending", None) or Pending()
     if pending.deliveries:
         delivery.wake()
     if pending.sends:
         notification_sending.wake()
-    if conv is not None:
-        org_id, conversation_id = conv.org_id, conv.id
-    if org_id is not None and conversation_id is not None:
-        live.publish([f"conversation:{conversation_id}"], org_id)
+    live.publish([f"conversation:{conv.id}"], conv.org_id)
 
 
 def discard() -> None:
