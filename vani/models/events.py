@@ -33,8 +33,11 @@ class WebhookEvent(OrgOwned, Leased, db.Model):
         Index("ix_webhook_events_provider_received", "org_id", "provider", "received_at", "id"),
         Index("ix_webhook_events_status_received", "org_id", "status", "received_at", "id"),
         Index("ix_webhook_events_type_received", "org_id", "event_type", "received_at", "id"),
-        Index("ix_webhook_events_subject_email", "org_id", "subject_email"),
-        Index("ix_webhook_events_subject_ref", "org_id", "subject_ref"),
+        # Filled by processing: rows still waiting stay out of these (cheaper ingest).
+        Index("ix_webhook_events_subject_email", "org_id", "subject_email",
+              postgresql_where=text("subject_email IS NOT NULL"), sqlite_where=text("subject_email IS NOT NULL")),
+        Index("ix_webhook_events_subject_ref", "org_id", "subject_ref",
+              postgresql_where=text("subject_ref IS NOT NULL"), sqlite_where=text("subject_ref IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
