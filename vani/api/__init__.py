@@ -79,4 +79,5 @@ def refuse_unusable_input():
             pass  # each route answers an unreadable body in its own words
 
 
-from vani.api import calendly, conversations, events, prospects, replies, webhooks  # noqa: F401  (routes)
+from vani.api import idempotency  # noqa: E402,F401  (after the token check: keys are per token)
+from vani.api import calendly, conversations, events, prospects, replies, webhooks  # noqa: E402,F401  (routes)

@@ -20,6 +20,7 @@ from vani.models.domain import (  # noqa: F401
     ProspectNote,
     ProspectStage,
 )
+from vani.models.idempotency import IdempotentRequest  # noqa: F401
 from vani.models.leads import Lead  # noqa: F401
 from vani.models.events import EventStatus, RejectedCall, WebhookEvent  # noqa: F401
 from vani.models.mail import (  # noqa: F401

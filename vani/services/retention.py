@@ -13,6 +13,7 @@ from vani import tenancy
 from vani.extensions import db
 from vani.models import DeliveryAttempt, EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import utcnow
+from vani.services import idempotency
 
 BATCH = 1000
 FINISHED_EVENTS = (EventStatus.PROCESSED, EventStatus.IGNORED)
@@ -64,4 +65,6 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str,
             total += len(ids)
         counts[label] = total
     db.session.rollback()
+    if not dry_run:
+        counts["idempotent_requests"] = idempotency.purge(now)
     return counts
