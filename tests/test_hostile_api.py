@@ -28,10 +28,13 @@ QUERY_VALUES = ["", " ", "%00", "a%00b", "%FF%FE", "%ED%A0%80", "x" * 5000, "-1"
 
 
 def api_routes(app) -> list[tuple[str, str]]:
-    """(method, rule) of every token-API route (provider webhooks under /api/v1 are not token API)."""
+    """(method, rule) of every token-API route (provider webhooks and the API's description under
+    /api/v1 are not token API)."""
+    from vani.api import PUBLIC_ENDPOINTS
+
     out = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("api."):
+        if rule.endpoint.startswith("api.") and rule.endpoint not in PUBLIC_ENDPOINTS:
             out += [(m, rule.rule) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return out
 

@@ -117,6 +117,18 @@ def test_custom_event_reaches_every_matching_subscription(api, httpserver):
     assert api.post("/api/v1/webhooks/deliveries", data="nope").status_code == 400
 
 
+def test_custom_event_payload_text_is_stored_cleaned(api, httpserver, db):
+    """NUL characters and lone surrogates (found by Schemathesis) are dropped or replaced, not a 503."""
+    subscribe(httpserver.url_for("/a"), ["deal.*"])
+    body = '{"event": "deal.won", "payload": {"k\\u0000ey": "a\\u0000b", "s": "\\ud800x", "n": [1, "\\udfff"]}}'
+    r = api.post("/api/v1/webhooks/deliveries", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 202, r.get_json()
+    from vani.models import OutboundEvent
+
+    stored = db.session.query(OutboundEvent).one().data
+    assert stored == {"key": "ab", "s": "\ufffdx", "n": [1, "\ufffd"]}
+
+
 def test_list_filter_detail_and_retry(api, httpserver):
     httpserver.expect_request("/ok").respond_with_data("ok")
     httpserver.expect_request("/bad").respond_with_data("no", status=500)

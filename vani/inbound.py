@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from vani import tenancy
+from vani.api.openapi import documented
+from vani.api.openapi import models as m
 from vani.providers import registry
 from vani.providers.base import Provider, RequestData
 from vani.providers.safejson import clean_text
@@ -32,6 +34,10 @@ _SKIP_HEADERS = {"cookie", "authorization"}
 @bp.post("/api/webhooks/calendly")
 @bp.post("/api/v1/calendly/webhook")
 @bp.post("/api/webhooks/calendly/<org_key>")
+@documented("Calendly's webhook (the default organisation's older URL)", "provider webhooks",
+            {200: m.Accepted}, body=m.ProviderCall, public=True, errors=(400, 401, 413, 415, 503),
+            description="Signed by Calendly (Calendly-Webhook-Signature). Prefer /api/webhooks/calendly/<org key>.",
+            extra={"deprecated": True})
 def calendly(org_key: str | None = None):
     return receive(registry.calendly, org_key)
 

@@ -27,12 +27,16 @@ def needs(scope: Scope) -> Callable:
     return mark
 
 
-def required_scope() -> Scope:
-    view = current_app.view_functions.get(request.endpoint)
+def scope_of(view, method: str) -> Scope:
+    """The scope ``view`` needs for ``method`` (also what the API description says)."""
     declared = getattr(view, "required_scope", None)
     if declared is not None:
         return declared
-    return Scope.READ if request.method in ("GET", "HEAD", "OPTIONS") else Scope.ADMIN
+    return Scope.READ if method in ("GET", "HEAD", "OPTIONS") else Scope.ADMIN
+
+
+def required_scope() -> Scope:
+    return scope_of(current_app.view_functions.get(request.endpoint), request.method)
 
 
 @bp.before_request
@@ -80,4 +84,4 @@ def refuse_unusable_input():
 
 
 from vani.api import idempotency  # noqa: E402,F401  (after the token check: keys are per token)
-from vani.api import calendly, conversations, events, prospects, replies, webhooks  # noqa: E402,F401  (routes)
+from vani.api import calendly, conversations, events, prospects, reference, replies, webhooks  # noqa: E402,F401  (routes)

@@ -7,6 +7,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from vani import tenancy
+from vani.api.openapi import documented
+from vani.api.openapi import outbound as o
+from vani.api.openapi import queries as q
 from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.extensions import db
@@ -29,6 +32,8 @@ def _not_configured():
 
 @bp.post("/calendly/sync")
 @needs(Scope.ADMIN)
+@documented("Pull missed Calendly bookings", "calendly", {200: o.SyncAnswer, 202: o.SyncAnswer}, body=o.SyncIn,
+            body_required=False, errors=(409, 502, 503))
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
     from vani.commands.calendly import parse_since
@@ -66,6 +71,7 @@ def calendly_sync():
 
 
 @bp.get("/calendly/status")
+@documented("The Calendly connection, its subscription as Calendly reports it, the last event and sync", "calendly", {200: o.CalendlyStatus}, query=q.StatusQuery)
 def calendly_status():
     """The API connection (``?check=false`` skips the live calls), the OAuth connection with its
     webhook subscription as Calendly reports it, Vani's registered webhook, the last Calendly event
@@ -108,6 +114,7 @@ def calendly_status():
 
 @bp.delete("/calendly/connection")
 @needs(Scope.ADMIN)
+@documented("Disconnect Calendly", "calendly", {200: o.Disconnected}, errors=(404,))
 def calendly_disconnect():
     """Disconnect the organisation's Calendly: the subscription deleted there, the tokens revoked,
     the connection forgotten (even when Calendly refuses a step: ``failed`` says which)."""

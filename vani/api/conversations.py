@@ -4,6 +4,9 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
+from vani.api.openapi import documented
+from vani.api.openapi import models as m
+from vani.api.openapi import queries as q
 from vani.api import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, id_arg, limit_arg, provider_arg, paginated_response
@@ -26,6 +29,7 @@ def phone_arg() -> str | None:
 
 
 @bp.get("/conversations")
+@documented("List conversations", "conversations", {200: m.ConversationPage}, query=q.ConversationQuery)
 def list_conversations():
     stmt = select(Conversation)
     if phone := phone_arg():
@@ -49,6 +53,7 @@ def list_conversations():
 
 
 @bp.get("/conversations/<int:conversation_id>")
+@documented("Get a conversation with its newest messages", "conversations", {200: m.ConversationDetail}, query=q.ConversationDetailQuery)
 def get_conversation_view(conversation_id: int):
     conv = get_or_404(Conversation, conversation_id, "conversation")
     limit = limit_arg(default=200, maximum=1000)

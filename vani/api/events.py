@@ -4,6 +4,9 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
+from vani.api.openapi import documented
+from vani.api.openapi import models as m
+from vani.api.openapi import queries as q
 from vani.api import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, provider_arg, paginated_response
@@ -12,6 +15,7 @@ from vani.providers.coerce import as_email as normalize_email
 
 
 @bp.get("/events")
+@documented("List events", "events", {200: m.EventPage}, query=q.EventQuery)
 def list_events():
     stmt = select(WebhookEvent)
     if provider := provider_arg():
@@ -28,6 +32,7 @@ def list_events():
 
 
 @bp.get("/events/<int:event_id>")
+@documented("Get an event, with its payload and headers", "events", {200: m.EventDetail})
 def get_event(event_id: int):
     event = get_or_404(WebhookEvent, event_id, "event")
     return jsonify(event.to_dict(full=True))

@@ -4,6 +4,9 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
+from vani.api.openapi import documented
+from vani.api.openapi import models as m
+from vani.api.openapi import queries as q
 from vani.api import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, provider_arg, paginated_response
@@ -14,6 +17,7 @@ from vani.providers.coerce import as_email as normalize_email
 
 
 @bp.get("/prospects")
+@documented("List prospects", "prospects", {200: m.ProspectPage}, query=q.ProspectQuery)
 def list_prospects():
     stmt = select(Prospect)
     if email := request.args.get("email"):
@@ -24,6 +28,7 @@ def list_prospects():
 
 
 @bp.get("/prospects/<int:prospect_id>")
+@documented("Get a prospect with notes, meetings and conversations", "prospects", {200: m.ProspectDetail})
 def get_prospect(prospect_id: int):
     prospect = get_or_404(Prospect, prospect_id, "prospect")
     data = prospect.to_dict()
@@ -34,6 +39,7 @@ def get_prospect(prospect_id: int):
 
 
 @bp.get("/meetings")
+@documented("List meetings", "prospects", {200: m.MeetingPage}, query=q.MeetingQuery)
 def list_meetings():
     stmt = select(Meeting)
     if email := request.args.get("email"):

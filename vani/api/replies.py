@@ -5,6 +5,8 @@ import uuid
 
 from flask import g, jsonify, request
 
+from vani.api.openapi import documented
+from vani.api.openapi import models as m
 from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.models import Scope
@@ -29,6 +31,8 @@ def _reply(message, created: bool):
 
 @bp.post("/conversations/<int:conversation_id>/messages")
 @needs(Scope.MESSAGES)
+@documented("Reply on WhatsApp", "conversations", {202: m.ReplyAnswer}, body=m.Reply, errors=(409, 502),
+            description="Queued and sent once; free text only inside the 24-hour window (409 outside_service_window).")
 def send_message(conversation_id: int):
     conv = inbox.get(conversation_id)
     body = _body()
@@ -45,6 +49,7 @@ def send_message(conversation_id: int):
 
 @bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/retry")
 @needs(Scope.MESSAGES)
+@documented("Send a failed reply again", "conversations", {202: m.ReplyAnswer}, errors=(409,))
 def retry_message(conversation_id: int, message_id: int):
     message = inbox.retry(inbox.get(conversation_id), message_id)
     return _reply(message, True)
@@ -52,6 +57,7 @@ def retry_message(conversation_id: int, message_id: int):
 
 @bp.patch("/conversations/<int:conversation_id>")
 @needs(Scope.MESSAGES)
+@documented("Assign a conversation", "conversations", {200: m.Conversation}, body=m.Assignment)
 def update_conversation(conversation_id: int):
     conv = inbox.get(conversation_id)
     body = _body()
@@ -62,23 +68,27 @@ def update_conversation(conversation_id: int):
 
 # -- auto-reply rules ------------------------------------------------------------------------
 @bp.get("/autoreply-rules")
+@documented("List auto-reply rules", "auto-reply rules", {200: m.RuleList})
 def list_rules():
     return jsonify({"data": [r.to_dict() for r in rules.all_rules()]})
 
 
 @bp.post("/autoreply-rules")
 @needs(Scope.ADMIN)
+@documented("Create an auto-reply rule", "auto-reply rules", {201: m.Rule}, body=m.RuleIn)
 def create_rule():
     return jsonify(rules.create(_body()).to_dict()), 201
 
 
 @bp.get("/autoreply-rules/<int:rule_id>")
+@documented("Get an auto-reply rule", "auto-reply rules", {200: m.Rule})
 def get_rule(rule_id: int):
     return jsonify(rules.get(rule_id).to_dict())
 
 
 @bp.patch("/autoreply-rules/<int:rule_id>")
 @needs(Scope.ADMIN)
+@documented("Change an auto-reply rule", "auto-reply rules", {200: m.Rule}, body=m.RuleIn)
 def update_rule(rule_id: int):
     rules.get(rule_id)
     return jsonify(rules.update(rule_id, _body()).to_dict())
@@ -86,6 +96,7 @@ def update_rule(rule_id: int):
 
 @bp.delete("/autoreply-rules/<int:rule_id>")
 @needs(Scope.ADMIN)
+@documented("Delete an auto-reply rule", "auto-reply rules", {204: None})
 def delete_rule(rule_id: int):
     rules.delete(rule_id)
     return "", 204

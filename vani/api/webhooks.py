@@ -5,6 +5,9 @@ from datetime import datetime
 
 from flask import jsonify, request
 
+from vani.api.openapi import documented
+from vani.api.openapi import outbound as o
+from vani.api.openapi import queries as q
 from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.api.pagination import paginated_response
@@ -39,6 +42,7 @@ def _iso(value: object, field: str) -> datetime:
 # -- subscriptions --------------------------------------------------------------------------------
 @bp.post("/webhooks/subscriptions")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Create a subscription (its secret is shown this once)", "subscriptions", {201: o.Subscription}, body=o.SubscriptionIn)
 def create_subscription():
     body = _json_object(SUBSCRIPTION_FIELDS)
     for field in ("url", "events"):
@@ -50,18 +54,21 @@ def create_subscription():
 
 @bp.get("/webhooks/subscriptions")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("List subscriptions", "subscriptions", {200: o.SubscriptionList})
 def list_subscriptions():
     return jsonify({"data": [s.to_dict(full_url=False) for s in svc.list_subscriptions()]})
 
 
 @bp.get("/webhooks/subscriptions/<int:sub_id>")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Get a subscription", "subscriptions", {200: o.Subscription})
 def get_subscription(sub_id: int):
     return jsonify(svc.get_subscription(sub_id).to_dict())
 
 
 @bp.patch("/webhooks/subscriptions/<int:sub_id>")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Change a subscription", "subscriptions", {200: o.Subscription}, body=o.SubscriptionPatch)
 def update_subscription(sub_id: int):
     body = _json_object(PATCH_FIELDS)
     svc.get_subscription(sub_id)  # 404 before validation errors
@@ -70,6 +77,7 @@ def update_subscription(sub_id: int):
 
 @bp.delete("/webhooks/subscriptions/<int:sub_id>")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Delete a subscription", "subscriptions", {204: None})
 def delete_subscription(sub_id: int):
     svc.delete_subscription(sub_id)
     return "", 204
@@ -77,6 +85,7 @@ def delete_subscription(sub_id: int):
 
 @bp.post("/webhooks/subscriptions/<int:sub_id>/rotate-secret")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Rotate a subscription's secret (the old one stays valid for a day)", "subscriptions", {200: o.Subscription}, body=o.SecretIn, body_required=False)
 def rotate_secret(sub_id: int):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict) or set(body) - {"secret"}:
@@ -87,6 +96,7 @@ def rotate_secret(sub_id: int):
 
 @bp.post("/webhooks/subscriptions/<int:sub_id>/test")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Send a test event to a subscription", "subscriptions", {202: o.Delivery}, errors=(409,))
 def test_subscription(sub_id: int):
     delivery = svc.send_test(sub_id)
     return jsonify(delivery.to_dict()), 202
@@ -95,6 +105,7 @@ def test_subscription(sub_id: int):
 # -- deliveries -----------------------------------------------------------------------------------
 @bp.post("/webhooks/deliveries")
 @needs(Scope.EMIT)
+@documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=o.CustomEvent)
 def emit_event():
     body = _json_object({"event", "payload"})
     for field in ("event", "payload"):
@@ -105,6 +116,7 @@ def emit_event():
 
 
 @bp.get("/webhooks/deliveries")
+@documented("List deliveries", "deliveries", {200: o.DeliveryPage}, query=q.DeliveryQuery)
 def list_deliveries():
     stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
                               subscription_id=parse_int("subscription", request.args.get("subscription")))
@@ -112,6 +124,7 @@ def list_deliveries():
 
 
 @bp.get("/webhooks/deliveries/<int:delivery_id>")
+@documented("Get a delivery with its attempts", "deliveries", {200: o.DeliveryDetail})
 def get_delivery(delivery_id: int):
     data = svc.get_delivery(delivery_id).to_dict()
     data["attempt_log"] = [a.to_dict() for a in svc.list_attempts(delivery_id)]
@@ -120,12 +133,14 @@ def get_delivery(delivery_id: int):
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/retry")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Send a delivery again", "deliveries", {202: o.Delivery}, errors=(409,))
 def retry_delivery(delivery_id: int):
     return jsonify(svc.retry_delivery(delivery_id).to_dict()), 202
 
 
 @bp.post("/webhooks/deliveries/retry")
 @needs(Scope.SUBSCRIPTIONS)
+@documented("Send failed (or cancelled) deliveries again", "deliveries", {202: o.Requeued}, body=o.BulkRetry, errors=(404,))
 def retry_deliveries():
     body = _json_object({"status", "since", "subscription"})
     status = body.get("status", DeliveryStatus.FAILED)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from vani import tenancy, work
 from vani.errors import Conflict, InvalidField
 from vani.extensions import db
+from vani.providers.safejson import clean
 from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services import outbox
@@ -69,6 +70,7 @@ def emit_custom(event_type: object, payload: object, now: datetime | None = None
     event_type = validate_event_type(event_type, "event")
     if not isinstance(payload, dict):
         raise InvalidField("payload", "must be a JSON object")
+    payload = clean(payload)  # no NUL characters or lone surrogates reach the database or a receiver
     now = now or utcnow()
     event = _new_event(event_type, payload, "api", now)
     ids = fan_out([event], now)

@@ -1,0 +1,241 @@
+"""What the API takes and answers, as pydantic models: the OpenAPI document's schemas come from
+their JSON Schema (``vani.api.openapi.document``). Responses list the fields every answer holds;
+a client must ignore fields it does not know."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vani.models import (
+    ConversationStatus, EventStatus, MeetingStatus, MessageDirection, ProspectStage,
+)
+from vani.models.replies import OutgoingStatus, RuleTrigger
+
+Id = Field(ge=1, le=2 ** 63 - 1)
+Json = dict[str, Any]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (400 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(BaseModel):
+    error: str = Field(description="a stable code, e.g. invalid_parameter, not_found, idempotency_key_reused")
+    detail: str | None = None
+    field: str | None = Field(None, description="the field or parameter at fault (400)")
+    scope: str | None = Field(None, description="the scope the token lacks (403)")
+
+
+class Page(BaseModel):
+    next_cursor: str | None = Field(description="send as ?cursor= for the next page; null on the last")
+
+
+# -- events ----------------------------------------------------------------------------------------
+class Event(BaseModel):
+    id: int
+    provider: str
+    type: str
+    status: EventStatus
+    verified: bool
+    attempts: int
+    outcome: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    prospect_id: int | None
+    meeting_id: int | None
+
+
+class EventDetail(Event):
+    headers: dict[str, str]
+    payload: Any = Field(description="the parsed body")
+    dedupe_key: str
+    next_attempt_at: datetime | None
+
+
+class EventPage(Page):
+    data: list[Event]
+
+
+# -- prospects and meetings ------------------------------------------------------------------------
+class Prospect(BaseModel):
+    id: int
+    email: str | None
+    name: str | None
+    phone: str | None
+    timezone: str | None
+    source: str | None
+    stage: ProspectStage
+    utm: Json
+    owner_id: int | None
+    owner_email: str | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class Note(BaseModel):
+    id: int
+    body: str
+    source: str | None
+    meeting_id: int | None
+    created_at: datetime
+
+
+class Meeting(BaseModel):
+    id: int
+    provider: str
+    provider_ref: str
+    prospect_id: int | None
+    title: str | None
+    start_at: datetime | None
+    end_at: datetime | None
+    status: MeetingStatus
+    join_url: str | None
+    cancellation_reason: str | None
+    answers: list[Json]
+    utm: Json
+    owner_id: int | None
+    owner_email: str | None
+    created_at: datetime
+
+
+class MeetingPage(Page):
+    data: list[Meeting]
+
+
+class Conversation(BaseModel):
+    id: int
+    provider: str
+    provider_ref: str
+    channel: str
+    prospect_id: int | None
+    phone: str | None
+    contact_name: str | None
+    status: ConversationStatus
+    last_message_at: datetime | None
+    assignee_id: int | None
+    created_at: datetime
+
+
+class ProspectDetail(Prospect):
+    notes: list[Note]
+    meetings: list[Meeting]
+    conversations: list[Conversation]
+
+
+class ProspectPage(Page):
+    data: list[Prospect]
+
+
+# -- conversations ---------------------------------------------------------------------------------
+class Message(BaseModel):
+    id: int
+    conversation_id: int
+    provider: str
+    provider_message_id: str | None
+    direction: MessageDirection
+    type: str
+    text: str | None
+    media_urls: list[str]
+    data: Json
+    status: str
+    statuses: dict[str, datetime]
+    error_code: str | None
+    error_detail: str | None
+    origin: str | None
+    message_at: datetime | None
+    created_at: datetime
+
+
+class ConversationDetail(Conversation):
+    messages: list[Message]
+    messages_truncated: bool
+
+
+class ConversationPage(Page):
+    data: list[Conversation]
+
+
+class Template(BaseModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str | None = None
+    variables: list[str | float] | dict[str, str | float] | None = None
+
+
+class Reply(Body):
+    text: str | None = Field(None, min_length=1, max_length=4096, description="free text (inside the 24-hour window)")
+    template: Template | None = Field(None, description="an approved template (any time)")
+
+
+class Send(BaseModel):
+    id: int
+    kind: str
+    status: OutgoingStatus
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+
+class ReplyAnswer(BaseModel):
+    id: int = Field(description="the message's id")
+    status: str
+    conversation_id: int
+    message: Message
+    send: Send | None
+    replayed: bool = Field(description="true when this intent's message already existed")
+
+
+class Assignment(Body):
+    assignee_id: int | None = Field(description="a member's user id, or null to unassign")
+
+
+class RuleIn(Body):
+    name: str | None = Field(None, max_length=120)
+    trigger: RuleTrigger | None = None
+    match: str | None = Field(None, description="keywords (comma-separated) or a regular expression")
+    hours: dict[str, list[str]] | None = Field(None, description='outside_hours: {"mon": ["09:00-17:00"], …}')
+    reply_text: str | None = None
+    template: Template | None = None
+    active: bool | None = None
+    position: int | None = Field(None, ge=0, le=10000)
+
+
+class Rule(BaseModel):
+    id: int
+    position: int
+    name: str
+    trigger: RuleTrigger
+    match: str | None
+    hours: Json
+    reply_text: str | None
+    template: Json | None
+    active: bool
+    created_at: datetime
+
+
+class RuleList(BaseModel):
+    data: list[Rule]
+
+
+# -- provider calls ----------------------------------------------------------------------------------
+class ProviderCall(BaseModel):
+    """A provider's webhook body, verified by its signature."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted", "duplicate"]
+    event_id: int | None = None
+    event_ids: list[int] | None = None
+    verified: bool | None = Field(None, description="false when no signing secret is set (development only)")
+    warning: str | None = None
+    queued: bool | None = Field(None, description="false when the queue was unreachable (the sweep hands it over)")
+
+
+class AnyDocument(BaseModel):
+    model_config = ConfigDict(extra="allow")

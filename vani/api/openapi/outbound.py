@@ -1,0 +1,143 @@
+"""The outbound webhooks' and the Calendly connection's models (see ``models``)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pydantic import BaseModel, Field
+
+from vani.api.openapi.models import Body, Event, Json, Page
+from vani.models import DeliveryStatus
+from vani.models.outbound import AttemptTrigger
+
+EVENTS = Field(description='event types or patterns: "meeting.scheduled", "meeting.*" or "*"')
+SECRET = Field(description="whsec_ and base64 of 24 to 64 bytes; generated when omitted")
+
+
+class SubscriptionIn(Body):
+    url: str = Field(max_length=2048, description="https (or http where allowed) URL that receives the events")
+    events: list[str] | str = EVENTS
+    description: str | None = Field(None, max_length=500)
+    secret: str | None = SECRET
+
+
+class SubscriptionPatch(Body):
+    url: str | None = Field(None, max_length=2048)
+    events: list[str] | str | None = EVENTS
+    active: bool | None = None
+    description: str | None = Field(None, max_length=500)
+
+
+class SecretIn(Body):
+    secret: str | None = SECRET
+
+
+class Health(BaseModel):
+    consecutive_failures: int
+    first_failure_at: datetime | None
+    last_failure_at: datetime | None
+    last_success_at: datetime | None
+    disabled_at: datetime | None
+    disabled_reason: str | None
+
+
+class Subscription(BaseModel):
+    id: int
+    url: str = Field(description="in lists, with any credentials and query masked")
+    events: list[str]
+    description: str | None
+    active: bool
+    secret: str = Field(description="whole right after creation or rotation, masked everywhere else")
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime | None
+    health: Health
+
+
+class SubscriptionList(BaseModel):
+    data: list[Subscription]
+
+
+class Delivery(BaseModel):
+    id: int
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    subscription_id: int | None
+    event: str
+    msg_id: str
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class Attempt(BaseModel):
+    id: int
+    number: int
+    trigger: AttemptTrigger
+    url: str
+    request_headers: Json | None
+    status_code: int | None
+    response_body: str | None
+    duration_ms: int | None
+    error: str | None
+    success: bool
+    created_at: datetime
+
+
+class DeliveryDetail(Delivery):
+    attempt_log: list[Attempt]
+
+
+class DeliveryPage(Page):
+    data: list[Delivery]
+
+
+class CustomEvent(Body):
+    event: str = Field(max_length=120, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+                       description="the event type, e.g. deal.won (lowercase words joined by dots)")
+    payload: Json = Field(description="the event's data (a JSON object)")
+
+
+class Emitted(BaseModel):
+    msg_id: str
+    event: str
+    delivery_ids: list[int]
+
+
+class BulkRetry(Body):
+    status: DeliveryStatus | None = Field(None, description="which deliveries: failed (default) or cancelled")
+    since: datetime | None = None
+    subscription: int | None = None
+
+
+class Requeued(BaseModel):
+    status: str
+    requeued: int
+
+
+# -- Calendly --------------------------------------------------------------------------------------
+class SyncIn(Body):
+    since: str | None = Field(None, description="a date (YYYY-MM-DD) or an ISO 8601 time; default: the last day")
+    wait: bool | None = Field(None, description="run the sync now and answer its counts")
+
+
+class SyncAnswer(BaseModel):
+    status: str = Field(description="queued (with job_id) or done (with result)")
+    job_id: str | None = None
+    result: Json | None = None
+
+
+class CalendlyStatus(BaseModel):
+    configured: bool
+    connection: Json | None = Field(description="the API token's account, when configured and checked")
+    oauth: Json | None = Field(description="the Connect Calendly connection and its subscription")
+    webhook: Json | None
+    last_event: Event | None
+    last_sync: Json | None
+
+
+class Disconnected(BaseModel):
+    status: str
+    done: list[str]
+    failed: list[str]
