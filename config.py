@@ -99,6 +99,9 @@ class Config:
         # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
         self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
+        # Operators: GET /metrics needs this bearer token when set, else it answers loopback only.
+        self.VANI_METRICS_TOKEN = _env("VANI_METRICS_TOKEN")
+        self.VANI_LOG_FORMAT = _env("VANI_LOG_FORMAT", "text")  # text | json (one object per line)
         # Outbound webhooks
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
         self.VANI_ALLOW_ANY_PORT = _flag("VANI_ALLOW_ANY_PORT", False)  # else 80, 443 and 1024-65535 only

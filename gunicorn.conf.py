@@ -37,3 +37,11 @@ preload_app = False  # each worker opens its own database and Redis connections
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+
+def child_exit(server, worker):  # pragma: no cover - gunicorn hook
+    """Metrics in multiprocess mode: forget a stopped worker's live gauges (its counts stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

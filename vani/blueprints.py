@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from vani.extensions import csrf
     from vani.health import bp as health_bp
     from vani.inbound import bp as inbound_bp
+    from vani.scrape import bp as metrics_bp
     from vani.web import init_app as init_dashboard
 
     csrf.exempt(inbound_bp)  # providers sign their calls; they have no session
@@ -16,4 +17,5 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)  # bearer-token auth, never a session cookie
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     init_dashboard(app)  # session-auth dashboard under /dashboard

@@ -9,13 +9,14 @@ checked, so a signature mismatch behind a tunnel can be debugged from the dashbo
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from vani import tenancy
+from vani import metrics, tenancy
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.providers import registry
@@ -160,6 +161,13 @@ def organisation(org_key: str | None) -> int | None:
 
 
 def receive(provider: Provider, org_key: str | None) -> Response:
+    started = time.perf_counter()
+    response = _receive(provider, org_key)
+    metrics.webhook_answered(provider.name, response.status_code, time.perf_counter() - started)
+    return response
+
+
+def _receive(provider: Provider, org_key: str | None) -> Response:
     try:
         org_id = organisation(org_key)
     except SQLAlchemyError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -109,6 +110,11 @@ def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop
     choice = choose(cfg["REDIS_URL"], bool(os.environ.get("REDIS_URL")), data_dir)
     env = {**os.environ, "REDIS_URL": choice.url, "PORT": str(args.port), "HOST": args.host,
            "PYTHONUNBUFFERED": "1"}
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):  # one /metrics adds up the web's and the workers' counts
+        metrics_dir = BASE_DIR / "instance" / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     # RQ logs every job at INFO (the minute sweeps alone add a dozen lines a minute).
     env["VANI_WORKER_LOG_LEVEL"] = os.environ.get("VANI_WORKER_LOG_LEVEL") or "WARNING"
     if choice.argv:

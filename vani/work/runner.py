@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from vani import tenancy
+from vani import metrics, tenancy
 from vani.extensions import db
 from vani.work import claims, wake
 from vani.work.claims import Claim
@@ -34,9 +34,10 @@ def run_claim(lane: Lane, claim: Claim) -> None:
     except Exception as exc:  # a handler bug must not leave rows running or lose them
         log.exception("%s: the handler failed on %d item(s)", lane.name, len(claim.unsettled))
         claim.fail_rest(f"{type(exc).__name__}: {exc}")
-        return
-    if claim.unsettled:
-        claim.fail_rest(UNSETTLED)
+    else:
+        if claim.unsettled:
+            claim.fail_rest(UNSETTLED)
+    metrics.settled(lane.name, list(claim.settled.values()), str(lane.dead))
 
 
 def one_by_one(work: Callable[[Claim, int], None]) -> Callable[[Claim], None]:

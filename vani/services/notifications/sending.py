@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from vani import work
+from vani import metrics, work
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
@@ -87,6 +87,7 @@ def send_one(claim: work.Claim, send_id: int) -> None:
     if row.channel not in SENDERS or missing:
         detail = missing or f"unknown channel {row.channel!r}"
         claim.write([(send_id, SendStatus.SKIPPED, {"detail": detail, "last_error": None, "next_attempt_at": None})])
+        metrics.notification_sent(row.channel, SendStatus.SKIPPED)
     else:
         started = db.session.execute(
             update(NotificationSend).where(NotificationSend.id == send_id,
@@ -97,6 +98,7 @@ def send_one(claim: work.Claim, send_id: int) -> None:
             claim.settled[send_id] = None
             return
         status, detail, error = _send(row.channel, notification, cfg)
+        metrics.notification_sent(row.channel, status)
         now = utcnow()
         if status == SendStatus.FAILED:
             state, columns = claim.failure(send_id, error or "the send failed", now=now)

@@ -16,10 +16,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import tenancy, work
+from vani import metrics, tenancy, work
 from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
-from vani.models.base import utcnow
+from vani.models.base import as_utc, utcnow
 from vani.providers.registry import get_provider
 from vani.services import live, outbox, prospects
 from vani.services.notifications import moments, sending
@@ -101,7 +101,9 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     deliveries, sends = write_batch(done, now)
     claim.write(outcomes)
     org_of = {event.id: event.org_id for event in events}  # read before the commit expires the rows
+    lags = [(now - as_utc(ctx.event.received_at)).total_seconds() for ctx in done]
     db.session.commit()
+    metrics.processed(lags)
     if deliveries:
         delivery.wake()
     if sends:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, select
 
-from vani import tenancy, work
+from vani import metrics, tenancy, work
 from vani.extensions import db
 from vani.models import (
     AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription,
@@ -157,6 +157,9 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     if attempts:
         db.session.execute(insert(DeliveryAttempt.__table__), attempts)
     claim.write(outcomes)
+    for s in mine:
+        if s.result is not None:
+            metrics.delivery_attempt(s.job.subscription_id, s.result.success, s.result.duration_ms / 1000)
     disabled = health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
     db.session.commit()
     if disabled:  # their alerts are committed: send them

@@ -1,0 +1,62 @@
+"""Prometheus metrics: what happened (counters and histograms, recorded where it happens) and
+what is waiting (gauges read from the database when scraped, see ``vani.web_metrics``).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (before the process starts: gunicorn workers and the work
+engine's workers share the folder), every process writes its counts there and a scrape adds them
+up. Without it, a scrape sees this process's counts only. The metrics live in this module's own
+registry, so importing it touches nothing global.
+"""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+SLOW = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+WEBHOOKS = Counter("vani_webhooks_received", "Provider webhook calls answered, by provider and HTTP status",
+                   ["provider", "status"], registry=REGISTRY)
+INGEST = Histogram("vani_ingest_duration_seconds", "Time to verify, store and answer a provider's call",
+                   ["provider"], buckets=FAST, registry=REGISTRY)
+WORK = Counter("vani_work_items", "Work items settled by the engine, by lane and the state they reached "
+               "(events: processed, ignored, failed, dead; deliveries: delivered, pending, failed, …)",
+               ["lane", "outcome"], registry=REGISTRY)
+DEAD = Counter("vani_dead_letters", "Work items that became dead letters, by lane", ["lane"], registry=REGISTRY)
+LAG = Histogram("vani_processing_lag_seconds", "From a webhook's arrival to its event being processed",
+                buckets=SLOW, registry=REGISTRY)
+ATTEMPTS = Counter("vani_delivery_attempts", "Outbound delivery attempts, by subscription and result",
+                   ["subscription", "result"], registry=REGISTRY)
+ATTEMPT_TIME = Histogram("vani_delivery_attempt_duration_seconds", "Time of one outbound delivery attempt",
+                         buckets=SLOW[:8], registry=REGISTRY)
+NOTIFICATIONS = Counter("vani_notification_sends", "Notification sends settled, by channel and status",
+                        ["channel", "status"], registry=REGISTRY)
+
+
+def webhook_answered(provider: str, status: int, seconds: float) -> None:
+    WEBHOOKS.labels(provider, str(status)).inc()
+    INGEST.labels(provider).observe(seconds)
+
+
+def settled(lane: str, outcomes: list, dead: str) -> None:
+    """A claim's rows reached these states (None: the lease was lost, nothing written)."""
+    for outcome in outcomes:
+        if outcome is None:
+            continue
+        WORK.labels(lane, str(outcome)).inc()
+        if str(outcome) == dead:
+            DEAD.labels(lane).inc()
+
+
+def processed(lags: list[float]) -> None:
+    for seconds in lags:
+        LAG.observe(max(seconds, 0.0))
+
+
+def delivery_attempt(subscription_id: int, success: bool, seconds: float) -> None:
+    ATTEMPTS.labels(str(subscription_id), "success" if success else "failure").inc()
+    ATTEMPT_TIME.observe(max(seconds, 0.0))
+
+
+def notification_sent(channel: str, status: str) -> None:
+    NOTIFICATIONS.labels(channel, status).inc()
