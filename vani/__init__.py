@@ -1,7 +1,6 @@
 """Vani: a self-hosted webhook hub for sales teams."""
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -12,7 +11,7 @@ __version__ = "0.1.0"
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, errors, proxy, safety, security, tenancy, work
+    from vani import blueprints, cli, errors, proxy, safety, security, tenancy, tracing, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
 
@@ -32,8 +31,9 @@ def create_app(config=None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (BASE_DIR / "instance").mkdir(exist_ok=True)
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        tracing.configure_logging(app.config.get("VANI_LOG_FORMAT", "text"))
 
+    tracing.init_app(app)
     db.init_app(app)
     tenancy.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vani import tracing
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
@@ -196,6 +197,7 @@ class Notification(OrgOwned, db.Model):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=tracing.current)  # vani.tracing
 
     def to_dict(self) -> dict:
         return {

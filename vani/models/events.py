@@ -57,6 +57,7 @@ class WebhookEvent(OrgOwned, Leased, db.Model):
     # Filled by processing, for search and links.
     subject_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     subject_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the webhook call's (vani.tracing)
     prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id", ondelete="SET NULL"), nullable=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
 

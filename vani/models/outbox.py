@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from vani import tracing
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, UTCDateTime, isoformat, utcnow
 from vani.models.orgs import OrgOwned
@@ -24,6 +25,8 @@ class OutboundEvent(OrgOwned, db.Model):
     emit_key: Mapped[str] = mapped_column(String(255))
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The request it follows from (its webhook call's, or the API call's): see vani.tracing.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, default=tracing.current)
 
     def to_dict(self) -> dict:
         return {"id": self.msg_id, "type": self.type, "timestamp": isoformat(self.created_at), "data": self.data}

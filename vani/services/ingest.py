@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from vani import tracing
 from vani.extensions import db
 from vani.models import EventStatus, RejectedCall
 from vani.models.base import utcnow
@@ -125,12 +126,13 @@ def parse(provider: Provider, data: RequestData) -> list[Incoming]:
 
 def event_rows(provider: Provider, items: list[Incoming], verified: bool, headers: dict,
                address: str | None, org_id: int) -> list[dict]:
-    now = utcnow()
+    now, request_id = utcnow(), tracing.current()  # named here: the group commit's thread has no request
     return [dict(
         org_id=item.org_id or org_id, provider=provider.name, event_type=clean_text(item.event_type)[:120],
         dedupe_key=dedupe_key(item.dedupe_key),
         verified=verified, status=EventStatus.RECEIVED.value, body=item.body, headers=headers, payload=item.payload,
-        remote_addr=address, received_at=now, next_attempt_at=now, attempts=0) for item in items]
+        remote_addr=address, received_at=now, next_attempt_at=now, attempts=0, request_id=request_id)
+        for item in items]
 
 
 def hand_over(event_ids: list[int]) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from vani import metrics, work
+from vani import metrics, tracing, work
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
@@ -99,6 +99,9 @@ def send_one(claim: work.Claim, send_id: int) -> None:
             return
         status, detail, error = _send(row.channel, notification, cfg)
         metrics.notification_sent(row.channel, status)
+        with tracing.bound(notification.request_id):
+            log.info("notification %s (%s) via %s: %s%s", notification.id, notification.kind, row.channel, status,
+                     f" ({error})" if error else "")
         now = utcnow()
         if status == SendStatus.FAILED:
             state, columns = claim.failure(send_id, error or "the send failed", now=now)

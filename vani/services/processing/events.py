@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import metrics, tenancy, work
+from vani import metrics, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
@@ -83,11 +83,15 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     for event in events:
         ctx = EventContext(event)
         try:
-            outcome = map_one(event, ctx, isolated)
+            with tracing.bound(event.request_id):
+                outcome = map_one(event, ctx, isolated)
+                log.info("event %s (%s %s): %s%s", event.id, event.provider, event.event_type, outcome.status,
+                         f" ({outcome.reason})" if outcome.reason else "")
         except Exception as exc:  # a mapper bug or bad data must not lose the event
             if not isolated:
                 raise _Isolate() from exc
-            log.exception("processing event %s failed", event.id)
+            with tracing.bound(event.request_id):
+                log.exception("processing event %s failed", event.id)
             db.session.expire_all()  # rows the savepoint undid may still sit in the identity map
             status, columns = claim.failure(event.id, describe(exc), now=now)
             outcomes.append((event.id, status, {**columns, "processed_at": None}))
@@ -116,10 +120,12 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
 
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     """Write what the batch's successful events emitted; (new delivery ids, new send ids)."""
-    emitted = outbox.write([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.outbox], now)
+    emitted = outbox.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+                            for ctx in done for row in ctx.outbox], now)
     deliveries = fanout.fan_out(emitted, now)
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
-    sends = moments.write([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notifications], now)
+    sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+                           for ctx in done for row in ctx.notifications], now)
     return deliveries, sends
 
 

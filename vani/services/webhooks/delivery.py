@@ -7,6 +7,7 @@ worker that lost its lease changes nothing, and one bad outcome never undoes ano
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import insert, select
 
-from vani import metrics, tenancy, work
+from vani import metrics, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import (
     AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription,
@@ -24,6 +25,8 @@ from vani.models.base import utcnow
 from vani.services import live
 from vani.services.webhooks import health, sender, signing
 from vani.services.notifications import sending as notification_sends
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h"
 RETRY_AFTER_STATUSES = (429, 503)
@@ -55,6 +58,7 @@ class Job:
     secrets: list[str]
     msg_id: str
     body: str
+    request_id: str | None = None  # the request its event follows from (vani.tracing)
 
 
 @dataclass
@@ -72,7 +76,7 @@ def load_jobs(ids: list[int], now: datetime) -> list[Job]:
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
     jobs = [Job(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
-                signing.event_body(event.msg_id, event.type, event.created_at, event.data))
+                signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id)
             for delivery_id, manual, event, sub in rows]
     db.session.rollback()  # end the read transaction before the network calls
     return jobs
@@ -109,6 +113,9 @@ def _send_claim(claim: work.Claim) -> None:
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
         headers = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
         result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private, allow_any_port)
+        with tracing.bound(job.request_id):
+            log.info("delivery %s (%s) to subscription %s: %s in %d ms", job.delivery_id, job.msg_id,
+                     job.subscription_id, result.status_code or result.error, result.duration_ms)
         if result.status_code == GONE:
             gone.add(job.subscription_id)
         pending.append(Sent(job, at, headers, result))
