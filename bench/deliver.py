@@ -1,6 +1,6 @@
 """Outbound delivery throughput: N signed deliveries to a fast local receiver by one worker
-process (the deliveries lane's drain job), and in the same run a plain loop posting the same bodies with
-one ``requests.Session``. Then a receiver that fails half of all requests: how the deliveries end.
+process (the deliveries lane's drain job; the subscription has a payload filter and a custom
+header), and in the same run a plain loop posting the same bodies with one ``requests.Session``. Then a receiver that fails half of all requests: how the deliveries end.
 
 Needs PostgreSQL and Redis (see bench/common.py). Run:
 ``python -m bench.deliver [--deliveries 2000] [--failing 1000]``.
@@ -91,7 +91,9 @@ def prepare(url: str, count: int, tag: str) -> list[bytes]:
     tenancy.set_current(orgs.ensure_default().id)
     db.session.execute(update(WebhookSubscription).values(active=False))
     db.session.commit()
-    create_subscription(url, ["*"], f"bench {tag}")
+    # Shaped as receivers use it: a payload filter every event meets, and an API key header.
+    create_subscription(url, ["*"], f"bench {tag}", filter=['type = "meeting.scheduled"', "data.id exists"],
+                        headers={"X-Api-Key": "bench-receiver-key-0123456789"})
     org_id = tenancy.require()
     written = outbox.write([{"org_id": org_id, "type": "meeting.scheduled", "data": sample_data(n),
                              "emit_key": f"bench:{tag}:{n}"} for n in range(count)], utcnow())

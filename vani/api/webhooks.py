@@ -16,8 +16,8 @@ from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
 
-SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret"}
-PATCH_FIELDS = {"url", "events", "active", "description"}
+SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit"}
+PATCH_FIELDS = {"url", "events", "active", "description", "filter", "headers", "rate_limit", "paused"}
 
 
 def _json_object(allowed: set[str]) -> dict:
@@ -48,7 +48,8 @@ def create_subscription():
     for field in ("url", "events"):
         if field not in body:
             raise InvalidField(field, "is required")
-    sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"))
+    sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"),
+                                     body.get("filter"), body.get("headers"), body.get("rate_limit"))
     return jsonify(sub.to_dict(reveal_secret=True)), 201
 
 

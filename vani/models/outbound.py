@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +51,11 @@ def mask_secret(secret: str | None) -> str | None:
     return f"{secret[:10]}…{secret[-4:]}"
 
 
+def mask_header(value: str) -> str:
+    """A custom header's value as shown once saved: its last four characters at most."""
+    return "••••" + value[-4:] if len(value) >= 12 else "••••"
+
+
 class WebhookSubscription(OrgOwned, db.Model):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (Index("ix_webhook_subscriptions_created", "org_id", "created_at", "id"),)
@@ -64,6 +70,12 @@ class WebhookSubscription(OrgOwned, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Shaping (see services.webhooks.shaping): conditions on the body, headers sent with each
+    # delivery (JSON, encrypted), a pause that keeps deliveries waiting, at most N sends a second.
+    filter: Mapped[list] = mapped_column(JSONType, default=list)
+    headers_json: Mapped[str | None] = mapped_column("headers", Encrypted, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Health
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # of the current streak
@@ -80,6 +92,18 @@ class WebhookSubscription(OrgOwned, db.Model):
             if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
                 return True
         return False
+
+    @property
+    def custom_headers(self) -> dict[str, str]:
+        return json.loads(self.headers_json) if self.headers_json else {}
+
+    @custom_headers.setter
+    def custom_headers(self, headers: dict[str, str]) -> None:
+        self.headers_json = json.dumps(headers) if headers else None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
     def signing_secrets(self, now: datetime | None = None) -> list[str]:
         """The current secret, plus the previous one while its rotation window lasts."""
@@ -114,7 +138,9 @@ class WebhookSubscription(OrgOwned, db.Model):
             "previous_secret_expires_at": isoformat(self.previous_secret_expires_at)
             if self.previous_secret else None,
             "created_at": isoformat(self.created_at), "updated_at": isoformat(self.updated_at),
-            "health": self.health(),
+            "health": self.health(), "filter": list(self.filter or []),
+            "headers": {name: mask_header(value) for name, value in self.custom_headers.items()},
+            "paused": self.paused, "paused_at": isoformat(self.paused_at), "rate_limit": self.rate_limit,
         }
 
 

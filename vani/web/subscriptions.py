@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
 from vani.services import webhooks
+from vani.services.webhooks import shaping
 from vani.services.dashboard.deliveries import health_label
 from vani.web import bp
 from vani.web.access import role_required
@@ -23,10 +24,38 @@ def _events_field(raw: str | None) -> list[str]:
     return [part for part in (raw or "").replace(",", " ").split() if part]
 
 
+def _filter_field(raw: str | None) -> list[str]:
+    """One condition per line, as text (``data.provider in ["calendly"]``)."""
+    return [line.strip() for line in (raw or "").splitlines() if line.strip()]
+
+
+def _headers_field(raw: str | None) -> dict[str, str]:
+    """``Name: value`` per line (a masked value as shown keeps the stored one)."""
+    out: dict[str, str] = {}
+    for line in (raw or "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise webhooks.InvalidField("headers", f"write Name: value on each line ({line.strip()[:40]!r})")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _rate_field(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise webhooks.InvalidField("rate_limit", "deliveries per second: a whole number, or empty for no limit")
+    return int(raw)
+
+
 def _detail(sub, status: int = 200, secret: str | None = None, form=None):
     counts = webhooks.delivery_counts([sub.id]).get(sub.id, {})
     return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
-                           health=health_label(sub), form=form), status
+                           health=health_label(sub), form=form, conditions=[shaping.describe(c) for c in sub.filter or []],
+                           headers=shaping.masked(sub.custom_headers)), status
 
 
 def _list(form=None, status: int = 200):
@@ -68,7 +97,10 @@ def update_subscription(sub_id: int):
     try:
         webhooks.update_subscription(sub.id, url=form.get("url", "").strip(),
                                      events=_events_field(form.get("events")),
-                                     description=form.get("description") or None)
+                                     description=form.get("description") or None,
+                                     filter=_filter_field(form.get("filter")),
+                                     headers=_headers_field(form.get("headers")),
+                                     rate_limit=_rate_field(form.get("rate_limit")))
     except webhooks.InvalidField as exc:
         flash(str(exc), "error")
         return _detail(subscription_or_404(sub_id), 400, form=form)
@@ -84,6 +116,17 @@ def set_subscription_active(sub_id: int):
     webhooks.update_subscription(sub_id, active=active)
     flash("Subscription enabled." if active else "Subscription disabled; its waiting deliveries were cancelled.",
           "success")
+    return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
+
+
+@bp.post("/subscriptions/<int:sub_id>/pause")
+@role_required("admin")
+def pause_subscription(sub_id: int):
+    subscription_or_404(sub_id)
+    paused = request.form.get("paused") == "1"
+    webhooks.update_subscription(sub_id, paused=paused)
+    flash("Paused: new deliveries wait until you resume." if paused else "Resumed: waiting deliveries are being sent, "
+          "oldest first.", "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
 
 

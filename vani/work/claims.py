@@ -170,16 +170,17 @@ class Claim:
         written = self.write([(item_id, status, {**values, **columns})])[item_id]
         return status if written else None
 
-    def release(self, ids: list[int]) -> None:
-        """Hand rows back untouched (due now, the claim's attempt not counted) and commit: for a
-        handler whose time is up before it got to them."""
+    def release(self, ids: list[int], until: datetime | None = None) -> None:
+        """Hand rows back untouched (due now, or at ``until``; the claim's attempt not counted)
+        and commit: for a handler whose time is up before it got to them, or that must wait
+        (a rate limit)."""
         ids = [i for i in ids if i not in self.settled]
         if not ids:
             return
         t = _table(self.lane)
         db.session.execute(update(t).where(self._mine(t, ids)).values(
-            status=self.lane.ready[0], next_attempt_at=utcnow(), attempts=t.c.attempts - 1, lease_token=None,
-            lease_expires_at=None))
+            status=self.lane.ready[0], next_attempt_at=until or utcnow(), attempts=t.c.attempts - 1,
+            lease_token=None, lease_expires_at=None))
         db.session.commit()
         for i in ids:
             self.settled[i] = self.lane.ready[0]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 
 from vani.api.openapi.models import Body, Event, Json, Page
@@ -12,11 +14,28 @@ EVENTS = Field(description='event types or patterns: "meeting.scheduled", "meeti
 SECRET = Field(description="whsec_ and base64 of 24 to 64 bytes; generated when omitted")
 
 
+class Condition(BaseModel):
+    path: str = Field(description="dot-separated, in the body receivers get: data.provider, type, data.items.0.id")
+    op: Literal["eq", "ne", "in", "exists"]
+    value: Any = Field(None, description="eq/ne: any JSON; in: a list; exists: true (present) or false (missing)")
+
+
+CONDITIONS = Field(None, max_length=20, description='every condition must hold; a condition may also be text: '
+                   'data.provider in ["calendly"], data.amount = 10, data.phone exists')
+HEADERS = Field(None, description="sent with every delivery (e.g. an API key); shown masked once saved; "
+                "webhook-*, host, content-length and other HTTP headers are refused. Sending a masked value back "
+                "keeps the stored one.")
+RATE = Field(None, ge=1, le=1000, description="at most this many deliveries a second (the rest wait their turn)")
+
+
 class SubscriptionIn(Body):
     url: str = Field(max_length=2048, description="https (or http where allowed) URL that receives the events")
     events: list[str] | str = EVENTS
     description: str | None = Field(None, max_length=500)
     secret: str | None = SECRET
+    filter: list[Condition | str] | None = CONDITIONS
+    headers: dict[str, str] | None = HEADERS
+    rate_limit: int | None = RATE
 
 
 class SubscriptionPatch(Body):
@@ -24,6 +43,10 @@ class SubscriptionPatch(Body):
     events: list[str] | str | None = EVENTS
     active: bool | None = None
     description: str | None = Field(None, max_length=500)
+    filter: list[Condition | str] | None = CONDITIONS
+    headers: dict[str, str] | None = HEADERS
+    rate_limit: int | None = RATE
+    paused: bool | None = Field(None, description="true: deliveries are made but wait; false: they are sent, in order")
 
 
 class SecretIn(Body):
@@ -50,6 +73,11 @@ class Subscription(BaseModel):
     created_at: datetime
     updated_at: datetime | None
     health: Health
+    filter: list[Condition]
+    headers: dict[str, str] = Field(description="names with masked values")
+    paused: bool
+    paused_at: datetime | None
+    rate_limit: int | None
 
 
 class SubscriptionList(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -23,7 +23,7 @@ from vani.models import (
 )
 from vani.models.base import utcnow
 from vani.services import live
-from vani.services.webhooks import health, sender, signing
+from vani.services.webhooks import health, pacing, sender, shaping, signing
 from vani.services.notifications import sending as notification_sends
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class Job:
     msg_id: str
     body: str
     request_id: str | None = None  # the request its event follows from (vani.tracing)
+    headers: dict[str, str] = field(default_factory=dict)  # the subscription's custom headers
+    rate_limit: int | None = None
 
 
 @dataclass
@@ -76,7 +78,8 @@ def load_jobs(ids: list[int], now: datetime) -> list[Job]:
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
     jobs = [Job(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
-                signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id)
+                signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id,
+                sub.custom_headers, sub.rate_limit)
             for delivery_id, manual, event, sub in rows]
     db.session.rollback()  # end the read transaction before the network calls
     return jobs
@@ -96,6 +99,8 @@ def _send_claim(claim: work.Claim) -> None:
     allow_any_port = bool(cfg.get("VANI_ALLOW_ANY_PORT"))
     jobs = load_jobs(claim.ids, claim.taken_at)
     gone: set[int] = set()
+    waiting: set[int] = set()  # subscriptions at their rate limit for this second
+    deferred: list[int] = []
     pending: list[Sent] = []
     started = last_write = time.monotonic()
     budget = float(cfg.get("VANI_DRAIN_SECONDS", 60))
@@ -110,9 +115,15 @@ def _send_claim(claim: work.Claim) -> None:
         if job.subscription_id in gone:
             pending.append(Sent(job, at, {}, None))
             continue
+        if job.subscription_id in waiting or not pacing.take(job.subscription_id, job.rate_limit):
+            waiting.add(job.subscription_id)  # its later deliveries wait behind it (order kept)
+            deferred.append(job.delivery_id)
+            continue
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
-        headers = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
+        signed = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
+        headers = {**job.headers, **signed}
         result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private, allow_any_port)
+        headers = {**shaping.masked(job.headers), **signed}  # what the attempt log keeps
         with tracing.bound(job.request_id):
             log.info("delivery %s (%s) to subscription %s: %s in %d ms", job.delivery_id, job.msg_id,
                      job.subscription_id, result.status_code or result.error, result.duration_ms)
@@ -123,6 +134,8 @@ def _send_claim(claim: work.Claim) -> None:
             record(claim, pending)
             pending, last_write = [], time.monotonic()
     record(claim, pending)
+    if deferred:
+        claim.release(deferred, pacing.next_window())
     missing = [i for i in claim.unsettled if i not in {j.delivery_id for j in jobs}]
     if missing:  # deleted with their subscription since the claim
         claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
@@ -188,8 +201,9 @@ def record_lost(ids: list[int], now: datetime) -> None:
 
 
 def _active_subscription(t):
+    """Deliveries of paused subscriptions wait (and keep their order) until it resumes."""
     subs = WebhookSubscription.__table__  # a table, not the model: claims span organisations
-    return t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True)))
+    return t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True), subs.c.paused_at.is_(None)))
 
 
 DELIVERIES = work.Lane(

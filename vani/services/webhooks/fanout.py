@@ -12,19 +12,32 @@ from vani.errors import Conflict, InvalidField
 from vani.extensions import db
 from vani.providers.safejson import clean
 from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription
-from vani.models.base import utcnow
+from vani.models.base import isoformat, utcnow
 from vani.services import outbox
 from vani.services.dbutil import dialect_insert
+from vani.services.webhooks import shaping
 from vani.services.webhooks.subscriptions import get_subscription, validate_event_type
 
 TEST_EVENT = "webhook.test"
+
+
+def wants(sub: WebhookSubscription, event: dict) -> bool:
+    """Whether ``sub`` wants this outbound event: its type, then its payload filter on the body
+    receivers get (``id``, ``type``, ``timestamp``, ``data``)."""
+    if not sub.matches(event["type"]):
+        return False
+    if not sub.filter:
+        return True
+    body = {"id": event["msg_id"], "type": event["type"], "timestamp": isoformat(event["created_at"]),
+            "data": event["data"]}
+    return shaping.matches(sub.filter, body)
 
 
 def _delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, matching: bool = True) -> list[dict]:
     return [dict(org_id=event["org_id"], outbound_event_id=event["id"], subscription_id=s.id, msg_id=event["msg_id"],
                  event_type=event["type"], status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now,
                  manual=False, created_at=now)
-            for s in subs if s.org_id == event["org_id"] and (not matching or s.matches(event["type"]))]
+            for s in subs if s.org_id == event["org_id"] and (not matching or wants(s, event))]
 
 
 def insert_deliveries(rows: list[dict]) -> list[int]:

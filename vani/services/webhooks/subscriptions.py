@@ -10,12 +10,13 @@ from sqlalchemy import delete, func, select, update
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks import signing
+from vani.services.webhooks import shaping, signing
 from vani.errors import InvalidField, NotFound, check_id
 from vani.services.webhooks.ssrf import check_url
 
 ROTATION_WINDOW = timedelta(hours=24)
 MAX_EVENT_PATTERNS = 50
+MAX_RATE = 1000  # deliveries per second, per subscription
 _EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*)$")
 _UNSET = object()
 
@@ -77,23 +78,49 @@ def list_subscriptions(active: bool | None = None) -> list[WebhookSubscription]:
     return list(db.session.execute(stmt).scalars())
 
 
-def create_subscription(url: object, events: object, description: object = None,
-                        secret: object = None) -> tuple[WebhookSubscription, str]:
+def validate_rate_limit(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_RATE:
+        raise InvalidField("rate_limit", f"deliveries per second: a whole number from 1 to {MAX_RATE}, or null")
+    return value
+
+
+def create_subscription(url: object, events: object, description: object = None, secret: object = None,
+                        filter: object = None, headers: object = None,  # noqa: A002  (the API's names)
+                        rate_limit: object = None) -> tuple[WebhookSubscription, str]:
     """Create and commit. Returns the row and its secret in full (show it once)."""
     sub = WebhookSubscription(
         url=validate_url(url), events=validate_events(events), description=validate_description(description),
         secret=signing.validate_secret(secret) if secret is not None else signing.new_secret(),
-        active=True, consecutive_failures=0)
+        active=True, consecutive_failures=0, filter=shaping.validate_filter(filter),
+        rate_limit=validate_rate_limit(rate_limit))
+    sub.custom_headers = shaping.validate_headers(headers)
     db.session.add(sub)
     db.session.commit()
     return sub, sub.secret
 
 
 def update_subscription(subscription_id: int, *, url: object = _UNSET, events: object = _UNSET,
-                        active: object = _UNSET, description: object = _UNSET) -> WebhookSubscription:
+                        active: object = _UNSET, description: object = _UNSET, filter: object = _UNSET,  # noqa: A002
+                        headers: object = _UNSET, rate_limit: object = _UNSET,
+                        paused: object = _UNSET) -> WebhookSubscription:
     """Change the given fields and commit. Deactivating cancels its pending deliveries;
-    re-activating clears the health streak and the disabled reason."""
+    re-activating clears the health streak and the disabled reason. A pause keeps making
+    deliveries without sending them; resuming sends them, oldest first."""
     sub = get_subscription(subscription_id)
+    if filter is not _UNSET:
+        sub.filter = shaping.validate_filter(filter)
+    if headers is not _UNSET:
+        sub.custom_headers = shaping.validate_headers(headers, sub.custom_headers)
+    if rate_limit is not _UNSET:
+        sub.rate_limit = validate_rate_limit(rate_limit)
+    resumed = False
+    if paused is not _UNSET:
+        if not isinstance(paused, bool):
+            raise InvalidField("paused", "must be true or false")
+        resumed = sub.paused and not paused
+        sub.paused_at = (sub.paused_at or utcnow()) if paused else None
     if url is not _UNSET:
         sub.url = validate_url(url)
     if events is not _UNSET:
@@ -114,6 +141,10 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
     if not sub.active:
         cancel_pending(sub.id, f"subscription disabled: {sub.disabled_reason or 'inactive'}")
     db.session.commit()
+    if resumed and sub.active:
+        from vani.services.webhooks.delivery import wake
+
+        wake()
     return sub
 
 
