@@ -86,7 +86,8 @@ def prepare(url: str, count: int, tag: str) -> list[bytes]:
     from vani.models import OutboundEvent, WebhookSubscription
     from vani.models.base import utcnow
     from vani.services import orgs, outbox
-    from vani.services.webhooks import create_subscription, fan_out, signing
+    from vani.services.webhooks import create_subscription, signing
+    from vani.services.webhooks.fanout import fan_out
 
     tenancy.set_current(orgs.ensure_default().id)
     db.session.execute(update(WebhookSubscription).values(active=False))
@@ -171,7 +172,8 @@ def main() -> int:
 
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/")
-        env = bench_env(scratch_database(args.database), VANI_ALLOW_PRIVATE_TARGETS="1")
+        # The receiver is on loopback, which production refuses to send to: development settings.
+        env = bench_env(scratch_database(args.database), VANI_ENV="development", VANI_ALLOW_PRIVATE_TARGETS="1")
         create_schema(env)
         flush_redis()
         os.environ.update(env)

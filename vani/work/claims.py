@@ -104,13 +104,15 @@ class Claim:
         is no longer this claim's."""
         return self.write([(item_id, status, values)])[item_id]
 
-    def write(self, outcomes: list[tuple[int, object, dict]]) -> dict[int, bool]:
+    def write(self, outcomes: list[tuple[int, object, dict]], owned: set[int] | None = None) -> dict[int, bool]:
         """Settle several rows (no commit): ``(id, status, {column: value})`` each. Every write
         is fenced by this claim's token; rows with the same columns go in one statement, and a
-        row the database refuses never takes its neighbours' outcomes with it."""
+        row the database refuses never takes its neighbours' outcomes with it. ``owned``: what
+        ``own_ids`` just said in this transaction (saves asking again)."""
         if not outcomes:
             return {}
-        owned = self.own_ids([item_id for item_id, _, _ in outcomes])
+        if owned is None:
+            owned = self.own_ids([item_id for item_id, _, _ in outcomes])
         groups: dict[tuple[str, ...], list[tuple[int, object, dict]]] = {}
         for outcome in outcomes:
             if outcome[0] in owned:

@@ -176,7 +176,7 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
             outcomes.append((delivery_id, status, {**common, **columns}))
     if attempts:
         db.session.execute(insert(DeliveryAttempt.__table__), attempts)
-    claim.write(outcomes)
+    claim.write(outcomes, owned)
     for s in mine:
         if s.result is not None:
             metrics.delivery_attempt(s.job.subscription_id, s.result.success, s.result.duration_ms / 1000)
