@@ -149,13 +149,14 @@ def test_the_dashboard_shows_and_edits_filter_headers_rate_and_pause(api, login,
     assert "dash-key" not in page and "5 a second" in page
     form = {"url": httpserver.url_for("/d"), "events": "deal.*", "description": "",
             "filter": 'data.amount in [10, 20]\ndata.refund missing', "headers": "X-Api-Key: ••••6789\nX-Team: emea",
-            "rate_limit": "3", "csrf_token": client.csrf}
+            "rate_limit": "3", "ordered": "1", "csrf_token": client.csrf}
     assert client.post(f"/dashboard/subscriptions/{sub['id']}", data=form).status_code == 303
     db.session.expire_all()
     row = db.session.get(WebhookSubscription, sub["id"])
     assert row.filter == [{"path": "data.amount", "op": "in", "value": [10, 20]},
                           {"path": "data.refund", "op": "exists", "value": False}]
     assert row.custom_headers == {"X-Api-Key": "dash-key-0123456789", "X-Team": "emea"} and row.rate_limit == 3
+    assert row.ordered is True
     bad = client.post(f"/dashboard/subscriptions/{sub['id']}", data={**form, "filter": "data.amount in 10"})
     assert bad.status_code == 400 and "filter[0]" in bad.get_data(as_text=True)
     paused = client.post(f"/dashboard/subscriptions/{sub['id']}/pause", data={"paused": "1", "csrf_token": client.csrf})
@@ -166,3 +167,45 @@ def test_the_dashboard_shows_and_edits_filter_headers_rate_and_pause(api, login,
     viewer = login("viewer")
     assert viewer.post(f"/dashboard/subscriptions/{sub['id']}/pause",
                        data={"paused": "0", "csrf_token": viewer.csrf}).status_code == 403
+
+
+def _flaky_receiver(httpserver, path: str, fail_first_for: int):
+    """Answers 500 to the first delivery about prospect ``fail_first_for``, 200 otherwise."""
+    from werkzeug import Response
+
+    state = {"failed": False, "got": []}
+
+    def handler(request):
+        data = request.get_json()["data"]
+        state["got"].append((data["prospect_id"], data["n"]))
+        if data["prospect_id"] == fail_first_for and not state["failed"]:
+            state["failed"] = True
+            return Response("busy", status=500)
+        return Response("ok")
+
+    httpserver.expect_request(path).respond_with_handler(handler)
+    return state
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_an_ordered_subscription_holds_a_prospect_s_later_deliveries_behind_its_retry(api, db, httpserver, ordered):
+    from sqlalchemy import update
+
+    state = _flaky_receiver(httpserver, "/o", fail_first_for=7)
+    sub = create(api, httpserver.url_for("/o"), ordered=ordered)
+    assert sub["ordered"] is ordered
+    ids = [emit(api, "deal.won", {"prospect_id": p, "n": n})[0] for n, p in enumerate([7, 7, 8, 7])]
+    deliver()
+    if ordered:  # prospect 8 goes on; prospect 7's later deliveries wait behind its retry
+        assert state["got"] == [(7, 0), (8, 2)]
+        assert [delivery(i).attempts for i in ids] == [1, 0, 1, 0]
+    else:
+        assert state["got"] == [(7, 0), (7, 1), (8, 2), (7, 3)]
+    db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == ids[0]).values(
+        next_attempt_at=WebhookDelivery.created_at))  # the retry is due now
+    db.session.commit()
+    deliver()
+    deliver()
+    sent_for_7 = [n for p, n in state["got"] if p == 7]
+    assert sent_for_7 == ([0, 0, 1, 3] if ordered else [0, 1, 3, 0])
+    assert {delivery(i).status for i in ids} == {DeliveryStatus.DELIVERED}

@@ -16,8 +16,8 @@ from vani.models.base import as_utc
 from vani.services import webhooks as svc
 from vani.services.dashboard.filters import parse_int
 
-SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit"}
-PATCH_FIELDS = {"url", "events", "active", "description", "filter", "headers", "rate_limit", "paused"}
+SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit", "ordered"}
+PATCH_FIELDS = {"url", "events", "active", "description", "filter", "headers", "rate_limit", "paused", "ordered"}
 
 
 def _json_object(allowed: set[str]) -> dict:
@@ -49,7 +49,8 @@ def create_subscription():
         if field not in body:
             raise InvalidField(field, "is required")
     sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"),
-                                     body.get("filter"), body.get("headers"), body.get("rate_limit"))
+                                     body.get("filter"), body.get("headers"), body.get("rate_limit"),
+                                     body.get("ordered", False))
     return jsonify(sub.to_dict(reveal_secret=True)), 201
 
 

@@ -76,6 +76,9 @@ class WebhookSubscription(OrgOwned, db.Model):
     headers_json: Mapped[str | None] = mapped_column("headers", Encrypted, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Per prospect, in event order: a delivery waits while an earlier one for its prospect is
+    # pending (a retry included). Opt-in: one failing prospect holds up only its own deliveries.
+    ordered: Mapped[bool] = mapped_column(Boolean, default=False)
     # Health
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # of the current streak
@@ -141,6 +144,7 @@ class WebhookSubscription(OrgOwned, db.Model):
             "health": self.health(), "filter": list(self.filter or []),
             "headers": {name: mask_header(value) for name, value in self.custom_headers.items()},
             "paused": self.paused, "paused_at": isoformat(self.paused_at), "rate_limit": self.rate_limit,
+            "ordered": bool(self.ordered),
         }
 
 
@@ -155,6 +159,10 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
         Index("ix_webhook_deliveries_status_created", "org_id", "status", "created_at", "id"),
         Index("ix_webhook_deliveries_subscription_created", "subscription_id", "created_at", "id"),
         Index("ix_webhook_deliveries_type_created", "org_id", "event_type", "created_at", "id"),
+        # Ordered subscriptions: is an earlier delivery for this prospect still waiting?
+        Index("ix_webhook_deliveries_ordering", "subscription_id", "ordering_key", "outbound_event_id",
+              postgresql_where=text("status IN ('pending', 'delivering')"),
+              sqlite_where=text("status IN ('pending', 'delivering')")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -169,6 +177,7 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
     manual: Mapped[bool] = mapped_column(Boolean, default=False)  # next attempt was asked for by a person
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ordering_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the prospect it is about
 
     subscription = relationship("WebhookSubscription", lazy="joined", viewonly=True)
     event = relationship("OutboundEvent", lazy="select", viewonly=True)

@@ -100,7 +100,8 @@ def update_subscription(sub_id: int):
                                      description=form.get("description") or None,
                                      filter=_filter_field(form.get("filter")),
                                      headers=_headers_field(form.get("headers")),
-                                     rate_limit=_rate_field(form.get("rate_limit")))
+                                     rate_limit=_rate_field(form.get("rate_limit")),
+                                     ordered=form.get("ordered") == "1")
     except webhooks.InvalidField as exc:
         flash(str(exc), "error")
         return _detail(subscription_or_404(sub_id), 400, form=form)

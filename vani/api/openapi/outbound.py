@@ -25,6 +25,8 @@ CONDITIONS = Field(None, max_length=20, description='every condition must hold; 
 HEADERS = Field(None, description="sent with every delivery (e.g. an API key); shown masked once saved; "
                 "webhook-*, host, content-length and other HTTP headers are refused. Sending a masked value back "
                 "keeps the stored one.")
+ORDERED = Field(False, description="send each prospect's deliveries in event order: one waits while an earlier one "
+                "for its prospect is pending (a retry included)")
 RATE = Field(None, ge=1, le=1000, description="at most this many deliveries a second (the rest wait their turn)")
 
 
@@ -36,6 +38,7 @@ class SubscriptionIn(Body):
     filter: list[Condition | str] | None = CONDITIONS
     headers: dict[str, str] | None = HEADERS
     rate_limit: int | None = RATE
+    ordered: bool = ORDERED
 
 
 class SubscriptionPatch(Body):
@@ -47,6 +50,7 @@ class SubscriptionPatch(Body):
     headers: dict[str, str] | None = HEADERS
     rate_limit: int | None = RATE
     paused: bool | None = Field(None, description="true: deliveries are made but wait; false: they are sent, in order")
+    ordered: bool | None = Field(None, description="see ordered on creation")
 
 
 class SecretIn(Body):
@@ -78,6 +82,7 @@ class Subscription(BaseModel):
     paused: bool
     paused_at: datetime | None
     rate_limit: int | None
+    ordered: bool
 
 
 class SubscriptionList(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import and_, exists, insert, not_, select
 
 from vani import metrics, tenancy, tracing, work
 from vani.extensions import db
@@ -200,10 +200,20 @@ def record_lost(ids: list[int], now: datetime) -> None:
             created_at=now) for i, o, n, url in rows])
 
 
-def _active_subscription(t):
-    """Deliveries of paused subscriptions wait (and keep their order) until it resumes."""
+def _claimable(t):
+    """Deliveries of paused subscriptions wait (and keep their order) until it resumes. For an
+    ordered subscription, a delivery waits while an earlier one for its prospect is pending or
+    being sent (one per prospect at a time, so a claim never holds two of them)."""
     subs = WebhookSubscription.__table__  # a table, not the model: claims span organisations
-    return t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True), subs.c.paused_at.is_(None)))
+    live = t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True), subs.c.paused_at.is_(None)))
+    earlier = t.alias("earlier")
+    waiting = exists().where(earlier.c.subscription_id == t.c.subscription_id,
+                             earlier.c.ordering_key == t.c.ordering_key,
+                             earlier.c.outbound_event_id < t.c.outbound_event_id,
+                             earlier.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)))
+    held = and_(t.c.ordering_key.isnot(None),
+                t.c.subscription_id.in_(select(subs.c.id).where(subs.c.ordered.is_(True))), waiting)
+    return and_(live, not_(held))
 
 
 DELIVERIES = work.Lane(
@@ -212,7 +222,7 @@ DELIVERIES = work.Lane(
     retry=DeliveryStatus.PENDING, dead=DeliveryStatus.FAILED,
     handler=send_claim, policy=policy, lease=lease,
     batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
-    on_lost=record_lost, claimable=_active_subscription,
+    on_lost=record_lost, claimable=_claimable,
 )
 
 

@@ -33,10 +33,19 @@ def wants(sub: WebhookSubscription, event: dict) -> bool:
     return shaping.matches(sub.filter, body)
 
 
+def ordering_key(event: dict) -> str | None:
+    """The prospect an event is about (``data.prospect_id``, or ``data.id`` of a prospect event):
+    an ordered subscription sends one prospect's deliveries in event order."""
+    data = event["data"] if isinstance(event["data"], dict) else {}
+    key = data.get("id") if event["type"].startswith("prospect.") else data.get("prospect_id")
+    return str(key)[:64] if isinstance(key, (int, str)) and not isinstance(key, bool) and key != "" else None
+
+
 def _delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, matching: bool = True) -> list[dict]:
+    key = ordering_key(event)
     return [dict(org_id=event["org_id"], outbound_event_id=event["id"], subscription_id=s.id, msg_id=event["msg_id"],
                  event_type=event["type"], status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now,
-                 manual=False, created_at=now)
+                 manual=False, created_at=now, ordering_key=key)
             for s in subs if s.org_id == event["org_id"] and (not matching or wants(s, event))]
 
 

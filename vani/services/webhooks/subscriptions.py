@@ -78,6 +78,12 @@ def list_subscriptions(active: bool | None = None) -> list[WebhookSubscription]:
     return list(db.session.execute(stmt).scalars())
 
 
+def validate_flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidField(field, "must be true or false")
+    return value
+
+
 def validate_rate_limit(value: object) -> int | None:
     if value is None:
         return None
@@ -88,13 +94,13 @@ def validate_rate_limit(value: object) -> int | None:
 
 def create_subscription(url: object, events: object, description: object = None, secret: object = None,
                         filter: object = None, headers: object = None,  # noqa: A002  (the API's names)
-                        rate_limit: object = None) -> tuple[WebhookSubscription, str]:
+                        rate_limit: object = None, ordered: object = False) -> tuple[WebhookSubscription, str]:
     """Create and commit. Returns the row and its secret in full (show it once)."""
     sub = WebhookSubscription(
         url=validate_url(url), events=validate_events(events), description=validate_description(description),
         secret=signing.validate_secret(secret) if secret is not None else signing.new_secret(),
         active=True, consecutive_failures=0, filter=shaping.validate_filter(filter),
-        rate_limit=validate_rate_limit(rate_limit))
+        rate_limit=validate_rate_limit(rate_limit), ordered=validate_flag(ordered, "ordered"))
     sub.custom_headers = shaping.validate_headers(headers)
     db.session.add(sub)
     db.session.commit()
@@ -104,7 +110,7 @@ def create_subscription(url: object, events: object, description: object = None,
 def update_subscription(subscription_id: int, *, url: object = _UNSET, events: object = _UNSET,
                         active: object = _UNSET, description: object = _UNSET, filter: object = _UNSET,  # noqa: A002
                         headers: object = _UNSET, rate_limit: object = _UNSET,
-                        paused: object = _UNSET) -> WebhookSubscription:
+                        paused: object = _UNSET, ordered: object = _UNSET) -> WebhookSubscription:
     """Change the given fields and commit. Deactivating cancels its pending deliveries;
     re-activating clears the health streak and the disabled reason. A pause keeps making
     deliveries without sending them; resuming sends them, oldest first."""
@@ -115,6 +121,8 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
         sub.custom_headers = shaping.validate_headers(headers, sub.custom_headers)
     if rate_limit is not _UNSET:
         sub.rate_limit = validate_rate_limit(rate_limit)
+    if ordered is not _UNSET:
+        sub.ordered = validate_flag(ordered, "ordered")
     resumed = False
     if paused is not _UNSET:
         if not isinstance(paused, bool):
