@@ -127,6 +127,7 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("disable subscription", f"/dashboard/subscriptions/{sub}/active", {"active": "0"}, "admin"),
         ("rotate secret", f"/dashboard/subscriptions/{sub}/rotate", {}, "admin"),
         ("pause subscription", f"/dashboard/subscriptions/{sub}/pause", {"paused": "1"}, "admin"),
+        ("backfill subscription", f"/dashboard/subscriptions/{sub}/backfill", {"since": "2026-01-01T00:00"}, "admin"),
         ("delete subscription", f"/dashboard/subscriptions/{sub}/delete", {"confirm": "1"}, "admin"),
         ("create user", "/dashboard/users", {"email": "new@example.com", "password": "long-enough-1", "role": "viewer"},
          "admin"),

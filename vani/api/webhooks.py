@@ -14,6 +14,7 @@ from vani.api.pagination import paginated_response
 from vani.models import DeliveryStatus, Scope, WebhookDelivery
 from vani.models.base import as_utc
 from vani.services import webhooks as svc
+from vani.services.webhooks import backfill
 from vani.services.dashboard.filters import parse_int
 
 SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit", "ordered"}
@@ -102,6 +103,35 @@ def rotate_secret(sub_id: int):
 def test_subscription(sub_id: int):
     delivery = svc.send_test(sub_id)
     return jsonify(delivery.to_dict()), 202
+
+
+# -- backfills ------------------------------------------------------------------------------------
+@bp.post("/webhooks/subscriptions/<int:sub_id>/backfills")
+@needs(Scope.SUBSCRIPTIONS)
+@documented("Send every event since a time that matches the subscription (a job with progress)", "subscriptions",
+            {202: o.BackfillOut}, body=o.BackfillIn, errors=(409,),
+            description="Makes the deliveries the subscription lacks for the organisation's events from since "
+                        "until now; events it already has a delivery for are not sent again.")
+def start_backfill(sub_id: int):
+    body = _json_object({"since"})
+    if "since" not in body:
+        raise InvalidField("since", "is required")
+    return jsonify(backfill.start(sub_id, _iso(body["since"], "since")).to_dict()), 202
+
+
+@bp.get("/webhooks/subscriptions/<int:sub_id>/backfills")
+@needs(Scope.SUBSCRIPTIONS)
+@documented("List a subscription's backfills, newest first", "subscriptions", {200: o.BackfillList})
+def list_backfills(sub_id: int):
+    svc.get_subscription(sub_id)
+    return jsonify({"data": [b.to_dict() for b in backfill.recent(sub_id)]})
+
+
+@bp.get("/webhooks/subscriptions/<int:sub_id>/backfills/<int:backfill_id>")
+@needs(Scope.SUBSCRIPTIONS)
+@documented("Get a backfill and its progress", "subscriptions", {200: o.BackfillOut})
+def get_backfill(sub_id: int, backfill_id: int):
+    return jsonify(backfill.get(sub_id, backfill_id).to_dict())
 
 
 # -- deliveries -----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """Outbound webhook subscriptions: list with health, create, edit, enable/disable, rotate, test."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
+from vani.models.base import as_utc
 from vani.services import webhooks
-from vani.services.webhooks import shaping
+from vani.services.webhooks import backfill, shaping
 from vani.services.dashboard.deliveries import health_label
 from vani.web import bp
 from vani.web.access import role_required
@@ -55,7 +58,7 @@ def _detail(sub, status: int = 200, secret: str | None = None, form=None):
     counts = webhooks.delivery_counts([sub.id]).get(sub.id, {})
     return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
                            health=health_label(sub), form=form, conditions=[shaping.describe(c) for c in sub.filter or []],
-                           headers=shaping.masked(sub.custom_headers)), status
+                           headers=shaping.masked(sub.custom_headers), backfills=backfill.recent(sub.id, 5)), status
 
 
 def _list(form=None, status: int = 200):
@@ -128,6 +131,26 @@ def pause_subscription(sub_id: int):
     webhooks.update_subscription(sub_id, paused=paused)
     flash("Paused: new deliveries wait until you resume." if paused else "Resumed: waiting deliveries are being sent, "
           "oldest first.", "success")
+    return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
+
+
+@bp.post("/subscriptions/<int:sub_id>/backfill")
+@role_required("admin")
+def backfill_subscription(sub_id: int):
+    subscription_or_404(sub_id)
+    raw = (request.form.get("since") or "").strip()
+    try:
+        since = as_utc(datetime.fromisoformat(raw)) if raw else None
+    except ValueError:
+        since = None
+    try:
+        if since is None:
+            raise webhooks.InvalidField("since", "give the time to start from (UTC)")
+        started = backfill.start(sub_id, since)
+    except (webhooks.InvalidField, webhooks.Conflict) as exc:
+        flash(str(exc), "error")
+        return _detail(subscription_or_404(sub_id), 400 if isinstance(exc, webhooks.InvalidField) else 409)
+    flash(f"Backfill started: {started.total} event(s) since {raw} UTC to look at.", "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
 
 

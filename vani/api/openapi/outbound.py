@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from vani.api.openapi.models import Body, Event, Json, Page
-from vani.models import DeliveryStatus
+from vani.models import BackfillStatus, DeliveryStatus
 from vani.models.outbound import AttemptTrigger
 
 EVENTS = Field(description='event types or patterns: "meeting.scheduled", "meeting.*" or "*"')
@@ -142,6 +142,29 @@ class BulkRetry(Body):
     status: DeliveryStatus | None = Field(None, description="which deliveries: failed (default) or cancelled")
     since: datetime | None = None
     subscription: int | None = None
+
+
+class BackfillIn(Body):
+    since: datetime = Field(description="send the matching events from this time on (ISO 8601)")
+
+
+class BackfillOut(BaseModel):
+    id: int
+    subscription_id: int
+    since: datetime
+    status: BackfillStatus
+    total: int = Field(description="events in its range")
+    scanned: int
+    deliveries_created: int
+    progress: float = Field(ge=0, le=1)
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class BackfillList(BaseModel):
+    data: list[BackfillOut]
 
 
 class Requeued(BaseModel):

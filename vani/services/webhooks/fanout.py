@@ -41,7 +41,7 @@ def ordering_key(event: dict) -> str | None:
     return str(key)[:64] if isinstance(key, (int, str)) and not isinstance(key, bool) and key != "" else None
 
 
-def _delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, matching: bool = True) -> list[dict]:
+def delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, matching: bool = True) -> list[dict]:
     key = ordering_key(event)
     return [dict(org_id=event["org_id"], outbound_event_id=event["id"], subscription_id=s.id, msg_id=event["msg_id"],
                  event_type=event["type"], status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now,
@@ -71,7 +71,7 @@ def fan_out(events: list[dict], now: datetime | None = None) -> list[int]:
         return []
     now = now or utcnow()
     subs = active_subscriptions({e["org_id"] for e in events})
-    rows = [row for event in events for row in _delivery_rows(event, subs, now)]
+    rows = [row for event in events for row in delivery_rows(event, subs, now)]
     return insert_deliveries(rows)
 
 
@@ -110,7 +110,7 @@ def send_test(subscription_id: int, now: datetime | None = None) -> WebhookDeliv
         raise Conflict(f"subscription {sub.id} is disabled; enable it before sending a test")
     now = now or utcnow()
     event = _new_event(TEST_EVENT, {"subscription_id": sub.id, "message": "Test event from Vani."}, "test", now)
-    [delivery_id] = insert_deliveries(_delivery_rows(event, [sub], now, matching=False))
+    [delivery_id] = insert_deliveries(delivery_rows(event, [sub], now, matching=False))
     db.session.commit()
     wake_deliveries()
     return db.session.get(WebhookDelivery, delivery_id)

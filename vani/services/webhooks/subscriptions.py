@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from vani.extensions import db
-from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import shaping, signing
 from vani.errors import InvalidField, NotFound, check_id
@@ -162,6 +162,7 @@ def delete_subscription(subscription_id: int) -> None:
     ids = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id)
     # Explicit, so it does not depend on the database enforcing ON DELETE CASCADE (SQLite).
     db.session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
+    db.session.execute(delete(Backfill).where(Backfill.subscription_id == sub.id))
     db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
     db.session.delete(sub)
     db.session.commit()
