@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, select, text
@@ -20,8 +21,10 @@ from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
 from vani import tenancy
 from vani.extensions import db
 from vani.models import ApiToken, Membership, Message, RejectedCall, User
+from vani.models.base import utcnow
 from vani.services import orgs
 from vani.services.tokens import create_token
+from vani.services.webhooks.backfill import start as start_backfill
 
 MARK = "orgbeta"
 SKIPPED = {"dash.login", "dash.logout", "dash.stream", "dash.create_org", "dash.new_org", "static"}
@@ -29,7 +32,7 @@ SKIPPED = {"dash.login", "dash.logout", "dash.stream", "dash.create_org", "dash.
 ID_ARGS = {"event_id": "event", "delivery_id": "delivery", "sub_id": "subscription",
            "notification_id": "notification", "prospect_id": "prospect", "meeting_id": "meeting",
            "conversation_id": "conversation", "token_id": "token", "user_id": "user", "message_id": "reply",
-           "rule_id": "rule", "mailbox_id": "mailbox"}
+           "rule_id": "rule", "mailbox_id": "mailbox", "backfill_id": "backfill"}
 BODIES = {"POST": {"url": "https://x.example.com/h", "events": "*", "role": "viewer", "active": "0",
                    "password": "long-enough-1", "confirm": "1", "name": "n"},
           "PATCH": {"description": "changed", "active": False}}
@@ -50,7 +53,8 @@ def _ids(data: dict, token_id: int, user_id: int) -> dict:
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "prospect": data["prospect"].id, "meeting": data["meeting"].id,
             "conversation": data["conversation"].id, "token": token_id, "user": user_id,
-            "reply": data["reply"].id, "rule": data["rule"].id, "mailbox": data["mailbox"].id}
+            "reply": data["reply"].id, "rule": data["rule"].id, "mailbox": data["mailbox"].id,
+            "backfill": data["backfill"].id}
 
 
 def _mark(data: dict) -> None:
@@ -77,12 +81,14 @@ def world(app, make_user) -> World:
     a_data = seed_all()
     a_data["reply"], a_data["rule"] = seed_reply(a_data["conversation"])
     a_data["mailbox"] = seed_mailbox()
+    a_data["backfill"] = start_backfill(a_data["subscription"].id, utcnow() - timedelta(days=1))
     a_ids = _ids(a_data, create_token("a-target", ["read"])[0].id, make_user("viewer", email="ann@a.test").id)
     beta = orgs.create("Beta Sales", slug="beta")
     with tenancy.acting_for(beta.id):
         b_data = seed_all()
         b_data["reply"], b_data["rule"] = seed_reply(b_data["conversation"])
         b_data["mailbox"] = seed_mailbox(f"sales@{MARK}.test")
+        b_data["backfill"] = start_backfill(b_data["subscription"].id, utcnow() - timedelta(days=1))
         _mark(b_data)
         b_ids = _ids(b_data, create_token(f"{MARK}-token", ["admin"])[0].id,
                      make_user("admin", email=f"boss@{MARK}.test", org_id=beta.id).id)

@@ -113,6 +113,7 @@ def test_subscription(sub_id: int):
             description="Makes the deliveries the subscription lacks for the organisation's events from since "
                         "until now; events it already has a delivery for are not sent again.")
 def start_backfill(sub_id: int):
+    svc.get_subscription(sub_id)  # 404 before validation errors
     body = _json_object({"since"})
     if "since" not in body:
         raise InvalidField("since", "is required")
