@@ -70,7 +70,7 @@ def _content(ref: dict | None) -> dict:
 def _responses(op: Operation, method: str, has_path_params: bool, refs: dict) -> dict:
     out = {}
     for status, model in op.ok.items():
-        answer = {"description": "OK" if status < 300 else "accepted" if status == 202 else "done"}
+        answer = {"description": {200: "OK", 201: "created", 202: "accepted", 204: "done, no body"}.get(status, "OK")}
         if model is not None:
             answer["content"] = _content(refs[model])
         out[str(status)] = answer
@@ -137,11 +137,11 @@ def build(app: Flask) -> dict:
             found.append((rule, view, method, op))
     refs, defs = _models([op for *_, op in found])
     spec = APISpec(title="Vani API", version=__version__, openapi_version="3.1.0", info={
-        "description": "Vani's token API. Send `Authorization: Bearer <token>`; each operation names the scope "
-                       "it needs. Lists are newest first with keyset pagination (`next_cursor`). Errors are "
-                       '`{"error": code, "detail": …}`.'})
+        "description": "Vani's token API. Send Authorization: Bearer <token>; each operation names the scope "
+                       "it needs. Lists are newest first with keyset pagination (next_cursor). Errors are "
+                       '{"error": code, "detail": …}.'})
     spec.components.security_scheme(SECURITY, {"type": "http", "scheme": "bearer",
-                                               "description": "scopes: " + "; ".join(f"{k}: {v}" for k, v in SCOPES.items())})
+                                               "description": "; ".join(f"{k}: {v}" for k, v in SCOPES.items())})
     for name, schema in sorted(defs.items()):
         spec.components.schema(name, schema)
     paths: dict[str, dict] = {}
