@@ -34,28 +34,34 @@ class OwnCounts:
 
 
 class StateCollector:
-    """Gauges read from the database at scrape time (no process keeps them)."""
+    """Gauges read from the database at scrape time (no process keeps them). Only the states
+    work is in until it ends: finished rows, most of every table, are what the counters count,
+    and a scrape never walks them."""
 
     def collect(self):
-        from vani.models import WebhookDelivery
+        from vani.models import DeliveryStatus, WebhookDelivery
         from vani.work.lane import installed
 
-        items = GaugeMetricFamily("vani_work_items_waiting", "Work items by lane and state (queue depth: the "
-                                  "ready and retry states; dead letters: the dead state)", labels=["lane", "state"])
+        items = GaugeMetricFamily("vani_work_items_waiting", "Unfinished work items by lane and state (queue depth: "
+                                  "the ready and retry states; dead letters: the dead state)", labels=["lane", "state"])
         dead = GaugeMetricFamily("vani_dead_letters_waiting", "Dead letters waiting for a person, by lane",
                                  labels=["lane"])
-        deliveries = GaugeMetricFamily("vani_deliveries", "Outbound deliveries by subscription and state",
-                                       labels=["subscription", "state"])
+        deliveries = GaugeMetricFamily("vani_deliveries", "Outbound deliveries waiting, being sent or failed, by "
+                                       "subscription and state", labels=["subscription", "state"])
         try:
             for lane in installed():
                 t = lane.model.__table__
-                counts = dict(db.session.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())
+                open_states = tuple(dict.fromkeys((*lane.ready, lane.running, lane.retry, lane.dead)))
+                counts = dict(db.session.execute(select(t.c.status, func.count())
+                                                 .where(t.c.status.in_(open_states)).group_by(t.c.status)).all())
                 for state, count in sorted(counts.items(), key=lambda kv: str(kv[0])):
                     items.add_metric([lane.name, str(state)], count)
                 dead.add_metric([lane.name], counts.get(lane.dead, counts.get(str(lane.dead), 0)))
             t = WebhookDelivery.__table__
             for sub_id, state, count in db.session.execute(
-                    select(t.c.subscription_id, t.c.status, func.count()).group_by(t.c.subscription_id, t.c.status)):
+                    select(t.c.subscription_id, t.c.status, func.count())
+                    .where(t.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING, DeliveryStatus.FAILED)))
+                    .group_by(t.c.subscription_id, t.c.status)):
                 deliveries.add_metric([str(sub_id or ""), str(state)], count)
         except SQLAlchemyError as exc:
             log.warning("metrics: could not read the work tables: %s", exc)

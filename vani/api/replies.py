@@ -10,10 +10,8 @@ from vani.api.openapi import models as m
 from vani.api import bp, needs
 from vani.errors import InvalidField
 from vani.models import Scope
+from vani.services import idempotency
 from vani.services.whatsapp import inbox, outgoing, rules
-
-MAX_KEY = 200
-
 
 def _body() -> dict:
     body = request.get_json(silent=True)
@@ -39,10 +37,9 @@ def send_message(conversation_id: int):
     unknown = sorted(set(body) - {"text", "template"})
     if unknown:
         raise InvalidField(unknown[0], "unknown field; allowed: text, template")
+    # Beyond the 24 hours a replayed answer lasts, the key still names this one message.
     key = request.headers.get("Idempotency-Key")
-    if key is not None and (not key.strip() or len(key) > MAX_KEY or not key.isascii()):
-        raise InvalidField("Idempotency-Key", f"1 to {MAX_KEY} ASCII characters")
-    intent = f"api:{g.api_token.id}:{key.strip()}" if key else f"api:{uuid.uuid4().hex}"
+    intent = f"api:{g.api_token.id}:{idempotency.checked_key(key)}" if key is not None else f"api:{uuid.uuid4().hex}"
     message, created = inbox.reply(conv, body, intent, origin="api", user_id=None)
     return _reply(message, created)
 

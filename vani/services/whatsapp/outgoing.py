@@ -24,6 +24,7 @@ from vani.models.base import as_utc, utcnow
 from vani.models.replies import MessageSend, OutgoingStatus, SendKind
 from vani.providers.safejson import clean
 from vani.services.dbutil import insert_new
+from vani.services.idempotency import KeyReused
 
 WINDOW = timedelta(hours=24)
 MAX_TEXT = 4096  # WhatsApp's limit for a text body
@@ -33,10 +34,6 @@ SENDABLE = ("kapso", "twilio")
 
 class OutsideWindow(Conflict):
     code = "outside_service_window"
-
-
-class KeyReused(Conflict):
-    code = "idempotency_key_reused"
 
 
 def last_inbound_at(conversation_id: int) -> datetime | None:
