@@ -1,6 +1,7 @@
-"""Property-based fuzzing of every webhook route and every API route: generated bodies and
-headers (signed right half of the time, so the parsers and mappers are reached too) must never
-get a 5xx. Prints the count of answers by status and every 5xx found (the goal is 0).
+"""Property-based fuzzing of every webhook route, every API route and every dashboard route:
+generated bodies, headers and form fields (signed, or carrying a valid CSRF token, half of the
+time, so the parsers, mappers and forms are reached too) must never get a 5xx. Prints the count
+of answers by status and every 5xx found (the goal is 0).
 
 Run: ``python -m bench.fuzz [--examples 10000]`` (SQLite and fakeredis, in-process). The test
 suite runs a few hundred of the same examples (``tests/test_fuzz.py``).
@@ -13,12 +14,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 import tempfile
 import time
 from collections import Counter
 from urllib.parse import quote
 
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -169,6 +172,57 @@ def fuzz_api(app, client, token: str, findings: Findings, examples: int) -> None
     one()
 
 
+DASHBOARD_SKIPPED = {"/dashboard/stream", "/dashboard/logout"}  # an endless stream; the end of the session
+FORM_FIELDS = ["email", "password", "role", "name", "slug", "timezone", "url", "events", "description", "text",
+               "filter", "headers", "rate_limit", "host", "port", "user", "folders", "ssl", "routes", "slack_url",
+               "email_to", "assignee_id", "pattern", "kind", "reply", "nonce", "template", "language", "q",
+               "status", "provider", "since", "active", "org_id", "next", "token", "scope", "days"]
+
+
+def dashboard_rules(app) -> list:
+    return [rule for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/dashboard") and rule.rule not in DASHBOARD_SKIPPED]
+
+
+def sign_in(app, client, email: str, password: str) -> str:
+    """Sign ``client`` in on the login form; its CSRF token."""
+    def token() -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/dashboard/login").get_data(as_text=True))
+        return found.group(1) if found else ""
+
+    client.post("/dashboard/login", data={"email": email, "password": password, "csrf_token": token()})
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/dashboard/").get_data(as_text=True))
+    return found.group(1) if found else ""
+
+
+def fuzz_dashboard(app, client, csrf: str, findings: Findings, examples: int) -> None:
+    """Every dashboard route as a signed-in admin: generated path values, query and form fields,
+    with the session's CSRF token on half of the writes."""
+    rules = dashboard_rules(app)
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(rule=st.sampled_from(rules), ids=st.lists(st.one_of(st.integers(min_value=-5, max_value=2 ** 70),
+                                                                st.just(1), ODD_TEXT), min_size=3, max_size=3),
+           params=st.dictionaries(st.sampled_from(FORM_FIELDS), ODD_TEXT, max_size=3),
+           form=st.dictionaries(st.sampled_from(FORM_FIELDS), ODD_TEXT, max_size=6), with_csrf=st.booleans())
+    def one(rule, ids, params, form, with_csrf):
+        path = rule.rule
+        for arg, value in zip(sorted(rule.arguments), ids):
+            value = value if "<int:" not in path or isinstance(value, int) else 1
+            path = re.sub(rf"<(?:[a-z]+:)?{arg}>", _quote(str(value)) or "x", path)
+        method = "POST" if "POST" in rule.methods else "GET"
+        query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in params.items())
+        data = {k: v.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for k, v in form.items()}
+        if method == "POST" and with_csrf:
+            data["csrf_token"] = csrf
+        r = client.open(f"{path}?{query}" if query else path, method=method,
+                        data=data if method == "POST" else None)
+        findings.record(f"{method} {rule.rule}", r.status_code, f"{path} {params} {str(form)[:150]}")
+
+    one()
+
+
 def make_app(database_url: str | None = None):
     import fakeredis
 
@@ -183,6 +237,31 @@ def make_app(database_url: str | None = None):
     return app
 
 
+class FreshContextClient(FlaskClient):
+    """A test client whose every request has its own app context, as under a real server (the
+    signed-in user and the organisation in force never carry over from the caller's context)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def admin_client(app) -> tuple:
+    """A test client signed in as a new admin of the organisation in force, and its CSRF token."""
+    from vani import tenancy
+    from vani.extensions import db
+    from vani.models import Membership, User
+
+    user = User(email="fuzz-admin@example.com", active=True)
+    user.set_password("fuzz-password-1")
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(Membership(user_id=user.id, org_id=tenancy.require(), role="admin"))
+    db.session.commit()
+    client = FreshContextClient(app, app.response_class, use_cookies=True)
+    return client, sign_in(app, client, user.email, "fuzz-password-1")
+
+
 def run(app, examples: int) -> Findings:
     from vani import tenancy
     from vani.extensions import db
@@ -194,8 +273,9 @@ def run(app, examples: int) -> Findings:
         tenancy.set_current(orgs.ensure_default().id)
         token = create_token("fuzz", ["admin"])[1]
         client = app.test_client()
-        fuzz_webhooks(client, findings, examples // 2)
-        fuzz_api(app, client, token, findings, examples - examples // 2)
+        fuzz_webhooks(client, findings, examples // 3)
+        fuzz_api(app, client, token, findings, examples // 3)
+        fuzz_dashboard(app, *admin_client(app), findings, examples - 2 * (examples // 3))
         db.session.remove()
     return findings
 

@@ -18,3 +18,13 @@ def test_no_generated_input_gets_a_5xx(app, api_token):
     assert sum(findings.statuses.values()) >= 400
     assert not findings.errors, "\n".join(findings.errors)
     assert {200, 401, 400} <= set(findings.statuses)  # the signed half got through to the parsers
+
+
+def test_no_generated_dashboard_request_gets_a_5xx(app):
+    findings = fuzz.Findings()
+    client, csrf = fuzz.admin_client(app)
+    assert csrf, "the admin is signed in and holds a CSRF token"
+    fuzz.fuzz_dashboard(app, client, csrf, findings, 300)
+    assert sum(findings.statuses.values()) == 300
+    assert not findings.errors, "\n".join(findings.errors)
+    assert 200 in findings.statuses and 400 in findings.statuses  # pages rendered, and bad forms refused
