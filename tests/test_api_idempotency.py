@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import func, select, update
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select, text, update
 
 from tests.outbound_support import subscribe
 from vani.models import IdempotentRequest, WebhookDelivery, WebhookSubscription
@@ -145,3 +146,41 @@ def test_concurrent_requests_with_one_key_create_one_resource(app, live_server, 
     assert len({r.json()["id"] for r in answers}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in answers) == 7
     assert count(db, WebhookSubscription) == 1
+
+
+def _stored_answers(db) -> list[str]:
+    """The answers as the database holds them, read past the model (bytes shown as text)."""
+    raw = db.session.execute(text("SELECT body FROM idempotent_requests ORDER BY id")).scalars().all()
+    db.session.rollback()
+    return [bytes(v).decode("latin-1") if isinstance(v, (bytes, memoryview)) else v for v in raw]
+
+
+def test_stored_answers_are_encrypted_and_replayed_byte_for_byte(app, api, db, httpserver):
+    created = api.post(SUBS, json={"url": httpserver.url_for("/hook"), "events": ["*"]}, headers=key("create"))
+    secret = created.get_json()["secret"]
+    rotate = f"{SUBS}/{created.get_json()['id']}/rotate-secret"
+    rotated = api.post(rotate, headers=key("rotate"))
+    new_secret = rotated.get_json()["secret"]
+    stored = _stored_answers(db)
+    assert len(stored) == 2 and all(stored)
+    for value in (secret, new_secret, secret[len("whsec_"):], new_secret[len("whsec_"):]):
+        assert all(value not in answer for answer in stored)
+    for path, first, name in ((SUBS, created, "create"), (rotate, rotated, "rotate")):
+        body = {"url": httpserver.url_for("/hook"), "events": ["*"]} if path == SUBS else None
+        again = api.post(path, json=body, headers=key(name)) if body else api.post(path, headers=key(name))
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.status_code == first.status_code and again.get_data() == first.get_data()
+        assert again.content_type == first.content_type
+
+    old = app.config["VANI_ENCRYPTION_KEYS"]
+    new = Fernet.generate_key().decode()
+    app.config["VANI_ENCRYPTION_KEYS"] = f"{new},{old}"
+    try:
+        result = app.test_cli_runner().invoke(args=["vani", "rotate-encryption-key"])
+        assert result.exit_code == 0 and "idempotent_requests.body: 2 re-encrypted" in result.output
+        assert all(a != b for a, b in zip(_stored_answers(db), stored))
+        app.config["VANI_ENCRYPTION_KEYS"] = new  # the old key is gone: the answers still replay
+        again = api.post(rotate, headers=key("rotate"))
+        assert again.headers["Idempotent-Replayed"] == "true" and again.get_data() == rotated.get_data()
+    finally:
+        app.config["VANI_ENCRYPTION_KEYS"] = old

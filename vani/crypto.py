@@ -1,5 +1,6 @@
 """Secrets at rest: every stored secret (provider signing secrets, subscription secrets, OAuth
-tokens) is encrypted with ``cryptography``'s MultiFernet under ``VANI_ENCRYPTION_KEYS``.
+tokens, the API answers kept for idempotent repeats) is encrypted with ``cryptography``'s
+MultiFernet under ``VANI_ENCRYPTION_KEYS``.
 
 The keys are a comma-separated list: the first encrypts, every one decrypts, so a key is rotated
 by putting a new one first and running ``flask vani rotate-encryption-key`` (which re-encrypts
@@ -64,12 +65,20 @@ def _fernet() -> MultiFernet:
 
 
 def encrypt(text: str) -> str:
-    return _fernet().encrypt(text.encode()).decode()
+    return encrypt_bytes(text.encode())
 
 
 def decrypt(token: str) -> str:
+    return decrypt_bytes(token).decode()
+
+
+def encrypt_bytes(data: bytes) -> str:
+    return _fernet().encrypt(data).decode()
+
+
+def decrypt_bytes(token: str) -> bytes:
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return _fernet().decrypt(token.encode())
     except InvalidToken:
         raise SecretUnreadable("a stored secret cannot be decrypted with VANI_ENCRYPTION_KEYS "
                                "(was the key it was written with removed?)") from None
@@ -94,3 +103,16 @@ class Encrypted(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else decrypt(value)
+
+
+class EncryptedBytes(Encrypted):
+    """A bytes column stored encrypted: ``bytes`` in Python, a Fernet token (text) in the
+    database, so key rotation treats it as every other ``Encrypted`` column."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else encrypt_bytes(bytes(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else decrypt_bytes(value)

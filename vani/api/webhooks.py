@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
@@ -136,6 +136,12 @@ def get_backfill(sub_id: int, backfill_id: int):
 
 
 # -- deliveries -----------------------------------------------------------------------------------
+def _sees_secrets() -> bool:
+    """Subscriber URLs, headers and replies in full take the subscriptions scope; a token with
+    only read gets them masked (``models.masking``)."""
+    return g.api_token.allows(Scope.SUBSCRIPTIONS)
+
+
 @bp.post("/webhooks/deliveries")
 @needs(Scope.EMIT)
 @documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=o.CustomEvent)
@@ -149,18 +155,23 @@ def emit_event():
 
 
 @bp.get("/webhooks/deliveries")
-@documented("List deliveries", "deliveries", {200: o.DeliveryPage}, query=q.DeliveryQuery)
+@documented("List deliveries", "deliveries", {200: o.DeliveryPage}, query=q.DeliveryQuery, description=o.MASKED)
 def list_deliveries():
     stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
                               subscription_id=parse_int("subscription", request.args.get("subscription")))
-    return paginated_response(stmt, WebhookDelivery.created_at, WebhookDelivery.id)
+    masked = not _sees_secrets()
+    return paginated_response(stmt, WebhookDelivery.created_at, WebhookDelivery.id,
+                              serialize=lambda row: row.to_dict(masked=masked))
 
 
 @bp.get("/webhooks/deliveries/<int:delivery_id>")
-@documented("Get a delivery with its attempts", "deliveries", {200: o.DeliveryDetail})
+@documented("Get a delivery with its attempts", "deliveries", {200: o.DeliveryDetail}, description=o.MASKED)
 def get_delivery(delivery_id: int):
-    data = svc.get_delivery(delivery_id).to_dict()
-    data["attempt_log"] = [a.to_dict() for a in svc.list_attempts(delivery_id)]
+    delivery = svc.get_delivery(delivery_id)
+    sub = delivery.subscription
+    known = None if _sees_secrets() else (sub.known_secrets() if sub else ())
+    data = delivery.to_dict(masked=known is not None)
+    data["attempt_log"] = [a.to_dict(known) for a in svc.list_attempts(delivery_id)]
     return jsonify(data)
 
 

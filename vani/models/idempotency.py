@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from vani.crypto import EncryptedBytes
 from vani.extensions import db
 from vani.models.base import BigId, UTCDateTime, utcnow
 from vani.models.orgs import OrgOwned
@@ -13,7 +14,8 @@ from vani.models.orgs import OrgOwned
 
 class IdempotentRequest(OrgOwned, db.Model):
     """One ``Idempotency-Key`` a token sent: what the request was (``fingerprint``) and, once
-    answered, the answer. ``status`` is null while the first request is still running."""
+    answered, the answer (encrypted: a subscription's answer holds its signing secret).
+    ``status`` is null while the first request is still running."""
 
     __tablename__ = "idempotent_requests"
     __table_args__ = (UniqueConstraint("token_id", "key", name="uq_idempotent_requests_token_key"),
@@ -26,6 +28,6 @@ class IdempotentRequest(OrgOwned, db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    body: Mapped[bytes | None] = mapped_column(EncryptedBytes, nullable=True)  # may hold a new whsec_ secret
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from vani.crypto import Encrypted
 from vani.extensions import db
 from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, isoformat, state_type, utcnow
+from vani.models.masking import conceal_all, mask_header, mask_secret, mask_url, secrets_in
 from vani.models.orgs import OrgOwned
 
 
@@ -27,33 +27,6 @@ class AttemptTrigger(enum.StrEnum):
     SCHEDULED = "scheduled"  # the first try or a retry by the schedule
     MANUAL = "manual"        # a person asked for it
     LOST = "lost"            # the worker stopped during the attempt; recorded by the takeover
-
-
-def mask_url(url: str | None) -> str | None:
-    """The URL without what it may carry that is secret: a password in it and its query string
-    (``https://bot:•••@crm.example.com/hook?•••``)."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            netloc = f"{parts.username}:•••@{netloc.rpartition('@')[2]}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "•••" if parts.query else "", ""))
-    except ValueError:
-        return "•••"
-
-
-def mask_secret(secret: str | None) -> str | None:
-    """``whsec_abcd…wxyz`` style: enough to recognise a secret, never enough to use it."""
-    if not secret:
-        return None
-    return f"{secret[:10]}…{secret[-4:]}"
-
-
-def mask_header(value: str) -> str:
-    """A custom header's value as shown once saved: its last four characters at most."""
-    return "••••" + value[-4:] if len(value) >= 12 else "••••"
 
 
 class WebhookSubscription(OrgOwned, db.Model):
@@ -121,6 +94,11 @@ class WebhookSubscription(OrgOwned, db.Model):
     def masked_secret(self) -> str | None:
         return mask_secret(self.secret)
 
+    def known_secrets(self) -> tuple[str, ...]:
+        """What an error or a reply of the receiver may quote: the URL's password and query
+        values, the custom header values (``masking.conceal`` hides them)."""
+        return secrets_in(self.url, self.custom_headers)
+
     def health(self) -> dict:
         return {
             "consecutive_failures": self.consecutive_failures or 0,
@@ -182,8 +160,9 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
     subscription = relationship("WebhookSubscription", lazy="joined", viewonly=True)
     event = relationship("OutboundEvent", lazy="select", viewonly=True)
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, masked: bool = False) -> dict:
+        """``masked`` for a caller who may not see the subscription's secrets (``masking``)."""
+        data = {
             "id": self.id, "status": self.status, "attempts": self.attempts,
             "last_status_code": self.last_status_code, "last_error": self.last_error,
             "next_attempt_at": isoformat(self.next_attempt_at) if self.status == DeliveryStatus.PENDING else None,
@@ -192,6 +171,7 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
             "created_at": isoformat(self.created_at), "last_attempt_at": isoformat(self.last_attempt_at),
             "delivered_at": isoformat(self.delivered_at),
         }
+        return conceal_all(data, self.subscription.known_secrets() if self.subscription else ()) if masked else data
 
 
 class DeliveryAttempt(OrgOwned, db.Model):
@@ -212,10 +192,13 @@ class DeliveryAttempt(OrgOwned, db.Model):
     success: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, known: tuple[str, ...] | None = None) -> dict:
+        """With ``known`` (the subscription's ``known_secrets``), as a caller who may not see them
+        sees it: URL, custom headers, reply and error masked (``masking``)."""
+        data = {
             "id": self.id, "number": self.number, "trigger": self.trigger, "url": self.url,
             "request_headers": self.request_headers, "status_code": self.status_code,
             "response_body": self.response_body, "duration_ms": self.duration_ms, "error": self.error,
             "success": self.success, "created_at": isoformat(self.created_at),
         }
+        return data if known is None else conceal_all(data, known)

@@ -14,6 +14,7 @@ from vani.extensions import db
 from vani.models import Notification, NotificationStatus, ProviderConnection, SubscriptionState, WebhookEvent
 from vani.models import WebhookSubscription
 from vani.models.base import as_utc, isoformat, utcnow
+from vani.models.masking import mask_url
 from vani.services.notifications import moments, sending
 from vani.work.lane import installed
 
@@ -86,13 +87,14 @@ def quiet_providers(now: datetime) -> list[dict]:
 
 def subscription_disabled(sub_id: int, reason: str, at: datetime) -> None:
     """An outbound subscription was disabled automatically (410, or failing for days): raised in
-    the transaction that disabled it, once per (subscription, disable time). No commit."""
+    the transaction that disabled it, once per (subscription, disable time). No commit. The alert
+    reaches every member, so it names the URL masked (``masking``)."""
     t = WebhookSubscription.__table__
     sub = db.session.execute(select(t.c.org_id, t.c.url).where(t.c.id == sub_id)).one_or_none()
     if sub is None:
         return
     raise_new([_row(sub.org_id, "alert.subscription_disabled", f"{sub_id}:{isoformat(at)}", at,
-                    {"subscription_id": sub_id, "url": sub.url, "reason": reason, "disabled_at": isoformat(at)})],
+                    {"subscription_id": sub_id, "url": mask_url(sub.url), "reason": reason, "disabled_at": isoformat(at)})],
               at)
 
 

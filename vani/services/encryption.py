@@ -8,7 +8,8 @@ from vani.extensions import db
 
 
 def encrypted_columns() -> list[tuple[str, str]]:
-    """(table, column) of every column stored encrypted."""
+    """(table, column) of every column stored encrypted (``EncryptedBytes`` included: its
+    tokens are text too)."""
     return [(table.name, column.name) for table in db.metadata.sorted_tables for column in table.columns
             if isinstance(column.type, crypto.Encrypted)]
 

@@ -10,6 +10,7 @@ from vani.services import webhooks
 from vani.services.dashboard import deliveries as service
 from vani.web import bp
 from vani.web.access import back_to, role_required
+from vani.web.helpers import sees_secrets
 from vani.web.subscriptions import subscription_or_404
 
 
@@ -26,7 +27,7 @@ def deliveries():
         return render_template("deliveries/_rows.html", rows=rows)
     return render_template(
         "deliveries/list.html", rows=rows, cursor=cursor, next_cursor=next_cursor, filters=filters,
-        statuses=list(DeliveryStatus), types=service.event_types(), subscription_choices=service.subscription_choices(),
+        statuses=list(DeliveryStatus), types=service.event_types(), subscription_choices=service.subscription_choices(masked=not sees_secrets()),
         failed_count=service.failed_matching(filters))
 
 

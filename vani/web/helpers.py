@@ -13,7 +13,7 @@ from vani.models import (
     NotificationStatus, SendStatus,
 )
 from vani.models.base import as_utc
-from vani.models.outbound import mask_url
+from vani.models.masking import conceal
 from vani.services.dashboard.filters import clean_args
 
 def _tones() -> dict[str, str]:
@@ -72,13 +72,25 @@ def safe_href(value: str | None) -> str | None:
     return text if scheme in ("http", "https") else None
 
 
-def target(url: str | None) -> str | None:
-    """A subscriber URL as this user may see it: whole for staff and admins, masked for viewers."""
+def sees_secrets() -> bool:
+    """Subscriber URLs, headers and replies in full are for admins; staff and viewers get them
+    masked (``models.masking``)."""
     from flask_login import current_user
 
-    if getattr(current_user, "is_authenticated", False) and current_user.can("staff"):
-        return url
-    return mask_url(url)
+    return bool(getattr(current_user, "is_authenticated", False) and current_user.can("admin"))
+
+
+def target(url: str | None) -> str | None:
+    """A subscriber URL as this user may see it: whole for admins, masked for everyone else."""
+    return url if sees_secrets() else conceal("url", url)
+
+
+def shown(value, field: str, subscription=None):
+    """A delivery's or attempt's ``field`` as this user may see it (the subscription's secrets
+    masked where it quotes them unless the user is an admin)."""
+    if sees_secrets():
+        return value
+    return conceal(field, value, subscription.known_secrets() if subscription is not None else ())
 
 
 def page_url(**changes) -> str:
@@ -122,6 +134,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(provider_title, "provider")
     app.add_template_filter(safe_href, "safe_href")
     app.add_template_filter(target, "target")
+    app.add_template_filter(shown, "shown")
+    app.add_template_global(sees_secrets)
     app.add_template_global(page_url)
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)

@@ -7,11 +7,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
 from vani.models.base import as_utc
+from vani.models.masking import conceal
 from vani.services import webhooks
 from vani.services.webhooks import backfill, shaping
 from vani.services.dashboard.deliveries import health_label
 from vani.web import bp
 from vani.web.access import role_required
+from vani.web.helpers import sees_secrets
 
 
 def subscription_or_404(sub_id: int):
@@ -56,9 +58,10 @@ def _rate_field(raw: str | None) -> int | None:
 
 def _detail(sub, status: int = 200, secret: str | None = None, form=None):
     counts = webhooks.delivery_counts([sub.id]).get(sub.id, {})
+    headers = shaping.masked(sub.custom_headers) if sees_secrets() else conceal("headers", sub.custom_headers)
     return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
                            health=health_label(sub), form=form, conditions=[shaping.describe(c) for c in sub.filter or []],
-                           headers=shaping.masked(sub.custom_headers), backfills=backfill.recent(sub.id, 5)), status
+                           headers=headers, backfills=backfill.recent(sub.id, 5)), status
 
 
 def _list(form=None, status: int = 200):

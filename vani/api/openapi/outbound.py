@@ -28,6 +28,10 @@ HEADERS = Field(None, description="sent with every delivery (e.g. an API key); s
 ORDERED = Field(False, description="send each prospect's deliveries in event order: one waits while an earlier one "
                 "for its prospect is pending (a retry included)")
 RATE = Field(None, ge=1, le=1000, description="at most this many deliveries a second (the rest wait their turn)")
+MASKED = ("Without the subscriptions scope, what may carry a subscriber's secrets is masked (•••): the password "
+          "and query values of a URL, custom header values, response bodies, and those values where an error "
+          "quotes them.")
+WITHOUT_SCOPE = " (masked without the subscriptions scope)"
 
 
 class SubscriptionIn(Body):
@@ -94,7 +98,7 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     attempts: int
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = Field(description="why the last attempt failed" + WITHOUT_SCOPE)
     next_attempt_at: datetime | None
     subscription_id: int | None
     event: str
@@ -108,12 +112,14 @@ class Attempt(BaseModel):
     id: int
     number: int
     trigger: AttemptTrigger
-    url: str
-    request_headers: Json | None
+    url: str = Field(description="where it was sent; its password and query values are masked without the "
+                     "subscriptions scope")
+    request_headers: Json | None = Field(description="the headers sent; custom header values are masked (the "
+                                         "webhook-* ones are not)")
     status_code: int | None
-    response_body: str | None
+    response_body: str | None = Field(description="the first 2 KB of the reply" + WITHOUT_SCOPE)
     duration_ms: int | None
-    error: str | None
+    error: str | None = Field(description="why it failed" + WITHOUT_SCOPE)
     success: bool
     created_at: datetime
 

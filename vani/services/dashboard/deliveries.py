@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
+from vani.models.masking import conceal
 from vani.services import webhooks
 from vani.services.dashboard.filters import parse_choice, parse_day, parse_int
 from vani.services.dashboard.menus import distinct_values
@@ -107,9 +108,14 @@ def event_types() -> list[str]:
     return distinct_values(WebhookDelivery.event_type)
 
 
-def subscription_choices() -> list[tuple[int, str]]:
-    """(id, "#id url") of every subscription, for the filter menu."""
-    return [(s.id, f"#{s.id} {s.url if len(s.url) <= 60 else s.url[:59] + '…'}") for s in webhooks.list_subscriptions()]
+def subscription_choices(masked: bool = True) -> list[tuple[int, str]]:
+    """(id, "#id url") of every subscription, for the filter menu; ``masked`` URLs (``masking``)
+    unless the reader may see them whole."""
+    choices = []
+    for s in webhooks.list_subscriptions():
+        url = conceal("url", s.url) if masked else s.url
+        choices.append((s.id, f"#{s.id} {url if len(url) <= 60 else url[:59] + '…'}"))
+    return choices
 
 
 def health_label(sub: WebhookSubscription) -> str:

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from vani.errors import InvalidField
-from vani.models.outbound import mask_header
+from vani.models.masking import mask_header
 
 OPS = ("eq", "ne", "in", "exists")
 TEXT_OPS = {"=": "eq", "==": "eq", "!=": "ne", "in": "in", "exists": "exists", "missing": "exists"}
