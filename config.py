@@ -105,6 +105,8 @@ class Config:
         # Outbound webhooks
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")
         self.VANI_ALLOW_ANY_PORT = _flag("VANI_ALLOW_ANY_PORT", False)  # else 80, 443 and 1024-65535 only
+        # Private networks and host names production may still call (CIDRs, names, *.suffix; comma separated)
+        self.VANI_PRIVATE_TARGETS_ALLOWED = _env("VANI_PRIVATE_TARGETS_ALLOWED", "")
         self.VANI_DELIVERY_TIMEOUT_SECONDS = float(_env("VANI_DELIVERY_TIMEOUT_SECONDS", "15"))
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%

@@ -145,7 +145,10 @@ class Dovecot:
 
 
 @pytest.fixture
-def dovecot():
+def dovecot(app):
+    """A Dovecot on a loopback port of its own: the app allows that port for the test (IMAP servers
+    are otherwise limited to 143 and 993; loopback is allowed in testing)."""
+    app.config["VANI_ALLOW_ANY_PORT"] = True
     if not os.access(DOVECOT, os.X_OK):
         pytest.skip(f"Dovecot is not installed ({DOVECOT} is missing): apt-get install dovecot-imapd")
     # Dovecot's own users must reach the folder: not under pytest's tmp_path (mode 0700), and short

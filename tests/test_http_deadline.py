@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.outbound_support import deliver, delivery, emit, subscribe
-from vani.services import http
+from vani import egress as http
 from vani.services.webhooks import sender
 
 
@@ -63,7 +63,7 @@ def trickler_factory():
         t.close()
 
 
-def test_trickled_headers_are_cut_at_the_deadline(trickler_factory):
+def test_trickled_headers_are_cut_at_the_deadline(app, trickler_factory):
     server = trickler_factory(b"HTTP/1.1 200 OK\r\nX-Slow: ")
     started = time.monotonic()
     reply = http.call("POST", server.url, 1.0, data=b"{}")
@@ -72,7 +72,7 @@ def test_trickled_headers_are_cut_at_the_deadline(trickler_factory):
     assert 0.9 < took < 1.6
 
 
-def test_a_trickled_body_is_cut_at_the_deadline(trickler_factory):
+def test_a_trickled_body_is_cut_at_the_deadline(app, trickler_factory):
     server = trickler_factory(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
     started = time.monotonic()
     reply = http.call("POST", server.url, 1.0, data=b"{}")
@@ -80,7 +80,7 @@ def test_a_trickled_body_is_cut_at_the_deadline(trickler_factory):
     assert reply.status_code == 200 and not reply.ok and "timed out" in reply.error
 
 
-def test_a_kept_alive_connection_is_cut_under_the_next_calls_deadline(trickler_factory, httpserver):
+def test_a_kept_alive_connection_is_cut_under_the_next_calls_deadline(app, trickler_factory, httpserver):
     httpserver.expect_request("/fast").respond_with_data("ok")
     assert http.call("GET", httpserver.url_for("/fast"), 1.0).ok
     server = trickler_factory(b"HTTP/1.1 200 OK\r\nX-Slow: ")
@@ -106,9 +106,9 @@ def test_sender_reports_refused_and_unreachable_targets_without_raising():
     from tests.conftest import free_tcp_port
 
     closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
-    result = sender.post(closed, b"{}", {}, 1.0, allow_private=True)
-    assert result.status_code is None and result.error.startswith("connection failed")
-    result = sender.post(closed, b"{}", {}, 1.0, allow_private=False)
+    result = sender.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=True))
+    assert result.status_code is None and result.error == "connection failed: connection refused"
+    result = sender.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=False))
     assert result.error.startswith("refused target") and "loopback" in result.error
-    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, allow_private=True)
+    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, http.Policy(allow_private=True))
     assert result.error.startswith("refused target: port 1 is refused")

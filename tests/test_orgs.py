@@ -317,7 +317,7 @@ def test_admins_set_their_organisations_secrets_keys_and_notifications(app, logi
     assert config_for(tenancy.require())["CAL_COM_API_KEY"] != "beta-cal-key"
     assert settings_for(beta.id)["SLACK_WEBHOOK_URL"] == "https://hooks.slack.com/services/T/B/beta"
     r = admin_b.post("/dashboard/organisation/notifications", data={"routes": "nonsense", "csrf_token": admin_b.csrf})
-    assert "is not kind=channel" in admin_b.get(r.headers["Location"]).get_data(as_text=True)
+    assert r.status_code == 400 and "is not kind=channel" in r.get_data(as_text=True)
     staff_b = login("staff", org_id=beta.id)
     r = staff_b.post("/dashboard/organisation/keys", data={"setting": "CAL_COM_API_KEY", "value": "x",
                                                            "csrf_token": staff_b.csrf})

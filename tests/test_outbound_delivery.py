@@ -237,7 +237,7 @@ def test_redirects_are_not_followed(app, httpserver):
     deliver()
     d = delivery(delivery_id)
     assert d.status == "pending" and d.last_status_code == 302
-    assert "redirect to http://example.com/elsewhere not followed" in d.last_error
+    assert "redirect not followed" in d.last_error and "example.com" not in d.last_error  # no Location copied
     assert len(httpserver.log) == 1
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from vani import crypto
+from vani.egress import parse_allowed
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,16 @@ def core(config) -> list[Finding]:
     if config.get("DEBUG") or env_debug:
         error("debug mode is on: unset FLASK_DEBUG (the debugger runs code for whoever can reach it)")
     if config.get("VANI_ALLOW_PRIVATE_TARGETS"):
-        error("VANI_ALLOW_PRIVATE_TARGETS is on: outbound webhooks could be pointed at internal "
-              "services; set VANI_ALLOW_PRIVATE_TARGETS=0")
+        error("VANI_ALLOW_PRIVATE_TARGETS is on: outbound webhooks, Slack URLs and IMAP servers could be "
+              "pointed at internal services; set VANI_ALLOW_PRIVATE_TARGETS=0 and list the private "
+              "targets you need in VANI_PRIVATE_TARGETS_ALLOWED")
+    allowed, bad = parse_allowed(config.get("VANI_PRIVATE_TARGETS_ALLOWED"))
+    if bad:
+        error(f"VANI_PRIVATE_TARGETS_ALLOWED: {', '.join(repr(b) for b in bad)} is neither a network (CIDR) "
+              "nor a host name")
+    if allowed:
+        found.append(Finding("ok", "private targets allowed (VANI_PRIVATE_TARGETS_ALLOWED): "
+                                   + ", ".join(str(a) for a in allowed)))
     from vani.work.policy import parse_schedule
 
     for name in ("VANI_RETRY_SCHEDULE", "VANI_SEND_RETRY_SCHEDULE"):

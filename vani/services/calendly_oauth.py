@@ -1,5 +1,6 @@
 """Calendly OAuth tokens: the authorize URL (``state`` and PKCE S256), the code exchange, refreshes
-and revocation through requests-oauthlib, and keeping an organisation's stored tokens fresh.
+and revocation through requests-oauthlib (over the egress, under a hard deadline), and keeping an
+organisation's stored tokens fresh.
 
 Calendly's refresh tokens rotate and work once: a refresh overwrites both tokens, under a row lock
 so two workers never send the same refresh token. A refused grant (400/401 from the token
@@ -18,9 +19,9 @@ import requests
 from flask import current_app
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.auth import HTTPBasicAuth
-from requests_oauthlib import OAuth2Session
 from sqlalchemy import select
 
+from vani import egress
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection
 from vani.models.base import utcnow
@@ -65,8 +66,8 @@ def _refused(response: requests.Response) -> requests.Response:
                    response.status_code, detail)
 
 
-def _session(**kwargs) -> OAuth2Session:
-    oauth = OAuth2Session(_credentials()[0], **kwargs)
+def _session(**kwargs):
+    oauth = egress.oauth_session(_credentials()[0], **kwargs)
     oauth.register_compliance_hook("access_token_response", _refused)
     oauth.register_compliance_hook("refresh_token_response", _refused)
     return oauth
@@ -82,9 +83,12 @@ def _tokens(token: dict) -> Tokens:
 def _token_call(what: str):
     """Transport and protocol failures of a call to Calendly's OAuth host, as ``ApiError``."""
     try:
-        yield
+        with egress.deadline(TIMEOUT):
+            yield
+    except egress.BlockedTarget as exc:
+        raise ApiError(f"cannot reach Calendly to {what}: refused target: {exc}") from None
     except requests.RequestException as exc:
-        raise ApiError(f"cannot reach Calendly to {what}: {exc}") from None
+        raise ApiError(f"cannot reach Calendly to {what}: {egress.describe(exc)}") from None
     except OAuth2Error as exc:
         raise ApiError(f"could not {what} with Calendly: {exc.description or exc.error}") from None
 
@@ -94,7 +98,7 @@ def authorization(redirect_uri: str, org_id: int) -> tuple[str, dict]:
     client = WebApplicationClient(_credentials()[0])
     verifier = client.create_code_verifier(64)
     challenge = client.create_code_challenge(verifier, "S256")
-    oauth = OAuth2Session(client=client, redirect_uri=redirect_uri)
+    oauth = egress.oauth_session(client=client, redirect_uri=redirect_uri)
     with _token_call("start the sign-in"):
         url, state = oauth.authorization_url(_url("/oauth/authorize"), code_challenge=challenge,
                                              code_challenge_method="S256")
@@ -126,7 +130,7 @@ def revoke(token: str) -> None:
     with _token_call("revoke a token"):
         url, headers, body = WebApplicationClient(client_id).prepare_token_revocation_request(
             _url("/oauth/revoke"), token, token_type_hint=None, client_id=client_id, client_secret=secret)
-        _refused(requests.post(url, data=body, headers=headers, timeout=TIMEOUT))
+        _refused(egress.session().post(url, data=body, headers=headers, timeout=TIMEOUT))
 
 
 def save(conn: ProviderConnection, tokens: Tokens) -> None:

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from vani import tenancy
+from vani import egress, tenancy
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import DEFAULT_SLUG, Membership, Organisation, Role, User
@@ -216,6 +216,12 @@ def set_notifications(routes: str | None = None, slack_url: str | None = None,
     from vani.services.notifications.routing import RouteError, parse_routes
 
     org = in_force()
+    if slack_url is not None:  # checked first: a refusal changes nothing
+        slack_url = slack_url.strip()
+        if slack_url and not slack_url.startswith(("https://", "http://")):
+            raise InvalidField("slack_url", "use the https:// URL of a Slack incoming webhook")
+        if slack_url:
+            egress.check_url(slack_url, field="slack_url")  # the SSRF guard: no private or loopback target
     if routes is not None:
         try:
             parse_routes(routes)
@@ -223,8 +229,6 @@ def set_notifications(routes: str | None = None, slack_url: str | None = None,
             raise InvalidField("routes", str(exc)) from None
         org.notify_routes = routes.strip() or None
     if slack_url is not None:
-        if slack_url and not slack_url.startswith(("https://", "http://")):
-            raise InvalidField("slack_url", "use the https:// URL of a Slack incoming webhook")
         org.slack_webhook_url = slack_url or None
     if email_to is not None:
         org.notify_email_to = email_to.strip() or None

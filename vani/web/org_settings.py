@@ -31,9 +31,15 @@ def _done(action, message: str):
 def set_org_notifications():
     form = request.form
     slack = form.get("slack_url") or ("" if form.get("clear_slack") else None)  # empty: keep the stored one
-    return _done(lambda: orgs.set_notifications(routes=form.get("routes", ""), slack_url=slack,
-                                                email_to=form.get("email_to", "")),
-                 "Notification settings saved.")
+    try:
+        orgs.set_notifications(routes=form.get("routes", ""), slack_url=slack, email_to=form.get("email_to", ""))
+    except VaniError as exc:  # nothing saved: the page again, with the reason
+        from vani.web.orgs import organisation
+
+        flash(f"{exc.field}: {exc.detail}" if exc.field else exc.detail, "error")
+        return organisation(), exc.status
+    flash("Notification settings saved.", "success")
+    return redirect(url_for("dash.organisation"), 303)
 
 
 @bp.post("/organisation/secrets")

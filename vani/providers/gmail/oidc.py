@@ -2,7 +2,8 @@
 service account, sent as ``Authorization: Bearer``. Verified with google-auth (signature against
 Google's certificates, expiry, audience ``GMAIL_PUSH_AUDIENCE``), then the issuer and the
 verified ``email`` (``GMAIL_PUSH_SERVICE_ACCOUNT``). The certificates are kept as long as their
-``Cache-Control`` allows, so a push costs no call to Google.
+``Cache-Control`` allows, so a push costs no call to Google. The certificates are fetched through
+the egress, under a hard deadline.
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import threading
 import time
 from collections.abc import Mapping
 
-import requests
 from google.auth import transport
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
+from vani import egress
 from vani.providers.base import SignatureError
 
 log = logging.getLogger(__name__)
@@ -50,21 +51,21 @@ class CachingRequest(transport.Request):
     """google-auth's requests transport, keeping successful GET answers for their ``max-age``."""
 
     def __init__(self, clock=time.monotonic):
-        session = requests.Session()
-        session.trust_env = False
-        self.inner, self.clock = Request(session=session), clock
+        self.inner, self.clock = Request(session=egress.new_session()), clock
         self.kept: dict[str, tuple[float, transport.Response]] = {}
         self.lock = threading.Lock()
 
     def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
         if method != "GET" or body is not None:
-            return self.inner(url, method=method, body=body, headers=headers, timeout=timeout or CERTS_TIMEOUT,
-                              **kwargs)
+            with egress.deadline(timeout or CERTS_TIMEOUT):
+                return self.inner(url, method=method, body=body, headers=headers, timeout=timeout or CERTS_TIMEOUT,
+                                  **kwargs)
         with self.lock:
             kept = self.kept.get(url)
         if kept is not None and kept[0] > self.clock():
             return kept[1]
-        response = self.inner(url, method="GET", headers=headers, timeout=timeout or CERTS_TIMEOUT, **kwargs)
+        with egress.deadline(timeout or CERTS_TIMEOUT):
+            response = self.inner(url, method="GET", headers=headers, timeout=timeout or CERTS_TIMEOUT, **kwargs)
         seconds = max_age(response.headers) if response.status == 200 else 0.0
         if seconds > 0:
             with self.lock:

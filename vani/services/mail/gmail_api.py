@@ -1,5 +1,5 @@
 """The Gmail API as Vani calls it: JSON over HTTPS with the mailbox's access token, every call
-under a hard deadline (``vani.services.http``). The token is refreshed at Google's token endpoint
+under a hard deadline, through the egress (``vani.egress``). The token is refreshed at Google's token endpoint
 (requests-oauthlib) before it expires, and once more when Gmail answers 401.
 
 Failures are ``GmailError``, a ``SyncError`` with the HTTP status (None: no answer). It asks for
@@ -16,11 +16,10 @@ from urllib.parse import quote
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
-from requests_oauthlib import OAuth2Session
 
 from vani.models import Mailbox
 from vani.models.base import as_utc, utcnow
-from vani.services import http
+from vani import egress
 from vani.services.oauth_errors import token_error
 from vani.services.mail.mailboxes import SyncError
 
@@ -53,13 +52,10 @@ def _refused(response: requests.Response) -> requests.Response:
                      response.status_code, reconnect=error == "invalid_grant", reason=error)
 
 
-def oauth_session(cfg: Mapping, **kwargs) -> OAuth2Session:
-    """requests-oauthlib's session for Google, its connections cut at the deadline like any other."""
-    oauth = OAuth2Session(cfg["GOOGLE_CLIENT_ID"], **kwargs)
-    oauth.trust_env = False
-    adapter = http.WatchedAdapter(max_retries=0)
-    oauth.mount("https://", adapter)
-    oauth.mount("http://", adapter)
+def oauth_session(cfg: Mapping, **kwargs):
+    """requests-oauthlib's session for Google, through the egress: its connections guarded and cut
+    at the deadline like any other."""
+    oauth = egress.oauth_session(cfg["GOOGLE_CLIENT_ID"], **kwargs)
     oauth.register_compliance_hook("access_token_response", _refused)
     oauth.register_compliance_hook("refresh_token_response", _refused)
     return oauth
@@ -69,10 +65,12 @@ def oauth_session(cfg: Mapping, **kwargs) -> OAuth2Session:
 def token_call(what: str, cfg: Mapping):
     """Transport and protocol failures of a call to the token endpoint, as ``GmailError``."""
     try:
-        with http.deadline(timeout(cfg)):
+        with egress.deadline(timeout(cfg)):
             yield
+    except egress.BlockedTarget as exc:
+        raise GmailError(f"cannot reach Google to {what}: refused target: {exc}") from None
     except requests.RequestException as exc:
-        raise GmailError(f"cannot reach Google to {what}: {exc}") from None
+        raise GmailError(f"cannot reach Google to {what}: {egress.describe(exc)}") from None
     except OAuth2Error as exc:
         raise GmailError(f"could not {what} with Google: {exc.description or exc.error}",
                          exc.status_code, reconnect=exc.error == "invalid_grant", reason=exc.error) from None
@@ -101,13 +99,13 @@ def refresh(mailbox: Mailbox, cfg: Mapping) -> None:
 
 def revoke(token: str, cfg: Mapping) -> None:
     """Revoke a token (the refresh token ends the whole grant)."""
-    reply = http.call("POST", cfg["GOOGLE_REVOKE_URL"], timeout(cfg), data={"token": token})
+    reply = egress.call("POST", cfg["GOOGLE_REVOKE_URL"], timeout(cfg), data={"token": token})
     if not reply.ok:
         raise GmailError(f"Google did not revoke the token: {reply.error or reply.status_code}", reply.status_code)
 
 
 # -- the Gmail API ----------------------------------------------------------------------------
-def _error(reply: http.Reply, what: str) -> GmailError:
+def _error(reply: egress.Reply, what: str) -> GmailError:
     if reply.error:
         return GmailError(f"Gmail {what}: {reply.error}")
     status = reply.status_code
@@ -137,9 +135,9 @@ class Gmail:
             refresh(self.mailbox, self.cfg)
         return self.mailbox.access_token
 
-    def _send(self, method: str, path: str, params, body) -> http.Reply:
+    def _send(self, method: str, path: str, params, body) -> egress.Reply:
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        return http.call(method, self.base + path, timeout(self.cfg), params=params, json=body, headers=headers)
+        return egress.call(method, self.base + path, timeout(self.cfg), params=params, json=body, headers=headers)
 
     def call(self, method: str, path: str, params: Mapping | None = None, body: Mapping | None = None) -> dict:
         what = f"{method} {path.split('?')[0]}"
@@ -149,7 +147,7 @@ class Gmail:
             reply = self._send(method, path, params, body)
         if not reply.ok:
             raise _error(reply, what)
-        if len(reply.body) >= http.MAX_READ:
+        if len(reply.body) >= egress.MAX_READ:
             raise GmailError(f"Gmail {what}: the answer is larger than Vani reads", reason=TOO_LARGE)
         try:
             answer = json.loads(reply.body or b"{}")

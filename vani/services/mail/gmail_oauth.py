@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from oauthlib.oauth2 import WebApplicationClient
-from requests_oauthlib import OAuth2Session
 from sqlalchemy import select
 
-from vani import tenancy
+from vani import egress, tenancy
 from vani.errors import Conflict, Forbidden, InvalidField, VaniError
 from vani.extensions import db
 from vani.models import Mailbox, MailboxKind, MailboxState, SyncStatus
@@ -51,7 +50,7 @@ def start(redirect_uri: str) -> tuple[str, dict]:
     cfg = current_app.config
     client = WebApplicationClient(cfg["GOOGLE_CLIENT_ID"])
     verifier = client.create_code_verifier(64)
-    oauth = OAuth2Session(client=client, redirect_uri=redirect_uri, scope=[SCOPE])
+    oauth = egress.oauth_session(client=client, redirect_uri=redirect_uri, scope=[SCOPE])
     url, state = oauth.authorization_url(cfg["GOOGLE_AUTH_URL"], access_type="offline", prompt="consent",
                                          code_challenge=client.create_code_challenge(verifier, "S256"),
                                          code_challenge_method="S256")

@@ -1,5 +1,9 @@
 """Talking to an IMAP server: the mailbox the settings describe, a logged-in session whose
 failures become ``SyncError``, and decoding what the server answers (headers, addresses, snippets).
+
+The connection goes out through the egress guard (``vani.egress.imap``). Failures are told in
+Vani's words: what went wrong, with at most a standard response code such as ``[UNAVAILABLE]``,
+never the text a server sent (a host that is not an IMAP server must not show its banner).
 """
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import html
 import imaplib
 import quopri
 import re
+import socket
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,6 +23,8 @@ from email.header import decode_header, make_header
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from vani import egress
+from vani.egress.imap import IMAPClient as GuardedIMAPClient
 from vani.models import Mailbox, MailboxKind
 from vani.providers.safejson import clean_text
 from vani.services.mail import mailboxes
@@ -57,12 +65,36 @@ def ensure_settings_mailbox(cfg: Mapping) -> Mailbox | None:
 # --- a session ----------------------------------------------------------------------------
 
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
+    """A failed connection in a few words of Vani's own (never what the server sent)."""
+    if isinstance(exc, egress.BlockedTarget):
+        return f"refused target: {exc}"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
         return "timed out"
-    text = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], bytes) else str(exc)
-    if isinstance(text, str) and re.fullmatch(r"b(['\"]).*\1", text, re.S):  # imaplib's str() of a server's bytes
-        text = text[2:-1]
-    return decoded(text, 500) or type(exc).__name__
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the TLS certificate was not accepted ({exc.verify_message or 'not trusted'})"
+    if isinstance(exc, ssl.SSLError):
+        return "the TLS handshake failed"
+    if isinstance(exc, (imaplib.IMAP4.abort, EOFError, ConnectionResetError, ConnectionAbortedError)):
+        return "the connection was dropped or the server answered out of protocol"
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__
+
+
+def response_code(exc: BaseException) -> str | None:
+    """The standard response code (RFC 5530) a server put in its refusal, like ``[UNAVAILABLE]``."""
+    text = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    found = re.search(r"\[([A-Z][A-Z-]{1,30})\]", str(text))
+    return f"[{found.group(1)}]" if found else None
+
+
+def _server_said(exc: BaseException) -> str:
+    code = response_code(exc)
+    return f" ({code})" if code else ""
 
 
 @contextmanager
@@ -72,12 +104,16 @@ def session(mailbox: Mailbox, cfg: Mapping) -> Iterator[IMAPClient]:
     where = f"{mailbox.imap_host}:{mailbox.imap_port}"
     timeout = float(max(int(cfg.get("VANI_MAIL_TIMEOUT_SECONDS", 30)), 1))
     try:
-        client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=bool(mailbox.imap_ssl),
-                            timeout=SocketTimeout(connect=timeout, read=timeout))
+        client = GuardedIMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=bool(mailbox.imap_ssl),
+                                   timeout=SocketTimeout(connect=timeout, read=timeout))
+    except egress.BlockedTarget as exc:
+        raise SyncError(f"could not connect to {where}: refused target: {exc}") from None
+    except (imaplib.IMAP4.abort, EOFError):
+        raise SyncError(f"{where} did not greet as an IMAP server") from None
     except NETWORK as exc:
         raise SyncError(f"could not connect to {where}: {describe(exc)}") from None
-    except IMAPClientError as exc:
-        raise SyncError(f"{where} did not greet as an IMAP server: {describe(exc)}") from None
+    except IMAPClientError:
+        raise SyncError(f"{where} did not greet as an IMAP server") from None
     client.normalise_times = False  # keep the servers' time zones; stored as UTC
     try:
         _login(client, mailbox, where)
@@ -87,7 +123,7 @@ def session(mailbox: Mailbox, cfg: Mapping) -> Iterator[IMAPClient]:
     except NETWORK as exc:
         raise SyncError(f"the connection to {where} failed: {describe(exc)}") from None
     except IMAPClientError as exc:
-        raise SyncError(f"{where} answered: {describe(exc)}") from None
+        raise SyncError(f"{where} refused a command{_server_said(exc)}") from None
     finally:
         _logout(client)
 
@@ -99,10 +135,10 @@ def _login(client: IMAPClient, mailbox: Mailbox, where: str) -> None:
     try:
         client.login(mailbox.imap_user, mailbox.imap_password or "")
     except LoginError as exc:
-        answer = describe(exc)
-        if any(code in answer.upper() for code in PASSING):
-            raise SyncError(f"{where} could not log in right now: {answer}") from None
-        raise SyncError(f"{where} refused the user name or password: {answer}", reconnect=True) from None
+        code = response_code(exc)
+        if code in PASSING:
+            raise SyncError(f"{where} could not log in right now {code}") from None
+        raise SyncError(f"{where} refused the user name or password{_server_said(exc)}", reconnect=True) from None
 
 
 def _logout(client: IMAPClient) -> None:

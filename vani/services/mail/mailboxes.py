@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import select, update
 
-from vani import work
+from vani import egress, work
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Mailbox, MailboxKind, MailboxState, SyncStatus
@@ -61,6 +61,7 @@ def add_imap(form: Mapping) -> Mailbox:
         raise InvalidField("port", "a port number") from None
     if not 0 < port < 65536:
         raise InvalidField("port", "a port number")
+    egress.check_host(host, port, egress.Kind.IMAP)  # the SSRF guard: IMAP ports, no private or loopback host
     address = clean_text(str(form.get("address") or user)).strip().lower()
     if "@" not in address or len(address) > 320:
         raise InvalidField("address", "give the mailbox's email address")

@@ -1,10 +1,12 @@
-"""Slack incoming webhook (``SLACK_WEBHOOK_URL``): a Block Kit message with a dashboard button."""
+"""Slack incoming webhook (``SLACK_WEBHOOK_URL``): a Block Kit message with a dashboard button,
+posted through the egress guard like any destination an admin chose. Failures say the status
+or a short reason, never what the receiver answered."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from vani.models import SendStatus
-from vani.services import http
+from vani import egress
 from vani.services.notifications.base import ChannelError
 from vani.services.notifications.render import Rendered
 
@@ -39,10 +41,10 @@ def build_payload(r: Rendered) -> dict:
 
 
 def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
-    reply = http.call("POST", cfg["SLACK_WEBHOOK_URL"], float(cfg.get("VANI_NOTIFY_TIMEOUT_SECONDS", 10)),
-                      json=build_payload(r))
+    reply = egress.call("POST", cfg["SLACK_WEBHOOK_URL"], float(cfg.get("VANI_NOTIFY_TIMEOUT_SECONDS", 10)),
+                        policy=egress.destination(), json=build_payload(r))
     if reply.status_code is None:
         raise ChannelError(f"could not reach Slack: {reply.error}"[:500])
     if not reply.ok:
-        raise ChannelError(f"Slack answered {reply.status_code}: {reply.text[:200]}")
+        raise ChannelError(f"Slack answered {reply.status_code}" + (f" ({reply.error})" if reply.error else ""))
     return SendStatus.SENT, f"Slack answered {reply.status_code}"

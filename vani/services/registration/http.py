@@ -1,4 +1,8 @@
-"""A small JSON client for provider APIs: clear errors, and 429/5xx retries that honour Retry-After."""
+"""A small JSON client for provider APIs: clear errors, and 429/5xx retries that honour Retry-After.
+
+Calls go through the egress: the API's own base (an operator setting) is a trusted origin, and a
+link that points elsewhere (a ``next_page`` URL) is checked by the guard; each call has a hard
+deadline."""
 from __future__ import annotations
 
 import time
@@ -8,6 +12,8 @@ from typing import Any, Callable
 from urllib.parse import urljoin
 
 import requests
+
+from vani import egress
 
 MAX_WAIT_SECONDS = 60.0
 
@@ -78,7 +84,7 @@ class ApiClient:
         self.sleep = sleep
         self.max_retries = max_retries
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or egress.session()
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -90,10 +96,13 @@ class ApiClient:
         query = {**self.params, **(params or {})}
         for attempt in range(self.max_retries + 1):
             try:
-                response = self.session.request(method, url, params=query or None, json=json,
-                                                headers=self.headers, timeout=self.timeout)
+                with egress.deadline(self.timeout):
+                    response = self.session.request(method, url, params=query or None, json=json,
+                                                    headers=self.headers, timeout=self.timeout)
+            except egress.BlockedTarget as exc:
+                raise ApiError(f"cannot reach {self.title} at {url.split('?')[0]}: refused target: {exc}") from None
             except requests.RequestException as exc:
-                raise ApiError(f"cannot reach {self.title} at {self.base}: {exc}") from None
+                raise ApiError(f"cannot reach {self.title} at {self.base}: {egress.describe(exc)}") from None
             retryable = response.status_code == 429 or response.status_code >= 500
             if retryable and attempt < self.max_retries:
                 wait = retry_after_seconds(response, attempt)

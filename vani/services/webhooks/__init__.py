@@ -2,7 +2,7 @@
 
 Modules: ``subscriptions`` (manage), ``fanout`` (outbound events → deliveries, custom and test
 events), ``delivery`` (the deliveries lane: send, record, health), ``deliveries`` (look up,
-manual retry), ``signing`` (Standard Webhooks), ``ssrf`` (target guard), ``sender`` (HTTP).
+manual retry), ``signing`` (Standard Webhooks), ``sender`` (HTTP, through ``vani.egress``).
 The names below are the public surface for views and commands.
 """
 from vani.services.webhooks.deliveries import (  # noqa: F401

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, exists, insert, not_, select
 
-from vani import metrics, tenancy, tracing, work
+from vani import egress, metrics, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import (
     AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription,
@@ -95,8 +95,7 @@ def send_claim(claim: work.Claim) -> None:
 def _send_claim(claim: work.Claim) -> None:
     cfg = current_app.config
     timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
-    allow_private = bool(cfg.get("VANI_ALLOW_PRIVATE_TARGETS"))
-    allow_any_port = bool(cfg.get("VANI_ALLOW_ANY_PORT"))
+    policy = egress.Policy.from_config(cfg).for_destination()
     jobs = load_jobs(claim.ids, claim.taken_at)
     gone: set[int] = set()
     waiting: set[int] = set()  # subscriptions at their rate limit for this second
@@ -122,7 +121,7 @@ def _send_claim(claim: work.Claim) -> None:
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
         signed = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
         headers = {**job.headers, **signed}
-        result = sender.post(job.url, job.body.encode(), headers, timeout, allow_private, allow_any_port)
+        result = sender.post(job.url, job.body.encode(), headers, timeout, policy)
         headers = {**shaping.masked(job.headers), **signed}  # what the attempt log keeps
         with tracing.bound(job.request_id):
             log.info("delivery %s (%s) to subscription %s: %s in %d ms", job.delivery_id, job.msg_id,

@@ -1,12 +1,10 @@
-"""The HTTP side of a delivery: one POST through connections guarded against SSRF, under a hard
-deadline, no redirects followed, the response read bounded."""
+"""The HTTP side of a delivery: one POST through the egress guard, under a hard deadline, no
+redirects followed, the response read bounded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vani.services import http
-from vani.errors import InvalidField
-from vani.services.webhooks.ssrf import BlockedTarget, GuardedAdapter, allow_private_var, check_url
+from vani import egress
 
 EXCERPT = 2048  # keep this much of a response on the attempt
 
@@ -24,28 +22,20 @@ class SendResult:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool,
-         allow_any_port: bool = False) -> SendResult:
-    """POST once. Never raises for network or receiver trouble: the result carries the error."""
-    token = allow_private_var.set(allow_private)
-    try:
-        check_url(url, allow_private, resolve=False, allow_any_port=allow_any_port)
-        reply = http.call("POST", url, timeout, http.session(GuardedAdapter), data=body, headers=headers)
-    except InvalidField as exc:
-        return SendResult(None, None, f"refused target: {exc.reason}", 0)
-    except BlockedTarget as exc:
-        return SendResult(None, None, f"refused target: {exc}", 0)
-    finally:
-        allow_private_var.reset(token)
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+         policy: egress.Policy | None = None) -> SendResult:
+    """POST once (``policy``: the destination policy in force unless given). Never raises for
+    network or receiver trouble: the result carries the error."""
+    reply = egress.call("POST", url, timeout, policy=policy or egress.destination(), data=body, headers=headers)
     text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
     code, error = reply.status_code, reply.error
     if error is None and code is not None:
         if 300 <= code < 400:
-            error = f"HTTP {code}: redirect to {reply.headers.get('location', '?')} not followed"
+            error = f"HTTP {code}: redirect not followed"
         elif not 200 <= code < 300:
             error = f"HTTP {code}"
     retry_after = reply.headers.get("retry-after") if code is not None else None
     return SendResult(code, text, error, reply.duration_ms, retry_after)
 
 
-__all__ = ["BlockedTarget", "SendResult", "post"]
+__all__ = ["SendResult", "post"]

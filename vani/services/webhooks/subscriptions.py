@@ -4,15 +4,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from vani import egress
 from vani.extensions import db
 from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import shaping, signing
 from vani.errors import InvalidField, NotFound, check_id
-from vani.services.webhooks.ssrf import check_url
 
 ROTATION_WINDOW = timedelta(hours=24)
 MAX_EVENT_PATTERNS = 50
@@ -21,13 +20,9 @@ _EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.([a-z][a-z0-9_]*|\*))*)$")
 _UNSET = object()
 
 
-def allow_private_targets() -> bool:
-    return bool(current_app.config.get("VANI_ALLOW_PRIVATE_TARGETS"))
-
-
 def validate_url(url: object) -> str:
     """The URL, stripped; raises InvalidField("url", …) (scheme, host, port, SSRF ranges)."""
-    check_url(url, allow_private_targets(), allow_any_port=bool(current_app.config.get("VANI_ALLOW_ANY_PORT")))  # type: ignore[arg-type]
+    egress.check_url(url)  # type: ignore[arg-type]
     return url.strip()  # type: ignore[union-attr]
 
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vani.services import http
+from vani import egress
 
 META_VERSION = "v24.0"
 
@@ -64,7 +64,7 @@ def meta_body(to: str, payload: Mapping) -> dict:
     return body
 
 
-def _meta_error(reply: http.Reply) -> tuple[str | None, str]:
+def _meta_error(reply: egress.Reply) -> tuple[str | None, str]:
     try:
         error = json.loads(reply.body or b"{}").get("error") or {}
     except (ValueError, AttributeError):
@@ -83,7 +83,7 @@ def kapso_call(cfg: Mapping, phone_number_id: str, body: dict) -> Accepted:
     if not phone_number_id:
         raise SendError("the conversation has no business number (phone_number_id) to send from",
                         retry=False, code="no_business_number")
-    reply = http.call("POST", kapso_url(cfg, phone_number_id), timeout(cfg), json=body,
+    reply = egress.call("POST", kapso_url(cfg, phone_number_id), timeout(cfg), json=body,
                       headers={"X-API-Key": key, "Content-Type": "application/json"})
     if reply.error and reply.status_code is None:
         raise SendError(reply.error, retry=True, code="timeout" if "timed out" in reply.error else "network")
@@ -136,7 +136,7 @@ def twilio_send(cfg: Mapping, auth_token: str | None, to: str, payload: Mapping,
             return self.last
 
     transport = Recording(timeout=timeout(cfg))
-    transport.session = http.session()  # a hard deadline on the whole call, no proxies from the environment
+    transport.session = egress.session()  # guarded, a hard deadline on the whole call, no proxies from the environment
     client = Client(sid, auth_token, http_client=transport)
     if cfg.get("TWILIO_API_BASE_URL"):
         client.api.base_url = cfg["TWILIO_API_BASE_URL"].rstrip("/")
@@ -155,13 +155,15 @@ def twilio_send(cfg: Mapping, auth_token: str | None, to: str, payload: Mapping,
     else:
         params["body"] = payload["text"]
     try:
-        with http.deadline(timeout(cfg)):
+        with egress.deadline(timeout(cfg)):
             message = client.messages.create(**params)
     except TwilioRestException as exc:
         headers = getattr(transport.last, "headers", None) or {}
         raise SendError(str(exc.msg or exc)[:1000], retry=retryable(exc.status), http_status=exc.status,
                         code=str(exc.code) if exc.code is not None else None,
                         retry_after=headers.get("Retry-After")) from None
+    except egress.BlockedTarget as exc:
+        raise SendError(f"Twilio was not called: refused target: {exc}", retry=False, code="refused_target") from None
     except (RequestException, OSError) as exc:
-        raise SendError(f"Twilio did not answer: {str(exc)[:300]}", retry=True, code="timeout") from None
+        raise SendError(f"Twilio did not answer: {egress.describe(exc)}", retry=True, code="timeout") from None
     return Accepted(message.sid, 201)
