@@ -43,14 +43,14 @@ def adversarial(cap: int):
                      st.sampled_from(["", "x", " x", "@", "\n", '"', "]"]))
 
 
-def timed(call, *args):
+def timed(call, *args, bound: float = BOUND):
     start = time.perf_counter()
     try:
         result = call(*args)
     except (InvalidField, ValueError) as exc:
         result = exc
     took = time.perf_counter() - start
-    assert took < BOUND, f"{took:.2f}s on {len(args[0]) if args and isinstance(args[0], str) else '?'} characters"
+    assert took < bound, f"{took:.2f}s on {len(args[0]) if args and isinstance(args[0], str) else '?'} characters"
     return result
 
 
@@ -167,7 +167,7 @@ def test_mail_headers_never_break_a_sync(text, nested):
     hostile = "(" * nested + text
     message = {"id": "m1", "payload": {"headers": [{"name": "From", "value": hostile}, {"name": "To", "value": hostile},
                                                    {"name": "Cc", "value": "Ann <ann@example.com>, " + hostile}]}}
-    got = timed(email_in, message, [])
+    got = timed(email_in, message, [], bound=1.5)  # three headers of 20,000 characters, by the standard parser
     assert got.provider_message_id == "m1" and isinstance(got.cc, list)
 
 
