@@ -1,5 +1,6 @@
 """Keyset pagination over (timestamp, id), newest first, with an opaque cursor: one way for the
-API and the dashboard lists alike."""
+API and the dashboard lists alike. A cursor is at most ``MAX_CURSOR`` characters, checked before
+it is decoded."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,8 @@ from vani.errors import MAX_ID, InvalidField
 from vani.extensions import db
 from vani.models.base import as_utc
 
+MAX_CURSOR = 200  # what encode_cursor makes is under 80
+
 
 def encode_cursor(ts: datetime, id_: int) -> str:
     raw = f"{as_utc(ts).isoformat()}|{id_}".encode()
@@ -18,6 +21,8 @@ def encode_cursor(ts: datetime, id_: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    if len(cursor) > MAX_CURSOR:
+        raise InvalidField("cursor", "not a cursor this API returned")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ts, id_ = raw.rsplit("|", 1)

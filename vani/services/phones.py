@@ -1,8 +1,14 @@
-"""Phone numbers in one spelling: E.164 (``+15550100002``), via the ``phonenumbers`` library."""
+"""Phone numbers in one spelling: E.164 (``+15550100002``), via the ``phonenumbers`` library.
+
+Linear time, capped length: text longer than ``MAX_PHONE`` characters (the library's own limit)
+is not a phone number and is refused before the library reads it.
+"""
 from __future__ import annotations
 
 import phonenumbers
 from flask import current_app, has_app_context
+
+MAX_PHONE = 250
 
 
 def default_region() -> str | None:
@@ -17,6 +23,8 @@ def normalize_phone(raw: str | None, region: str | None = None) -> str | None:
     if not raw:
         return None
     text = str(raw).strip()
+    if len(text) > MAX_PHONE:
+        return None
     for prefix in ("whatsapp:", "tel:", "sms:"):
         if text.lower().startswith(prefix):
             text = text[len(prefix):]

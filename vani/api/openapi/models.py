@@ -12,6 +12,7 @@ from vani.models import (
     ConversationStatus, EventStatus, MeetingStatus, MessageDirection, ProspectStage,
 )
 from vani.models.replies import OutgoingStatus, RuleTrigger
+from vani.services.whatsapp.autoreply import MAX_KEYWORDS, MAX_PATTERN, MAX_REPEATS
 
 Id = Field(ge=1, le=2 ** 63 - 1)
 Json = dict[str, Any]
@@ -196,7 +197,9 @@ class Assignment(Body):
 class RuleIn(Body):
     name: str | None = Field(None, max_length=120)
     trigger: RuleTrigger | None = None
-    match: str | None = Field(None, description="keywords (comma-separated) or a regular expression")
+    match: str | None = Field(None, max_length=MAX_KEYWORDS, description=(
+        f"keywords (comma-separated, at most {MAX_KEYWORDS} characters) or a regular expression (at most "
+        f"{MAX_PATTERN} characters; counted repeats such as {{n}} make at most {MAX_REPEATS} copies in all)"))
     hours: dict[str, list[str]] | None = Field(None, description='outside_hours: {"mon": ["09:00-17:00"], …}')
     reply_text: str | None = None
     template: Template | None = None

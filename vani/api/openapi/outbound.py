@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from vani.api.openapi.models import Body, Event, Json, Page
 from vani.models import BackfillStatus, DeliveryStatus
 from vani.models.outbound import AttemptTrigger
+from vani.services.webhooks.shaping import MAX_CONDITION_CHARS, MAX_CONDITIONS, MAX_FILTER_CHARS, MAX_VALUE_CHARS
 
 EVENTS = Field(description='event types or patterns: "meeting.scheduled", "meeting.*" or "*"')
 SECRET = Field(description="whsec_ and base64 of 24 to 64 bytes; generated when omitted")
@@ -17,11 +18,14 @@ SECRET = Field(description="whsec_ and base64 of 24 to 64 bytes; generated when 
 class Condition(BaseModel):
     path: str = Field(description="dot-separated, in the body receivers get: data.provider, type, data.items.0.id")
     op: Literal["eq", "ne", "in", "exists"]
-    value: Any = Field(None, description="eq/ne: any JSON; in: a list; exists: true (present) or false (missing)")
+    value: Any = Field(None, description=f"eq/ne: any JSON; in: a list; exists: true (present) or false (missing); "
+                       f"at most {MAX_VALUE_CHARS} characters as JSON")
 
 
-CONDITIONS = Field(None, max_length=20, description='every condition must hold; a condition may also be text: '
-                   'data.provider in ["calendly"], data.amount = 10, data.phone exists')
+ConditionText = Annotated[str, Field(max_length=MAX_CONDITION_CHARS)]
+CONDITIONS = Field(None, max_length=MAX_CONDITIONS, description=(
+    'every condition must hold; a condition may also be text: data.provider in ["calendly"], data.amount = 10, '
+    f"data.phone exists (at most {MAX_CONDITION_CHARS} characters each, {MAX_FILTER_CHARS} for the whole filter)"))
 HEADERS = Field(None, description="sent with every delivery (e.g. an API key); shown masked once saved; "
                 "webhook-*, host, content-length and other HTTP headers are refused. Sending a masked value back "
                 "keeps the stored one.")
@@ -39,7 +43,7 @@ class SubscriptionIn(Body):
     events: list[str] | str = EVENTS
     description: str | None = Field(None, max_length=500)
     secret: str | None = SECRET
-    filter: list[Condition | str] | None = CONDITIONS
+    filter: list[Condition | ConditionText] | None = CONDITIONS
     headers: dict[str, str] | None = HEADERS
     rate_limit: int | None = RATE
     ordered: bool = ORDERED
@@ -50,7 +54,7 @@ class SubscriptionPatch(Body):
     events: list[str] | str | None = EVENTS
     active: bool | None = None
     description: str | None = Field(None, max_length=500)
-    filter: list[Condition | str] | None = CONDITIONS
+    filter: list[Condition | ConditionText] | None = CONDITIONS
     headers: dict[str, str] | None = HEADERS
     rate_limit: int | None = RATE
     paused: bool | None = Field(None, description="true: deliveries are made but wait; false: they are sent, in order")

@@ -4,11 +4,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from vani.models import ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus
+from vani.providers.coerce import MAX_EMAIL
+from vani.services.paging import MAX_CURSOR
 
 # Fields default to None without saying so in their type: a query parameter is absent, never null.
-CURSOR = Field(None, description="the next_cursor of the previous page")
+CURSOR = Field(None, max_length=MAX_CURSOR, description="the next_cursor of the previous page")
 LIMIT = Field(None, ge=1, le=200, description="page size (default 50)")
-EMAIL = Field(None, max_length=320, description="any case; matched normalised")
+EMAIL = Field(None, max_length=MAX_EMAIL, description="any case; matched normalised")
 PHONE = Field(None, max_length=40, description="any common spelling, matched as E.164")
 
 

@@ -2,7 +2,8 @@
 
 The body is ``{triggerEvent, createdAt, payload: {formId, formName, teamId, responses}}`` where
 ``responses`` maps each field's identifier (by default its label) to ``{value, response}`` (some
-senders add ``label``); older senders also copy each answer beside the payload.
+senders add ``label``); older senders also copy each answer beside the payload. Answers are
+typed by anyone with the booking link: they are read in linear time (``coerce.is_email``).
 """
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from typing import Any
 
 from vani.providers.base import Outcome
 from vani.providers.cal_com.shapes import answer_value, utm_of
-from vani.providers.coerce import as_dict as _dict, as_email, as_text as _str
+from vani.providers.coerce import as_dict as _dict, as_email, as_text as _str, is_email
 from vani.services import leads
 from vani.services.phones import normalize_phone
 from vani.services.processing.context import EventContext
 from vani.services.qualification import answers_from
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NAMES = {"name", "full name", "fullname", "your name", "your_name"}
 
 
@@ -28,8 +28,8 @@ def _key(text: Any) -> str:
 
 
 def _email(value: Any) -> str | None:
-    email = as_email(value) if isinstance(value, str) else None
-    return email if email and EMAIL.match(email) else None
+    text = value.strip() if isinstance(value, str) else None
+    return as_email(text) if is_email(text) else None
 
 
 def _submission_ref(p: dict, responses: dict) -> str:

@@ -10,22 +10,23 @@ submissions.
   answers and ``tracking`` sit beside them, the hosts in ``event.extended_assigned_to``.
 - Routing form submissions: ``uri``, ``routing_form``, ``questions_and_answers``, ``tracking``,
   ``submitter`` (an invitee URI or null) and ``result`` (where the form sent the person).
+
+Answers are typed by anyone with the booking link, so they are read in linear time on capped
+input (``coerce.is_email``, ``phones.normalize_phone``).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vani.providers.coerce import as_email as normalize_email
+from vani.providers.coerce import as_email as normalize_email, is_email
 from vani.providers.coerce import as_time as parse_time
 from vani.providers.coerce import as_dict as _dict, as_text as _str, as_url as _url
 from vani.services.phones import normalize_phone
 from vani.services.qualification import answers_from, utm_from
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -207,7 +208,7 @@ def _contact(answers: list[dict]) -> tuple[str | None, str | None, str | None]:
     email = name = first = last = phone = None
     for pair in answers:
         q, a = pair["question"].lower(), pair["answer"].strip()
-        if email is None and "email" in q and EMAIL.match(a):
+        if email is None and "email" in q and is_email(a):
             email = a
         elif phone is None and ("phone" in q or "mobile" in q):
             phone = normalize_phone(a)
@@ -218,7 +219,7 @@ def _contact(answers: list[dict]) -> tuple[str | None, str | None, str | None]:
                 last = last or a
             else:
                 name = name or a
-    email = email or next((p["answer"].strip() for p in answers if EMAIL.match(p["answer"].strip())), None)
+    email = email or next((p["answer"].strip() for p in answers if is_email(p["answer"].strip())), None)
     name = name or " ".join(n for n in (first, last) if n) or None
     return normalize_email(email), name[:255] if name else None, phone
 

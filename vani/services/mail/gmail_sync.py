@@ -6,7 +6,9 @@ message's headers and snippet, stores them as events and moves ``history_id`` on
 lane's transaction. Without a position, or when Gmail no longer has the history (404), it reads
 the last ``GMAIL_RESYNC_DAYS`` days instead and starts again from the mailbox's current position.
 Gmail stops pushing after seven days unless ``users.watch`` is called again: ``renew_watches``
-does so daily.
+does so daily. Address headers are written by whoever sends the mail: each is read up to
+``MAX_ADDRESS_HEADER`` characters, and one the standard parser cannot read (comments nested
+past its recursion limit) gives no address instead of failing the sync.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from vani.services.mail.store import EmailIn
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES = 500  # per sync: the rest of a long history is left for the next one
+MAX_ADDRESS_HEADER = 20000  # characters of a From, To or Cc header read
 SKIPPED_LABELS = {"DRAFT", "SPAM", "TRASH", "CHAT"}
 
 
@@ -111,7 +114,10 @@ def email_in(message: dict, labels: list[str]) -> EmailIn:
     for header in (message.get("payload") or {}).get("headers") or []:
         if isinstance(header, dict) and isinstance(header.get("name"), str):
             headers.setdefault(header["name"].lower(), str(header.get("value") or ""))
-    name, address = parseaddr(headers.get("from", ""))
+    try:
+        name, address = parseaddr(headers.get("from", "")[:MAX_ADDRESS_HEADER])
+    except RecursionError:
+        name, address = "", ""
     return EmailIn(
         provider_message_id=message["id"], direction="outbound" if "SENT" in labels else "inbound",
         message_id=headers.get("message-id", "").strip() or None, thread_id=message.get("threadId"),
@@ -121,7 +127,11 @@ def email_in(message: dict, labels: list[str]) -> EmailIn:
 
 
 def _addresses(value: str | None) -> list[str]:
-    return [address.lower() for _, address in getaddresses([value or ""]) if "@" in address]
+    try:
+        found = getaddresses([(value or "")[:MAX_ADDRESS_HEADER]])
+    except RecursionError:
+        return []
+    return [address.lower() for _, address in found if "@" in address]
 
 
 def _date(header: str | None, internal: str | None) -> datetime | None:

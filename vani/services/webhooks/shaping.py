@@ -5,6 +5,9 @@ all of which must hold: ``{"path": "data.provider", "op": "in", "value": ["calen
 same as text, ``data.provider in ["calendly"]``. Operators: ``eq`` (``=``), ``ne`` (``!=``),
 ``in`` and ``exists`` (``data.phone exists``; ``"value": false`` for "is missing"). A path is
 dot-separated; a number picks a list item. Checked when saved, applied when deliveries are made.
+Reading a filter takes linear time on capped input: a condition as text is at most
+``MAX_CONDITION_CHARS`` characters and a whole filter ``MAX_FILTER_CHARS``, both checked before
+anything is parsed; the text form is read by a small scanner, not a regular expression.
 
 Custom headers go with every delivery (an API key the receiver needs). They are stored
 encrypted, shown masked, and may not replace what signing or HTTP itself needs.
@@ -20,10 +23,14 @@ from vani.models.masking import mask_header
 
 OPS = ("eq", "ne", "in", "exists")
 TEXT_OPS = {"=": "eq", "==": "eq", "!=": "ne", "in": "in", "exists": "exists", "missing": "exists"}
+TEXT_SYMBOLS = ("==", "!=", "=")  # in this order: "==" is not "=" followed by "="
+TEXT_WORDS = ("in", "exists", "missing")
 MAX_CONDITIONS = 20
 MAX_PATH_DEPTH = 10
-_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,9}$")
-_TEXT = re.compile(r"^\s*(?P<path>\S+)\s+(?P<op>==|!=|=|in\b|exists\b|missing\b)\s*(?P<value>.*?)\s*$")
+MAX_VALUE_CHARS = 4000  # a condition's value, as JSON
+MAX_CONDITION_CHARS = 5000  # a condition as text: a value at its largest, its path and operator
+MAX_FILTER_CHARS = 32000  # a whole filter, as JSON (text conditions counted as they are)
+_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,9}$")  # no two ways to match: linear
 
 MAX_HEADERS = 20
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
@@ -32,23 +39,49 @@ REFUSED_HEADERS = {"host", "content-length", "content-type", "transfer-encoding"
 
 
 # -- filters ---------------------------------------------------------------------------------
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _split_text(raw: str) -> tuple[str, str, str] | None:
+    """``path op value`` read left to right, each character looked at a bounded number of times:
+    the path is the first word, the operator comes after spaces (a word operator ends where a
+    word does), and the value is the rest on one line, surrounding spaces dropped. None when the
+    text is not of that form."""
+    text = raw.lstrip()
+    end = next((i for i, ch in enumerate(text) if ch.isspace()), len(text))
+    path, rest = text[:end], text[end:]
+    after = rest.lstrip()
+    if not path or len(after) == len(rest):
+        return None
+    symbol = next((s for s in TEXT_SYMBOLS if after.startswith(s)), None)
+    if symbol is None:
+        symbol = next((w for w in TEXT_WORDS if after.startswith(w)
+                       and not _word_char(after[len(w):len(w) + 1] or " ")), None)
+    if symbol is None:
+        return None
+    value = after[len(symbol):].strip()
+    return None if "\n" in value else (path, symbol, value)
+
+
 def _condition(raw: Any, n: int) -> dict:
     where = f"filter[{n}]"
     if isinstance(raw, str):
-        m = _TEXT.match(raw)
-        if not m:
+        parts = _split_text(raw)
+        if parts is None:
             raise InvalidField(where, 'write "path op value", e.g. data.provider in ["calendly"] or data.phone exists')
-        op, text = TEXT_OPS[m["op"]], m["value"]
+        path, symbol, text = parts
+        op = TEXT_OPS[symbol]
         if op == "exists":
             if text:
-                raise InvalidField(where, f"{m['op']} takes no value")
-            value: Any = m["op"] == "exists"
+                raise InvalidField(where, f"{symbol} takes no value")
+            value: Any = symbol == "exists"
         else:
             try:
                 value = json.loads(text)
             except ValueError:
                 raise InvalidField(where, f"the value must be JSON (quote strings): {text[:40]!r}") from None
-        raw = {"path": m["path"], "op": op, "value": value}
+        raw = {"path": path, "op": op, "value": value}
     if not isinstance(raw, dict) or set(raw) - {"path", "op", "value"} or "path" not in raw or "op" not in raw:
         raise InvalidField(where, 'a condition is {"path", "op", "value"} or text such as data.provider = "calendly"')
     path, op, value = raw["path"], raw["op"], raw.get("value", True)
@@ -60,7 +93,7 @@ def _condition(raw: Any, n: int) -> dict:
         raise InvalidField(where, "in needs a list of 1 to 100 values")
     if op == "exists" and not isinstance(value, bool):
         raise InvalidField(where, "exists takes true or false")
-    if len(json.dumps(value)) > 4000:
+    if len(json.dumps(value)) > MAX_VALUE_CHARS:
         raise InvalidField(where, "the value is too large")
     return {"path": path, "op": op, "value": value}
 
@@ -73,6 +106,13 @@ def validate_filter(raw: Any) -> list[dict]:
         raise InvalidField("filter", "a list of conditions (empty: every event of the chosen types)")
     if len(raw) > MAX_CONDITIONS:
         raise InvalidField("filter", f"at most {MAX_CONDITIONS} conditions")
+    for n, item in enumerate(raw):
+        if isinstance(item, str) and len(item) > MAX_CONDITION_CHARS:
+            raise InvalidField(f"filter[{n}]", f"a condition as text is at most {MAX_CONDITION_CHARS} characters")
+    size = sum(len(item) if isinstance(item, str) else len(json.dumps(item, ensure_ascii=False, default=str))
+               for item in raw)
+    if size > MAX_FILTER_CHARS:
+        raise InvalidField("filter", f"at most {MAX_FILTER_CHARS} characters in all")
     return [_condition(item, n) for n, item in enumerate(raw)]
 
 

@@ -6,6 +6,11 @@ Guards, so a replay, a late batch or a chatty customer never makes Vani say too 
 - at most one auto-reply per conversation per ``VANI_AUTOREPLY_COOLDOWN`` seconds.
 Runs inside the inbound event's transaction (the conversation row is locked there, so two
 messages arriving together see each other's reply).
+
+An admin's pattern is capped in length (``MAX_PATTERN``) and in the copies its counted repeats
+make (``MAX_REPEATS``: ``(?:a{1000}){1000}`` would fill the memory when compiled), both checked
+by a linear scan before it is compiled; it looks at the first ``MAX_SCAN`` characters of a
+message and is stopped after ``PATTERN_SECONDS``.
 """
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ MAX_AGE = timedelta(minutes=10)
 PATTERN_SECONDS = 0.02  # a pattern gets this long per message (an admin's regex must never stall a worker)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_SCAN = 4096  # characters of a message a pattern looks at
+MAX_PATTERN = 200  # characters of a pattern
+MAX_KEYWORDS = 500  # characters of a keyword list
+MAX_REPEATS = 1000  # copies of its parts a pattern's counted repeats ({n}, {m,n}) may make in all
 
 
 def without_accents(text: str | None) -> str:
@@ -48,10 +56,86 @@ def keywords(match: str | None) -> list[str]:
     return [w for w in (fold(part).strip() for part in (match or "").split(",")) if w]
 
 
+def _class_end(pattern: str, i: int) -> int:
+    """Where the character class opening at ``i`` ends (after its ``]``)."""
+    j = i + 1
+    j += pattern[j:j + 1] == "^"
+    j += pattern[j:j + 1] == "]"  # a ] first is a literal
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
+def _count(braces: str) -> int | None:
+    """The larger count of ``{n}``, ``{m,}``, ``{,n}`` or ``{m,n}`` (spaces ignored), else None."""
+    low, _, high = "".join(braces.split()).partition(",")
+    if not all(part.isascii() and part.isdigit() for part in (low, high) if part) or not (low or high):
+        return None
+    return max(int(low or 0), int(high or 0)) if len(low) < 10 and len(high) < 10 else MAX_REPEATS + 1
+
+
+def verbose(pattern: str) -> bool:
+    """Whether the pattern turns verbose mode on (``(?x)``, ``(?ix:…)``), where spaces and ``#``
+    comments no longer mean what ``repeats`` reads."""
+    i = pattern.find("(?")
+    while i >= 0:
+        j = i + 2
+        while j < len(pattern) and pattern[j] in "aibLmsuxefprwV01-^":
+            j += 1
+        if "x" in pattern[i + 2:j] and pattern[j:j + 1] in (")", ":"):
+            return True
+        i = pattern.find("(?", j)
+    return False
+
+
+def repeats(pattern: str) -> int:
+    """How many copies of its parts ``pattern`` makes at most, nested counted repeats multiplied
+    (an upper bound: alternatives are added up). One pass: each character is looked at a bounded
+    number of times."""
+    totals, last, i, n = [0], 0, 0, len(pattern)  # open groups' totals; the weight a count repeats
+    close = opening = -1  # the next "}" and "{" at or after i (n: none left; -1: not looked for)
+    while i < n:
+        ch, i = pattern[i], i + 1
+        if ch == "(" and pattern.startswith("?#", i):  # a comment, up to the first ")"
+            i = (pattern.find(")", i) + 1) or n
+            continue
+        if ch == "(":
+            totals.append(0)
+            last = 0
+            continue
+        if ch == "{":
+            if close < i:
+                close = pattern.find("}", i) % (n + 1)
+            if opening < i:
+                opening = pattern.find("{", i) % (n + 1)
+            times = _count(pattern[i:close]) if close < min(opening, n) else None
+            if times is not None:
+                totals[-1] += max(last, 1) * (times - 1) if times else 0
+                last, i = max(last, 1) * times, close + 1
+                if totals[-1] > MAX_REPEATS:
+                    return totals[-1]
+                continue
+        if ch == ")" and len(totals) > 1:
+            last = max(totals.pop(), 1)
+        elif ch == "[":
+            i, last = _class_end(pattern, i - 1), 1
+        else:
+            i, last = i + (ch == "\\"), 1
+        totals[-1] += last
+    return sum(totals)
+
+
 @lru_cache(maxsize=512)
 def compiled(pattern: str):
     """The pattern without accents (its case kept: ``\\W`` is not ``\\w``), matching any case, as a
-    ``regex`` pattern, which can be stopped after a time."""
+    ``regex`` pattern, which can be stopped after a time. ``regex.error`` when it is too long or
+    its repeats make too many copies (see ``MAX_REPEATS``)."""
+    if len(pattern) > MAX_PATTERN:
+        raise regex.error(f"at most {MAX_PATTERN} characters")
+    if verbose(pattern):
+        raise regex.error("verbose mode (x) is not supported")
+    if repeats(pattern) > MAX_REPEATS:
+        raise regex.error(f"its counted repeats ({{n}}) may make at most {MAX_REPEATS} copies in all")
     return regex.compile(without_accents(pattern), regex.IGNORECASE | regex.V0)
 
 

@@ -1,5 +1,6 @@
 """Auto-reply rules: checked when saved (a bad pattern or hours never reach a conversation),
-kept in the order an admin gives them."""
+kept in the order an admin gives them. Keywords and patterns are capped in length, and a pattern
+is checked by a linear scan before it is compiled (see ``autoreply``)."""
 from __future__ import annotations
 
 import re
@@ -14,7 +15,7 @@ from vani.extensions import db
 from vani.providers.safejson import clean as clean_strings
 from vani.models.replies import AutoReplyRule, RuleTrigger
 from vani.services.whatsapp import outgoing
-from vani.services.whatsapp.autoreply import DAYS, compiled, keywords
+from vani.services.whatsapp.autoreply import DAYS, MAX_KEYWORDS, MAX_PATTERN, compiled, keywords
 
 FIELDS = {"name", "trigger", "match", "hours", "reply_text", "template", "active", "position"}
 SPAN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
@@ -69,11 +70,11 @@ def clean(body: Mapping, rule: AutoReplyRule | None = None) -> dict:
     match = merged.get("match")
     hours: dict = {}
     if trigger == RuleTrigger.KEYWORD:
-        if not isinstance(match, str) or not keywords(match) or len(match) > 500:
-            raise InvalidField("match", "give one or more comma-separated keywords (at most 500 characters)")
+        if not isinstance(match, str) or len(match) > MAX_KEYWORDS or not keywords(match):
+            raise InvalidField("match", f"give one or more comma-separated keywords (at most {MAX_KEYWORDS} characters)")
     elif trigger == RuleTrigger.PATTERN:
-        if not isinstance(match, str) or not match.strip() or len(match) > 200:
-            raise InvalidField("match", "give a regular expression of at most 200 characters")
+        if not isinstance(match, str) or not match.strip() or len(match) > MAX_PATTERN:
+            raise InvalidField("match", f"give a regular expression of at most {MAX_PATTERN} characters")
         try:
             compiled(match)
         except regex.error as exc:
