@@ -40,6 +40,14 @@ def test_create_user_rejects_a_short_password(app):
     assert bs.count(User) == 0
 
 
+def test_create_user_checks_the_email_as_the_dashboard_does(app):
+    result = run(app, "create-user", "not-an-address", "--password", "long-enough-1")
+    assert result.exit_code != 0 and "Enter a valid email address." in result.output
+    result = run(app, "create-user", "@example.test", "--password", "long-enough-1")
+    assert result.exit_code != 0
+    assert bs.count(User) == 0
+
+
 def test_create_user_without_password_generates_one(app):
     result = run(app, "create-user", "gen@example.test")
     assert result.exit_code == 0

@@ -129,8 +129,8 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("pause subscription", f"/dashboard/subscriptions/{sub}/pause", {"paused": "1"}, "admin"),
         ("backfill subscription", f"/dashboard/subscriptions/{sub}/backfill", {"since": "2026-01-01T00:00"}, "admin"),
         ("delete subscription", f"/dashboard/subscriptions/{sub}/delete", {"confirm": "1"}, "admin"),
-        ("create user", "/dashboard/users", {"email": "new@example.com", "password": "long-enough-1", "role": "viewer"},
-         "admin"),
+        ("invite member", "/dashboard/invitations", {"email": "new@example.com", "role": "viewer"}, "admin"),
+        ("revoke invitation", f"/dashboard/invitations/{ids['invitation']}/revoke", {}, "admin"),
         ("change user", f"/dashboard/users/{user}", {"role": "staff"}, "admin"),
         ("reset password", f"/dashboard/users/{user}/password", {"password": "another-pass-1"}, "admin"),
         ("remove member", f"/dashboard/users/{user}/remove", {}, "admin"),
@@ -162,22 +162,25 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
 
 
 PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token", "conversation",
-                                 "reply", "rule", "mailbox", "prospect"), 1)
+                                 "reply", "rule", "mailbox", "prospect", "invitation"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
 
 @pytest.fixture
 def ids(app, make_user) -> dict[str, int]:
+    from vani.services.dashboard.invitations import invite
     from vani.services.tokens import create_token
 
     data = seed_all()
+    target = make_user("viewer", email="target@example.com")
     reply, rule = seed_reply(data["conversation"])
     return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id, "mailbox": seed_mailbox().id,
             "prospect": data["prospect"].id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
-            "user": make_user("viewer", email="target@example.com").id,
-            "token": create_token("target", ["read"])[0].id}
+            "user": target.id,
+            "token": create_token("target", ["read"])[0].id,
+            "invitation": invite("invited@example.com", "viewer", target).invitation.id}
 
 
 @pytest.mark.parametrize("role", ["viewer", "staff", "admin"])
@@ -211,5 +214,7 @@ def test_every_post_route_is_covered(app):
     rules = {re.sub(r"<int:\w+>", "1", r.rule) for r in app.url_map.iter_rules()
              if r.rule.startswith("/dashboard/") and "POST" in (r.methods or ())}
     table = {url for _, url, _, _ in _routes(PLACEHOLDER_IDS)}
-    # Creating an organisation is for superusers, whatever their role: see test_orgs.
-    assert rules - {"/dashboard/login", "/dashboard/logout", "/dashboard/orgs"} == table
+    # Creating an organisation is for superusers, whatever their role: see test_orgs. Invitations
+    # are answered by the invited, whatever their role: see test_invitations.
+    answers = {"/dashboard/invitations/1/accept", "/dashboard/invitations/1/decline", "/dashboard/join/<token>"}
+    assert rules - {"/dashboard/login", "/dashboard/logout", "/dashboard/orgs"} - answers == table

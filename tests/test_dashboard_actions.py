@@ -212,21 +212,18 @@ def test_retry_failed_notification(login):
 
 # --- users -----------------------------------------------------------------------------------
 
-def test_admin_manages_users(app, login):
+def test_admin_manages_users(app, login, make_user):
     from tests.conftest import csrf_token_from, fresh_client
     from vani.models import User
 
     admin = login("admin")
-    r = post(admin, "/dashboard/users", email="New@Example.com", password="long-enough-1", role="staff")
-    assert r.status_code == 302
-    user = db.session.query(User).filter_by(email="new@example.com").one()
-    assert orgs.role_of(user.id, orgs.default_id()) == "staff"
-    r = post(admin, "/dashboard/users", email="new@example.com", password="long-enough-1", role="staff")
+    user = make_user("staff", email="new@example.com")
+    r = post(admin, "/dashboard/invitations", email="New@Example.com", role="staff")
     assert r.status_code == 409 and "is a member already" in text(r)
-    assert post(admin, "/dashboard/users", email="x@example.com", password="short", role="staff").status_code == 400
-    assert post(admin, "/dashboard/users", email="x@example.com", password="long-enough-1", role="boss").status_code == 400
+    assert post(admin, "/dashboard/invitations", email="x@example.com", role="boss").status_code == 400
     post(admin, f"/dashboard/users/{user.id}", role="viewer")
     post(admin, f"/dashboard/users/{user.id}/password", password="brand-new-pass")
+    assert post(admin, f"/dashboard/users/{user.id}/password", password="short").status_code == 400
     db.session.refresh(user)
     assert orgs.role_of(user.id, orgs.default_id()) == "viewer" and user.check_password("brand-new-pass")
     post(admin, f"/dashboard/users/{user.id}", active="0")
@@ -236,6 +233,7 @@ def test_admin_manages_users(app, login):
     r = other.post("/dashboard/login", data={"email": "new@example.com", "password": "brand-new-pass",
                                              "csrf_token": csrf_token_from(other)})
     assert r.status_code == 401
+    assert db.session.query(User).count() == 2
 
 
 def test_admin_cannot_lock_themselves_out(login):

@@ -1,5 +1,6 @@
-"""Sign-in throttling: counted before the password is checked, per account and per address, with
-a bounded backoff instead of a lock; the database keeps the count, so Redis plays no part."""
+"""Sign-in throttling: counted before the password is checked, per account from one address, per
+address, and per account for the addresses that failed on it, with a bounded backoff instead of a
+lock that no address can turn against another; the database keeps the count, so Redis plays no part."""
 from __future__ import annotations
 
 import threading
@@ -33,10 +34,10 @@ def test_an_account_waits_after_too_many_failures_with_a_growing_bounded_backoff
     app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_MAX_DELAY_SECONDS=300)
     make_user("admin", email="ad@example.com")
     client = fresh_client(app)
-    for i in range(3):
-        assert attempt(client, "ad@example.com", "wrong", addr=f"10.0.0.{i}").status_code == 401
-    # Even the right password waits now, from any address, with a clear message.
-    r = attempt(client, "ad@example.com", "password-123", addr="10.9.9.9")
+    for _ in range(3):
+        assert attempt(client, "ad@example.com", "wrong", addr="10.0.0.1").status_code == 401
+    # Even the right password waits now from that address, with a clear message.
+    r = attempt(client, "ad@example.com", "password-123", addr="10.0.0.1")
     assert r.status_code == 429 and 55 <= int(r.headers["Retry-After"]) <= 60
     assert "Too many failed sign-in attempts for this account" in r.get_data(as_text=True)
     time_passes(61)
@@ -53,7 +54,40 @@ def test_an_account_waits_after_too_many_failures_with_a_growing_bounded_backoff
     assert attempt(fresh_client(app), "vi@example.com", "password-123", addr="10.9.9.8").status_code == 302
 
 
-def test_parallel_guesses_cannot_pass_the_limit(app, make_user):
+def test_failures_from_one_address_never_keep_the_owner_out_from_another(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_MAX_PER_ADDRESS=100)
+    make_user("admin", email="ad@example.com")
+    attacker = fresh_client(app)
+    statuses = [attempt(attacker, "ad@example.com", f"guess-{n}", addr="203.0.113.7").status_code for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]  # the attacker's address waits ...
+    owner = fresh_client(app)
+    r = attempt(owner, "ad@example.com", "password-123", addr="198.51.100.20")
+    assert r.status_code == 302  # ... the owner, elsewhere, signs in at once
+    assert owner.get("/dashboard/").status_code == 200
+    r = attempt(attacker, "ad@example.com", "password-123", addr="203.0.113.7")
+    assert r.status_code == 429 and "Too many failed sign-in attempts" in r.get_data(as_text=True)  # still waits
+    # Wrong passwords from the owner's address are throttled on their own: it has now failed on
+    # an account under attack, so its next try waits too, and a clean address still gets in.
+    typo = fresh_client(app)
+    assert attempt(typo, "ad@example.com", "typo", addr="198.51.100.21").status_code == 401
+    r = attempt(typo, "ad@example.com", "password-123", addr="198.51.100.21")
+    assert r.status_code == 429 and "for this account from your address" in r.get_data(as_text=True)
+    assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="198.51.100.22").status_code == 302
+
+
+def test_guesses_spread_over_addresses_get_one_try_each_once_the_account_is_hot(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_MAX_PER_ADDRESS=100)
+    make_user("admin", email="ad@example.com")
+    for n in range(4):  # four addresses, one guess each: every one is checked (none had failed)
+        assert attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}").status_code == 401
+    # Each has failed on an account with more failures than its allowance: a second try waits.
+    for n in range(4):
+        assert attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}").status_code == 429
+    time_passes(3600)  # a quiet hour: the streak is forgotten
+    assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="192.0.2.0").status_code == 302
+
+
+def test_parallel_guesses_from_one_address_cannot_pass_the_limit(app, make_user):
     app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_MAX_PER_ADDRESS=1000)
     make_user("admin", email="ad@example.com")
     checked = []
@@ -73,7 +107,7 @@ def test_parallel_guesses_cannot_pass_the_limit(app, make_user):
             client = fresh_client(app)
             token = csrf_token_from(client)
             barrier.wait(10)
-            r = client.post("/dashboard/login", environ_base={"REMOTE_ADDR": f"10.1.0.{i}"},
+            r = client.post("/dashboard/login", environ_base={"REMOTE_ADDR": "10.1.0.1"},
                             data={"email": "ad@example.com", "password": f"guess-{i}", "csrf_token": token})
             statuses.append(r.status_code)
             db.session.remove()
@@ -103,14 +137,15 @@ def test_an_address_waits_across_accounts(app, make_user):
     assert attempt(client, "ad@example.com", "password-123", addr="192.0.2.51").status_code == 302
 
 
-def test_success_clears_the_account_and_a_quiet_streak_is_forgotten(app, make_user):
+def test_success_clears_its_streak_and_a_quiet_streak_is_forgotten(app, make_user):
     app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_WINDOW_SECONDS=600)
     make_user("admin", email="ad@example.com")
     client = fresh_client(app)
     attempt(client, "ad@example.com", "wrong")
     attempt(client, "ad@example.com", "wrong")
     assert attempt(client, "ad@example.com", "password-123").status_code == 302
-    assert db.session.execute(select(LoginThrottle).where(LoginThrottle.key.startswith("account:"))).first() is None
+    assert db.session.execute(select(LoginThrottle).where(LoginThrottle.key.startswith("pair:"))).first() is None
+    assert db.session.execute(select(LoginThrottle.failures).where(LoginThrottle.key.startswith("account:"))).scalar() == 0
     other = fresh_client(app)
     attempt(other, "ad@example.com", "wrong")
     attempt(other, "ad@example.com", "wrong")

@@ -18,6 +18,7 @@ from vani import tenancy
 from vani.extensions import db
 from vani.models import Membership, Notification, NotificationSend, Prospect, User, WebhookDelivery, WebhookEvent
 from vani.services import live, orgs
+from vani.services.dashboard import invitations
 from vani.services.secrets import store_secret
 
 BETA_SECRET = "beta-calendly-signing-key"
@@ -212,10 +213,12 @@ def test_members_are_per_organisation(app, login, beta, make_user):
     shared = make_user("staff", email="shared@example.com")  # in the default organisation
     with tenancy.acting_for(beta.id):
         admin_b = login("admin", org_id=beta.id)
-    # Beta's admin adds the existing account: no password needed, the account keeps its own.
-    r = admin_b.post("/dashboard/users", data={"email": "shared@example.com", "role": "viewer",
-                                               "csrf_token": admin_b.csrf})
-    assert r.status_code == 302
+    # Beta's admin invites the existing account; it joins when it accepts, keeping its password.
+    r = admin_b.post("/dashboard/invitations", data={"email": "shared@example.com", "role": "viewer",
+                                                     "csrf_token": admin_b.csrf})
+    assert r.status_code == 201 and orgs.role_of(shared.id, beta.id) is None
+    with tenancy.acting_for(beta.id):
+        invitations.accept(invitations.pending()[0].id, shared)
     assert orgs.role_of(shared.id, beta.id) == "viewer" and orgs.role_of(shared.id, tenancy.require()) == "staff"
     # An account in two organisations: neither admin may change its password or disable it.
     for client in (admin, admin_b):

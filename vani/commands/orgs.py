@@ -73,36 +73,25 @@ def show_org() -> None:
 @for_org
 def create_user(email: str, password: str | None, role: str, superuser: bool) -> None:
     """Create a dashboard user in an organisation, or give an existing one a role there (and a
-    new password when --password is given)."""
-    from sqlalchemy import select
-
+    new password when --password is given): the operator's direct way, where the dashboard invites."""
     from vani import tenancy
-    from vani.extensions import db
-    from vani.models import User
+    from vani.errors import VaniError
     from vani.services import orgs
+    from vani.services.dashboard import users
 
-    email = email.strip().lower()
-    user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    if user is None and not password:
+    if users.find_by_email(email) is None and not password:
         if os.isatty(0):
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
             password = pysecrets.token_urlsafe(12)
             click.echo(f"generated password: {password}")
-    if password is not None and len(password) < 8:
-        raise click.BadParameter("use at least 8 characters", param_hint="--password")
-    verb = "updated"
-    if user is None:
-        user, verb = User(email=email), "created"
-        db.session.add(user)
-    if password:
-        user.set_password(password)
-    user.is_superuser = user.is_superuser or superuser
-    db.session.flush()
     org = orgs.in_force()
-    orgs.set_member(user, tenancy.require(), role)
-    db.session.commit()
-    click.echo(f"{verb} {email}: {role} of {org.slug}" + (" (superuser)" if user.is_superuser else ""))
+    try:
+        user, created = users.create_user(email, password, role, tenancy.require(), superuser=superuser)
+    except VaniError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{'created' if created else 'updated'} {user.email}: {role} of {org.slug}"
+               + (" (superuser)" if user.is_superuser else ""))
 
 
 @vani_cli.command("set-notifications")

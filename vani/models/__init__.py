@@ -35,7 +35,9 @@ from vani.models.messaging import (  # noqa: F401
     MessageStatus,
 )
 from vani.models.notifications import NotificationSend, SendStatus  # noqa: F401
-from vani.models.orgs import DEFAULT_SLUG, Membership, Organisation, OrgOwned, Role  # noqa: F401
+from vani.models.orgs import (  # noqa: F401
+    DEFAULT_SLUG, Invitation, InvitationStatus, Membership, Organisation, OrgOwned, Role,
+)
 from vani.models.outbound import (  # noqa: F401
     AttemptTrigger,
     DeliveryAttempt,

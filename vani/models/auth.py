@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The organisation this user worked in last: where the next sign-in lands.
+    last_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                     nullable=True)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt
@@ -113,11 +116,12 @@ class ProviderCredential(OrgOwned, db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed sign-ins per account or address, and when the next attempt is allowed (backoff)."""
+    """Failed sign-ins per account from one address, per address or per account, and when the next
+    attempt is allowed (backoff)."""
 
     __tablename__ = "login_throttles"
 
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "account:<sha256>" | "address:<ip>"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "pair:…", "address:<ip>", "account:…"
     failures: Mapped[int] = mapped_column(Integer, default=0)
     allowed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

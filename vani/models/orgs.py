@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from vani.crypto import Encrypted
@@ -65,6 +65,13 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class InvitationStatus(enum.StrEnum):
+    PENDING = "pending"    # sent; its link works until it expires
+    ACCEPTED = "accepted"  # the invited account joined (the link is used up)
+    DECLINED = "declined"  # the invited account said no
+    REVOKED = "revoked"    # an admin took it back (or invited the address again)
+
+
 class OrgOwned:
     """A row that belongs to one organisation. Every ORM read of such a model is scoped to the
     organisation in force (see ``vani.tenancy``); inserts name it themselves."""
@@ -72,3 +79,21 @@ class OrgOwned:
     @declared_attr
     def org_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))  # indexed by each table
+
+
+class Invitation(OrgOwned, db.Model):
+    """An admin's invitation for an email address to join the organisation with a role: the
+    account joins only once it accepts (or, for someone new, signs up through the link)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_org", "org_id", "status"), Index("ix_invitations_email", "email", "status"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # lower case
+    role: Mapped[Role] = mapped_column(state_type(Role), default=Role.VIEWER)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex: the link's token is never stored
+    status: Mapped[InvitationStatus] = mapped_column(state_type(InvitationStatus), default=InvitationStatus.PENDING)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

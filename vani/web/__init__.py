@@ -44,6 +44,6 @@ def init_app(app: Flask) -> None:
 
 
 from vani.web import (  # noqa: E402,F401  (routes)
-    access, auth, calendly, deliveries, events, gmail, mailboxes, messages, org_settings, orgs, overview, people,
-    rejected, replies, stream, subscriptions, tokens, users,
+    access, auth, calendly, deliveries, events, gmail, invitations, mailboxes, messages, org_settings, orgs, overview,
+    people, rejected, replies, stream, subscriptions, tokens, users,
 )

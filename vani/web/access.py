@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, request, session
+from flask import abort, redirect, request, session, url_for
 from flask_login import current_user
 
 from vani import tenancy
 from vani.errors import MAX_ID
 from vani.extensions import login_manager
+from vani.models import Role
+from vani.services.dashboard import invitations
 from vani.web import bp
 
-PUBLIC_ENDPOINTS = {"dash.login"}
-# Pages for a signed-in account that belongs to no organisation yet (a new superuser's).
-ORGLESS_ENDPOINTS = {"dash.logout", "dash.new_org", "dash.create_org"}
+PUBLIC_ENDPOINTS = {"dash.login", "dash.join"}
+# Pages for a signed-in account that belongs to no organisation yet: its invitations, and for a
+# new superuser creating one.
+ORGLESS_ENDPOINTS = {"dash.logout", "dash.invitations", "dash.accept_invitation", "dash.decline_invitation"}
+SUPERUSER_ORGLESS_ENDPOINTS = {"dash.new_org", "dash.create_org"}
 ORG_KEY = "org"  # session key: the organisation the user works in
 
 
@@ -29,23 +33,38 @@ def require_login():
     return _enter_organisation()
 
 
+def _role_in(mine, org_id: int | None) -> Role | None:
+    return next((role for org, role in mine if org.id == org_id), None)
+
+
 def _enter_organisation():
-    """Work in the organisation chosen in this session (or the member's first one), with the
-    member's role there. Every query of this request is then scoped to it."""
+    """Work in the organisation chosen in this session (else the one the member used last, else
+    their first by name), with the member's role there. Every query of this request is then
+    scoped to it."""
     chosen = session.get(ORG_KEY)
     mine = current_user.orgs  # loaded with the user (``orgs.load_member``)
-    role = next((role for org, role in mine if org.id == chosen), None)
+    role = _role_in(mine, chosen)
     if role is None:
-        first = mine[:1]
-        if not first:
-            if request.endpoint in ORGLESS_ENDPOINTS and (current_user.is_superuser or request.endpoint == "dash.logout"):
-                return
-            abort(403, "Your account belongs to no organisation yet; ask an organisation's admin to add you.")
-        chosen, role = first[0][0].id, first[0][1]
+        chosen = current_user.last_org_id
+        role = _role_in(mine, chosen)
+        if role is None:
+            if not mine:
+                return _without_organisation()
+            chosen, role = mine[0][0].id, mine[0][1]
         session[ORG_KEY] = chosen
     tenancy.enter_request(chosen)
     current_user.current_role = role
-    return
+    return None
+
+
+def _without_organisation():
+    """An account in no organisation: its invitations (and for a superuser, a new organisation)."""
+    if request.endpoint in ORGLESS_ENDPOINTS or (request.endpoint in SUPERUSER_ORGLESS_ENDPOINTS
+                                                 and current_user.is_superuser):
+        return None
+    if invitations.count_mine(current_user):
+        return redirect(url_for("dash.invitations"))
+    abort(403, "Your account belongs to no organisation yet; ask an organisation's admin to invite you.")
 
 
 def role_required(role: str):

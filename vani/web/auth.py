@@ -32,6 +32,14 @@ def _spend_equal_time(password: str) -> None:
     check_password_hash(_dummy_hash[0], password)
 
 
+def start_session(user) -> None:
+    """Sign ``user`` in on a new session (a session from before sign-in is never reused)."""
+    session.clear()
+    login_user(user)
+    session[PASSWORD_STAMP_KEY] = password_stamp(user)
+    record_login(user)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated and request.method == "GET":
@@ -50,10 +58,7 @@ def login():
             # Checked for a disabled account too, so it answers as slowly as an enabled one.
             elif user.check_password(password) and user.active:
                 throttle.succeeded(email, request.remote_addr)
-                session.clear()
-                login_user(user)
-                session[PASSWORD_STAMP_KEY] = password_stamp(user)
-                record_login(user)
+                start_session(user)  # lands in the organisation they used last (see access)
                 return redirect(safe_next(request.form.get("next")))
             error, status = "Wrong email or password.", 401
     response = render_template("login.html", error=error, email=email,

@@ -8,6 +8,7 @@ from flask_login import current_user
 from vani import tenancy
 from vani.errors import VaniError
 from vani.services import orgs
+from vani.services.dashboard import users
 from vani.services.dashboard.urls import provider_urls
 from vani.web import bp
 from vani.web.access import ORG_KEY
@@ -30,6 +31,7 @@ def switch_org():
     if slug not in mine:
         abort(404, "You are not a member of that organisation.")
     session[ORG_KEY] = mine[slug].id
+    users.remember_org(current_user, mine[slug].id)
     flash(f"Now working in {mine[slug].name}.", "info")
     return redirect(url_for("dash.overview"), 303)
 
@@ -64,5 +66,6 @@ def create_org():
         flash(exc.detail, "error")
         return render_template("orgs/new.html", form=form), exc.status
     session[ORG_KEY] = org.id
+    users.remember_org(current_user, org.id)
     flash(f"Created {org.name}; you are its admin. Point providers at the URLs below.", "success")
     return redirect(url_for("dash.organisation"), 303)

@@ -1,4 +1,4 @@
-"""The organisation's members (admins only)."""
+"""The organisation's members and its invitations (admins only)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +8,9 @@ from flask_login import current_user
 
 from vani.errors import VaniError
 from vani.models import ROLES, User
+from vani.services.dashboard import invitations
 from vani.services.dashboard import users as service
+from vani.services.dashboard.urls import public_base
 from vani.web import PASSWORD_STAMP_KEY, bp
 from vani.web.access import role_required
 
@@ -17,8 +19,10 @@ def _user(user_id: int) -> User:
     return service.member(user_id)
 
 
-def _users_page(form=None, status: int = 200):
-    return render_template("users.html", users=service.list_members(), roles=ROLES, form=form or {}), status
+def _users_page(form=None, status: int = 200, sent=None):
+    link = public_base() + url_for("dash.join", token=sent.token) if sent else None
+    return render_template("users.html", users=service.list_members(), invitations=invitations.pending(),
+                           roles=ROLES, form=form or {}, sent=sent and sent.invitation, link=link), status
 
 
 def _change(action: Callable[[], str], form=None):
@@ -39,16 +43,28 @@ def users():
     return _users_page()
 
 
-@bp.post("/users")
+@bp.post("/invitations")
 @role_required("admin")
-def create_user():
+def invite():
+    """The same answer whether or not an account exists for the address: the link, shown once."""
     form = request.form
+    try:
+        sent = invitations.invite(form.get("email", ""), form.get("role", "viewer"), current_user)
+    except VaniError as exc:
+        flash(exc.detail, "error")
+        return _users_page(form, exc.status)
+    flash(f"Invited {sent.invitation.email} as {sent.invitation.role}.", "success")
+    return _users_page(sent=sent, status=201)
 
-    def create() -> str:
-        user = service.create_user(form.get("email", ""), form.get("password", ""), form.get("role", "viewer"))
-        return f"Added {user.email} as {user.member_role}."
 
-    return _change(create, form)
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@role_required("admin")
+def revoke_invitation(invitation_id: int):
+    def revoke() -> str:
+        row = invitations.revoke(invitation_id)
+        return f"Invitation for {row.email} revoked: its link no longer works."
+
+    return _change(revoke)
 
 
 @bp.post("/users/<int:user_id>")

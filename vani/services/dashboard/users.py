@@ -1,4 +1,6 @@
-"""Members of an organisation, for its admins: add, change role, remove; enable/disable and\nreset the password of accounts that belong to this organisation alone."""
+"""Members of an organisation, for its admins: change role, remove; enable/disable and reset the
+password of accounts that belong to this organisation alone. New accounts, for invitations and
+the command line."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +19,7 @@ from vani.services import orgs
 MIN_PASSWORD = 8
 
 
-def _normalize(email: str) -> str:
+def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
         raise InvalidField("email", "Enter a valid email address.")
@@ -29,7 +31,7 @@ def _check_password(password: str) -> None:
         raise InvalidField("password", f"Passwords need at least {MIN_PASSWORD} characters.")
 
 
-def _check_role(role: str) -> Role:
+def check_role(role: str) -> Role:
     if role not in ROLES:
         raise InvalidField("role", f"Role must be one of {', '.join(ROLES)}.")
     return Role(role)
@@ -59,25 +61,38 @@ def list_members() -> list[User]:
     return found
 
 
-def create_user(email: str, password: str, role: str, org_id: int | None = None) -> User:
-    """Add ``email`` to the organisation with ``role``: a new account (with ``password``), or an
-    existing one (its password unchanged)."""
-    email = _normalize(email)
-    role = _check_role(role)
-    org_id = org_id or tenancy.require()
+def new_account(email: str, password: str) -> User:
+    """A new account (no organisation yet); its email and password checked. No commit."""
+    email = normalize_email(email)
+    _check_password(password)
+    if find_by_email(email) is not None:
+        raise Conflict(f"There is an account for {email} already.")
+    user = User(email=email, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def create_user(email: str, password: str | None, role: str, org_id: int,
+                superuser: bool = False) -> tuple[User, bool]:
+    """The operator's direct way (the command line): give ``email`` ``role`` in the organisation,
+    creating the account (with ``password``) when there is none, else setting its password when
+    one is given. Returns (user, created). Commits."""
+    email = normalize_email(email)
+    role = check_role(role)
     user = find_by_email(email)
-    if user is None:
+    created = user is None
+    if created:
+        user = new_account(email, password or "")
+    elif password is not None:
         _check_password(password)
-        user = User(email=email, active=True)
         user.set_password(password)
-        db.session.add(user)
-        db.session.flush()
-    elif orgs.role_of(user.id, org_id) is not None:
-        raise Conflict(f"{email} is a member already.")
+    user.is_superuser = user.is_superuser or superuser
     orgs.set_member(user, org_id, role)
     db.session.commit()
     user.member_role = role
-    return user
+    return user, created
 
 
 def _active_admins(org_id: int) -> int:
@@ -106,7 +121,7 @@ def update_user(user: User, acting: User, role: str | None = None, active: bool 
     """Change the member's role here and/or (for accounts only this organisation has) the
     active flag; admins cannot lock themselves out or remove the last admin."""
     org_id = tenancy.require()
-    new_role = _check_role(role) if role is not None else None
+    new_role = check_role(role) if role is not None else None
     if (new_role is not None and new_role != Role.ADMIN) or active is False:
         _keep_an_admin(user, acting, org_id)
     if active is not None and active != user.active:
@@ -141,3 +156,10 @@ def password_stamp(user: User) -> str:
     change alters it, which signs out every other session of that user."""
     key = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def remember_org(user: User, org_id: int) -> None:
+    """Where ``user`` works now: their next sign-in lands there."""
+    if user.last_org_id != org_id:
+        user.last_org_id = org_id
+        db.session.commit()
