@@ -1,7 +1,7 @@
 """idempotent answers encrypted: the stored answer to a repeated request is a Fernet token
 
 Revision ID: e20b2d4c8a02
-Revises: 9b642e68ca00
+Revises: e20a1c3b7f01
 Create Date: 2026-12-07 08:20:00
 
 An answer may hold a secret (a subscription's create or rotate answer shows its whsec_ key), so
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'e20b2d4c8a02'
-down_revision = '9b642e68ca00'
+down_revision = 'e20a1c3b7f01'
 branch_labels = None
 depends_on = None
 
