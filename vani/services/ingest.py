@@ -44,8 +44,8 @@ class Unavailable(Exception):
 
 @dataclass
 class Stored:
-    event_ids: list[int]
-    fresh: list[int]
+    event_ids: list[int]  # the called organisation's (the answer names no other organisation's)
+    fresh: list[int]  # every newly stored event, whichever organisation it went to
     queued: bool = True
     extra: dict = field(default_factory=dict)  # said in the answer (unverified, not queued)
 
@@ -153,13 +153,16 @@ def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
         # Whatever the database refused, the provider should try again later: never a 500.
         log.error("could not store %s event, asking the provider to retry: %r", provider.name, slot.error)
         raise Unavailable()
-    ids = [event_id for event_id, _ in slot.results]
+    owners = [row["org_id"] for row in rows]
     fresh = [event_id for event_id, new in slot.results if new]
     if fresh and not slot.pushed:
         extra["queued"] = False  # stored; the sweep will hand it to a worker
-    if fresh:
-        live.publish([f"event:{fresh[-1]}"], org_id)
-    return Stored(ids, fresh, slot.pushed, extra)
+    newest = {owner: event_id for owner, (event_id, new) in zip(owners, slot.results) if new}
+    live.publish_many([(owner, f"event:{event_id}") for owner, event_id in newest.items()])
+    # The answer names the called organisation's events only: a push that also reached other
+    # organisations (see ``Incoming.org_id``) must not tell the caller their ids.
+    mine = [(event_id, new) for owner, (event_id, new) in zip(owners, slot.results) if owner == org_id]
+    return Stored([event_id for event_id, _ in mine], fresh, slot.pushed, extra)
 
 
 def record_rejection(provider: Provider, refused: Refused, headers: dict, remote_addr: str | None,
