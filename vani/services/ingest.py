@@ -1,7 +1,7 @@
 """Storing inbound webhook calls: verify, parse, dedupe, store, hand over (the fast path).
 
 ``store_events`` is all a request does with a provider's call; mapping it to prospects and
-meetings is the workers' job. Refused calls are kept, bounded, for debugging (``record_rejection``).
+meetings is the workers' job. Refused calls are kept, bounded, for debugging (``refusals.record``).
 """
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from vani import tracing
 from vani.extensions import db
-from vani.models import EventStatus, RejectedCall
+from vani.models import EventStatus
 from vani.models.base import utcnow
 from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
 from vani.providers.safejson import clean_text
@@ -163,25 +162,3 @@ def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
     # organisations (see ``Incoming.org_id``) must not tell the caller their ids.
     mine = [(event_id, new) for owner, (event_id, new) in zip(owners, slot.results) if owner == org_id]
     return Stored([event_id for event_id, _ in mine], fresh, slot.pushed, extra)
-
-
-def record_rejection(provider: Provider, refused: Refused, headers: dict, remote_addr: str | None,
-                     body_size: int, org_id: int) -> None:
-    """Keep a bounded record of a refused call; never let this bookkeeping fail the answer."""
-    try:
-        call = RejectedCall(
-            org_id=org_id, provider=provider.name, reason=refused.reason[:64], detail=clean_text(refused.detail or "")[:1000] or None,
-            remote_addr=remote_addr, checked_url=clean_text(refused.checked_url)[:2048] if refused.checked_url else None,
-            headers=headers, body_size=body_size)
-        db.session.add(call)
-        db.session.flush()
-        keep = current_app.config["VANI_REJECTED_CALLS_MAX"]
-        if call.id % 50 == 0 or call.id <= 1:  # bounded across organisations: a flood cannot fill the disk
-            table = RejectedCall.__table__
-            oldest_kept = db.session.execute(select(func.max(table.c.id))).scalar_one() - keep
-            if oldest_kept > 0:
-                db.session.execute(delete(table).where(table.c.id <= oldest_kept))
-        db.session.commit()
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        log.warning("could not record rejected %s call (%s): %s", provider.name, refused.reason, exc)
