@@ -63,6 +63,17 @@ def test_custom_emits_past_the_rate_are_refused_with_retry_after(app, api):
                                   ).status_code == 202
 
 
+def test_a_refused_emit_does_not_use_up_its_idempotency_key(app, api):
+    app.config["VANI_EMITS_PER_MINUTE"] = 1
+    assert api.post(EMIT, json={"event": "deal.won", "payload": {}}).status_code == 202
+    again = {"json": {"event": "deal.won", "payload": {"n": 2}}, "headers": {"Idempotency-Key": "emit-2"}}
+    assert api.post(EMIT, **again).status_code == 429
+    app.config["VANI_EMITS_PER_MINUTE"] = 2  # as if the minute had passed
+    r = api.post(EMIT, **again)
+    assert r.status_code == 202 and "Idempotent-Replayed" not in r.headers
+    assert count(OutboundEvent, orgs.default_id()) == 2
+
+
 def test_the_document_describes_the_429(client):
     operation = client.get("/api/v1/openapi.json").json["paths"][EMIT]["post"]
     assert "Retry-After" in operation["responses"]["429"]["headers"]
