@@ -90,7 +90,9 @@ class Config:
         # Kapso signs no delivery time: a body whose newest time is older than this is a replay (0: off).
         self.VANI_KAPSO_MAX_AGE_SECONDS = _int("VANI_KAPSO_MAX_AGE_SECONDS", 7 * 86400)
         self.VANI_DEFAULT_PHONE_REGION = _env("VANI_DEFAULT_PHONE_REGION")  # e.g. "US", for numbers without +
-        self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)
+        self.VANI_REJECTED_CALLS_MAX = _int("VANI_REJECTED_CALLS_MAX", 10000)  # kept per organisation
+        # Past this many refusals in a minute, an organisation's refused calls are sampled (one a second recorded).
+        self.VANI_REJECTED_CALLS_PER_MINUTE = _int("VANI_REJECTED_CALLS_PER_MINUTE", 60)
         # Processing
         self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)
         self.VANI_SWEEP_SECONDS = float(_env("VANI_SWEEP_SECONDS", "5"))  # the scheduler's sweep interval
@@ -111,6 +113,9 @@ class Config:
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%
         self.VANI_DELIVERY_BATCH = _int("VANI_DELIVERY_BATCH", 100)  # deliveries a worker claims at once
+        # Per organisation (0: no limit): subscriptions held, and custom events emitted through the API a minute.
+        self.VANI_MAX_SUBSCRIPTIONS = _int("VANI_MAX_SUBSCRIPTIONS", 100)
+        self.VANI_EMITS_PER_MINUTE = _int("VANI_EMITS_PER_MINUTE", 600)
         # Provider APIs (registration, sync)
         self.CALENDLY_API_TOKEN = _env("CALENDLY_API_TOKEN")
         self.CALENDLY_API_BASE = _env("CALENDLY_API_BASE", "https://api.calendly.com")

@@ -16,11 +16,12 @@ def dead_redis():
                        retry=Retry(NoBackoff(), 0))
 
 
-def test_readyz_says_what_is_down_but_why_only_to_a_token(app, client, api_token):
+def test_readyz_says_what_is_down_but_why_only_to_an_admin_token(app, client, api_token):
+    outside = {"REMOTE_ADDR": "203.0.113.9"}  # loopback callers are told why (see test_org_limits)
     app.extensions["vani_redis"], real = dead_redis(), app.extensions["vani_redis"]
     try:
-        anonymous = client.get("/readyz")
-        with_token = client.get("/readyz", headers={"Authorization": f"Bearer {api_token}"})
+        anonymous = client.get("/readyz", environ_base=outside)
+        with_token = client.get("/readyz", headers={"Authorization": f"Bearer {api_token}"}, environ_base=outside)
     finally:
         app.extensions["vani_redis"] = real
     assert anonymous.status_code == 503

@@ -1,6 +1,7 @@
 """One error vocabulary, and the app-level handlers that answer it.
 
-Services raise ``InvalidField`` (400), ``NotFound`` (404), ``Conflict`` (409) and the rest; the
+Services raise ``InvalidField`` (400), ``NotFound`` (404), ``Conflict`` (409), ``TooManyRequests``
+(429, with ``Retry-After``) and the rest; the
 API and the webhooks answer JSON ``{"error": code, "detail": …}`` (with ``field`` for a bad
 field), the dashboard an error page. Client input never becomes a bare 500.
 """
@@ -65,6 +66,20 @@ class Conflict(VaniError):
     status, code = 409, "conflict"
 
 
+class LimitReached(Conflict):
+    """The organisation holds as many of something as it may (delete one first)."""
+    code = "limit_reached"
+
+
+class TooManyRequests(VaniError):
+    """Over a rate: try again after ``retry_after`` seconds (sent as ``Retry-After``)."""
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = max(int(retry_after), 1)
+
+
 def check_id(value: int, what: str) -> int:
     """``value`` when it can be a row id; NotFound otherwise."""
     if not 0 <= value <= MAX_ID:
@@ -80,11 +95,12 @@ def wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(VaniError)
     def vani_error(exc: VaniError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
         if wants_json():
-            return jsonify(exc.to_dict()), exc.status
+            return jsonify(exc.to_dict()), exc.status, headers
         message = f"{exc.field}: {exc.detail}" if exc.field else exc.detail
         return render_template("error.html", code=exc.status, title=HTTP_STATUS_CODES.get(exc.status, "Error").capitalize(),
-                               message=message), exc.status
+                               message=message), exc.status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -1,5 +1,6 @@
-"""Liveness and readiness probes. Anyone may ask; only a caller with an API token is told why
-something is not ready (error texts can name hosts and users)."""
+"""Liveness and readiness probes. Anyone may ask; only a caller on this machine (loopback) or with
+an admin-scope API token is told why something is not ready (error texts can name hosts and
+users): another organisation's reader has no business knowing the install's database host."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -8,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from vani.extensions import db, redis_ext
+from vani.proxy import loopback_caller
 
 bp = Blueprint("health", __name__)
 
@@ -18,16 +20,20 @@ def healthz():
 
 
 def _may_see_errors() -> bool:
+    from vani.models import Scope
     from vani.services.tokens import authenticate
 
+    if loopback_caller(request):
+        return True
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return False
     try:
-        return authenticate(token.strip()) is not None
+        found = authenticate(token.strip())
     except SQLAlchemyError:
         db.session.rollback()
         return False
+    return found is not None and found.allows(Scope.ADMIN)
 
 
 @bp.get("/readyz")

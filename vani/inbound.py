@@ -22,7 +22,7 @@ from vani.api.openapi import models as m
 from vani.providers import registry
 from vani.providers.base import Provider, RequestData
 from vani.providers.safejson import clean_text
-from vani.services import ingest, orgs
+from vani.services import ingest, orgs, refusals
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def header_excerpt(headers) -> dict:
 
 def reject(provider: Provider, refused: ingest.Refused, org_id: int) -> Response:
     log.info("rejected %s webhook: %s %s", provider.name, refused.reason, refused.detail or "")
-    ingest.record_rejection(provider, refused, header_excerpt(request.headers), client_address(),
-                            request.content_length or 0, org_id)
+    refusals.record(provider, refused.reason, refused.detail, refused.checked_url, header_excerpt(request.headers),
+                    client_address(), request.content_length or 0, org_id)
     return error(refused.status, refused.reason, refused.detail)
 
 

@@ -29,6 +29,8 @@ ATTEMPTS = Counter("vani_delivery_attempts", "Outbound delivery attempts, by sub
                    ["subscription", "result"], registry=REGISTRY)
 ATTEMPT_TIME = Histogram("vani_delivery_attempt_duration_seconds", "Time of one outbound delivery attempt",
                          buckets=SLOW[:8], registry=REGISTRY)
+UNRECORDED = Counter("vani_rejected_calls_unrecorded", "Refused webhook calls counted but not recorded (a flood is "
+                     "sampled), by provider", ["provider"], registry=REGISTRY)
 NOTIFICATIONS = Counter("vani_notification_sends", "Notification sends settled, by channel and status",
                         ["channel", "status"], registry=REGISTRY)
 
@@ -36,6 +38,10 @@ NOTIFICATIONS = Counter("vani_notification_sends", "Notification sends settled, 
 def webhook_answered(provider: str, status: int, seconds: float) -> None:
     WEBHOOKS.labels(provider, str(status)).inc()
     INGEST.labels(provider).observe(seconds)
+
+
+def refusal_unrecorded(provider: str) -> None:
+    UNRECORDED.labels(provider).inc()
 
 
 def settled(lane: str, outcomes: list, dead: str) -> None:

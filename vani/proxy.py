@@ -32,6 +32,16 @@ def trusted(peer: str | None, spec: str) -> bool:
     return any(address in net for net in _networks(spec))
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def loopback_caller(request) -> bool:
+    """The caller is on this machine: a loopback peer that forwards no one else's call (a proxy on
+    this host that Vani was not told about still sends ``X-Forwarded-For``)."""
+    return request.remote_addr in LOOPBACK and not any(request.headers.get(h) for h in FORWARDING_HEADERS)
+
+
 def hops(config) -> int:
     value = config.get("VANI_PROXY_HOPS")
     if value in (None, ""):

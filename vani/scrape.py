@@ -19,11 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vani import metrics
 from vani.extensions import db
+from vani.proxy import LOOPBACK
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
-LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
 class OwnCounts:

@@ -43,7 +43,10 @@ def _iso(value: object, field: str) -> datetime:
 # -- subscriptions --------------------------------------------------------------------------------
 @bp.post("/webhooks/subscriptions")
 @needs(Scope.SUBSCRIPTIONS)
-@documented("Create a subscription (its secret is shown this once)", "subscriptions", {201: o.Subscription}, body=o.SubscriptionIn)
+@documented("Create a subscription (its secret is shown this once)", "subscriptions", {201: o.Subscription},
+            body=o.SubscriptionIn, errors=(409,),
+            description="An organisation holds at most VANI_MAX_SUBSCRIPTIONS subscriptions (100 by default): "
+                        "one more answers 409 limit_reached and stores nothing.")
 def create_subscription():
     body = _json_object(SUBSCRIPTION_FIELDS)
     for field in ("url", "events"):
@@ -144,7 +147,11 @@ def _sees_secrets() -> bool:
 
 @bp.post("/webhooks/deliveries")
 @needs(Scope.EMIT)
-@documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=o.CustomEvent)
+@documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=o.CustomEvent,
+            errors=(429,),
+            description="An organisation emits at most VANI_EMITS_PER_MINUTE custom events a minute (600 by "
+                        "default): past that the answer is 429 too_many_requests with Retry-After, and nothing "
+                        "is stored.")
 def emit_event():
     body = _json_object({"event", "payload"})
     for field in ("event", "payload"):

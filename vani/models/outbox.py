@@ -16,7 +16,8 @@ from vani.models.orgs import OrgOwned
 class OutboundEvent(OrgOwned, db.Model):
     __tablename__ = "outbound_events"
     __table_args__ = (UniqueConstraint("org_id", "emit_key", name="uq_outbound_events_org_emit_key"),
-                      Index("ix_outbound_events_type", "org_id", "type"))
+                      Index("ix_outbound_events_type", "org_id", "type"),
+                      Index("ix_outbound_events_created", "org_id", "created_at"))  # an organisation's last minute
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)  # stable id sent to receivers

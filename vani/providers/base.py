@@ -5,6 +5,7 @@ instance as ``provider``; ``registry.py`` lists it once and ``vani.inbound`` ser
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,15 +39,33 @@ class BadPayload(Exception):
         self.detail = detail
 
 
+class Authority(enum.StrEnum):
+    """Whom a verified call speaks for: the organisation whose URL was called (its own secret, or
+    no secret at all), or the whole install (a credential of the install, such as the push
+    subscription's OIDC token or a secret from the environment, which any organisation's data may
+    follow from)."""
+    ORGANISATION = "organisation"
+    INSTALL = "install"
+
+
+class InstallSecret(str):
+    """A secret of the install (from the environment), not of one organisation: a verifier that
+    matches it may record ``Authority.INSTALL``."""
+
+    __slots__ = ()
+
+
 @dataclass
 class RequestData:
-    """What a verifier and parser may look at: raw bytes, headers and the URL as called."""
+    """What a verifier and parser may look at: raw bytes, headers and the URL as called; the
+    verifier records in ``authority`` whom the call speaks for (only Gmail's parser asks)."""
 
     body: bytes
     headers: Any  # case-insensitive mapping
     url: str
     form: dict[str, str] = field(default_factory=dict)
     remote_addr: str | None = None
+    authority: Authority = Authority.ORGANISATION
 
 
 @dataclass
@@ -58,7 +77,7 @@ class Incoming:
     payload: Any
     body: bytes
     # The organisation it belongs to when that is not the one whose URL was called (a Gmail push
-    # belongs to whoever connected the mailbox it names).
+    # verified with the install's credentials belongs to whoever connected the mailbox it names).
     org_id: int | None = None
 
 
@@ -107,6 +126,9 @@ class Provider:
     webhook: bool = True  # False: no inbound URL (the events come from Vani's own sync)
 
     def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
+        """Raise ``SignatureError`` unless the call is authentic. ``secrets`` are the called
+        organisation's (an ``InstallSecret`` among them is the install's); a call verified with the
+        install's credentials sets ``data.authority = Authority.INSTALL``, any other leaves it."""
         raise NotImplementedError
 
     def verifies_without_secrets(self) -> bool:

@@ -94,9 +94,10 @@ def begin(org_id: int, token_id: int, key: str, print_: str) -> int | Answer:
 
 
 def finish(claim_id: int, status: int, content_type: str | None, body: bytes) -> None:
-    """Store the answer to replay; a server error frees the key instead, so a retry runs again."""
+    """Store the answer to replay; a server error or a "too many, try later" (429) frees the key
+    instead, so a retry runs again."""
     with db.engine.begin() as conn:
-        if status >= 500:
+        if status >= 500 or status == 429:
             conn.execute(delete(table).where(table.c.id == claim_id))
         else:
             conn.execute(update(table).where(table.c.id == claim_id).values(

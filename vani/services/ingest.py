@@ -1,7 +1,7 @@
 """Storing inbound webhook calls: verify, parse, dedupe, store, hand over (the fast path).
 
 ``store_events`` is all a request does with a provider's call; mapping it to prospects and
-meetings is the workers' job. Refused calls are kept, bounded, for debugging (``record_rejection``).
+meetings is the workers' job. Refused calls are kept, bounded, for debugging (``refusals.record``).
 """
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from vani import tracing
 from vani.extensions import db
-from vani.models import EventStatus, RejectedCall
+from vani.models import EventStatus
 from vani.models.base import utcnow
 from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
 from vani.providers.safejson import clean_text
@@ -44,8 +43,8 @@ class Unavailable(Exception):
 
 @dataclass
 class Stored:
-    event_ids: list[int]
-    fresh: list[int]
+    event_ids: list[int]  # the called organisation's (the answer names no other organisation's)
+    fresh: list[int]  # every newly stored event, whichever organisation it went to
     queued: bool = True
     extra: dict = field(default_factory=dict)  # said in the answer (unverified, not queued)
 
@@ -153,32 +152,13 @@ def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
         # Whatever the database refused, the provider should try again later: never a 500.
         log.error("could not store %s event, asking the provider to retry: %r", provider.name, slot.error)
         raise Unavailable()
-    ids = [event_id for event_id, _ in slot.results]
+    owners = [row["org_id"] for row in rows]
     fresh = [event_id for event_id, new in slot.results if new]
     if fresh and not slot.pushed:
         extra["queued"] = False  # stored; the sweep will hand it to a worker
-    if fresh:
-        live.publish([f"event:{fresh[-1]}"], org_id)
-    return Stored(ids, fresh, slot.pushed, extra)
-
-
-def record_rejection(provider: Provider, refused: Refused, headers: dict, remote_addr: str | None,
-                     body_size: int, org_id: int) -> None:
-    """Keep a bounded record of a refused call; never let this bookkeeping fail the answer."""
-    try:
-        call = RejectedCall(
-            org_id=org_id, provider=provider.name, reason=refused.reason[:64], detail=clean_text(refused.detail or "")[:1000] or None,
-            remote_addr=remote_addr, checked_url=clean_text(refused.checked_url)[:2048] if refused.checked_url else None,
-            headers=headers, body_size=body_size)
-        db.session.add(call)
-        db.session.flush()
-        keep = current_app.config["VANI_REJECTED_CALLS_MAX"]
-        if call.id % 50 == 0 or call.id <= 1:  # bounded across organisations: a flood cannot fill the disk
-            table = RejectedCall.__table__
-            oldest_kept = db.session.execute(select(func.max(table.c.id))).scalar_one() - keep
-            if oldest_kept > 0:
-                db.session.execute(delete(table).where(table.c.id <= oldest_kept))
-        db.session.commit()
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        log.warning("could not record rejected %s call (%s): %s", provider.name, refused.reason, exc)
+    newest = {owner: event_id for owner, (event_id, new) in zip(owners, slot.results) if new}
+    live.publish_many([(owner, f"event:{event_id}") for owner, event_id in newest.items()])
+    # The answer names the called organisation's events only: a push that also reached other
+    # organisations (see ``Incoming.org_id``) must not tell the caller their ids.
+    mine = [(event_id, new) for owner, (event_id, new) in zip(owners, slot.results) if owner == org_id]
+    return Stored([event_id for event_id, _ in mine], fresh, slot.pushed, extra)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
-import time
+import threading
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,26 +22,38 @@ from vani.services.dbutil import dialect_insert
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CACHE_SECONDS = 30.0
-_cache: dict[tuple[int, str, str], tuple[float, object]] = {}  # (app, kind, value) → (until, found)
+# Bounded: a flood of made-up webhook keys (each an entry, "no organisation") pushes out the least
+# recently used entries instead of growing the process. (app, kind, value) → (found,)
+CACHE_SIZE = 4096
+_cache: TTLCache[tuple[int, str, str], tuple[object]] = TTLCache(CACHE_SIZE, _CACHE_SECONDS)
+_lock = threading.Lock()
 
 
 def slugify(name: str) -> str:
     return _SLUG.sub("-", name.strip().lower()).strip("-")[:64]
 
 
-def _cached(kind: str, value: str, load) -> int | None:
+def _cached(kind: str, value: str, load):
+    """``load()``, remembered for ``_CACHE_SECONDS`` in this process (None included)."""
     key = (id(current_app._get_current_object()), kind, value)
-    hit = _cache.get(key)
-    now = time.monotonic()
-    if hit and hit[0] > now:
-        return hit[1]
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit[0]
     found = load()
-    _cache[key] = (now + _CACHE_SECONDS, found)
+    with _lock:
+        _cache[key] = (found,)
     return found
 
 
+def _forget(kind: str, value: str) -> None:
+    with _lock:
+        _cache.pop((id(current_app._get_current_object()), kind, value), None)
+
+
 def forget_cache() -> None:
-    _cache.clear()
+    with _lock:
+        _cache.clear()
 
 
 def default_id() -> int:
@@ -49,7 +62,7 @@ def default_id() -> int:
         select(Organisation.id).where(Organisation.slug == DEFAULT_SLUG)).scalar())
     if found is None:
         found = ensure_default().id
-        _cache.pop((id(current_app._get_current_object()), "slug", DEFAULT_SLUG), None)
+        _forget("slug", DEFAULT_SLUG)
     return found
 
 
@@ -141,14 +154,8 @@ def _member_statement():
 def refs() -> dict[int, OrgRef]:
     """Every organisation's id, name and slug, cached for a while in this process (they rarely
     change; ``create`` refreshes them)."""
-    key = (id(current_app._get_current_object()), "refs", "")
-    hit = _cache.get(key)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    found = {row.id: OrgRef(row.id, row.name, row.slug) for row in db.session.execute(
-        select(Organisation.id, Organisation.name, Organisation.slug))}
-    _cache[key] = (time.monotonic() + _CACHE_SECONDS, found)
-    return found
+    return _cached("refs", "", lambda: {row.id: OrgRef(row.id, row.name, row.slug) for row in db.session.execute(
+        select(Organisation.id, Organisation.name, Organisation.slug))})
 
 
 def load_member(user_id: int) -> User | None:

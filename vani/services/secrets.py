@@ -1,47 +1,60 @@
 """Where a provider's webhook secrets come from, per organisation: secrets stored in the database
 (``webhooks register``, ``webhooks set-secret``, a provider connection; encrypted at rest) and,
 for the default organisation only, the environment. A replaced stored secret is kept as the
-previous one for ``PREVIOUS_WINDOW``, so no call signed with it is lost."""
+previous one for ``PREVIOUS_WINDOW``, so no call signed with it is lost.
+
+The environment's secrets are the install's (``InstallSecret``): a Gmail push verified with
+``GMAIL_PUSH_TOKEN`` reaches every organisation that connected the mailbox, while a stored
+secret, even the default organisation's, speaks for its own organisation only."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
+from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import select
 
 from vani.extensions import db
 from vani.models import ProviderCredential
 from vani.models.base import as_utc, utcnow
+from vani.providers.base import InstallSecret
 
 SECRET_NAME = "webhook_secret"
 PREVIOUS_NAME = "webhook_secret_previous"
 PREVIOUS_WINDOW = timedelta(hours=24)
 _CACHE_SECONDS = 30.0
 _REFRESH_SECONDS = 1.0  # a flood of bad signatures reloads from the database at most this often
-_cache: dict[tuple[int, int, str], tuple[float, list[str]]] = {}
+_CACHE_SIZE = 4096  # (organisation, provider) pairs; the least recently used go first
+# (app, org id, provider) → (loaded at, secrets)
+_cache: TTLCache[tuple[int, int, str], tuple[float, list[str]]] = TTLCache(_CACHE_SIZE, _CACHE_SECONDS)
+_lock = threading.Lock()
 
 
 def stored_secrets(provider_name: str, org_id: int, fresh: bool = False) -> list[str]:
     """Stored secrets (the current one, then the previous one within its window), cached for a
     while in this process; ``fresh`` reloads them unless they were loaded within the last second."""
     key = (id(current_app._get_current_object()), org_id, provider_name)
-    hit = _cache.get(key)
+    with _lock:
+        hit = _cache.get(key)
     now = time.monotonic()
-    if hit and (hit[0] > now if not fresh else hit[0] - _CACHE_SECONDS + _REFRESH_SECONDS > now):
-        return hit[1]
+    if hit and (not fresh or hit[0] + _REFRESH_SECONDS > now):
+        return list(hit[1])
     rows = db.session.execute(select(ProviderCredential).where(
         ProviderCredential.org_id == org_id, ProviderCredential.provider == provider_name,
         ProviderCredential.name.in_((SECRET_NAME, PREVIOUS_NAME))).execution_options(unscoped=True)).scalars().all()
     cutoff = utcnow() - PREVIOUS_WINDOW
     found = [r.value for r in sorted(rows, key=lambda r: r.name != SECRET_NAME)
              if r.name == SECRET_NAME or as_utc(r.updated_at) > cutoff]
-    _cache[key] = (now + _CACHE_SECONDS, found)
+    with _lock:
+        _cache[key] = (now, found)
     return list(found)
 
 
 def forget_cached_secrets() -> None:
-    _cache.clear()
+    with _lock:
+        _cache.clear()
 
 
 def secrets_for(provider, org_id: int, fresh: bool = False) -> list[str]:
@@ -53,7 +66,7 @@ def secrets_for(provider, org_id: int, fresh: bool = False) -> list[str]:
     found = []
     if org_id == orgs.default_id():
         names = [n for name in provider.secret_settings for n in (name, f"{name}_PREVIOUS")]
-        found = [s for s in (current_app.config.get(name) for name in names) if s]
+        found = [InstallSecret(s) for s in (current_app.config.get(name) for name in names) if s]
     for secret in stored_secrets(provider.name, org_id, fresh):
         if secret not in found:
             found.append(secret)

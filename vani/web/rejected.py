@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
+from vani import tenancy
 from vani.providers.registry import webhook_providers
+from vani.services import refusals
 from vani.services.dashboard.events import list_rejected
 from vani.services.dashboard.filters import parse_choice
 from vani.services.dashboard.urls import provider_urls
@@ -16,4 +18,6 @@ def rejected():
     cursor = request.args.get("cursor") or None
     rows, next_cursor = list_rejected(provider, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
     return render_template("rejected.html", rows=rows, next_cursor=next_cursor, cursor=cursor,
-                           provider=provider, providers=webhook_providers(), urls=provider_urls())
+                           provider=provider, providers=webhook_providers(), urls=provider_urls(),
+                           unrecorded=refusals.unrecorded(tenancy.require()),
+                           per_minute=current_app.config["VANI_REJECTED_CALLS_PER_MINUTE"])

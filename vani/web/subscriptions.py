@@ -83,9 +83,9 @@ def create_subscription():
     try:
         sub, secret = webhooks.create_subscription(form.get("url", "").strip(), _events_field(form.get("events")),
                                                    form.get("description") or None)
-    except webhooks.InvalidField as exc:
+    except (webhooks.InvalidField, webhooks.Conflict) as exc:
         flash(str(exc), "error")
-        return _list(form, 400)
+        return _list(form, 400 if isinstance(exc, webhooks.InvalidField) else 409)
     flash("Subscription created. Copy the signing secret now: it is not shown again.", "secret")
     return _detail(sub, 201, secret=secret)
 

@@ -27,6 +27,7 @@ IDEMPOTENCY_KEY = {
 ERRORS = {400: "invalid input: `field` names it", 401: "no live bearer token", 403: "the token lacks the scope",
           404: "no such resource in the token's organisation", 409: "conflicts with the current state",
           413: "the body is too large", 415: "the body is not of a type the endpoint takes",
+          429: "over the organisation's rate: try again after Retry-After seconds",
           502: "the provider refused the call", 503: "the database or the queue is unreachable; retry"}
 SCOPES = {Scope.READ: "read every GET but subscriptions", Scope.SUBSCRIPTIONS: "manage subscriptions, retry deliveries",
           Scope.EMIT: "send custom events", Scope.MESSAGES: "send WhatsApp messages", Scope.ADMIN: "everything"}
@@ -85,6 +86,9 @@ def _responses(op: Operation, method: str, has_path_params: bool, refs: dict) ->
         codes.add(409)  # Idempotency-Key reused or still in flight
     for status in sorted(codes):
         out[str(status)] = {"description": ERRORS[status], "content": _content(refs[Error])}
+        if status == 429:
+            out[str(status)]["headers"] = {"Retry-After": {
+                "description": "seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}}
     return out
 
 

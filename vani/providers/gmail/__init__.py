@@ -2,10 +2,15 @@
 
 Authenticated by Pub/Sub's OIDC token (``Authorization: Bearer <JWT>``, see ``oidc``) when
 ``GMAIL_PUSH_AUDIENCE`` is set, or by a shared token on the push URL (``?token=…``) or as a
-non-JWT Bearer token (``GMAIL_PUSH_TOKEN``). A push says only "this mailbox changed since
-historyId N": mapping it makes the mailbox's sync due (``vani.services.mail``), which fetches
-the mail through the Gmail API and stores each message as an ``email.received`` /
-``email.sent`` event of this provider; those are mapped here too.
+non-JWT Bearer token: the install's ``GMAIL_PUSH_TOKEN``, or an organisation's stored one. A
+push says only "this mailbox changed since historyId N": mapping it makes the mailbox's sync due
+(``vani.services.mail``), which fetches the mail through the Gmail API and stores each message
+as an ``email.received`` / ``email.sent`` event of this provider; those are mapped here too.
+
+Whom a push reaches depends on how it was authenticated: the install's credentials (the OIDC
+token, ``GMAIL_PUSH_TOKEN`` from the environment) serve one push subscription for every
+organisation, so the push goes to each organisation that connected the mailbox; an
+organisation's own stored token speaks for that organisation alone.
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ from urllib.parse import parse_qs
 
 from flask import current_app
 
-from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, SignatureError, parse_json_object
+from vani.providers.base import (
+    Authority, BadPayload, Incoming, InstallSecret, Outcome, Provider, RequestData, SignatureError, parse_json_object,
+)
 from vani.providers.gmail import oidc
 from vani.providers.safejson import load_json
 
@@ -77,6 +84,7 @@ class GmailProvider(Provider):
         bearer = _bearer(data)
         if bearer and oidc.looks_like_jwt(bearer) and self.verifies_without_secrets():
             oidc.verify(bearer, current_app.config)
+            data.authority = Authority.INSTALL
             return
         token = _query_token(data) or bearer
         if not token:
@@ -84,11 +92,13 @@ class GmailProvider(Provider):
                                                   "Authorization: Bearer …")
         if not secrets:
             raise SignatureError("invalid_token", "GMAIL_PUSH_TOKEN is not set: send Pub/Sub's OIDC token")
-        ok = False
-        for secret in secrets:
-            ok |= hmac.compare_digest(token.encode(), secret.encode())
-        if not ok:
+        matched = None
+        for secret in secrets:  # every one compared, in constant time
+            if hmac.compare_digest(token.encode(), secret.encode()) and matched is None:
+                matched = secret
+        if matched is None:
             raise SignatureError("invalid_token", "the push token does not match GMAIL_PUSH_TOKEN")
+        data.authority = Authority.INSTALL if isinstance(matched, InstallSecret) else Authority.ORGANISATION
 
     def parse(self, data: RequestData) -> list[Incoming]:
         body = parse_json_object(data.body)
@@ -104,10 +114,13 @@ class GmailProvider(Provider):
         history = decoded.get("historyId")
         payload = {**body, "decoded": {"emailAddress": decoded.get("emailAddress"),
                                        "historyId": str(history) if history is not None else None}}
-        # Pub/Sub redelivers with the same message id. One push subscription serves every
-        # organisation: the push is stored for each organisation that connected the mailbox it
-        # names (for none, with the organisation whose URL was called, and then ignored).
-        owners = _owners(decoded.get("emailAddress")) or [None]
+        # Pub/Sub redelivers with the same message id. The install's push subscription serves every
+        # organisation: its push is stored for each organisation that connected the mailbox it
+        # names (for none, with the organisation whose URL was called, and then ignored). A push
+        # with an organisation's own token stays with that organisation.
+        owners = [None]
+        if data.authority is Authority.INSTALL:
+            owners = _owners(decoded.get("emailAddress")) or [None]
         return [Incoming(event_type="gmail.mailbox.changed", dedupe_key=f"pubsub:{message_id}",
                          payload=payload, body=data.body, org_id=org_id) for org_id in owners]
 

@@ -15,7 +15,7 @@ from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookS
 from vani.models.base import isoformat, utcnow
 from vani.services import outbox
 from vani.services.dbutil import dialect_insert
-from vani.services.webhooks import shaping
+from vani.services.webhooks import limits, shaping
 from vani.services.webhooks.subscriptions import get_subscription, validate_event_type
 
 TEST_EVENT = "webhook.test"
@@ -88,13 +88,15 @@ def _new_event(event_type: str, data: dict, key_prefix: str, now: datetime) -> d
 
 def emit_custom(event_type: object, payload: object, now: datetime | None = None) -> tuple[dict, list[int]]:
     """Emit a custom event to every matching active subscription, commit and wake the delivery
-    workers. Returns the event and the new delivery ids."""
+    workers. Returns the event and the new delivery ids. Over the organisation's rate, raises
+    ``TooManyRequests`` and stores nothing."""
     event_type = validate_event_type(event_type, "event")
     if not isinstance(payload, dict):
         raise InvalidField("payload", "must be a JSON object")
     payload = clean(payload)  # no NUL characters or lone surrogates reach the database or a receiver
     now = now or utcnow()
-    event = _new_event(event_type, payload, "api", now)
+    limits.check_emit_rate(now)
+    event = _new_event(event_type, payload, limits.CUSTOM_PREFIX, now)
     ids = fan_out([event], now)
     db.session.commit()
     if ids:

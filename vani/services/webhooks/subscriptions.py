@@ -10,7 +10,7 @@ from vani import egress
 from vani.extensions import db
 from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks import shaping, signing
+from vani.services.webhooks import limits, shaping, signing
 from vani.errors import InvalidField, NotFound, check_id
 
 ROTATION_WINDOW = timedelta(hours=24)
@@ -90,13 +90,15 @@ def validate_rate_limit(value: object) -> int | None:
 def create_subscription(url: object, events: object, description: object = None, secret: object = None,
                         filter: object = None, headers: object = None,  # noqa: A002  (the API's names)
                         rate_limit: object = None, ordered: object = False) -> tuple[WebhookSubscription, str]:
-    """Create and commit. Returns the row and its secret in full (show it once)."""
+    """Create and commit. Returns the row and its secret in full (show it once). Past the
+    organisation's limit, raises ``LimitReached`` and stores nothing."""
     sub = WebhookSubscription(
         url=validate_url(url), events=validate_events(events), description=validate_description(description),
         secret=signing.validate_secret(secret) if secret is not None else signing.new_secret(),
         active=True, consecutive_failures=0, filter=shaping.validate_filter(filter),
         rate_limit=validate_rate_limit(rate_limit), ordered=validate_flag(ordered, "ordered"))
     sub.custom_headers = shaping.validate_headers(headers)
+    limits.check_subscription_room()
     db.session.add(sub)
     db.session.commit()
     return sub, sub.secret

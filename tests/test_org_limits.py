@@ -1,0 +1,98 @@
+"""Limits per organisation, so one tenant cannot crowd out the others: subscriptions
+(``VANI_MAX_SUBSCRIPTIONS``, 409 past it) and custom emits a minute (``VANI_EMITS_PER_MINUTE``, 429
+with ``Retry-After``), nothing stored when refused; and ``/readyz`` tells why something is down
+only to loopback callers and admin tokens."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.test_edges import dead_redis
+from vani import tenancy
+from vani.extensions import db
+from vani.models import OutboundEvent, Scope, WebhookSubscription
+from vani.services import orgs
+from vani.services.tokens import create_token
+
+EMIT = "/api/v1/webhooks/deliveries"
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def count(model, org_id: int) -> int:
+    with tenancy.acting_for(org_id):
+        return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_one_subscription_past_the_limit_is_refused_and_not_stored(app, api, login):
+    app.config["VANI_MAX_SUBSCRIPTIONS"] = 2
+    for n in (1, 2):
+        assert api.post("/api/v1/webhooks/subscriptions", json={"url": f"https://r.example.com/{n}", "events": ["*"]}
+                        ).status_code == 201
+    r = api.post("/api/v1/webhooks/subscriptions", json={"url": "https://r.example.com/3", "events": ["*"]})
+    assert r.status_code == 409 and r.json["error"] == "limit_reached"
+    assert "at most 2 subscriptions" in r.json["detail"]
+    dash = login("admin")
+    page = dash.post("/dashboard/subscriptions", data={"url": "https://r.example.com/4", "events": "*",
+                                                       "csrf_token": dash.csrf})
+    assert page.status_code == 409 and "at most 2 subscriptions" in page.get_data(as_text=True)
+    default = orgs.default_id()
+    assert count(WebhookSubscription, default) == 2
+    beta = orgs.create("Beta", slug="beta")  # another organisation has its own allowance
+    with tenancy.acting_for(beta.id):
+        _, token = create_token("beta", [Scope.SUBSCRIPTIONS])
+    assert app.test_client().post("/api/v1/webhooks/subscriptions", headers=bearer(token), json={
+        "url": "https://r.example.com/b", "events": ["*"]}).status_code == 201
+
+
+def test_custom_emits_past_the_rate_are_refused_with_retry_after(app, api):
+    app.config["VANI_EMITS_PER_MINUTE"] = 3
+    for n in range(3):
+        assert api.post(EMIT, json={"event": "deal.won", "payload": {"n": n}}).status_code == 202
+    r = api.post(EMIT, json={"event": "deal.won", "payload": {"n": 3}})
+    assert r.status_code == 429 and r.json["error"] == "too_many_requests"
+    assert "3 custom events a minute" in r.json["detail"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert count(OutboundEvent, orgs.default_id()) == 3
+    beta = orgs.create("Beta", slug="beta")
+    with tenancy.acting_for(beta.id):
+        _, token = create_token("beta", [Scope.EMIT])
+    assert app.test_client().post(EMIT, headers=bearer(token), json={"event": "deal.won", "payload": {}}
+                                  ).status_code == 202
+
+
+def test_a_refused_emit_does_not_use_up_its_idempotency_key(app, api):
+    app.config["VANI_EMITS_PER_MINUTE"] = 1
+    assert api.post(EMIT, json={"event": "deal.won", "payload": {}}).status_code == 202
+    again = {"json": {"event": "deal.won", "payload": {"n": 2}}, "headers": {"Idempotency-Key": "emit-2"}}
+    assert api.post(EMIT, **again).status_code == 429
+    app.config["VANI_EMITS_PER_MINUTE"] = 2  # as if the minute had passed
+    r = api.post(EMIT, **again)
+    assert r.status_code == 202 and "Idempotent-Replayed" not in r.headers
+    assert count(OutboundEvent, orgs.default_id()) == 2
+
+
+def test_the_document_describes_the_429(client):
+    operation = client.get("/api/v1/openapi.json").json["paths"][EMIT]["post"]
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+
+
+def test_readyz_tells_why_only_to_loopback_and_admin_tokens(app):
+    _, reader = create_token("reader", [Scope.READ])
+    _, admin = create_token("admin", [Scope.ADMIN])
+    client = app.test_client()
+    app.extensions["vani_redis"], real = dead_redis(), app.extensions["vani_redis"]
+    try:
+        as_reader = client.get("/readyz", headers=bearer(reader), environ_base=OUTSIDE)
+        as_admin = client.get("/readyz", headers=bearer(admin), environ_base=OUTSIDE)
+        from_loopback = client.get("/readyz")
+        forwarded = client.get("/readyz", headers={"X-Forwarded-For": "198.51.100.7"})
+    finally:
+        app.extensions["vani_redis"] = real
+    assert as_reader.status_code == 503 and "error" not in as_reader.json["checks"]["redis"]
+    assert "127.0.0.1" not in as_reader.get_data(as_text=True)
+    assert "Connection refused" in as_admin.json["checks"]["redis"]["error"]
+    assert "Connection refused" in from_loopback.json["checks"]["redis"]["error"]
+    assert "error" not in forwarded.json["checks"]["redis"]  # through a proxy: not a loopback caller

@@ -1,0 +1,64 @@
+"""Per-organisation limits on outbound webhooks, so one tenant cannot crowd out the others'
+delivery workers: subscriptions held (``VANI_MAX_SUBSCRIPTIONS``) and custom events emitted a
+minute (``VANI_EMITS_PER_MINUTE``); 0 sets no limit.
+
+Both are counted in the database, from the rows themselves, inside the transaction that adds the
+new one, after locking the organisation's row: concurrent requests of one organisation, in any
+process, take turns, so neither limit can be overshot, and no Redis outage opens the gate or
+closes it (a Redis counter would have to choose between the two).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from vani import tenancy
+from vani.errors import LimitReached, TooManyRequests
+from vani.extensions import db
+from vani.models import Organisation, OutboundEvent, WebhookSubscription
+from vani.models.base import as_utc
+
+WINDOW = timedelta(minutes=1)
+CUSTOM_PREFIX = "api"  # emit keys of custom events: "api:<msg id>"
+
+
+def _lock_organisation() -> int:
+    """Lock the organisation in force's row until the transaction ends (PostgreSQL; SQLite
+    serialises writers by itself)."""
+    org_id = tenancy.require()
+    db.session.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update())
+    return org_id
+
+
+def check_subscription_room() -> None:
+    """Raise ``LimitReached`` when the organisation in force holds ``VANI_MAX_SUBSCRIPTIONS``."""
+    limit = current_app.config["VANI_MAX_SUBSCRIPTIONS"]
+    if limit <= 0:
+        return
+    _lock_organisation()
+    held = db.session.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
+    if held >= limit:
+        db.session.rollback()
+        raise LimitReached(f"an organisation may have at most {limit} subscriptions (VANI_MAX_SUBSCRIPTIONS); "
+                           "delete one to add another")
+
+
+def check_emit_rate(now: datetime) -> None:
+    """Raise ``TooManyRequests`` when the organisation in force emitted ``VANI_EMITS_PER_MINUTE``
+    custom events in the minute before ``now``."""
+    limit = current_app.config["VANI_EMITS_PER_MINUTE"]
+    if limit <= 0:
+        return
+    _lock_organisation()
+    recent = (select(OutboundEvent.created_at).where(
+        OutboundEvent.created_at > now - WINDOW, OutboundEvent.emit_key.like(f"{CUSTOM_PREFIX}:%"))
+        .order_by(OutboundEvent.created_at.desc()).offset(limit - 1).limit(1))
+    oldest_counted = db.session.execute(recent).scalar()
+    if oldest_counted is None:
+        return
+    wait = (as_utc(oldest_counted) + WINDOW - now).total_seconds()
+    db.session.rollback()
+    raise TooManyRequests(f"an organisation may emit at most {limit} custom events a minute "
+                          "(VANI_EMITS_PER_MINUTE); try again later", int(wait) + 1)
