@@ -200,12 +200,17 @@ def test_the_routes_work_for_their_own_organisation(app, world, caller):
 
 
 def test_the_checks_catch_a_broken_scope(app, world, caller):
-    """Break the scope on purpose (the ORM rule off): the same checks report leaks."""
+    """Break the scope on purpose (the ORM rule and the check on rows in memory off): the same
+    checks report leaks."""
+    from vani.extensions import Session as AppSession
+
     event.remove(Session, "do_orm_execute", tenancy._scope)
+    AppSession.get_checks.remove(tenancy._visible)
     try:
         found = leaks(app, world, caller)
     finally:
         event.listen(Session, "do_orm_execute", tenancy._scope)
+        AppSession.get_checks.append(tenancy._visible)
     assert any("with the other organisation's id: 200" in f for f in found), found
     assert any("shows the other organisation's data" in f for f in found), found
 
@@ -251,3 +256,30 @@ def test_with_no_organisation_in_force_nothing_is_found(world):
         from vani.models import Prospect
 
         assert db.session.execute(select(Prospect)).all() == []
+
+
+def test_a_row_held_in_memory_is_not_handed_to_another_organisation(app, client):
+    """``session.get`` answers from memory without a query: a row another organisation's work
+    loaded in the same session is still not found while this organisation is in force."""
+    from vani import tenancy
+    from vani.extensions import db
+    from vani.models import Prospect
+    from vani.services import orgs
+    from vani.services.tokens import create_token
+
+    mine = tenancy.current()
+    theirs = orgs.create("Theirs Ltd").id
+    with tenancy.acting_for(theirs):
+        prospect = Prospect(email="theirs@example.com", name="Theirs")
+        db.session.add(prospect)
+        db.session.commit()
+        their_id = prospect.id
+    with tenancy.everywhere():
+        assert db.session.get(Prospect, their_id) is not None  # in memory now
+    assert db.session.get(Prospect, their_id) is None
+    assert tenancy.current() == mine
+    token = create_token("reader", ["read"])[1]
+    r = client.get(f"/api/v1/prospects/{their_id}", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404 and "theirs@example.com" not in r.get_data(as_text=True)
+    with tenancy.acting_for(theirs):
+        assert db.session.get(Prospect, their_id).email == "theirs@example.com"

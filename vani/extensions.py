@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -78,7 +79,21 @@ class RedisExtension:
         self._down_until, self._down = 0.0, False
 
 
-db = SQLAlchemy(model_class=Base)
+class Session(FlaskSession):
+    """The app's session. ``get`` answers from the rows already in memory without a query, so
+    the organisation rule (``vani.tenancy``), which scopes queries, could not see it: each check
+    in ``get_checks`` may refuse such a row (the answer is then None, as the query would give)."""
+
+    get_checks: list = []
+
+    def get(self, entity, ident, **kwargs):
+        found = super().get(entity, ident, **kwargs)
+        if found is not None and not all(check(found, kwargs) for check in self.get_checks):
+            return None
+        return found
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -17,6 +17,7 @@ from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, with_loader_criteria
 
+from vani.extensions import Session as AppSession
 from vani.models.orgs import OrgOwned
 
 NONE = -1  # matches no organisation: the scope when none is in force
@@ -89,6 +90,16 @@ def _criteria(org_id: int):
     return with_loader_criteria(OrgOwned, lambda cls: cls.org_id == org_id, include_aliases=True)
 
 
+def _visible(obj, options: dict) -> bool:
+    """Whether ``session.get`` may hand back ``obj`` from memory: a row of an organisation only
+    while that organisation is in force (or the reader works across organisations on purpose)."""
+    if not isinstance(obj, OrgOwned) or not has_app_context() or g.get("org_unscoped"):
+        return True
+    if (options.get("execution_options") or {}).get("unscoped"):
+        return True
+    return obj.org_id is None or obj.org_id == g.get("org_id")
+
+
 def _stamp(session, _flush_context, _instances) -> None:
     """New rows of an organisation's models belong to the organisation in force."""
     for obj in session.new:
@@ -103,6 +114,7 @@ def init_app(app) -> None:
     global _installed
     app.teardown_request(_leave_request)
     if not _installed:
+        AppSession.get_checks.append(_visible)
         event.listen(Session, "do_orm_execute", _scope)
         event.listen(Session, "before_flush", _stamp)
         _installed = True
