@@ -257,3 +257,26 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """A resolver the test controls: ``dns["name.test"] = "10.0.0.5"`` makes that name resolve
+    there (IPv4 or IPv6); any other ``.test`` name does not resolve."""
+    import socket
+
+    table: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host in table:
+            ip = table[host]
+            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+            addr = (ip, port or 0, 0, 0) if family == socket.AF_INET6 else (ip, port or 0)
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", addr)]
+        if str(host).endswith(".test"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return table

@@ -30,26 +30,6 @@ def production(app):
     return app
 
 
-@pytest.fixture
-def dns(monkeypatch):
-    """``dns["name.test"] = "10.0.0.5"``; any other ``.test`` name does not resolve."""
-    table: dict[str, str] = {}
-    real = socket.getaddrinfo
-
-    def fake(host, port, *args, **kwargs):
-        if host in table:
-            ip = table[host]
-            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            addr = (ip, port or 0, 0, 0) if family == socket.AF_INET6 else (ip, port or 0)
-            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", addr)]
-        if str(host).endswith(".test"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
-    return table
-
-
 class LineServer:
     """A loopback TCP server: sends ``greeting``, then answers each line with ``answer(line)``."""
 

@@ -2,8 +2,6 @@
 creation and again at send time; connections are pinned to the checked address."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from tests.outbound_support import attempts, deliver, delivery, emit, subscribe
@@ -32,24 +30,6 @@ def test_public_addresses(ip):
 def no_private(app):
     app.config["VANI_ALLOW_PRIVATE_TARGETS"] = False
     return app
-
-
-@pytest.fixture
-def dns(monkeypatch):
-    """``dns["name.test"] = "10.0.0.5"`` makes that name resolve there (IPv4 or IPv6)."""
-    table: dict[str, str] = {}
-    real = socket.getaddrinfo
-
-    def fake(host, port, *args, **kwargs):
-        if host in table:
-            ip = table[host]
-            family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            addr = (ip, port or 0, 0, 0) if family == socket.AF_INET6 else (ip, port or 0)
-            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", addr)]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
-    return table
 
 
 @pytest.mark.parametrize("url", [
