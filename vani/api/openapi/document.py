@@ -120,7 +120,18 @@ def _models(operations: list[Operation]) -> dict:
             [(m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)]
     keys, defs = models_json_schema(pairs, ref_template=REF)
     refs = {model: ref for (model, _mode), ref in keys.items()}
-    return refs, defs.get("$defs", {})
+    defs = defs.get("$defs", {})
+    for schema in defs.values():
+        for prop in schema.get("properties", {}).values():
+            if "default" in prop and prop["default"] is None and not _nullable(prop):
+                del prop["default"]  # a field that may be left out, never null (a query parameter)
+    return refs, defs
+
+
+def _nullable(schema: dict) -> bool:
+    kinds = schema.get("type")
+    return kinds == "null" or (isinstance(kinds, list) and "null" in kinds) or \
+        any(_nullable(s) for s in [*schema.get("anyOf", ()), *schema.get("oneOf", ())])
 
 
 def build(app: Flask) -> dict:
