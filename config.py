@@ -232,6 +232,7 @@ class TestingConfig(Config):
         self.VANI_RETRY_JITTER = False
         # The captured provider fixtures are from 2025: the replay window is tested where it is set.
         self.VANI_KAPSO_MAX_AGE_SECONDS = 0
+        self.VANI_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # tests sign in hundreds of times; never read from the environment
         if not self.VANI_ENCRYPTION_KEYS:
             from vani.crypto import TESTING_KEY
 

@@ -50,3 +50,21 @@ def test_tests_never_read_the_developers_env_file(tmp_path, monkeypatch):
         assert os.environ.get("VANI_SETTINGS_TEST_MARKER") == "from-dotenv"
     finally:
         os.environ.pop("VANI_SETTINGS_TEST_MARKER", None)
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_tests(app, monkeypatch):
+    """Only the testing settings ask for a fast hash; production and development use scrypt, and
+    a hash made either way is checked the same."""
+    from config import ProductionConfig
+    from vani.models import User
+
+    assert app.config["VANI_PASSWORD_HASH_METHOD"].startswith("pbkdf2:")
+    monkeypatch.setenv("VANI_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")  # never read from the environment
+    assert "VANI_PASSWORD_HASH_METHOD" not in vars(ProductionConfig())
+    fast = User(email="fast@example.com")
+    fast.set_password("password-123")
+    monkeypatch.delitem(app.config, "VANI_PASSWORD_HASH_METHOD")
+    slow = User(email="slow@example.com")
+    slow.set_password("password-123")
+    assert slow.password_hash.startswith("scrypt:") and fast.password_hash.startswith("pbkdf2:")
+    assert slow.check_password("password-123") and fast.check_password("password-123")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +31,12 @@ class Scope(enum.StrEnum):
 LEGACY_SCOPES = [Scope.READ, Scope.SUBSCRIPTIONS, Scope.EMIT, Scope.ADMIN]
 
 
+def password_method() -> str:
+    """How passwords are hashed: scrypt, unless the testing settings ask for a fast hash (tests sign
+    in hundreds of times; a hash made either way is checked the same)."""
+    return current_app.config.get("VANI_PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -46,7 +53,7 @@ class User(UserMixin, db.Model):
                                                      nullable=True)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)  # scrypt
+        self.password_hash = generate_password_hash(password, method=password_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

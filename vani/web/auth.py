@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from vani.models.auth import password_method
 from vani.services.dashboard import throttle
 from vani.services.dashboard.users import find_by_email, password_stamp, record_login
 from vani.web import PASSWORD_STAMP_KEY, bp
@@ -22,14 +23,15 @@ def safe_next(target: str | None) -> str:
     return url_for("dash.overview")
 
 
-_dummy_hash: list[str] = []
+_dummy_hashes: dict[str, str] = {}  # by hashing method
 
 
 def _spend_equal_time(password: str) -> None:
     """Check against a throwaway hash so unknown emails answer as slowly as known ones."""
-    if not _dummy_hash:
-        _dummy_hash.append(generate_password_hash("not-a-real-password"))
-    check_password_hash(_dummy_hash[0], password)
+    method = password_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not-a-real-password", method=method)
+    check_password_hash(_dummy_hashes[method], password)
 
 
 def start_session(user) -> None:
