@@ -224,3 +224,41 @@ def test_a_team_signing_in_from_one_address_is_never_slowed_by_its_own_sign_ins(
     for _ in range(3):  # wrong passwords still count: the address then waits
         assert attempt(fresh_client(app), "rep0@example.com", "wrong", addr="10.1.1.1").status_code == 401
     assert attempt(fresh_client(app), "rep1@example.com", "password-123", addr="10.1.1.1").status_code == 429
+
+
+def test_an_ipv6_caller_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4(app, make_user):
+    app.config.update(VANI_LOGIN_MAX_PER_ADDRESS=4, VANI_LOGIN_MAX_PER_ACCOUNT=100)
+    make_user("admin", email="ad@example.com")
+    client = fresh_client(app)
+    for i in range(4):  # every guess from a new address of the same /64
+        assert attempt(client, f"guess{i}@example.com", "wrong", addr=f"2001:db8:1:2::{i + 1:x}").status_code == 401
+    r = attempt(client, "ad@example.com", "password-123", addr="2001:db8:1:2:ffff::9")
+    assert r.status_code == 429 and "for your address" in r.get_data(as_text=True)
+    assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="2001:db8:1:3::1"
+                   ).status_code == 302  # the next /64
+    for i in range(4):
+        assert attempt(client, f"guess{i}@example.com", "wrong", addr="::ffff:192.0.2.60").status_code == 401
+    r = attempt(client, "ad@example.com", "password-123", addr="192.0.2.60")
+    assert r.status_code == 429 and "for your address" in r.get_data(as_text=True)
+    keys = set(db.session.execute(select(LoginThrottle.key).where(LoginThrottle.key.like("address:%"))).scalars())
+    assert keys == {"address:2001:db8:1:2::/64", "address:2001:db8:1:3::/64", "address:192.0.2.60"}
+
+
+def test_the_daily_cleanup_forgets_counts_that_no_longer_slow_anyone(app, make_user):
+    from vani.jobs.maintenance import daily_cleanup
+
+    app.config.update(VANI_LOGIN_WINDOW_SECONDS=900, VANI_LOGIN_MAX_DELAY_SECONDS=900)
+    for n in range(3):  # strangers trying addresses that have no account
+        attempt(fresh_client(app), f"nobody{n}@example.com", "wrong", addr=f"198.51.100.{n}")
+    time_passes(1801)
+    attempt(fresh_client(app), "recent@example.com", "wrong", addr="198.51.100.200")
+    old_enough_to_keep = db.session.execute(select(LoginThrottle.key)).scalars().all()
+    assert len(old_enough_to_keep) == 3 * 3 + 3
+    counts = daily_cleanup()
+    assert counts["login_throttles"] == 9
+    db.session.expire_all()
+    left = db.session.execute(select(LoginThrottle)).scalars().all()
+    assert {row.key for row in left} == set(throttle._keys("recent@example.com", "198.51.100.200").__dict__.values())
+    # A row within the window plus the longest wait stays.
+    time_passes(1799)
+    assert daily_cleanup()["login_throttles"] == 0

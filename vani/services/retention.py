@@ -1,7 +1,7 @@
 """Retention: raw events, rejected calls and delivery attempts older than ``VANI_RETENTION_DAYS``
 are deleted; prospects, meetings, notes and messages are kept. Work still to be done is never
 deleted, whatever its age: events waiting, being processed or dead (a dead letter stays until
-a person acts on it)."""
+a person acts on it). Stored idempotent answers and sign-in counts go once they no longer serve."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,6 +14,7 @@ from vani.extensions import db
 from vani.models import DeliveryAttempt, EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import utcnow
 from vani.services import idempotency
+from vani.services.dashboard import throttle
 
 BATCH = 1000
 FINISHED_EVENTS = (EventStatus.PROCESSED, EventStatus.IGNORED)
@@ -67,4 +68,5 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str,
     db.session.rollback()
     if not dry_run:
         counts["idempotent_requests"] = idempotency.purge(now)
+        counts["login_throttles"] = throttle.purge(now)
     return counts

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, redirect, request, session, url_for
+from flask import abort, request, session
 from flask_login import current_user
 
 from vani import tenancy
 from vani.errors import MAX_ID
 from vani.extensions import login_manager
 from vani.models import Role
-from vani.services.dashboard import invitations
 from vani.web import bp
 
 PUBLIC_ENDPOINTS = {"dash.login", "dash.join"}
-# Pages for a signed-in account that belongs to no organisation yet: its invitations, and for a
-# new superuser creating one.
+# Pages for a signed-in account that belongs to no organisation yet: answering an invitation (its
+# link), and for a new superuser creating one.
 ORGLESS_ENDPOINTS = {"dash.logout", "dash.invitations", "dash.accept_invitation", "dash.decline_invitation"}
 SUPERUSER_ORGLESS_ENDPOINTS = {"dash.new_org", "dash.create_org"}
 ORG_KEY = "org"  # session key: the organisation the user works in
@@ -58,13 +57,13 @@ def _enter_organisation():
 
 
 def _without_organisation():
-    """An account in no organisation: its invitations (and for a superuser, a new organisation)."""
+    """An account in no organisation: it answers invitations through their links (and a superuser
+    may create an organisation)."""
     if request.endpoint in ORGLESS_ENDPOINTS or (request.endpoint in SUPERUSER_ORGLESS_ENDPOINTS
                                                  and current_user.is_superuser):
         return None
-    if invitations.count_mine(current_user):
-        return redirect(url_for("dash.invitations"))
-    abort(403, "Your account belongs to no organisation yet; ask an organisation's admin to invite you.")
+    abort(403, "Your account belongs to no organisation yet: open the invitation link an organisation's admin "
+               "sent you, or ask one to invite you.")
 
 
 def role_required(role: str):

@@ -1,6 +1,7 @@
-"""Invitations to an organisation: an admin invites an address with a role; an existing account
-joins only when it accepts, someone new signs up through the invitation's link. The admin's
-answer never tells whether an account exists for the address."""
+"""Invitations to an organisation: an admin invites an address with a role; whoever answers holds
+the invitation's link: an account signed in as the address accepts or declines there, someone new
+signs up through it. Neither the admin's answer nor the link's tells a short password apart by
+whether an account exists for the address."""
 from __future__ import annotations
 
 import hashlib
@@ -8,12 +9,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
 
 from vani import tenancy
-from vani.errors import Conflict, NotFound
+from vani.errors import Conflict, Forbidden, NotFound
 from vani.extensions import db
-from vani.models import Invitation, InvitationStatus, User
+from vani.models import Invitation, InvitationStatus, Membership, Role, User
 from vani.models.base import utcnow
 from vani.services import orgs
 from vani.services.dashboard import users
@@ -41,8 +43,12 @@ def hash_token(token: str) -> str:
 
 
 def _open():
-    """Invitations that may still be answered."""
-    return (Invitation.status == InvitationStatus.PENDING, Invitation.expires_at > utcnow())
+    """Invitations that may still be answered: pending, unexpired, and their inviter still an
+    active admin of the organisation (an invitation never outlives its inviter's rights)."""
+    inviter_is_admin = exists(select(Membership.id).join(User, User.id == Membership.user_id).where(
+        Membership.user_id == Invitation.invited_by_id, Membership.org_id == Invitation.org_id,
+        Membership.role == Role.ADMIN, User.active.is_(True))).correlate(Invitation)
+    return (Invitation.status == InvitationStatus.PENDING, Invitation.expires_at > utcnow(), inviter_is_admin)
 
 
 def invite(email: str, role: str, acting: User) -> Sent:
@@ -82,21 +88,19 @@ def revoke(invitation_id: int) -> Invitation:
     return row
 
 
-# -- the invited person --------------------------------------------------------------------------
-def _for(user: User, *columns):
-    return select(*(columns or (Invitation,))).where(Invitation.email == user.email.strip().lower(), *_open()) \
-        .execution_options(unscoped=True)  # invitations from every organisation
+# -- the invited person: always through the link -----------------------------------------------
+EXISTING = "There is an account for this address: sign in as this address, then open the link again to accept."
 
 
-def mine(user: User) -> list[tuple[Invitation, orgs.OrgRef]]:
-    """The invitations waiting for ``user``'s answer, with their organisations."""
-    known = orgs.refs()
-    rows = db.session.execute(_for(user).order_by(Invitation.created_at, Invitation.id)).scalars()
-    return [(row, known[row.org_id]) for row in rows if row.org_id in known]
-
-
-def count_mine(user: User) -> int:
-    return db.session.execute(_for(user, func.count(Invitation.id))).scalar_one()
+def by_token(token: str) -> Invitation:
+    """The invitation a link carries, while it may be answered (404 otherwise, whatever the reason)."""
+    if not token or len(token) > 128:
+        raise NotFound(GONE)
+    row = db.session.execute(select(Invitation).where(Invitation.token_hash == hash_token(token), *_open())
+                             .execution_options(unscoped=True)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(GONE)
+    return row
 
 
 def _claim(row: Invitation, status: InvitationStatus) -> None:
@@ -116,45 +120,43 @@ def _join(user: User, row: Invitation) -> Joined:
     return Joined(row.org_id, str(row.role), row.email)
 
 
-def _mine(invitation_id: int, user: User) -> Invitation:
-    row = db.session.execute(_for(user).where(Invitation.id == invitation_id)).scalar_one_or_none()
-    if row is None:  # someone else's, answered or expired: nothing to tell
-        raise NotFound(f"There is no invitation {invitation_id} for you.")
+def _mine(token: str, user: User) -> Invitation:
+    """The link's invitation, for ``user`` signed in as its address: the address alone is not
+    enough (it is never verified), the link is the proof."""
+    row = by_token(token)
+    if row.email != user.email.strip().lower():
+        raise Forbidden(f"This invitation is for {row.email}; you are signed in as {user.email}. "
+                        "Sign out first to use it.")
     return row
 
 
-def accept(invitation_id: int, user: User) -> Joined:
-    """``user`` (signed in as the invited address) joins the organisation. Commits."""
-    row = _mine(invitation_id, user)
+def accept(token: str, user: User) -> Joined:
+    """``user``, signed in as the invited address and holding the link, joins. Commits."""
+    row = _mine(token, user)
     _claim(row, InvitationStatus.ACCEPTED)
     joined = _join(user, row)
     db.session.commit()
     return joined
 
 
-def decline(invitation_id: int, user: User) -> None:
-    _claim(_mine(invitation_id, user), InvitationStatus.DECLINED)
+def decline(token: str, user: User) -> None:
+    _claim(_mine(token, user), InvitationStatus.DECLINED)
     db.session.commit()
 
 
-def by_token(token: str) -> Invitation:
-    """The invitation a link carries, while it may be answered (404 otherwise, whatever the reason)."""
-    if not token or len(token) > 128:
-        raise NotFound(GONE)
-    row = db.session.execute(select(Invitation).where(Invitation.token_hash == hash_token(token), *_open())
-                             .execution_options(unscoped=True)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(GONE)
-    return row
-
-
 def sign_up(token: str, password: str) -> tuple[User, Joined]:
-    """Someone new creates their account through the link and joins. Commits."""
+    """Someone new creates their account through the link and joins. Commits. Every input is
+    checked before the account is looked for, and an existing account gets one neutral answer
+    (also when a parallel sign-up created it a moment ago)."""
     row = by_token(token)
+    users.check_password(password)
     if users.find_by_email(row.email) is not None:
-        raise Conflict(f"There is an account for {row.email} already: sign in, then accept the invitation "
-                       "from your dashboard.")
-    user = users.new_account(row.email, password)
+        raise Conflict(EXISTING)
+    try:
+        user = users.new_account(row.email, password)
+    except IntegrityError:  # created meanwhile, through this link or another way
+        db.session.rollback()
+        raise Conflict(EXISTING) from None
     _claim(row, InvitationStatus.ACCEPTED)
     joined = _join(user, row)
     db.session.commit()

@@ -13,7 +13,7 @@ them wins each slot):
 
 After its allowance each further try waits 1 min, then 2, 4 … up to
 ``VANI_LOGIN_MAX_DELAY_SECONDS``; a streak quiet for ``VANI_LOGIN_WINDOW_SECONDS`` is forgotten.
-Never a hard lock: the wait is bounded. A right password clears its pair, takes its address's
+An IPv6 caller is counted by its /64. Never a hard lock: the wait is bounded. A right password clears its pair, takes its address's
 failures on the account off the account's count and gives the address its slot back. It needs
 no Redis, so a Redis outage neither opens nor closes the gate.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,9 +74,24 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
+def network(address: str | None) -> str:
+    """The caller's address as the throttle counts it: an IPv6 address by its /64 (whoever has one
+    address has the whole /64), an IPv4-mapped IPv6 address as the IPv4 one."""
+    address = (address or "").strip()[:64]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _keys(email: str, address: str | None) -> Keys:
     email = email.strip().lower()
-    address = (address or "")[:64]
+    address = network(address)
     return Keys(pair=f"pair:{_digest(email + chr(10) + address)}",
                 address=f"address:{address}" if address else None,
                 account=f"account:{_digest(email)}")
@@ -154,3 +170,14 @@ def succeeded(email: str, address: str | None = None) -> None:
         db.session.execute(update(LoginThrottle).where(LoginThrottle.key == keys.address, LoginThrottle.failures > 0)
                            .values(failures=LoginThrottle.failures - 1).execution_options(synchronize_session=False))
     db.session.commit()
+
+
+def purge(now: datetime | None = None) -> int:
+    """Forget counts that no longer slow anyone down (quiet for the window plus the longest wait),
+    so callers who never sign in cannot grow the table without bound."""
+    cfg = current_app.config
+    quiet = timedelta(seconds=cfg["VANI_LOGIN_WINDOW_SECONDS"] + float(cfg.get("VANI_LOGIN_MAX_DELAY_SECONDS", 900)))
+    done = db.session.execute(delete(LoginThrottle).where(LoginThrottle.updated_at < (now or utcnow()) - quiet)
+                              .execution_options(synchronize_session=False)).rowcount or 0
+    db.session.commit()
+    return done

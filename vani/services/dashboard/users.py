@@ -26,7 +26,7 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise InvalidField("password", f"Passwords need at least {MIN_PASSWORD} characters.")
 
@@ -64,7 +64,7 @@ def list_members() -> list[User]:
 def new_account(email: str, password: str) -> User:
     """A new account (no organisation yet); its email and password checked. No commit."""
     email = normalize_email(email)
-    _check_password(password)
+    check_password(password)
     if find_by_email(email) is not None:
         raise Conflict(f"There is an account for {email} already.")
     user = User(email=email, active=True)
@@ -86,7 +86,7 @@ def create_user(email: str, password: str | None, role: str, org_id: int,
     if created:
         user = new_account(email, password or "")
     elif password is not None:
-        _check_password(password)
+        check_password(password)
         user.set_password(password)
     user.is_superuser = user.is_superuser or superuser
     orgs.set_member(user, org_id, role)
@@ -140,7 +140,7 @@ def remove_member(user: User, acting: User) -> None:
 
 
 def reset_password(user: User, password: str) -> None:
-    _check_password(password)
+    check_password(password)
     _only_here(user, tenancy.require(), "change the password")
     user.set_password(password)
     db.session.commit()
