@@ -96,6 +96,27 @@ def test_a_slack_url_on_loopback_is_refused_when_saved(production, login, httpse
     assert orgs.in_force().slack_webhook_url is None and httpserver.log == []
 
 
+def test_a_refusal_does_not_tell_the_internal_address_a_name_resolves_to(production, login, dns):
+    dns["hooks.corp.test"] = "10.1.2.3"
+    dns["db.internal.test"] = "fd00::5"
+    admin = login("admin")
+    r = admin.post("/dashboard/organisation/notifications", data={
+        "routes": "*=slack", "slack_url": "https://hooks.corp.test/services/T/B/x", "email_to": "", "csrf_token": admin.csrf})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and "slack_url: refused: hooks.corp.test resolves to a private or reserved address" in page
+    assert "10.1.2.3" not in page and "private address" not in page
+    with pytest.raises(InvalidField) as info:
+        mailboxes.add_imap(imap_form(host="db.internal.test"))
+    assert info.value.reason == "refused: db.internal.test resolves to a private or reserved address"
+    with pytest.raises(egress.BlockedTarget) as blocked:  # when connecting as well
+        egress.connect("db.internal.test", 993, 5, egress.Kind.IMAP)
+    assert str(blocked.value) == "db.internal.test resolves to a private or reserved address"
+    with pytest.raises(InvalidField) as info:  # an address the admin typed: told as it is
+        mailboxes.add_imap(imap_form(host="10.1.2.3"))
+    assert info.value.reason == "refused: 10.1.2.3 is a private address"
+    assert orgs.in_force().slack_webhook_url is None and mailboxes.all_mailboxes() == []
+
+
 def test_a_stored_loopback_slack_url_is_never_called_in_production(production, client, run_worker, httpserver):
     httpserver.expect_request("/hook").respond_with_data(f"SSH-2.0-OpenSSH {SECRET}", status=500)
     production.config.update(PUBLIC_URL=PUBLIC, VANI_NOTIFY_ROUTES="message.received=slack;*=none")

@@ -1,15 +1,19 @@
 """Limits per organisation, so one tenant cannot crowd out the others: subscriptions
 (``VANI_MAX_SUBSCRIPTIONS``, 409 past it) and custom emits a minute (``VANI_EMITS_PER_MINUTE``, 429
-with ``Retry-After``), nothing stored when refused; and ``/readyz`` tells why something is down
-only to loopback callers and admin tokens."""
+with ``Retry-After``), nothing stored when refused, without holding up the organisation's other
+writes; and ``/readyz`` tells why something is down only to admin tokens and to loopback callers
+when no proxy was declared (behind one, a loopback peer is the proxy)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from tests.test_edges import dead_redis
 from vani import tenancy
 from vani.extensions import db
-from vani.models import OutboundEvent, Scope, WebhookSubscription
+from vani.models import OutboundEvent, Scope, WebhookEvent, WebhookSubscription
+from vani.models.base import utcnow
 from vani.services import orgs
 from vani.services.tokens import create_token
 
@@ -74,6 +78,32 @@ def test_a_refused_emit_does_not_use_up_its_idempotency_key(app, api):
     assert count(OutboundEvent, orgs.default_id()) == 2
 
 
+def test_the_limit_lock_lets_the_organisations_other_writes_through(app):
+    """While a request holds the organisation's limit lock, a webhook of the same organisation is
+    still stored: the lock keeps its key, which every row referencing the organisation needs."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    from vani.services.webhooks import limits
+
+    app.config["VANI_MAX_SUBSCRIPTIONS"] = 5
+    org_id = orgs.default_id()
+    with tenancy.acting_for(org_id):
+        limits.check_subscription_room()  # the lock is held until this transaction ends
+        try:
+            with db.engine.connect() as other:
+                other.execute(text("SET lock_timeout = '2s'"))  # fail fast instead of waiting
+                try:
+                    other.execute(WebhookEvent.__table__.insert().values(
+                        org_id=org_id, provider="calendly", event_type="invitee.created", dedupe_key="while-locked",
+                        verified=True, status="received", body=b"{}", headers={}, received_at=utcnow()))
+                    other.commit()
+                except OperationalError as exc:
+                    pytest.fail(f"the webhook waited for the limit lock: {exc.orig}")
+        finally:
+            db.session.rollback()
+    assert count(WebhookEvent, org_id) == 1
+
+
 def test_the_document_describes_the_429(client):
     operation = client.get("/api/v1/openapi.json").json["paths"][EMIT]["post"]
     assert "Retry-After" in operation["responses"]["429"]["headers"]
@@ -96,3 +126,21 @@ def test_readyz_tells_why_only_to_loopback_and_admin_tokens(app):
     assert "Connection refused" in as_admin.json["checks"]["redis"]["error"]
     assert "Connection refused" in from_loopback.json["checks"]["redis"]["error"]
     assert "error" not in forwarded.json["checks"]["redis"]  # through a proxy: not a loopback caller
+
+
+@pytest.mark.parametrize("declared", [{"VANI_TRUST_PROXY": True}, {"VANI_PROXY_HOPS": "2"}])
+def test_behind_a_declared_proxy_a_loopback_peer_is_not_told_why(app, declared):
+    """A proxy on this host that adds no forwarding header (TCP mode, a tunnel) makes every caller
+    a loopback peer: once a proxy is declared, only an admin token is told why."""
+    _, admin = create_token("admin", [Scope.ADMIN])
+    app.config.update(declared)
+    client = app.test_client()
+    app.extensions["vani_redis"], real = dead_redis(), app.extensions["vani_redis"]
+    try:
+        through_proxy = client.get("/readyz")
+        as_admin = client.get("/readyz", headers=bearer(admin))
+    finally:
+        app.extensions["vani_redis"] = real
+    assert through_proxy.status_code == 503 and through_proxy.json["checks"]["redis"] == {"ok": False}
+    assert "Connection refused" not in through_proxy.get_data(as_text=True)
+    assert "Connection refused" in as_admin.json["checks"]["redis"]["error"]

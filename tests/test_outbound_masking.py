@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.outbound_support import deliver, emit, subscribe
+from vani.extensions import db
 from vani.services.tokens import create_token
 
 PASSWORD = ":pw@"  # as it appears in the URL (two letters alone may occur in any random text)
@@ -40,7 +41,7 @@ def test_a_read_token_sees_deliveries_without_the_subscribers_secrets(client, de
     for secret in (PASSWORD, *SECRETS, "ADER"):  # not even the tail the subscriptions scope sees
         assert secret not in shown, secret
     [attempt] = r.json["attempt_log"]
-    assert attempt["url"].endswith("/hook?api_key=•••") and "bot:•••@" in attempt["url"]
+    assert attempt["url"].endswith("/hook?api_key=•••") and "//•••@localhost" in attempt["url"]
     assert attempt["request_headers"]["X-Api-Key"] == "•••" and attempt["request_headers"]["webhook-id"]
     assert attempt["response_body"] == "•••" and attempt["status_code"] == 302
     assert attempt["error"] == r.json["last_error"] == "HTTP 302: redirect not followed"
@@ -85,10 +86,79 @@ def test_masking_hides_values_and_keeps_names():
     from vani.models.masking import conceal, mask_text, mask_url, secrets_in
 
     assert mask_url("https://bot:pw@crm.example/hook?api_key=SECRET123&x&team=emea#frag") == \
-        "https://bot:•••@crm.example/hook?api_key=•••&•••&team=•••"
+        "https://•••@crm.example/hook?api_key=•••&•••&team=•••"
     assert mask_url("https://crm.example/hook") == "https://crm.example/hook"
     known = secrets_in("https://bot:pw@crm.example/hook?api_key=SECRET%2F1", {"X-Api-Key": "SECRETHEADER"})
     assert {"SECRETHEADER", "SECRET/1", "SECRET%2F1", "pw"} <= set(known)
     text = "Max retries exceeded with url: /hook?api_key=SECRET%2F1 (SECRETHEADER, https://bot:pw@crm.example/)"
-    assert mask_text(text, known) == "Max retries exceeded with url: /hook?api_key=••• (•••, https://bot:•••@crm.example/)"
+    assert mask_text(text, known) == "Max retries exceeded with url: /hook?api_key=••• (•••, https://•••@crm.example/)"
     assert conceal("status_code", 302) == 302 and conceal("response_body", "") == ""
+
+
+SLACK = "https://hooks.slack.com/services/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"
+DISCORD = "https://discord.com/api/webhooks/1234567890123456789/tokenSECRET"
+TOKEN_AS_USER = "https://sk_live_abc123@hooks.example.com/hooks/vani"
+KEYS = ("aB3dE5fG7hJ9kL1mN3pQ5rS7", "T0A1B2C3D", "1234567890123456789", "tokenSECRET", "sk_live_abc123")
+
+
+def test_masking_hides_a_user_name_alone_and_path_segments_that_are_not_words():
+    from vani.models.masking import mask_text, mask_url, secrets_in
+
+    assert mask_url("https://sk_live_abc123@hooks.example.com/x") == "https://•••@hooks.example.com/x"
+    assert mask_url(SLACK) == "https://hooks.slack.com/services/•••/•••/•••"
+    assert mask_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET") == \
+        "https://hooks.slack.com/services/•••/•••/•••"
+    assert mask_url(DISCORD) == "https://discord.com/api/webhooks/•••/•••"
+    assert mask_url("https://discord.com/api/webhooks/123/tokenSECRET") == "https://discord.com/api/webhooks/123/•••"
+    for readable in ("https://r.example.com/hooks/vani", "https://r.example.com/api/v1/Inbound/deal-won.json/",
+                     "https://r.example.com/orders/1234"):
+        assert mask_url(readable) == readable
+    assert mask_url("https://r.example.com/hooks/a1b2c3d4e5f6g7h8") == "https://r.example.com/hooks/•••"
+    assert mask_url("https://r.example.com/webhook-receivers/x") == "https://r.example.com/•••/x"  # 17 characters
+    assert secrets_in("https://tok@host/a") == ("tok", "tok")
+    assert {"T0A1B2C3D", "B0E4F5G6H", "aB3dE5fG7hJ9kL1mN3pQ5rS7"} <= set(secrets_in(SLACK))
+    assert "services" not in secrets_in(SLACK) and "vani" not in secrets_in(TOKEN_AS_USER)
+    assert secrets_in("https://x/a/tok%2Fen%3D%3D1234") == ("tok/en==1234", "tok%2Fen%3D%3D1234")
+    known = secrets_in(DISCORD)
+    assert mask_text("could not reach /api/webhooks/1234567890123456789/tokenSECRET", known) == \
+        "could not reach /api/webhooks/•••/•••"
+    assert mask_text("refused: https://sk_live_abc123@hooks.example.com/ and http://u:p@h/") == \
+        "refused: https://•••@hooks.example.com/ and http://•••@h/"
+
+
+def test_a_read_token_sees_no_key_in_a_delivery_urls_user_name_or_path(client, httpserver):
+    path = "/services/T0A1B2C3D/B0E4F5G6H/aB3dE5fG7hJ9kL1mN3pQ5rS7"
+    httpserver.expect_request(path).respond_with_data("", status=500)
+    subscribe(httpserver.url_for(path).replace("http://", "http://sk_live_abc123@"))
+    [delivery_id] = emit()
+    assert deliver() == 1
+    r = bearer(client, ["read"])(f"/api/v1/webhooks/deliveries/{delivery_id}")
+    assert not [key for key in KEYS if key in r.get_data(as_text=True)]
+    [attempt] = r.json["attempt_log"]
+    assert attempt["url"] == f"http://•••@localhost:{httpserver.port}/services/•••/•••/•••"
+    assert attempt["status_code"] == 500
+
+
+def test_members_below_admin_and_the_disabled_alert_see_no_key_in_user_names_or_paths(login, dns):
+    from vani.models import Notification
+    from vani.models.base import utcnow
+    from vani.services import alerts, orgs
+
+    for host in ("hooks.slack.com", "discord.com", "hooks.example.com"):
+        dns[host] = "93.184.216.34"
+    subs = [subscribe(url)[0] for url in (SLACK, DISCORD, TOKEN_AS_USER)]
+    orgs.set_notifications(slack_url=SLACK)  # the organisation's own Slack URL: write-only, for everyone
+    for role in ("viewer", "staff", "admin"):
+        assert "services/T0A1B2C3D" not in login(role).get("/dashboard/organisation").get_data(as_text=True)
+    for role in ("viewer", "staff"):
+        member = login(role)
+        for page in ["/dashboard/subscriptions", "/dashboard/deliveries"] + [f"/dashboard/subscriptions/{s.id}"
+                                                                             for s in subs]:
+            html = member.get(page).get_data(as_text=True)
+            assert not [key for key in KEYS if key in html], (role, page)
+    assert all(key in login("admin").get(f"/dashboard/subscriptions/{subs[0].id}").get_data(as_text=True)
+               for key in KEYS[:2])
+    alerts.subscription_disabled(subs[0].id, "HTTP 410", utcnow())
+    db.session.commit()
+    [alert] = db.session.query(Notification).filter_by(kind="alert.subscription_disabled").all()
+    assert alert.data["url"] == "https://hooks.slack.com/services/•••/•••/•••"

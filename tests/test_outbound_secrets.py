@@ -88,7 +88,7 @@ def test_url_credentials_and_query_are_masked_for_viewers_and_in_listings(login,
     sub, _ = subscribe(secret_url)
     monkeypatch.undo()
     listed = api.get("/api/v1/webhooks/subscriptions").json["data"][0]["url"]
-    assert listed == "https://bot:•••@crm.example.com/hook?api_key=•••"
+    assert listed == "https://•••@crm.example.com/hook?api_key=•••"
     assert api.get(f"/api/v1/webhooks/subscriptions/{sub.id}").json["url"] == secret_url  # its own page: whole
     viewer = login("viewer")
     for page in ("/dashboard/subscriptions", f"/dashboard/subscriptions/{sub.id}", "/dashboard/"):

@@ -1,9 +1,10 @@
-"""Liveness and readiness probes. Anyone may ask; only a caller on this machine (loopback) or with
-an admin-scope API token is told why something is not ready (error texts can name hosts and
-users): another organisation's reader has no business knowing the install's database host."""
+"""Liveness and readiness probes. Anyone may ask; only a caller with an admin-scope API token, or
+on this machine (loopback, when no proxy was declared: ``proxy.loopback_caller``), is told why
+something is not ready (error texts can name hosts and users): another organisation's reader has
+no business knowing the install's database host."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +24,7 @@ def _may_see_errors() -> bool:
     from vani.models import Scope
     from vani.services.tokens import authenticate
 
-    if loopback_caller(request):
+    if loopback_caller(request, current_app.config):
         return True
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -36,9 +36,14 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
-def loopback_caller(request) -> bool:
+def loopback_caller(request, config) -> bool:
     """The caller is on this machine: a loopback peer that forwards no one else's call (a proxy on
-    this host that Vani was not told about still sends ``X-Forwarded-For``)."""
+    this host that Vani was not told about still sends ``X-Forwarded-For``), and no proxy was
+    declared (``VANI_TRUST_PROXY``, ``VANI_PROXY_HOPS``). Behind a declared proxy a loopback peer is
+    that proxy, which may add no header at all (a TCP-mode balancer, a tunnel), so nobody counts
+    as local."""
+    if hops(config):
+        return False
     return request.remote_addr in LOOPBACK and not any(request.headers.get(h) for h in FORWARDING_HEADERS)
 
 

@@ -22,20 +22,23 @@ from urllib3.exceptions import NameResolutionError
 
 from vani.egress.deadline import deadline, watch
 from vani.egress.guard import BlockedTarget, checked
-from vani.egress.policy import Kind, Policy, using
+from vani.egress.policy import Kind, Policy, current, using
 
 MAX_READ = 64 * 1024  # read at most this much of a response (more drops the connection)
 
 
 class _Guarded:
     """Connection mixin: resolve, check, connect to the checked address (pinned; TLS still
-    verifies the certificate against the host name), the socket cut when the deadline passes."""
+    verifies the certificate against the host name), the socket cut when the deadline passes.
+    ``checked_under`` is the policy the open socket was checked for."""
 
     scheme = "http"
+    checked_under: Policy | None = None
 
     def _new_conn(self):  # type: ignore[override]
-        host = self._dns_host
-        addresses = checked(host, self.port, Kind.HTTP, self.scheme)
+        host, policy = self._dns_host, current()
+        addresses = checked(host, self.port, Kind.HTTP, self.scheme, policy)
+        self.checked_under = policy
         if addresses:
             self._dns_host = addresses[0]
         try:
@@ -59,12 +62,26 @@ class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
     scheme = "https"
 
 
-class GuardedAdapter(HTTPAdapter):
-    """Connections that check (and pin) every address they connect to, under the call's deadline."""
+class _PolicyPool:
+    """Pool mixin: a kept-alive connection is handed out only under the policy it was checked
+    for. One opened for a provider API call (its origin trusted) is closed, not reused, when a
+    destination a tenant chose (nothing trusted) asks for the same origin: it connects again,
+    through the check."""
 
-    pool_classes = {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,),
+    def _get_conn(self, timeout=None):  # type: ignore[override]
+        conn = super()._get_conn(timeout)
+        if getattr(conn, "sock", None) is not None and getattr(conn, "checked_under", None) != current():
+            conn.close()  # the pool connects it again (``_new_conn``) before the request
+        return conn
+
+
+class GuardedAdapter(HTTPAdapter):
+    """Connections that check (and pin) every address they connect to, under the call's deadline,
+    and are reused only under the policy they were checked for."""
+
+    pool_classes = {"http": type("GuardedHTTPConnectionPool", (_PolicyPool, HTTPConnectionPool),
                                  {"ConnectionCls": GuardedHTTPConnection}),
-                    "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
+                    "https": type("GuardedHTTPSConnectionPool", (_PolicyPool, HTTPSConnectionPool),
                                   {"ConnectionCls": GuardedHTTPSConnection})}
 
     def init_poolmanager(self, *args, **kwargs) -> None:

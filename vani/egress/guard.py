@@ -1,6 +1,10 @@
 """The SSRF guard: no connection to loopback, private, link-local, multicast or reserved
 addresses (IPv4 and IPv6, IPv4-mapped included) or to refused ports, unless the policy allows it.
 
+A refusal names the address only when the caller typed it (an IP literal); a host name that
+resolves to a refused address is refused without saying which address, or which range, since
+the message reaches admins' forms and the delivery errors every member sees.
+
 Targets are checked when they are saved (``check_url``, ``check_host``) and again at connection
 time: ``resolve_checked`` resolves the host and checks every address, and the connection is
 made to a checked address (pinned), so a DNS answer cannot change between the check and the
@@ -15,6 +19,9 @@ from urllib.parse import urlsplit
 from vani.egress.deadline import watch
 from vani.egress.policy import Kind, Policy, current, destination, literal, local_name
 from vani.errors import InvalidField
+
+
+NAME_REFUSED = "resolves to a private or reserved address"
 
 
 class BlockedTarget(ValueError):
@@ -32,9 +39,8 @@ def resolve_checked(host: str, port: int, policy: Policy) -> list[str]:
         raise BlockedTarget(f"{host} does not resolve")
     for ip in addresses:
         reason = policy.address_refused(host, ip)
-        if reason:
-            raise BlockedTarget(f"{host} resolves to a refused address: {reason}" if literal(host) is None
-                                else reason)
+        if reason:  # a name's addresses are not told: the message would map the internal network
+            raise BlockedTarget(reason if literal(host) is not None else f"{host} {NAME_REFUSED}")
     return addresses
 
 

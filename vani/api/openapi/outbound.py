@@ -32,8 +32,8 @@ HEADERS = Field(None, description="sent with every delivery (e.g. an API key); s
 ORDERED = Field(False, description="send each prospect's deliveries in event order: one waits while an earlier one "
                 "for its prospect is pending (a retry included)")
 RATE = Field(None, ge=1, le=1000, description="at most this many deliveries a second (the rest wait their turn)")
-MASKED = ("Without the subscriptions scope, what may carry a subscriber's secrets is masked (•••): the password "
-          "and query values of a URL, custom header values, response bodies, and those values where an error "
+MASKED = ("Without the subscriptions scope, what may carry a subscriber's secrets is masked (•••): the user "
+          "information, the path segments that are not plainly words and the query values of a URL, custom header values, response bodies, and those values where an error "
           "quotes them.")
 WITHOUT_SCOPE = " (masked without the subscriptions scope)"
 

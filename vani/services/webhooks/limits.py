@@ -5,7 +5,14 @@ minute (``VANI_EMITS_PER_MINUTE``); 0 sets no limit.
 Both are counted in the database, from the rows themselves, inside the transaction that adds the
 new one, after locking the organisation's row: concurrent requests of one organisation, in any
 process, take turns, so neither limit can be overshot, and no Redis outage opens the gate or
-closes it (a Redis counter would have to choose between the two).
+closes it (a Redis counter would have to choose between the two). The lock leaves the row's key
+alone (PostgreSQL's ``FOR NO KEY UPDATE``), so it does not hold up the organisation's other writes:
+every row that references the organisation (a webhook, a delivery) takes a key share of it.
+
+The emit rate counts custom events only (``POST /api/v1/webhooks/deliveries``). A subscription's
+test send and a backfill are neither counted nor limited here: only a caller who manages
+subscriptions asks for them, they go to that one subscription, and a backfill re-sends events
+already stored, in bounded batches on its own lane.
 """
 from __future__ import annotations
 
@@ -25,10 +32,11 @@ CUSTOM_PREFIX = "api"  # emit keys of custom events: "api:<msg id>"
 
 
 def _lock_organisation() -> int:
-    """Lock the organisation in force's row until the transaction ends (PostgreSQL; SQLite
-    serialises writers by itself)."""
+    """Lock the organisation in force's row against another limit check until the transaction
+    ends, leaving inserts that reference it free (PostgreSQL; SQLite serialises writers by
+    itself)."""
     org_id = tenancy.require()
-    db.session.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update())
+    db.session.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update(key_share=True))
     return org_id
 
 
