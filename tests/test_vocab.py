@@ -19,3 +19,25 @@ def test_every_guarded_view_names_a_role(app):
     roles = {name: role for name, role in guarded.items() if role is not None}
     assert roles and all(isinstance(role, Role) for role in roles.values())
     assert roles["dash.users"] is Role.ADMIN and roles["dash.retry_delivery"] is Role.STAFF
+
+
+def test_every_channel_has_one_sender_and_routes_name_only_channels():
+    from vani.models import Channel
+    from vani.services.notifications import routing
+    from vani.services.notifications.channels import SENDERS
+
+    assert set(SENDERS) == set(Channel) and all(s.channel is c for c, s in SENDERS.items())
+    assert routing.CHANNELS == ("slack", "email", "webhook", "owner", "admins")
+    assert routing.CONFIGURED == ("slack", "email", "webhook") and routing.PEOPLE == ("owner", "admins")
+    with pytest.raises(routing.RouteError, match="use slack, email, webhook, owner, admins or none"):
+        routing.parse_routes("*=pager")
+
+
+def test_what_each_channel_needs():
+    from vani.services.notifications.routing import missing_setting
+
+    assert missing_setting("slack", {}) == "SLACK_WEBHOOK_URL is not set"
+    assert missing_setting("email", {"SMTP_URL": "smtp://x"}) == "VANI_NOTIFY_EMAIL_TO is not set"
+    assert missing_setting("email", {}) == missing_setting("owner", {}) == "SMTP_URL is not set"
+    assert missing_setting("admins", {"SMTP_URL": "smtp://x"}) is None
+    assert missing_setting("webhook", {}) is None and missing_setting("pager", {}) is None

@@ -34,7 +34,7 @@ from vani.models.messaging import (  # noqa: F401
     MessageDirection,
     MessageStatus,
 )
-from vani.models.notifications import NotificationSend, SendStatus  # noqa: F401
+from vani.models.notifications import Channel, NotificationKind, NotificationSend, SendStatus  # noqa: F401
 from vani.models.orgs import (  # noqa: F401
     DEFAULT_SLUG, Invitation, InvitationStatus, Membership, Organisation, OrgOwned, Role,
 )
