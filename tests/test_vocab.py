@@ -41,3 +41,19 @@ def test_what_each_channel_needs():
     assert missing_setting("email", {}) == missing_setting("owner", {}) == "SMTP_URL is not set"
     assert missing_setting("admins", {"SMTP_URL": "smtp://x"}) is None
     assert missing_setting("webhook", {}) is None and missing_setting("pager", {}) is None
+
+
+def test_notification_kinds_are_one_vocabulary():
+    from vani.models import NotificationKind
+    from vani.services.notifications import routing, slack, webhook
+    from vani.services.notifications.render import ALERT_LINKS, TITLES
+
+    assert routing.KINDS == ("payment.received", "meeting.completed", "prospect.created", "message.received",
+                             "message.failed", "conversation.handoff", "lead.created", "meeting.scheduled",
+                             "meeting.cancelled", "meeting.no_show")
+    assert routing.ALERTS == ("alert.subscription_disabled", "alert.dead_letters",
+                              "alert.provider_subscription_disabled", "alert.provider_quiet")
+    assert set(TITLES) == set(NotificationKind)  # every kind has a title
+    assert set(ALERT_LINKS) == set(routing.ALERTS)
+    for table in (TITLES, ALERT_LINKS, slack.EMOJI, webhook.CATALOGUE_KINDS):
+        assert all(isinstance(kind, NotificationKind) for kind in table)

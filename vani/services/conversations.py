@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from vani import tenancy
 from vani.extensions import db
-from vani.models import Conversation, ConversationStatus, Message, MessageDirection, MessageStatus, Prospect
+from vani.models import (
+    Conversation, ConversationStatus, Message, MessageDirection, MessageStatus, NotificationKind, Prospect,
+)
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
 from vani.providers.safejson import clean_text
@@ -224,12 +226,11 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     if created and inbound:
         outbox.emit_keyed(ctx, "message.received", event_data(msg, conv, prospect), f"message.received:{msg.id}")
         if conv.assignee_id is None:  # an assigned conversation is its assignee's to answer
-            moments.notify(ctx, "message.received", f"message.received:{m.provider}:{m.provider_message_id}",
-                           prospect=prospect, data={
-                               "text": (msg.text or "")[:1000], "type": msg.type,
-                               "media_count": len(msg.media_urls or []), "phone": conv.phone,
-                               "contact_name": conv.contact_name, "provider": m.provider,
-                               "conversation_id": conv.id, "message_id": msg.id})
+            kind = NotificationKind.MESSAGE_RECEIVED
+            moments.notify(ctx, kind, f"{kind}:{m.provider}:{m.provider_message_id}", prospect=prospect, data={
+                "text": (msg.text or "")[:1000], "type": msg.type, "media_count": len(msg.media_urls or []),
+                "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
+                "conversation_id": conv.id, "message_id": msg.id})
         if autoreply.answer(conv, msg, ctx.received_at) is not None:
             ctx.wakes.add("message_sends")
     ctx.topics.append(f"conversation:{conv.id}")

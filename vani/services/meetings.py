@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, ProspectStage
+from vani.models import Meeting, MeetingStatus, NotificationKind, ProspectStage
 from vani.models.base import as_utc, utcnow
 from vani.services import outbox, prospects, qualification
 from vani.services.dbutil import fit, insert_new
@@ -27,7 +27,7 @@ STAGES = {MeetingStatus.SCHEDULED: ProspectStage.BOOKED, MeetingStatus.PENDING: 
           MeetingStatus.IN_PROGRESS: ProspectStage.BOOKED, MeetingStatus.COMPLETED: ProspectStage.MET,
           MeetingStatus.NO_SHOW: ProspectStage.NO_SHOW}
 EVENT_TYPES = {MeetingStatus.PENDING: "meeting.scheduled", MeetingStatus.IN_PROGRESS: "meeting.started"}
-NOTIFIED = ("meeting.scheduled", "meeting.cancelled", "meeting.no_show")
+NOTIFIED = (NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_CANCELLED, NotificationKind.MEETING_NO_SHOW)
 
 
 def describe_time(value: datetime) -> str:
@@ -105,7 +105,8 @@ def _emit(ctx: EventContext, meeting: Meeting, status: MeetingStatus, suffix: st
         qualification.after_cancel(ctx, meeting.prospect)
     outbox.emit(ctx, event_type, data(meeting), f"{meeting.id}:{status}{suffix}")
     if event_type in NOTIFIED and not suffix:
-        moments.notify(ctx, event_type, f"{event_type}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting,
+        moments.notify(ctx, NotificationKind(event_type), f"{event_type}:{meeting.provider}:{meeting.provider_ref}",
+                       meeting=meeting,
                        data={"title": meeting.title, "start_at": meeting.start_at.isoformat() if meeting.start_at else None,
                              "reason": meeting.cancellation_reason})
 
@@ -173,8 +174,8 @@ def record_payment(ctx: EventContext, meeting: Meeting, amount: Decimal | None, 
     db.session.flush()
     payload = {"amount": str(amount) if amount is not None else None,
                "currency": meeting.payment_currency, "meeting": data(meeting), **(details or {})}
-    moments.notify(ctx, "payment.received", f"payment.received:{meeting.provider}:{meeting.provider_ref}",
-                   meeting=meeting, data=payload)
+    kind = NotificationKind.PAYMENT_RECEIVED
+    moments.notify(ctx, kind, f"{kind}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting, data=payload)
     outbox.emit(ctx, "payment.received", payload, meeting.id)
     qualification.advance(ctx, meeting.prospect, ProspectStage.PAID)
     return True

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, Prospect, ProspectNote
+from vani.models import Meeting, NotificationKind, Prospect, ProspectNote
 from vani.providers.coerce import as_email
 from vani.services import outbox
 from vani.services.dbutil import fit, insert_ignore, insert_new
@@ -70,7 +70,8 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
             db.session.flush()
     if created:
         outbox.emit(ctx, "prospect.created", prospect.to_dict(), prospect.id)
-        moments.notify(ctx, "prospect.created", f"prospect.created:{prospect.id}", prospect=prospect,
+        kind = NotificationKind.PROSPECT_CREATED
+        moments.notify(ctx, kind, f"{kind}:{prospect.id}", prospect=prospect,
                        data={"name": prospect.name, "email": prospect.email, "phone": prospect.phone})
     elif changed:
         outbox.emit(ctx, "prospect.updated", prospect.to_dict(), prospect.id)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from vani.extensions import db
-from vani.models import Conversation, Message, MessageStatus, NotificationStatus, Prospect
+from vani.models import Conversation, Message, MessageStatus, NotificationKind, NotificationStatus, Prospect
 from vani.models.base import as_utc
 from vani.services import live, outbox
 from vani.services.conversations import StatusStep, apply_step, event_data
@@ -55,7 +55,7 @@ def _emit(conv: Conversation, msg: Message, type_: str, key: str, now: datetime,
     _pending().deliveries += fanout.fan_out(emitted, now)
 
 
-def notify(conv: Conversation, kind: str, key: str, now: datetime, data: dict) -> None:
+def notify(conv: Conversation, kind: NotificationKind, key: str, now: datetime, data: dict) -> None:
     """Raise a notification (once per ``key``) outside an inbound event."""
     _pending().sends += moments.write([dict(
         org_id=conv.org_id, kind=kind, moment_key=key[:255], status=NotificationStatus.PENDING, meeting_id=None,
@@ -121,7 +121,7 @@ def failed(conv: Conversation, msg: Message, code: str | None, detail: str, now:
     db.session.flush()
     _emit(conv, msg, "message.status_updated", f"message.status_updated:{msg.id}:{msg.status}:{round_}", now,
           previous_status=before)
-    notify(conv, "message.failed", f"message.failed:{msg.id}:{round_}", now, {
+    notify(conv, NotificationKind.MESSAGE_FAILED, f"{NotificationKind.MESSAGE_FAILED}:{msg.id}:{round_}", now, {
         "text": (msg.text or "")[:1000], "error_code": code, "error": detail[:500], "phone": conv.phone,
         "contact_name": conv.contact_name, "provider": conv.provider, "conversation_id": conv.id,
         "message_id": msg.id})
