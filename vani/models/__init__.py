@@ -11,6 +11,7 @@ from vani.models.auth import (  # noqa: F401
     User,
 )
 from vani.models.backfills import Backfill, BackfillStatus  # noqa: F401
+from vani.models.catalogue import EventType  # noqa: F401
 from vani.models.connections import ConnectionState, ProviderConnection, SubscriptionState  # noqa: F401
 from vani.models.domain import (  # noqa: F401
     Meeting,

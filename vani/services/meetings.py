@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, NotificationKind, ProspectStage
+from vani.models import EventType, Meeting, MeetingStatus, NotificationKind, ProspectStage
 from vani.models.base import as_utc, utcnow
 from vani.services import outbox, prospects, qualification
 from vani.services.dbutil import fit, insert_new
@@ -26,7 +26,13 @@ LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING, MeetingStatus.IN_PROGRES
 STAGES = {MeetingStatus.SCHEDULED: ProspectStage.BOOKED, MeetingStatus.PENDING: ProspectStage.BOOKED,
           MeetingStatus.IN_PROGRESS: ProspectStage.BOOKED, MeetingStatus.COMPLETED: ProspectStage.MET,
           MeetingStatus.NO_SHOW: ProspectStage.NO_SHOW}
-EVENT_TYPES = {MeetingStatus.PENDING: "meeting.scheduled", MeetingStatus.IN_PROGRESS: "meeting.started"}
+# The event a meeting's new status emits (a pending booking is a scheduled one to subscribers).
+EVENT_TYPES = {
+    MeetingStatus.SCHEDULED: EventType.MEETING_SCHEDULED, MeetingStatus.PENDING: EventType.MEETING_SCHEDULED,
+    MeetingStatus.CANCELLED: EventType.MEETING_CANCELLED, MeetingStatus.RESCHEDULED: EventType.MEETING_RESCHEDULED,
+    MeetingStatus.COMPLETED: EventType.MEETING_COMPLETED, MeetingStatus.NO_SHOW: EventType.MEETING_NO_SHOW,
+    MeetingStatus.IN_PROGRESS: EventType.MEETING_STARTED,
+}
 NOTIFIED = (NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_CANCELLED, NotificationKind.MEETING_NO_SHOW)
 
 
@@ -98,7 +104,7 @@ def data(meeting: Meeting) -> dict:
 def _emit(ctx: EventContext, meeting: Meeting, status: MeetingStatus, suffix: str = "") -> None:
     """Tell subscribers (and, for bookings, cancels and no-shows, the team) that the meeting is
     now ``status``; move its prospect's stage along."""
-    event_type = EVENT_TYPES.get(status, f"meeting.{status}")
+    event_type = EVENT_TYPES[status]
     if status in STAGES:
         qualification.advance(ctx, meeting.prospect, STAGES[status])
     elif status == MeetingStatus.CANCELLED:
@@ -176,6 +182,6 @@ def record_payment(ctx: EventContext, meeting: Meeting, amount: Decimal | None, 
                "currency": meeting.payment_currency, "meeting": data(meeting), **(details or {})}
     kind = NotificationKind.PAYMENT_RECEIVED
     moments.notify(ctx, kind, f"{kind}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting, data=payload)
-    outbox.emit(ctx, "payment.received", payload, meeting.id)
+    outbox.emit(ctx, EventType.PAYMENT_RECEIVED, payload, meeting.id)
     qualification.advance(ctx, meeting.prospect, ProspectStage.PAID)
     return True
