@@ -57,3 +57,32 @@ def test_notification_kinds_are_one_vocabulary():
     assert set(ALERT_LINKS) == set(routing.ALERTS)
     for table in (TITLES, ALERT_LINKS, slack.EMOJI, webhook.CATALOGUE_KINDS):
         assert all(isinstance(kind, NotificationKind) for kind in table)
+
+
+def test_the_outbox_takes_only_catalogue_types(app):
+    from vani.models import EventType
+    from vani.services import outbox
+    from vani.services.meetings import EVENT_TYPES
+    from vani.models import MeetingStatus
+
+    with pytest.raises(TypeError, match="EventType"):
+        outbox.catalogued("meeting.in_progress")
+    assert outbox.catalogued(EventType.MEETING_STARTED) is EventType.MEETING_STARTED
+    assert set(EVENT_TYPES) == set(MeetingStatus)  # every status names its event, none built from text
+
+
+def test_emitted_events_match_their_published_schemas(app, client, run_worker):
+    """What a booking emits (prospect.created, meeting.scheduled) is valid against the payload
+    schemas the document publishes."""
+    from tests.signing import post_calendly
+    from tests.test_outbound_e2e import BOOKING
+    from vani.api.openapi.events import ENVELOPES
+    from vani.extensions import db
+    from vani.models import EventType, OutboundEvent
+
+    assert post_calendly(client, BOOKING).status_code == 200
+    run_worker()
+    events = db.session.query(OutboundEvent).order_by(OutboundEvent.id).all()
+    assert sorted(e.type for e in events) == ["meeting.scheduled", "prospect.created"]
+    for event in events:
+        ENVELOPES[EventType(event.type)].model_validate(event.to_dict())

@@ -28,9 +28,15 @@ def emit(ctx: EventContext, type_: EventType, data: dict, subject: str | int = "
 def emit_keyed(ctx: EventContext, type_: EventType, data: dict, emit_key: str) -> None:
     """Emit ``type_`` once per ``emit_key``, whichever event gets there first. Only a catalogue
     type: a new one is added to ``EventType`` (and its payload to the API document)."""
+    ctx.outbox.append(dict(type=catalogued(type_), data=data, emit_key=emit_key[:255]))
+
+
+def catalogued(type_: EventType) -> EventType:
+    """``type_``, which must come from the catalogue (what processing emits; custom events from the
+    API are fanned out without the outbox's emit)."""
     if not isinstance(type_, EventType):
         raise TypeError(f"outbound events are typed by EventType, not {type_!r}")
-    ctx.outbox.append(dict(type=type_, data=data, emit_key=emit_key[:255]))
+    return type_
 
 
 def write(rows: list[dict], now: datetime) -> list[dict]:

@@ -52,7 +52,7 @@ def _prospect(conv: Conversation) -> Prospect | None:
 
 
 def _emit(conv: Conversation, msg: Message, type_: EventType, key: str, now: datetime, **extra) -> None:
-    emitted = outbox.write([dict(org_id=conv.org_id, type=type_, emit_key=key[:255],
+    emitted = outbox.write([dict(org_id=conv.org_id, type=outbox.catalogued(type_), emit_key=key[:255],
                                  data=event_data(msg, conv, _prospect(conv), **extra))], now)
     _pending().deliveries += fanout.fan_out(emitted, now)
 
