@@ -86,3 +86,14 @@ def test_emitted_events_match_their_published_schemas(app, client, run_worker):
     assert sorted(e.type for e in events) == ["meeting.scheduled", "prospect.created"]
     for event in events:
         ENVELOPES[EventType(event.type)].model_validate(event.to_dict())
+
+
+def test_lane_indexes_are_built_from_the_state_enum():
+    from vani.models import DeliveryStatus, NotificationSend, SendStatus
+    from vani.models.base import in_states
+
+    assert {k: str(v) for k, v in in_states(SendStatus.PENDING, SendStatus.FAILED).items()} == {
+        "postgresql_where": "status IN ('pending', 'failed')", "sqlite_where": "status IN ('pending', 'failed')"}
+    assert str(in_states(DeliveryStatus.PENDING)["sqlite_where"]) == "status = 'pending'"
+    [due] = [i for i in NotificationSend.__table__.indexes if i.name == "ix_notification_sends_due"]
+    assert str(due.dialect_options["postgresql"]["where"]) == "status IN ('pending', 'failed')"

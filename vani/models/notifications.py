@@ -4,11 +4,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.base import BigId, Leased, UTCDateTime, in_states, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
 
 
@@ -63,8 +63,7 @@ class NotificationSend(OrgOwned, Leased, db.Model):
     __table_args__ = (
         UniqueConstraint("notification_id", "channel", name="uq_notification_sends_notification_channel"),
         Index("ix_notification_sends_due", "next_attempt_at", "id",
-              postgresql_where=text("status IN ('pending', 'failed')"),
-              sqlite_where=text("status IN ('pending', 'failed')")),
+              **in_states(SendStatus.PENDING, SendStatus.FAILED)),
         Index("ix_notification_sends_status_lease", "status", "lease_expires_at"),
         Index("ix_notification_sends_org", "org_id"),
     )
