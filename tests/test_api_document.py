@@ -72,3 +72,25 @@ def test_the_document_is_valid_openapi_3_1(client):
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in OpenAPIV31SpecValidator(doc).iter_errors()]
     assert errors == []
     assert "default" not in doc["components"]["schemas"]["EventQuery"]["properties"]["cursor"]
+
+
+def test_every_catalogue_type_is_a_webhook_with_its_payload_schema(client):
+    """The document's ``webhooks`` list the outbound catalogue: one POST per type, whose body
+    names the type and describes its ``data``."""
+    from vani.models import EventType
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+
+    def resolve(schema: dict) -> dict:
+        return schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
+    assert set(doc["webhooks"]) == {t.value for t in EventType}
+    for name, item in doc["webhooks"].items():
+        body = resolve(item["post"]["requestBody"]["content"]["application/json"]["schema"])
+        assert body["properties"]["type"]["const"] == name
+        assert {"id", "type", "timestamp", "data"} <= set(body["required"])
+        data = resolve(body["properties"]["data"])
+        assert data["type"] == "object" and data["properties"], name
+    assert set(resolve({"$ref": doc["webhooks"]["payment.received"]["post"]["requestBody"]["content"]
+                        ["application/json"]["schema"]["$ref"]})["properties"]) == {"id", "type", "timestamp", "data"}

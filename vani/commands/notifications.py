@@ -4,6 +4,12 @@ from __future__ import annotations
 import click
 
 from vani.cli import for_org, vani_cli
+from vani.models import Channel, NotificationKind
+
+# The channels a person can try or retry by hand (owner and admins need a notification's people).
+HAND_CHANNELS = [Channel.SLACK.value, Channel.EMAIL.value, Channel.WEBHOOK.value]
+SAMPLE_KINDS = [k.value for k in (NotificationKind.PAYMENT_RECEIVED, NotificationKind.MEETING_COMPLETED,
+                                  NotificationKind.PROSPECT_CREATED, NotificationKind.MESSAGE_RECEIVED)]
 
 
 @vani_cli.group("notifications")
@@ -12,27 +18,28 @@ def notifications() -> None:
 
 
 @notifications.command("test")
-@click.option("--channel", type=click.Choice(["slack", "email", "webhook"]), required=True)
-@click.option("--kind", default="payment.received", show_default=True,
-              type=click.Choice(["payment.received", "meeting.completed", "prospect.created", "message.received"]))
+@click.option("--channel", type=click.Choice(HAND_CHANNELS), required=True)
+@click.option("--kind", default=NotificationKind.PAYMENT_RECEIVED.value, show_default=True,
+              type=click.Choice(SAMPLE_KINDS))
 @for_org
 def test(channel: str, kind: str) -> None:
     """Send a sample notification through one channel now (nothing is stored)."""
     from vani import tenancy
     from vani.services.notifications.base import ChannelError
     from vani.services.notifications.render import Rendered, dashboard_link
-    from vani.services.notifications.routing import missing_setting, settings_for
-    from vani.services.notifications.sending import SENDERS
+    from vani.services.notifications.channels import SENDERS
+    from vani.services.notifications.routing import settings_for
 
+    sender = SENDERS[Channel(channel)]
     cfg = settings_for(tenancy.require())
-    missing = missing_setting(channel, cfg)
+    missing = sender.missing_setting(cfg)
     if missing:
         raise click.ClickException(missing)
     sample = Rendered(0, kind, "Vani test notification", "This is a test of the notification channel.",
                       [("Prospect", "Ada Lovelace (ada@example.com)"), ("Kind", kind)],
                       dashboard_link("/dashboard/notifications"), None)
     try:
-        status, detail = SENDERS[channel](sample, cfg)
+        status, detail = sender.send(sample, cfg)
     except ChannelError as exc:
         raise click.ClickException(f"{channel}: {exc}") from None
     click.echo(f"{channel}: {status} ({detail})")
@@ -40,7 +47,7 @@ def test(channel: str, kind: str) -> None:
 
 @notifications.command("retry")
 @click.argument("notification_id", type=int)
-@click.option("--channel", type=click.Choice(["slack", "email", "webhook"]), help="Only this channel.")
+@click.option("--channel", type=click.Choice(HAND_CHANNELS), help="Only this channel.")
 @for_org
 def retry(notification_id: int, channel: str | None) -> None:
     """Queue a notification's failed or skipped channels again."""

@@ -67,7 +67,7 @@ def show_org() -> None:
 @vani_cli.command("create-user")
 @click.argument("email")
 @click.option("--password", help="Password for a new account (asked for when omitted); resets an existing one's.")
-@click.option("--role", type=click.Choice([str(r) for r in Role]), default="admin", show_default=True,
+@click.option("--role", type=click.Choice([str(r) for r in Role]), default=Role.ADMIN.value, show_default=True,
               help="The role in the organisation.")
 @click.option("--superuser", is_flag=True, help="May also create organisations (site-wide).")
 @for_org

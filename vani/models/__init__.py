@@ -11,6 +11,7 @@ from vani.models.auth import (  # noqa: F401
     User,
 )
 from vani.models.backfills import Backfill, BackfillStatus  # noqa: F401
+from vani.models.catalogue import EventType  # noqa: F401
 from vani.models.connections import ConnectionState, ProviderConnection, SubscriptionState  # noqa: F401
 from vani.models.domain import (  # noqa: F401
     Meeting,
@@ -34,7 +35,7 @@ from vani.models.messaging import (  # noqa: F401
     MessageDirection,
     MessageStatus,
 )
-from vani.models.notifications import NotificationSend, SendStatus  # noqa: F401
+from vani.models.notifications import Channel, NotificationKind, NotificationSend, SendStatus  # noqa: F401
 from vani.models.orgs import (  # noqa: F401
     DEFAULT_SLUG, Invitation, InvitationStatus, Membership, Organisation, OrgOwned, Role,
 )

@@ -71,7 +71,7 @@ class User(UserMixin, db.Model):
     def role(self) -> Role | None:
         return self.current_role
 
-    def can(self, role: str) -> bool:
+    def can(self, role: Role) -> bool:
         """True when this user's role in the current organisation is at least ``role``."""
         return self.current_role is not None and self.current_role.rank >= Role(role).rank
 

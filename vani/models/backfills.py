@@ -4,11 +4,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.base import BigId, Leased, UTCDateTime, in_states, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
 
 
@@ -28,8 +28,7 @@ class Backfill(OrgOwned, Leased, db.Model):
     __tablename__ = "subscription_backfills"
     __table_args__ = (
         Index("ix_subscription_backfills_due", "next_attempt_at", "id",
-              postgresql_where=text("status IN ('pending', 'failed')"),
-              sqlite_where=text("status IN ('pending', 'failed')")),
+              **in_states(BackfillStatus.PENDING, BackfillStatus.FAILED)),
         Index("ix_subscription_backfills_subscription", "subscription_id", "id"),
         Index("ix_subscription_backfills_org", "org_id"),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, String
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,14 @@ def state_type(states: type[enum.StrEnum], length: int = 16) -> Enum:
     Unknown values are refused on the way in, so a typo in a status cannot reach a row."""
     return Enum(states, native_enum=False, length=length, validate_strings=True,
                 values_callable=lambda members: [m.value for m in members])
+
+
+def in_states(*states: enum.StrEnum) -> dict:
+    """The ``postgresql_where`` and ``sqlite_where`` of a partial index over the rows whose
+    ``status`` is one of ``states`` (a lane's waiting rows): the same SQL for both databases."""
+    values = ", ".join(f"'{state.value}'" for state in states)
+    clause = f"status = {values}" if len(states) == 1 else f"status IN ({values})"
+    return {"postgresql_where": text(clause), "sqlite_where": text(clause)}
 
 
 class Leased:

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, in_states, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
 
 
@@ -27,8 +27,7 @@ class WebhookEvent(OrgOwned, Leased, db.Model):
         UniqueConstraint("org_id", "provider", "dedupe_key", name="uq_webhook_events_org_provider_dedupe_key"),
         # Only waiting rows: the claim walks this small index in due order.
         Index("ix_webhook_events_due", "next_attempt_at", "id",
-              postgresql_where=text("status IN ('received', 'failed')"),
-              sqlite_where=text("status IN ('received', 'failed')")),
+              **in_states(EventStatus.RECEIVED, EventStatus.FAILED)),
         Index("ix_webhook_events_received", "org_id", "received_at", "id"),
         Index("ix_webhook_events_provider_received", "org_id", "provider", "received_at", "id"),
         Index("ix_webhook_events_status_received", "org_id", "status", "received_at", "id"),

@@ -4,12 +4,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.crypto import Encrypted
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, in_states, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
 
 
@@ -38,8 +38,7 @@ class Mailbox(OrgOwned, Leased, db.Model):
     __table_args__ = (
         UniqueConstraint("org_id", "kind", "address", name="uq_mailboxes_org_kind_address"),
         Index("ix_mailboxes_due", "next_attempt_at", "id",
-              postgresql_where=text("status IN ('pending', 'failed')"),
-              sqlite_where=text("status IN ('pending', 'failed')")),
+              **in_states(SyncStatus.PENDING, SyncStatus.FAILED)),
         Index("ix_mailboxes_status_lease", "status", "lease_expires_at"),
     )
 

@@ -5,12 +5,12 @@ import enum
 import json
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.crypto import Encrypted
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, isoformat, state_type, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, as_utc, in_states, isoformat, state_type, utcnow
 from vani.models.masking import conceal_all, mask_header, mask_secret, mask_url, secrets_in
 from vani.models.orgs import OrgOwned
 
@@ -131,7 +131,7 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
     __table_args__ = (
         UniqueConstraint("outbound_event_id", "subscription_id", name="uq_webhook_deliveries_event_subscription"),
         Index("ix_webhook_deliveries_due", "next_attempt_at", "id",
-              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+              **in_states(DeliveryStatus.PENDING)),
         Index("ix_webhook_deliveries_status_lease", "status", "lease_expires_at"),
         Index("ix_webhook_deliveries_created", "org_id", "created_at", "id"),
         Index("ix_webhook_deliveries_status_created", "org_id", "status", "created_at", "id"),
@@ -139,8 +139,7 @@ class WebhookDelivery(OrgOwned, Leased, db.Model):
         Index("ix_webhook_deliveries_type_created", "org_id", "event_type", "created_at", "id"),
         # Ordered subscriptions: is an earlier delivery for this prospect still waiting?
         Index("ix_webhook_deliveries_ordering", "subscription_id", "ordering_key", "outbound_event_id",
-              postgresql_where=text("status IN ('pending', 'delivering')"),
-              sqlite_where=text("status IN ('pending', 'delivering')")),
+              **in_states(DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
-from vani.models.base import BigId, JSONType, Leased, UTCDateTime, isoformat, state_type, utcnow
+from vani.models.base import BigId, JSONType, Leased, UTCDateTime, in_states, isoformat, state_type, utcnow
 from vani.models.orgs import OrgOwned
 
 
@@ -35,8 +35,7 @@ class MessageSend(OrgOwned, Leased, db.Model):
     __table_args__ = (
         UniqueConstraint("org_id", "intent_key", name="uq_message_sends_org_intent"),
         Index("ix_message_sends_due", "next_attempt_at", "id",
-              postgresql_where=text("status IN ('pending', 'failed')"),
-              sqlite_where=text("status IN ('pending', 'failed')")),
+              **in_states(OutgoingStatus.PENDING, OutgoingStatus.FAILED)),
         Index("ix_message_sends_status_lease", "status", "lease_expires_at"),
         Index("ix_message_sends_message", "message_id"),
     )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from vani.extensions import db
 from vani.models import Notification, NotificationStatus, ProviderConnection, SubscriptionState, WebhookEvent
-from vani.models import WebhookSubscription
+from vani.models import NotificationKind, WebhookSubscription
 from vani.models.base import as_utc, isoformat, utcnow
 from vani.models.masking import mask_url
 from vani.services.notifications import moments, sending
@@ -26,7 +26,7 @@ QUIET_FACTOR = 10  # VANI_ALERT_QUIET_FACTOR: quiet when the silence is this man
 QUIET_FLOOR = timedelta(hours=6)  # …and longer than VANI_ALERT_QUIET_MIN_HOURS
 
 
-def _row(org_id: int, kind: str, key: str, now: datetime, data: dict, event_id: int | None = None) -> dict:
+def _row(org_id: int, kind: NotificationKind, key: str, now: datetime, data: dict, event_id: int | None = None) -> dict:
     return dict(org_id=org_id, kind=kind, moment_key=f"{kind}:{key}"[:255], status=NotificationStatus.PENDING,
                 meeting_id=None, prospect_id=None, event_id=event_id, data=data, attempts=0, created_at=now)
 
@@ -38,7 +38,7 @@ def dead_letters(now: datetime) -> list[dict]:
         t = lane.model.__table__
         found = db.session.execute(select(t.c.org_id, func.max(t.c.id), func.count()).where(
             t.c.status == lane.dead).group_by(t.c.org_id)).all()
-        rows += [_row(org_id, "alert.dead_letters", f"{lane.name}:{newest}", now,
+        rows += [_row(org_id, NotificationKind.ALERT_DEAD_LETTERS, f"{lane.name}:{newest}", now,
                       {"lane": lane.name, "count": count, "newest_id": newest}) for org_id, newest, count in found]
     return rows
 
@@ -49,7 +49,8 @@ def provider_subscriptions(now: datetime) -> list[dict]:
     conns = db.session.execute(select(ProviderConnection).where(
         ProviderConnection.subscription_state == SubscriptionState.DISABLED)
         .execution_options(unscoped=True)).scalars()
-    return [_row(c.org_id, "alert.provider_subscription_disabled", f"{c.id}:{c.subscription_uri or ''}", now,
+    kind = NotificationKind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED
+    return [_row(c.org_id, kind, f"{c.id}:{c.subscription_uri or ''}", now,
                  {"provider": c.provider, "connection_id": c.id, "subscription_uri": c.subscription_uri,
                   "found_at": isoformat(c.checked_at)}) for c in conns]
 
@@ -78,7 +79,7 @@ def quiet_providers(now: datetime) -> list[dict]:
         found = quiet([as_utc(r.received_at) for r in recent], now, factor, floor)
         if found:
             silence, usual = found
-            rows.append(_row(org_id, "alert.provider_quiet", f"{provider}:{recent[0].id}", now, {
+            rows.append(_row(org_id, NotificationKind.ALERT_PROVIDER_QUIET, f"{provider}:{recent[0].id}", now, {
                 "provider": provider, "last_event_id": recent[0].id, "last_at": isoformat(recent[0].received_at),
                 "quiet_hours": round(silence.total_seconds() / 3600, 1),
                 "usual_minutes": round(usual.total_seconds() / 60, 1)}, event_id=recent[0].id))
@@ -93,7 +94,7 @@ def subscription_disabled(sub_id: int, reason: str, at: datetime) -> None:
     sub = db.session.execute(select(t.c.org_id, t.c.url).where(t.c.id == sub_id)).one_or_none()
     if sub is None:
         return
-    raise_new([_row(sub.org_id, "alert.subscription_disabled", f"{sub_id}:{isoformat(at)}", at,
+    raise_new([_row(sub.org_id, NotificationKind.ALERT_SUBSCRIPTION_DISABLED, f"{sub_id}:{isoformat(at)}", at,
                     {"subscription_id": sub_id, "url": mask_url(sub.url), "reason": reason, "disabled_at": isoformat(at)})],
               at)
 

@@ -16,7 +16,10 @@ from sqlalchemy import select
 
 from vani import tenancy
 from vani.extensions import db
-from vani.models import Conversation, ConversationStatus, Message, MessageDirection, MessageStatus, Prospect
+from vani.models import (
+    Conversation, ConversationStatus, EventType, Message, MessageDirection, MessageStatus, NotificationKind,
+    Prospect,
+)
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
 from vani.providers.safejson import clean_text
@@ -222,20 +225,21 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     db.session.flush()
     ctx.refer(m.provider_message_id)
     if created and inbound:
-        outbox.emit_keyed(ctx, "message.received", event_data(msg, conv, prospect), f"message.received:{msg.id}")
+        outbox.emit_keyed(ctx, EventType.MESSAGE_RECEIVED, event_data(msg, conv, prospect),
+                          f"{EventType.MESSAGE_RECEIVED}:{msg.id}")
         if conv.assignee_id is None:  # an assigned conversation is its assignee's to answer
-            moments.notify(ctx, "message.received", f"message.received:{m.provider}:{m.provider_message_id}",
-                           prospect=prospect, data={
-                               "text": (msg.text or "")[:1000], "type": msg.type,
-                               "media_count": len(msg.media_urls or []), "phone": conv.phone,
-                               "contact_name": conv.contact_name, "provider": m.provider,
-                               "conversation_id": conv.id, "message_id": msg.id})
+            kind = NotificationKind.MESSAGE_RECEIVED
+            moments.notify(ctx, kind, f"{kind}:{m.provider}:{m.provider_message_id}", prospect=prospect, data={
+                "text": (msg.text or "")[:1000], "type": msg.type, "media_count": len(msg.media_urls or []),
+                "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
+                "conversation_id": conv.id, "message_id": msg.id})
         if autoreply.answer(conv, msg, ctx.received_at) is not None:
             ctx.wakes.add("message_sends")
     ctx.topics.append(f"conversation:{conv.id}")
     if changed:
-        outbox.emit_keyed(ctx, "message.status_updated", event_data(msg, conv, prospect, previous_status=before),
-                          f"message.status_updated:{msg.id}:{msg.status}")
+        outbox.emit_keyed(ctx, EventType.MESSAGE_STATUS_UPDATED,
+                          event_data(msg, conv, prospect, previous_status=before),
+                          f"{EventType.MESSAGE_STATUS_UPDATED}:{msg.id}:{msg.status}")
     if created:
         return Outcome.processed(f"{m.direction} message stored ({msg.status})")
     return Outcome.processed(f"message now {msg.status}" if changed else f"message already {msg.status}")

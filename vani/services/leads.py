@@ -3,7 +3,7 @@ every question and answer, the outbound ``lead.created`` and a notification, onc
 from __future__ import annotations
 
 from vani.extensions import db
-from vani.models import Lead
+from vani.models import EventType, Lead, NotificationKind
 from vani.providers.base import Outcome
 from vani.services import outbox, prospects, qualification
 from vani.services.dbutil import insert_new
@@ -26,9 +26,9 @@ def record(ctx: EventContext, submission_ref: str, *, answers: list[dict], email
         return Outcome.processed("lead already recorded")
     lines = [f"{form_name or 'Form'} submitted:"] + [f"{a['question']}: {a['answer']}" for a in answers]
     prospects.add_note(ctx, prospect, "\n".join(lines), purpose="lead")
-    key = f"lead.created:{ctx.provider}:{lead.submission_ref}"
-    outbox.emit_keyed(ctx, "lead.created", {"lead": lead.to_dict(), "prospect": prospect.to_dict()}, key)
-    moments.notify(ctx, "lead.created", key, prospect=prospect, data={
+    key = f"{EventType.LEAD_CREATED}:{ctx.provider}:{lead.submission_ref}"
+    outbox.emit_keyed(ctx, EventType.LEAD_CREATED, {"lead": lead.to_dict(), "prospect": prospect.to_dict()}, key)
+    moments.notify(ctx, NotificationKind.LEAD_CREATED, key, prospect=prospect, data={
         "form": form_name, "answers": answers[:20], "email": prospect.email, "name": prospect.name})
     db.session.flush()
     return Outcome.processed(f"lead from {form_name or 'a form'} recorded")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, ProspectStage
+from vani.models import EventType, Meeting, MeetingStatus, NotificationKind, ProspectStage
 from vani.models.base import as_utc, utcnow
 from vani.services import outbox, prospects, qualification
 from vani.services.dbutil import fit, insert_new
@@ -26,8 +26,14 @@ LIVE = (MeetingStatus.SCHEDULED, MeetingStatus.PENDING, MeetingStatus.IN_PROGRES
 STAGES = {MeetingStatus.SCHEDULED: ProspectStage.BOOKED, MeetingStatus.PENDING: ProspectStage.BOOKED,
           MeetingStatus.IN_PROGRESS: ProspectStage.BOOKED, MeetingStatus.COMPLETED: ProspectStage.MET,
           MeetingStatus.NO_SHOW: ProspectStage.NO_SHOW}
-EVENT_TYPES = {MeetingStatus.PENDING: "meeting.scheduled", MeetingStatus.IN_PROGRESS: "meeting.started"}
-NOTIFIED = ("meeting.scheduled", "meeting.cancelled", "meeting.no_show")
+# The event a meeting's new status emits (a pending booking is a scheduled one to subscribers).
+EVENT_TYPES = {
+    MeetingStatus.SCHEDULED: EventType.MEETING_SCHEDULED, MeetingStatus.PENDING: EventType.MEETING_SCHEDULED,
+    MeetingStatus.CANCELLED: EventType.MEETING_CANCELLED, MeetingStatus.RESCHEDULED: EventType.MEETING_RESCHEDULED,
+    MeetingStatus.COMPLETED: EventType.MEETING_COMPLETED, MeetingStatus.NO_SHOW: EventType.MEETING_NO_SHOW,
+    MeetingStatus.IN_PROGRESS: EventType.MEETING_STARTED,
+}
+NOTIFIED = (NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_CANCELLED, NotificationKind.MEETING_NO_SHOW)
 
 
 def describe_time(value: datetime) -> str:
@@ -98,14 +104,15 @@ def data(meeting: Meeting) -> dict:
 def _emit(ctx: EventContext, meeting: Meeting, status: MeetingStatus, suffix: str = "") -> None:
     """Tell subscribers (and, for bookings, cancels and no-shows, the team) that the meeting is
     now ``status``; move its prospect's stage along."""
-    event_type = EVENT_TYPES.get(status, f"meeting.{status}")
+    event_type = EVENT_TYPES[status]
     if status in STAGES:
         qualification.advance(ctx, meeting.prospect, STAGES[status])
     elif status == MeetingStatus.CANCELLED:
         qualification.after_cancel(ctx, meeting.prospect)
     outbox.emit(ctx, event_type, data(meeting), f"{meeting.id}:{status}{suffix}")
     if event_type in NOTIFIED and not suffix:
-        moments.notify(ctx, event_type, f"{event_type}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting,
+        moments.notify(ctx, NotificationKind(event_type), f"{event_type}:{meeting.provider}:{meeting.provider_ref}",
+                       meeting=meeting,
                        data={"title": meeting.title, "start_at": meeting.start_at.isoformat() if meeting.start_at else None,
                              "reason": meeting.cancellation_reason})
 
@@ -173,8 +180,8 @@ def record_payment(ctx: EventContext, meeting: Meeting, amount: Decimal | None, 
     db.session.flush()
     payload = {"amount": str(amount) if amount is not None else None,
                "currency": meeting.payment_currency, "meeting": data(meeting), **(details or {})}
-    moments.notify(ctx, "payment.received", f"payment.received:{meeting.provider}:{meeting.provider_ref}",
-                   meeting=meeting, data=payload)
-    outbox.emit(ctx, "payment.received", payload, meeting.id)
+    kind = NotificationKind.PAYMENT_RECEIVED
+    moments.notify(ctx, kind, f"{kind}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting, data=payload)
+    outbox.emit(ctx, EventType.PAYMENT_RECEIVED, payload, meeting.id)
     qualification.advance(ctx, meeting.prospect, ProspectStage.PAID)
     return True

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 from vani.extensions import db
-from vani.models import OutboundEvent
+from vani.models import EventType, OutboundEvent
 from vani.services.dbutil import dialect_insert
 from vani.services.processing.context import EventContext
 
@@ -20,14 +20,23 @@ def new_msg_id() -> str:
     return "msg_" + uuid.uuid4().hex
 
 
-def emit(ctx: EventContext, type_: str, data: dict, subject: str | int = "") -> None:
+def emit(ctx: EventContext, type_: EventType, data: dict, subject: str | int = "") -> None:
     """Emit ``type_`` once per (this event, type, subject)."""
     emit_keyed(ctx, type_, data, ctx.key(type_, subject))
 
 
-def emit_keyed(ctx: EventContext, type_: str, data: dict, emit_key: str) -> None:
-    """Emit ``type_`` once per ``emit_key``, whichever event gets there first."""
-    ctx.outbox.append(dict(type=type_, data=data, emit_key=emit_key[:255]))
+def emit_keyed(ctx: EventContext, type_: EventType, data: dict, emit_key: str) -> None:
+    """Emit ``type_`` once per ``emit_key``, whichever event gets there first. Only a catalogue
+    type: a new one is added to ``EventType`` (and its payload to the API document)."""
+    ctx.outbox.append(dict(type=catalogued(type_), data=data, emit_key=emit_key[:255]))
+
+
+def catalogued(type_: EventType) -> EventType:
+    """``type_``, which must come from the catalogue (what processing emits; custom events from the
+    API are fanned out without the outbox's emit)."""
+    if not isinstance(type_, EventType):
+        raise TypeError(f"outbound events are typed by EventType, not {type_!r}")
+    return type_
 
 
 def write(rows: list[dict], now: datetime) -> list[dict]:

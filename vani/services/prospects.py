@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, Prospect, ProspectNote
+from vani.models import EventType, Meeting, NotificationKind, Prospect, ProspectNote
 from vani.providers.coerce import as_email
 from vani.services import outbox
 from vani.services.dbutil import fit, insert_ignore, insert_new
@@ -69,11 +69,12 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
         if changed:
             db.session.flush()
     if created:
-        outbox.emit(ctx, "prospect.created", prospect.to_dict(), prospect.id)
-        moments.notify(ctx, "prospect.created", f"prospect.created:{prospect.id}", prospect=prospect,
+        outbox.emit(ctx, EventType.PROSPECT_CREATED, prospect.to_dict(), prospect.id)
+        kind = NotificationKind.PROSPECT_CREATED
+        moments.notify(ctx, kind, f"{kind}:{prospect.id}", prospect=prospect,
                        data={"name": prospect.name, "email": prospect.email, "phone": prospect.phone})
     elif changed:
-        outbox.emit(ctx, "prospect.updated", prospect.to_dict(), prospect.id)
+        outbox.emit(ctx, EventType.PROSPECT_UPDATED, prospect.to_dict(), prospect.id)
     ctx.use_prospect(prospect)
     return prospect
 
@@ -83,7 +84,7 @@ def fill_name(ctx: EventContext, prospect: Prospect, name: str | None) -> None:
     if name and not prospect.name:
         prospect.name = fit(Prospect, {"name": name})["name"]
         db.session.flush()
-        outbox.emit(ctx, "prospect.updated", prospect.to_dict(), prospect.id)
+        outbox.emit(ctx, EventType.PROSPECT_UPDATED, prospect.to_dict(), prospect.id)
 
 
 def add_note(ctx: EventContext, prospect: Prospect, body: str, purpose: str = "note",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import func, select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, Membership, Prospect, ProspectStage, User
+from vani.models import EventType, Meeting, MeetingStatus, Membership, Prospect, ProspectStage, User
 from vani.providers.safejson import clean_text
 from vani.services import outbox
 from vani.services.processing.context import EventContext
@@ -160,10 +160,11 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
     its ``prospect.created``; any other gets a ``prospect.updated``."""
     before = prospect.stage
     prospect.stage = stage
-    created = [row for row in ctx.outbox if row["type"] == "prospect.created" and row["data"].get("id") == prospect.id]
+    created = [row for row in ctx.outbox
+               if row["type"] == EventType.PROSPECT_CREATED and row["data"].get("id") == prospect.id]
     for row in created:
         row["data"] = {**row["data"], "stage": stage}
     if not created:
-        outbox.emit_keyed(ctx, "prospect.updated", {**prospect.to_dict(), "previous_stage": before},
+        outbox.emit_keyed(ctx, EventType.PROSPECT_UPDATED, {**prospect.to_dict(), "previous_stage": before},
                           f"prospect.stage:{prospect.id}:{before}:{stage}:{ctx.event.id}")
     return True

@@ -66,8 +66,11 @@ def _without_organisation():
                "sent you, or ask one to invite you.")
 
 
-def role_required(role: str):
-    """Allow the view only to users whose role is at least ``role`` (403 otherwise)."""
+def role_required(role: Role):
+    """Allow the view only to users whose role is at least ``role`` (403 otherwise). Only a ``Role``
+    is accepted, so a misspelt role fails when the view is defined rather than on a request."""
+    if not isinstance(role, Role):
+        raise TypeError(f"role_required takes a Role, not {role!r}.")
 
     def decorate(view):
         @wraps(view)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
 from vani.errors import VaniError
+from vani.models import Role
 from vani.services import calendly_connection as service
 from vani.services.calendly_oauth import missing_settings
 from vani.services.calendly_sync import last_sync
@@ -36,7 +37,7 @@ def calendly():
 
 
 @bp.post("/calendly/connect")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def calendly_connect():
     redirect_uri = current_app.config.get("CALENDLY_REDIRECT_URI") or public_base() + url_for("dash.calendly_callback")
     try:
@@ -49,7 +50,7 @@ def calendly_connect():
 
 
 @bp.get("/calendly/callback")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def calendly_callback():
     pending = session.pop(PENDING_KEY, None)  # one use, whatever the outcome
     try:
@@ -62,7 +63,7 @@ def calendly_callback():
 
 
 @bp.post("/calendly/repair")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def calendly_repair():
     try:
         _flash_report(service.repair(public_base()))
@@ -72,7 +73,7 @@ def calendly_repair():
 
 
 @bp.post("/calendly/sync")
-@role_required("staff")
+@role_required(Role.STAFF)
 def calendly_sync_now():
     try:
         result = service.sync()
@@ -85,7 +86,7 @@ def calendly_sync_now():
 
 
 @bp.post("/calendly/disconnect")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def calendly_disconnect():
     try:
         _flash_report(service.disconnect())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from vani.extensions import db
-from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery
+from vani.models import DeliveryStatus, OutboundEvent, Role, WebhookDelivery
 from vani.errors import VaniError
 from vani.services import webhooks
 from vani.services.dashboard import deliveries as service
@@ -42,7 +42,7 @@ def delivery_detail(delivery_id: int):
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")
-@role_required("staff")
+@role_required(Role.STAFF)
 def retry_delivery(delivery_id: int):
     _delivery(delivery_id)
     try:
@@ -54,7 +54,7 @@ def retry_delivery(delivery_id: int):
 
 
 @bp.route("/deliveries/retry-failed", methods=["GET", "POST"])
-@role_required("staff")
+@role_required(Role.STAFF)
 def retry_failed():
     """GET asks for confirmation with the count; POST with ``confirm=1`` re-queues them."""
     source = request.form if request.method == "POST" else request.args

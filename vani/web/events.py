@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from vani.models import EventStatus
+from vani.models import EventStatus, Role
 from vani.providers.registry import all_providers
 from vani.services.dashboard import events as service
 from vani.services.processing.events import replay as replay_event
@@ -35,7 +35,7 @@ def event_detail(event_id: int):
 
 
 @bp.post("/events/<int:event_id>/replay")
-@role_required("staff")
+@role_required(Role.STAFF)
 def replay(event_id: int):
     if service.event_detail(event_id) is None:
         abort(404, f"There is no event {event_id}.")

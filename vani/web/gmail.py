@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, request, session, url_for
 
 from vani.errors import VaniError
+from vani.models import Role
 from vani.services.dashboard.urls import public_base
 from vani.services.mail import gmail_oauth, mailboxes
 from vani.services.mail.mailboxes import SyncError
@@ -26,7 +27,7 @@ def _flash_report(report: gmail_oauth.Report) -> None:
 
 
 @bp.get("/mailboxes/gmail/connect")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def gmail_connect():
     redirect_uri = current_app.config.get("GOOGLE_REDIRECT_URI") or public_base() + url_for("dash.gmail_callback")
     try:
@@ -39,7 +40,7 @@ def gmail_connect():
 
 
 @bp.get("/mailboxes/gmail/callback")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def gmail_callback():
     pending = session.pop(PENDING_KEY, None)  # one use, whatever the outcome
     try:
@@ -52,7 +53,7 @@ def gmail_callback():
 
 
 @bp.post("/mailboxes/<int:mailbox_id>/gmail/disconnect")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def gmail_disconnect(mailbox_id: int):
     mailbox = mailboxes.get(mailbox_id)  # 404 when it is not this organisation's
     try:

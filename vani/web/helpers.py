@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 from vani.models import (
     ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, MessageStatus,
-    NotificationStatus, SendStatus,
+    NotificationStatus, Role, SendStatus,
 )
 from vani.models.base import as_utc
 from vani.models.masking import conceal
@@ -77,7 +77,7 @@ def sees_secrets() -> bool:
     masked (``models.masking``)."""
     from flask_login import current_user
 
-    return bool(getattr(current_user, "is_authenticated", False) and current_user.can("admin"))
+    return bool(getattr(current_user, "is_authenticated", False) and current_user.can(Role.ADMIN))
 
 
 def target(url: str | None) -> str | None:
@@ -140,5 +140,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)
     app.add_template_global(provider_choices)
-    for states in (DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, NotificationStatus, SendStatus):
+    for states in (DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, NotificationStatus, Role, SendStatus):
         app.add_template_global(states, states.__name__)

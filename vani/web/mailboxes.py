@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
+from vani.models import Role
 from vani.services.mail import mailboxes
 from vani.web import bp
 from vani.web.access import role_required
@@ -16,7 +17,7 @@ def mailboxes_page():
 
 
 @bp.post("/mailboxes/imap")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def add_imap_mailbox():
     try:
         mailbox = mailboxes.add_imap(request.form)
@@ -29,7 +30,7 @@ def add_imap_mailbox():
 
 
 @bp.post("/mailboxes/<int:mailbox_id>/sync")
-@role_required("staff")
+@role_required(Role.STAFF)
 def sync_mailbox(mailbox_id: int):
     mailbox = mailboxes.get(mailbox_id)
     if mailboxes.request_sync(mailbox.id):
@@ -40,7 +41,7 @@ def sync_mailbox(mailbox_id: int):
 
 
 @bp.post("/mailboxes/<int:mailbox_id>/remove")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def remove_mailbox(mailbox_id: int):
     mailbox = mailboxes.get(mailbox_id)
     address = mailbox.address

@@ -7,7 +7,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from vani.extensions import db
-from vani.models import Notification
+from vani.models import Notification, Role
 from vani.services import conversations as conv_service
 from vani.services import notifications as notify_service
 from vani.services.dashboard import messaging
@@ -33,7 +33,7 @@ def conversation_detail(conversation_id: int):
     conv = conv_service.get_conversation(conversation_id) or abort(
         404, f"There is no conversation {conversation_id}.")
     partial = bool(request.args.get("partial"))
-    if not partial and current_user.can("staff"):
+    if not partial and current_user.can(Role.STAFF):
         inbox.mark_read(conv)
     thread = messaging.thread(conv)
     if partial:
@@ -57,7 +57,7 @@ def notifications():
 
 
 @bp.post("/notifications/<int:notification_id>/retry")
-@role_required("staff")
+@role_required(Role.STAFF)
 def retry_notification(notification_id: int):
     if db.session.get(Notification, notification_id) is None:
         abort(404, f"There is no notification {notification_id}.")

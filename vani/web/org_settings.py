@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from vani.errors import InvalidField, VaniError
+from vani.models import Role
 from vani.providers.registry import webhook_providers
 from vani.services import orgs
 from vani.services.provider_settings import ORG_SETTINGS, store_setting
@@ -27,7 +28,7 @@ def _done(action, message: str):
 
 
 @bp.post("/organisation/notifications")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def set_org_notifications():
     form = request.form
     slack = form.get("slack_url") or ("" if form.get("clear_slack") else None)  # empty: keep the stored one
@@ -43,7 +44,7 @@ def set_org_notifications():
 
 
 @bp.post("/organisation/secrets")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def set_org_secret():
     provider, secret = request.form.get("provider", ""), request.form.get("secret", "")
 
@@ -58,7 +59,7 @@ def set_org_secret():
 
 
 @bp.post("/organisation/keys")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def set_org_key():
     form = request.form
     setting = form.get("setting", "")

@@ -5,7 +5,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage
+from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage, Role
 from vani.services.dashboard import messaging, people
 from vani.web import bp
 from vani.web.access import role_required
@@ -16,7 +16,7 @@ def owner_filter() -> str:
     chosen = request.args.get("owner")
     if chosen in people.OWNER_CHOICES:
         return chosen
-    return "mine" if current_user.role == "staff" else "any"
+    return "mine" if current_user.role == Role.STAFF else "any"
 
 
 @bp.get("/prospects")
@@ -40,7 +40,7 @@ def prospect_detail(prospect_id: int):
 
 
 @bp.post("/prospects/<int:prospect_id>/owner")
-@role_required("staff")
+@role_required(Role.STAFF)
 def set_prospect_owner(prospect_id: int):
     prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
     choice = (request.form.get("owner") or "").strip()

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from vani.errors import VaniError
+from vani.models import Role
 from vani.services import orgs
 from vani.services.whatsapp import inbox, rules
 from vani.web import bp
@@ -30,7 +31,7 @@ def _payload(form) -> dict:
 
 
 @bp.post("/messages/<int:conversation_id>/reply")
-@role_required("staff")
+@role_required(Role.STAFF)
 def reply(conversation_id: int):
     conv = inbox.get(conversation_id)
     nonce = request.form.get("nonce") or ""
@@ -45,7 +46,7 @@ def reply(conversation_id: int):
 
 
 @bp.post("/messages/<int:conversation_id>/messages/<int:message_id>/retry")
-@role_required("staff")
+@role_required(Role.STAFF)
 def retry_reply(conversation_id: int, message_id: int):
     try:
         inbox.retry(inbox.get(conversation_id), message_id)
@@ -58,7 +59,7 @@ def retry_reply(conversation_id: int, message_id: int):
 
 
 @bp.post("/messages/<int:conversation_id>/assign")
-@role_required("staff")
+@role_required(Role.STAFF)
 def assign(conversation_id: int):
     conv = inbox.get(conversation_id)
     choice = (request.form.get("assignee") or "").strip()
@@ -98,7 +99,7 @@ def autoreplies():
 
 
 @bp.post("/autoreplies")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create_autoreply():
     try:
         rule = rules.create(_rule_form(request.form))
@@ -109,7 +110,7 @@ def create_autoreply():
 
 
 @bp.post("/autoreplies/<int:rule_id>/change")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def change_autoreply(rule_id: int):
     rule = rules.get(rule_id)
     action = request.form.get("action")

@@ -6,6 +6,7 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
+from vani.models import Role
 from vani.models.base import as_utc
 from vani.models.masking import conceal
 from vani.services import webhooks
@@ -77,7 +78,7 @@ def subscriptions():
 
 
 @bp.post("/subscriptions")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create_subscription():
     form = request.form
     try:
@@ -96,7 +97,7 @@ def subscription_detail(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def update_subscription(sub_id: int):
     sub = subscription_or_404(sub_id)
     form = request.form
@@ -116,7 +117,7 @@ def update_subscription(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/active")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def set_subscription_active(sub_id: int):
     subscription_or_404(sub_id)
     active = request.form.get("active") == "1"
@@ -127,7 +128,7 @@ def set_subscription_active(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/pause")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def pause_subscription(sub_id: int):
     subscription_or_404(sub_id)
     paused = request.form.get("paused") == "1"
@@ -138,7 +139,7 @@ def pause_subscription(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/backfill")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def backfill_subscription(sub_id: int):
     subscription_or_404(sub_id)
     raw = (request.form.get("since") or "").strip()
@@ -158,7 +159,7 @@ def backfill_subscription(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/rotate")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def rotate_subscription_secret(sub_id: int):
     subscription_or_404(sub_id)
     sub, secret = webhooks.rotate_secret(sub_id)
@@ -167,7 +168,7 @@ def rotate_subscription_secret(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/test")
-@role_required("staff")
+@role_required(Role.STAFF)
 def test_subscription(sub_id: int):
     subscription_or_404(sub_id)
     try:
@@ -180,7 +181,7 @@ def test_subscription(sub_id: int):
 
 
 @bp.post("/subscriptions/<int:sub_id>/delete")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def delete_subscription(sub_id: int):
     sub = subscription_or_404(sub_id)
     if request.form.get("confirm") != "1":

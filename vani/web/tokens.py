@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
-from vani.models import Scope
+from vani.models import Role, Scope
 from vani.models.base import utcnow
 from vani.services import tokens as service
 from vani.web import bp
@@ -19,13 +19,13 @@ def _page(form=None, created=None, status: int = 200):
 
 
 @bp.get("/tokens")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def tokens():
     return _page()
 
 
 @bp.post("/tokens")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create_token():
     form = request.form
     days = form.get("expires_in_days", "").strip()
@@ -41,7 +41,7 @@ def create_token():
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def revoke_token(token_id: int):
     row = service.revoke_token(token_id)
     flash(f"Token {row.name} ({row.prefix}…) revoked: it no longer works.", "success")

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from vani.errors import VaniError
-from vani.models import ROLES, User
+from vani.models import ROLES, Role, User
 from vani.services.dashboard import invitations
 from vani.services.dashboard import users as service
 from vani.services.dashboard.urls import public_base
@@ -38,18 +38,18 @@ def _change(action: Callable[[], str], form=None):
 
 
 @bp.get("/users")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def users():
     return _users_page()
 
 
 @bp.post("/invitations")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def invite():
     """The same answer whether or not an account exists for the address: the link, shown once."""
     form = request.form
     try:
-        sent = invitations.invite(form.get("email", ""), form.get("role", "viewer"), current_user)
+        sent = invitations.invite(form.get("email", ""), form.get("role", Role.VIEWER), current_user)
     except VaniError as exc:
         flash(exc.detail, "error")
         return _users_page(form, exc.status)
@@ -58,7 +58,7 @@ def invite():
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def revoke_invitation(invitation_id: int):
     def revoke() -> str:
         row = invitations.revoke(invitation_id)
@@ -68,7 +68,7 @@ def revoke_invitation(invitation_id: int):
 
 
 @bp.post("/users/<int:user_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def update_user(user_id: int):
     user = _user(user_id)
     role = request.form.get("role") or None
@@ -82,7 +82,7 @@ def update_user(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/remove")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def remove_user(user_id: int):
     user = _user(user_id)
 
@@ -94,7 +94,7 @@ def remove_user(user_id: int):
 
 
 @bp.post("/users/<int:user_id>/password")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def reset_password(user_id: int):
     user = _user(user_id)
 

@@ -11,6 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from vani.api import scope_of
 from vani.api.openapi import Operation
+from vani.api.openapi.events import ENVELOPES, webhooks
 from vani.api.openapi.models import Error
 from vani.errors import MAX_ID
 from vani.models import Scope
@@ -113,9 +114,9 @@ def _operation(op: Operation, view, method: str, rule, refs: dict, providers: li
     return data
 
 
-def _models(operations: list[Operation]) -> dict:
+def _models(operations: list[Operation], extra: tuple[type[BaseModel], ...] = ()) -> dict:
     inputs = {m for op in operations for m in (op.body, op.query) if m is not None}
-    outputs = {m for op in operations for m in op.ok.values() if m is not None} | {Error}
+    outputs = {m for op in operations for m in op.ok.values() if m is not None} | {Error} | set(extra)
     pairs = [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)] + \
             [(m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__)]
     keys, defs = models_json_schema(pairs, ref_template=REF)
@@ -150,7 +151,7 @@ def build(app: Flask) -> dict:
             raise MissingDescription(f"{rule.rule} ({rule.endpoint}) is not described: add @documented")
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule, view, method, op))
-    refs, defs = _models([op for *_, op in found])
+    refs, defs = _models([op for *_, op in found], tuple(ENVELOPES.values()))
     spec = APISpec(title="Vani API", version=__version__, openapi_version="3.1.0", info={
         "description": "Vani's token API. Send Authorization: Bearer <token>; each operation names the scope "
                        "it needs. Lists are newest first with keyset pagination (next_cursor). Errors are "
@@ -167,4 +168,5 @@ def build(app: Flask) -> dict:
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     document["security"] = [{SECURITY: []}]
+    document["webhooks"] = webhooks(refs)  # the outbound catalogue: what subscribers receive
     return document

@@ -12,7 +12,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, Prospect
+from vani.models import Meeting, MeetingStatus, NotificationKind, Prospect
 from vani.providers.base import Outcome
 from vani.providers.cal_com import forms
 from vani.providers.cal_com.shapes import Booking, read_booking
@@ -137,8 +137,8 @@ def ended(b: Booking, ctx: MappingContext) -> Outcome:
     meeting, prospect, why = _meeting(b, ctx, MeetingStatus.COMPLETED)
     if meeting is None:
         return Outcome.ignored(why)
-    moments.notify(ctx, "meeting.completed", f"meeting.completed:cal_com:{meeting.provider_ref}", meeting=meeting,
-               data=meetings.data(meeting))
+    kind = NotificationKind.MEETING_COMPLETED
+    moments.notify(ctx, kind, f"{kind}:cal_com:{meeting.provider_ref}", meeting=meeting, data=meetings.data(meeting))
     _note(ctx, prospect, meeting, f"{TITLE} meeting completed" + (f" – {meeting.title}" if meeting.title else ""),
           "completed")
     return Outcome.processed()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Conversation, Prospect
+from vani.models import Conversation, EventType, NotificationKind, Prospect
 from vani.providers.base import Outcome
 from vani.services import outbox
 from vani.services.conversations import text_or_none
@@ -30,10 +30,11 @@ def map_handoff(body: dict, ctx) -> Outcome:
             "assignee_id": conv.assignee_id if conv else None, "phone": conv.phone if conv else None,
             "contact_name": conv.contact_name if conv else None, "provider": PROVIDER,
             "occurred_at": text_or_none(body.get("occurred_at"), 64)}
-    key = f"conversation.handoff:{execution}"
-    outbox.emit_keyed(ctx, "conversation.handoff", {"handoff": data, "conversation": conv.to_dict() if conv else None,
-                                                    "prospect": prospect.to_dict() if prospect else None}, key)
-    moments.notify(ctx, "conversation.handoff", key, prospect=prospect, data=data)
+    key = f"{EventType.CONVERSATION_HANDOFF}:{execution}"
+    outbox.emit_keyed(ctx, EventType.CONVERSATION_HANDOFF, {
+        "handoff": data, "conversation": conv.to_dict() if conv else None,
+        "prospect": prospect.to_dict() if prospect else None}, key)
+    moments.notify(ctx, NotificationKind.CONVERSATION_HANDOFF, key, prospect=prospect, data=data)
     ctx.refer(conv_ref or execution)
     if conv is not None:
         ctx.topics.append(f"conversation:{conv.id}")

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Email, EmailDirection, Mailbox, Prospect
+from vani.models import Email, EmailDirection, EventType, Mailbox, Prospect
 from vani.providers.base import Outcome
 from vani.providers.coerce import as_time
 from vani.services import outbox, prospects
@@ -77,7 +77,7 @@ def map_email(event, ctx: EventContext) -> Outcome:
         email.prospect_id = prospect.id
         ctx.use_prospect(prospect)
     ctx.refer(email.message_id or provider_id)
-    outbox.emit_keyed(ctx, event.event_type, {
+    outbox.emit_keyed(ctx, EventType(event.event_type), {
         "email": email.to_dict(), "mailbox": {"id": mailbox.id, "kind": mailbox.kind, "address": mailbox.address},
         "prospect": prospect.to_dict() if prospect else None}, f"{event.event_type}:{mailbox.id}:{provider_id}")
     where = f"linked to prospect {prospect.id}" if prospect else "no prospect has these addresses"

@@ -15,8 +15,8 @@ from email.utils import formatdate
 from html import escape
 from urllib.parse import parse_qs, unquote, urlparse
 
-from vani.models import SendStatus
-from vani.services.notifications.base import ChannelError
+from vani.models import Channel, SendStatus
+from vani.services.notifications.base import ChannelError, Sender
 from vani.services.notifications.render import Rendered
 
 
@@ -97,3 +97,12 @@ def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
         raise ChannelError(f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}"[:500]) from None
     accepted = len(recipients) - len(refused)
     return SendStatus.SENT, f"accepted for {accepted} of {len(recipients)} recipient(s) by {settings.host}"
+
+
+class EmailSender(Sender):
+    channel = Channel.EMAIL
+    needs = ("SMTP_URL", "VANI_NOTIFY_EMAIL_TO")
+    by_default = True
+
+    def send(self, rendered: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
+        return send(rendered, cfg)

@@ -7,15 +7,18 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from vani.extensions import db
-from vani.models import Meeting, Notification, NotificationSend, NotificationStatus, Prospect, SendStatus
+from vani.models import (
+    Meeting, Notification, NotificationKind, NotificationSend, NotificationStatus, Prospect, SendStatus,
+)
 from vani.services.dbutil import dialect_insert
-from vani.services.notifications import routing, webhook
+from vani.services.notifications import routing
+from vani.services.notifications.channels import sender
 from vani.services.processing.context import EventContext
 
 log = logging.getLogger(__name__)
 
 
-def notify(ctx: EventContext, kind: str, moment_key: str, meeting: Meeting | None = None,
+def notify(ctx: EventContext, kind: NotificationKind, moment_key: str, meeting: Meeting | None = None,
            prospect: Prospect | None = None, data: dict | None = None) -> None:
     """Record a moment once per ``moment_key``; written with the event's batch."""
     prospect = prospect or (meeting.prospect if meeting else None)
@@ -55,15 +58,19 @@ def plan(notifications: list[tuple[int, str, int]], now: datetime) -> list[int]:
             continue
         if not channels:
             notes.append((notification_id, NotificationStatus.SKIPPED, f"no channel is routed for {kind}"))
+        known = 0
         for channel in channels:
             row = dict(org_id=org_id, notification_id=notification_id, channel=channel, status=SendStatus.PENDING,
                        attempts=0, next_attempt_at=now, detail=None, sent_at=None, created_at=now, updated_at=now)
-            if channel == "webhook":  # subscribers get the domain event itself: nothing to send
-                status, detail = webhook.outcome(kind)
+            # The webhook channel: subscribers get the domain event itself, nothing to send.
+            outcome = sender(channel).planned(kind)
+            if outcome is not None:
+                status, detail = outcome
                 row.update(status=status, next_attempt_at=None, detail=detail,
                            sent_at=now if status == SendStatus.COVERED else None)
+                known += 1
             sends.append(row)
-        if channels == ["webhook"]:
+        if channels and known == len(channels):
             settled.append(notification_id)
     for notification_id, status, reason in notes:
         db.session.execute(Notification.__table__.update().where(Notification.id == notification_id)
@@ -74,7 +81,7 @@ def plan(notifications: list[tuple[int, str, int]], now: datetime) -> list[int]:
     stmt = (dialect_insert(s).on_conflict_do_nothing(index_elements=["notification_id", "channel"])
             .returning(s.c.id, s.c.status))
     created = db.session.execute(stmt, sends).all()
-    if settled:  # only the webhook channel: the notification is as done as it will be
+    if settled:  # only channels settled when planned (webhook): the notification is as done as it will be
         covered = {r["notification_id"] for r in sends if r["status"] == SendStatus.COVERED}
         for status, ids in ((NotificationStatus.SENT, [i for i in settled if i in covered]),
                             (NotificationStatus.SKIPPED, [i for i in settled if i not in covered])):

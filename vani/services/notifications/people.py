@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import Meeting, Membership, Notification, Prospect, Role, SendStatus, User
+from vani.models import Channel, Meeting, Membership, Notification, Prospect, Role, SendStatus, User
 from vani.services.notifications import mail
+from vani.services.notifications.base import Sender
 from vani.services.notifications.render import Rendered
 
 
@@ -44,7 +45,7 @@ def admins(org_id: int) -> list[str]:
 def addressed(channel: str, n: Notification, cfg: Mapping) -> tuple[Mapping, str | None]:
     """``cfg`` with ``VANI_NOTIFY_EMAIL_TO`` set to the channel's people, or the reason there are
     none (the send is then skipped)."""
-    if channel == "owner":
+    if channel == Channel.OWNER:
         found = owner(n)
         recipients, reason = ([found] if found else []), "the notification has no owner"
     else:
@@ -57,3 +58,18 @@ def addressed(channel: str, n: Notification, cfg: Mapping) -> tuple[Mapping, str
 def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     """Email the people ``addressed`` put in ``cfg``."""
     return mail.send(r, cfg)
+
+
+class PeopleSender(Sender):
+    """``owner`` or ``admins``: the install's SMTP server, to the people ``addressed`` finds."""
+    needs = ("SMTP_URL",)
+    to_people = True
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def address(self, notification: Notification, cfg: Mapping) -> tuple[Mapping, str | None]:
+        return addressed(self.channel, notification, cfg)
+
+    def send(self, rendered: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
+        return send(rendered, cfg)

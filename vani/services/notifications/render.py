@@ -7,27 +7,28 @@ from flask import current_app
 
 from vani.extensions import db
 from vani.models import Meeting, Notification, Prospect
+from vani.models import NotificationKind as Kind
 from vani.models.base import as_utc
 
 TITLES = {
-    "payment.received": "Payment received",
-    "meeting.completed": "Meeting completed",
-    "prospect.created": "New prospect",
-    "message.received": "New WhatsApp message",
-    "message.failed": "WhatsApp reply failed",
-    "conversation.handoff": "Handoff: a person is needed",
-    "lead.created": "New lead",
-    "meeting.scheduled": "Meeting booked",
-    "meeting.cancelled": "Meeting cancelled",
-    "meeting.no_show": "No-show",
-    "alert.subscription_disabled": "Webhook subscription disabled",
-    "alert.dead_letters": "Dead letters waiting",
-    "alert.provider_subscription_disabled": "Provider stopped sending webhooks",
-    "alert.provider_quiet": "Provider has gone quiet",
+    Kind.PAYMENT_RECEIVED: "Payment received",
+    Kind.MEETING_COMPLETED: "Meeting completed",
+    Kind.PROSPECT_CREATED: "New prospect",
+    Kind.MESSAGE_RECEIVED: "New WhatsApp message",
+    Kind.MESSAGE_FAILED: "WhatsApp reply failed",
+    Kind.CONVERSATION_HANDOFF: "Handoff: a person is needed",
+    Kind.LEAD_CREATED: "New lead",
+    Kind.MEETING_SCHEDULED: "Meeting booked",
+    Kind.MEETING_CANCELLED: "Meeting cancelled",
+    Kind.MEETING_NO_SHOW: "No-show",
+    Kind.ALERT_SUBSCRIPTION_DISABLED: "Webhook subscription disabled",
+    Kind.ALERT_DEAD_LETTERS: "Dead letters waiting",
+    Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED: "Provider stopped sending webhooks",
+    Kind.ALERT_PROVIDER_QUIET: "Provider has gone quiet",
 }
-ALERT_LINKS = {"alert.subscription_disabled": "/dashboard/subscriptions/{subscription_id}",
-               "alert.dead_letters": "/dashboard/", "alert.provider_subscription_disabled": "/dashboard/calendly",
-               "alert.provider_quiet": "/dashboard/events"}
+ALERT_LINKS = {Kind.ALERT_SUBSCRIPTION_DISABLED: "/dashboard/subscriptions/{subscription_id}",
+               Kind.ALERT_DEAD_LETTERS: "/dashboard/", Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED: "/dashboard/calendly",
+               Kind.ALERT_PROVIDER_QUIET: "/dashboard/events"}
 
 
 @dataclass
@@ -59,17 +60,17 @@ def _amount(meeting: Meeting | None, data: dict) -> str | None:
 
 
 def _alert_summary(kind: str, data: dict) -> str:
-    if kind == "alert.subscription_disabled":
+    if kind == Kind.ALERT_SUBSCRIPTION_DISABLED:
         return (f"Vani stopped sending webhooks to {data.get('url') or 'a subscription'}: "
                 f"{data.get('reason') or 'it kept failing'}. Fix the receiver, then enable it again.")
-    if kind == "alert.dead_letters":
+    if kind == Kind.ALERT_DEAD_LETTERS:
         return (f"{data.get('count', 'Some')} item(s) in the {data.get('lane') or 'work'} lane gave up and wait "
                 f"for a person (retry or discard them).")
     provider = str(data.get("provider") or "a provider").replace("_", ".")
-    if kind == "alert.provider_subscription_disabled":
+    if kind == Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED:
         return (f"{provider.capitalize()} disabled its webhook subscription"
                 f" (found {data.get('found_at') or 'at the last check'}): no events arrive until it is repaired.")
-    if kind == "alert.provider_quiet":
+    if kind == Kind.ALERT_PROVIDER_QUIET:
         return (f"No {provider} event for {data.get('quiet_hours', '?')} h (usually one every "
                 f"{data.get('usual_minutes', '?')} min); the last arrived {data.get('last_at') or 'long ago'}.")
     return f"{TITLES.get(kind, kind)}."
@@ -84,30 +85,30 @@ def render(n: Notification) -> Rendered:
     title = TITLES.get(n.kind, n.kind)
     meeting_title = (meeting.title if meeting else None) or data.get("title") or "a meeting"
     quote = None
-    if n.kind == "payment.received":
+    if n.kind == Kind.PAYMENT_RECEIVED:
         amount = _amount(meeting, data)
         summary = f"{who} paid {amount} for {meeting_title}." if amount else f"{who} paid for {meeting_title}."
-    elif n.kind == "meeting.completed":
+    elif n.kind == Kind.MEETING_COMPLETED:
         summary = f"{meeting_title[:1].upper() + meeting_title[1:]} with {who} has ended."
-    elif n.kind == "prospect.created":
+    elif n.kind == Kind.PROSPECT_CREATED:
         source = (prospect.source if prospect else None) or data.get("source")
         summary = f"{who} is a new prospect" + (f" (via {source})." if source else ".")
-    elif n.kind == "message.received":
+    elif n.kind == Kind.MESSAGE_RECEIVED:
         quote = (data.get("text") or "").strip() or None
         summary = f"{who} wrote on WhatsApp." if quote else f"{who} sent a {data.get('type') or 'message'} on WhatsApp."
-    elif n.kind == "message.failed":
+    elif n.kind == Kind.MESSAGE_FAILED:
         quote = (data.get("text") or "").strip() or None
         summary = f"A reply to {who} could not be sent: {data.get('error') or 'the provider refused it'}."
-    elif n.kind == "lead.created":
+    elif n.kind == Kind.LEAD_CREATED:
         summary = f"{who} filled in {data.get('form') or 'a form'}."
         quote = "\n".join(f"{a.get('question')}: {a.get('answer')}" for a in (data.get("answers") or [])[:8]) or None
-    elif n.kind == "meeting.scheduled":
+    elif n.kind == Kind.MEETING_SCHEDULED:
         summary = f"{who} booked {meeting_title}" + (f" for {_when(meeting.start_at)}." if meeting and meeting.start_at else ".")
-    elif n.kind == "meeting.cancelled":
+    elif n.kind == Kind.MEETING_CANCELLED:
         summary = f"{who} cancelled {meeting_title}" + (f": {data['reason']}" if data.get("reason") else ".")
-    elif n.kind == "meeting.no_show":
+    elif n.kind == Kind.MEETING_NO_SHOW:
         summary = f"{who} did not show up for {meeting_title}."
-    elif n.kind == "conversation.handoff":
+    elif n.kind == Kind.CONVERSATION_HANDOFF:
         reason = data.get("reason")
         summary = f"The WhatsApp bot handed {who} to a person" + (f": {reason}" if reason else ".")
     elif n.kind.startswith("alert."):
@@ -120,9 +121,10 @@ def render(n: Notification) -> Rendered:
         fields.append(("Prospect", f"{prospect.name or '—'}" + (f" ({contact})" if contact else "")))
     if meeting:
         fields.append(("Meeting", " · ".join(x for x in (meeting.title, _when(meeting.start_at)) if x) or "—"))
-    if n.kind == "payment.received" and _amount(meeting, data):
+    if n.kind == Kind.PAYMENT_RECEIVED and _amount(meeting, data):
         fields.append(("Amount", _amount(meeting, data)))
-    if data.get("conversation_id") and n.kind in ("message.received", "message.failed", "conversation.handoff"):
+    if data.get("conversation_id") and n.kind in (Kind.MESSAGE_RECEIVED, Kind.MESSAGE_FAILED,
+                                                  Kind.CONVERSATION_HANDOFF):
         link = dashboard_link(f"/dashboard/messages/{data['conversation_id']}")
     elif n.kind.startswith("alert."):
         link = dashboard_link(ALERT_LINKS.get(n.kind, "/dashboard/notifications").format_map(

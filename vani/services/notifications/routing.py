@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received", "message.failed",
-         "conversation.handoff", "lead.created", "meeting.scheduled", "meeting.cancelled", "meeting.no_show")
-ALERTS = ("alert.subscription_disabled", "alert.dead_letters", "alert.provider_subscription_disabled",
-          "alert.provider_quiet")
-CHANNELS = ("slack", "email", "webhook", "owner", "admins")
-CONFIGURED = ("slack", "email", "webhook")  # what an unset VANI_NOTIFY_ROUTES sends to, when configured
-PEOPLE = ("owner", "admins")  # email channels whose recipients come from the notification and the members
+from vani.models import Channel, NotificationKind
+from vani.services.notifications.channels import CHANNELS, CONFIGURED, PEOPLE, missing_setting
+
+__all__ = ["ALERTS", "CHANNELS", "CONFIGURED", "KINDS", "PEOPLE", "RouteError", "channels_for", "missing_setting",
+           "parse_routes", "settings_for"]
+
+KINDS = tuple(k for k in NotificationKind if not k.is_alert)
+ALERTS = tuple(k for k in NotificationKind if k.is_alert)
 
 
 class RouteError(ValueError):
@@ -65,26 +66,12 @@ def settings_for(org_id: int) -> dict:
     return settings
 
 
-def missing_setting(channel: str, cfg: Mapping) -> str | None:
-    """Why ``channel`` cannot send with this configuration, or None when it can."""
-    if channel == "slack" and not cfg.get("SLACK_WEBHOOK_URL"):
-        return "SLACK_WEBHOOK_URL is not set"
-    if channel in PEOPLE and not cfg.get("SMTP_URL"):
-        return "SMTP_URL is not set"
-    if channel == "email":
-        if not cfg.get("SMTP_URL"):
-            return "SMTP_URL is not set"
-        if not cfg.get("VANI_NOTIFY_EMAIL_TO"):
-            return "VANI_NOTIFY_EMAIL_TO is not set"
-    return None
-
-
 def channels_for(kind: str, cfg: Mapping) -> list[str]:
     """The channels a notification of ``kind`` goes to (raises RouteError on bad routes). An
     alert no route names (``*`` does not count) goes to the admins."""
     routes = parse_routes(cfg.get("VANI_NOTIFY_ROUTES"))
     if kind.startswith("alert."):
-        return (routes or {}).get(kind, (routes or {}).get("alert.*", ["admins"]))
+        return (routes or {}).get(kind, (routes or {}).get("alert.*", [Channel.ADMINS]))
     if routes is None:
         return [c for c in CONFIGURED if missing_setting(c, cfg) is None]
     return routes.get(kind, routes.get("*", []))

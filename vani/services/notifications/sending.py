@@ -18,14 +18,13 @@ from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
 from vani.services import live
-from vani.services.notifications import mail, people, routing, slack, webhook
+from vani.services.notifications import routing
 from vani.services.notifications.base import ChannelError
+from vani.services.notifications.channels import SENDERS, sender
 from vani.services.notifications.render import render
 
 log = logging.getLogger(__name__)
 
-SENDERS = {"slack": slack.send, "email": mail.send, "webhook": webhook.send, "owner": people.send,
-           "admins": people.send}
 WAITS = (30, 120, 600, 1800, 3600)  # seconds, then every 3 h until VANI_NOTIFY_MAX_ATTEMPTS
 
 
@@ -65,7 +64,7 @@ def _send(channel: str, notification: Notification, cfg: Mapping) -> tuple[SendS
     """Call the channel: (status, detail, error)."""
     rendered = render(notification)
     try:
-        status, detail = SENDERS[channel](rendered, cfg)
+        status, detail = SENDERS[channel].send(rendered, cfg)
         return SendStatus(status), detail, None
     except ChannelError as exc:
         return SendStatus.FAILED, None, str(exc)
@@ -81,10 +80,11 @@ def send_one(claim: work.Claim, send_id: int) -> None:
         return
     cfg = routing.settings_for(row.org_id)
     notification = db.session.get(Notification, row.notification_id)
-    missing = routing.missing_setting(row.channel, cfg)
-    if not missing and row.channel in routing.PEOPLE:
-        cfg, missing = people.addressed(row.channel, notification, cfg)
-    if row.channel not in SENDERS or missing:
+    channel = sender(row.channel)
+    missing = channel.missing_setting(cfg) if channel else None
+    if not missing and channel:
+        cfg, missing = channel.address(notification, cfg)
+    if channel is None or missing:
         detail = missing or f"unknown channel {row.channel!r}"
         claim.write([(send_id, SendStatus.SKIPPED, {"detail": detail, "last_error": None, "next_attempt_at": None})])
         metrics.notification_sent(row.channel, SendStatus.SKIPPED)

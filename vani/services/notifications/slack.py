@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vani.models import SendStatus
 from vani import egress
-from vani.services.notifications.base import ChannelError
+from vani.models import Channel, NotificationKind, SendStatus
+from vani.services.notifications.base import ChannelError, Sender
 from vani.services.notifications.render import Rendered
 
-EMOJI = {"payment.received": ":moneybag:", "meeting.completed": ":white_check_mark:",
-         "prospect.created": ":wave:", "message.received": ":speech_balloon:"}
+EMOJI = {NotificationKind.PAYMENT_RECEIVED: ":moneybag:", NotificationKind.MEETING_COMPLETED: ":white_check_mark:",
+         NotificationKind.PROSPECT_CREATED: ":wave:", NotificationKind.MESSAGE_RECEIVED: ":speech_balloon:"}
 
 def escape(text: str) -> str:
     """Slack mrkdwn control characters."""
@@ -48,3 +48,12 @@ def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     if not reply.ok:
         raise ChannelError(f"Slack answered {reply.status_code}" + (f" ({reply.error})" if reply.error else ""))
     return SendStatus.SENT, f"Slack answered {reply.status_code}"
+
+
+class SlackSender(Sender):
+    channel = Channel.SLACK
+    needs = ("SLACK_WEBHOOK_URL",)
+    by_default = True
+
+    def send(self, rendered: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
+        return send(rendered, cfg)

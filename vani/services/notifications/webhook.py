@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vani.models import SendStatus
+from vani.models import Channel, NotificationKind, SendStatus
+from vani.services.notifications.base import Sender
 from vani.services.notifications.render import Rendered
 
-CATALOGUE_KINDS = ("payment.received", "meeting.completed", "prospect.created", "message.received",
-                   "conversation.handoff", "lead.created", "meeting.scheduled", "meeting.cancelled", "meeting.no_show")
+CATALOGUE_KINDS = (NotificationKind.PAYMENT_RECEIVED, NotificationKind.MEETING_COMPLETED,
+                   NotificationKind.PROSPECT_CREATED, NotificationKind.MESSAGE_RECEIVED,
+                   NotificationKind.CONVERSATION_HANDOFF, NotificationKind.LEAD_CREATED,
+                   NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_CANCELLED,
+                   NotificationKind.MEETING_NO_SHOW)
 
 
 def outcome(kind: str) -> tuple[SendStatus, str]:
@@ -29,3 +33,14 @@ def outcome(kind: str) -> tuple[SendStatus, str]:
 
 def send(r: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
     return outcome(r.kind)
+
+
+class WebhookSender(Sender):
+    channel = Channel.WEBHOOK
+    by_default = True
+
+    def planned(self, kind: str) -> tuple[SendStatus, str]:
+        return outcome(kind)
+
+    def send(self, rendered: Rendered, cfg: Mapping) -> tuple[SendStatus, str]:
+        return send(rendered, cfg)

@@ -11,14 +11,14 @@ from vani import tenancy, work
 from vani.errors import Conflict, InvalidField
 from vani.extensions import db
 from vani.providers.safejson import clean
-from vani.models import DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription
+from vani.models import DeliveryStatus, EventType, OutboundEvent, WebhookDelivery, WebhookSubscription
 from vani.models.base import isoformat, utcnow
 from vani.services import outbox
 from vani.services.dbutil import dialect_insert
 from vani.services.webhooks import limits, shaping
 from vani.services.webhooks.subscriptions import get_subscription, validate_event_type
 
-TEST_EVENT = "webhook.test"
+TEST_EVENT = EventType.WEBHOOK_TEST
 
 
 def wants(sub: WebhookSubscription, event: dict) -> bool:

@@ -17,7 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from vani.extensions import db
-from vani.models import Conversation, Message, MessageStatus, NotificationStatus, Prospect
+from vani.models import (
+    Conversation, EventType, Message, MessageStatus, NotificationKind, NotificationStatus, Prospect,
+)
 from vani.models.base import as_utc
 from vani.services import live, outbox
 from vani.services.conversations import StatusStep, apply_step, event_data
@@ -49,13 +51,13 @@ def _prospect(conv: Conversation) -> Prospect | None:
     return db.session.get(Prospect, conv.prospect_id) if conv.prospect_id else None
 
 
-def _emit(conv: Conversation, msg: Message, type_: str, key: str, now: datetime, **extra) -> None:
-    emitted = outbox.write([dict(org_id=conv.org_id, type=type_, emit_key=key[:255],
+def _emit(conv: Conversation, msg: Message, type_: EventType, key: str, now: datetime, **extra) -> None:
+    emitted = outbox.write([dict(org_id=conv.org_id, type=outbox.catalogued(type_), emit_key=key[:255],
                                  data=event_data(msg, conv, _prospect(conv), **extra))], now)
     _pending().deliveries += fanout.fan_out(emitted, now)
 
 
-def notify(conv: Conversation, kind: str, key: str, now: datetime, data: dict) -> None:
+def notify(conv: Conversation, kind: NotificationKind, key: str, now: datetime, data: dict) -> None:
     """Raise a notification (once per ``key``) outside an inbound event."""
     _pending().sends += moments.write([dict(
         org_id=conv.org_id, kind=kind, moment_key=key[:255], status=NotificationStatus.PENDING, meeting_id=None,
@@ -106,9 +108,9 @@ def sent(conv: Conversation, msg: Message, provider_message_id: str | None, now:
         attach(msg, provider_message_id)
     apply_step(msg, StatusStep(MessageStatus.SENT, now))
     db.session.flush()
-    _emit(conv, msg, "message.sent", f"message.sent:{msg.id}", now)
+    _emit(conv, msg, EventType.MESSAGE_SENT, f"{EventType.MESSAGE_SENT}:{msg.id}", now)
     if msg.status != before and msg.status != MessageStatus.SENT:  # an early webhook already took it further
-        _emit(conv, msg, "message.status_updated", f"message.status_updated:{msg.id}:{msg.status}", now,
+        _emit(conv, msg, EventType.MESSAGE_STATUS_UPDATED, f"message.status_updated:{msg.id}:{msg.status}", now,
               previous_status=before)
 
 
@@ -119,9 +121,9 @@ def failed(conv: Conversation, msg: Message, code: str | None, detail: str, now:
     apply_step(msg, StatusStep(MessageStatus.FAILED, now, code, detail[:2000]))
     msg.error_code, msg.error_detail = (code or msg.error_code), detail[:2000]
     db.session.flush()
-    _emit(conv, msg, "message.status_updated", f"message.status_updated:{msg.id}:{msg.status}:{round_}", now,
+    _emit(conv, msg, EventType.MESSAGE_STATUS_UPDATED, f"message.status_updated:{msg.id}:{msg.status}:{round_}", now,
           previous_status=before)
-    notify(conv, "message.failed", f"message.failed:{msg.id}:{round_}", now, {
+    notify(conv, NotificationKind.MESSAGE_FAILED, f"{NotificationKind.MESSAGE_FAILED}:{msg.id}:{round_}", now, {
         "text": (msg.text or "")[:1000], "error_code": code, "error": detail[:500], "phone": conv.phone,
         "contact_name": conv.contact_name, "provider": conv.provider, "conversation_id": conv.id,
         "message_id": msg.id})
