@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
+from tests.clients import csrf_token_from, fresh_client
+from tests.settings import SECRETS
 from vani import create_app
 from vani.extensions import db as _db
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "providers"
-
-SECRETS = {
-    "CALENDLY_WEBHOOK_SIGNING_KEY": "calendly-test-signing-key",
-    "CAL_COM_WEBHOOK_SECRET": "cal-com-test-secret",
-    "KAPSO_WEBHOOK_SECRET": "kapso-test-secret",
-    "TWILIO_AUTH_TOKEN": "twilio-test-auth-token",
-}
 
 
 def database_url(tmp_path_factory) -> str:
@@ -105,6 +98,25 @@ def db(app):
 
 
 @pytest.fixture
+def fresh_database_url(_app, tmp_path: Path):
+    """An empty database of the same kind as the test database."""
+    url = make_url(_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"vani_migr_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def run_worker(app, redis_client):
     """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
     from rq import SimpleWorker
@@ -161,22 +173,6 @@ def api(client, api_token):
     return Api()
 
 
-def free_tcp_port() -> int:
-    """A loopback port nothing listens on (right now)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def shared_fixture_dir(provider: str) -> Path:
-    path = SHARED_FIXTURES / provider
-    if not path.is_dir():
-        pytest.skip(f"shared provider fixtures not present at {path}")
-    return path
-
-
 # --- dashboard -------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -197,30 +193,6 @@ def make_user(app):
         return user
 
     return make
-
-
-def csrf_token_from(client, path: str = "/dashboard/login") -> str:
-    """The CSRF token of the client's session, read from a rendered form."""
-    import re
-
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no CSRF token in {path}"
-    return match.group(1)
-
-
-def fresh_client(app):
-    """A test client whose every request gets its own app context (so ``g``, where Flask-Login
-    keeps the signed-in user, never carries over between requests as it would under the
-    ``app`` fixture's long-lived context)."""
-    from flask.testing import FlaskClient
-
-    class FreshContextClient(FlaskClient):
-        def open(self, *args, **kwargs):
-            with self.application.app_context():
-                return super().open(*args, **kwargs)
-
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

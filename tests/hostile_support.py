@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from tests.booking_support import cal_booking, calendly, calendly_no_show
-from tests.conftest import SECRETS
+from tests.settings import SECRETS
 from tests.whatsapp_signing import LOCAL_TWILIO_URL, TWILIO_PATH, twilio_signature  # noqa: F401 (re-exported)
 
 GMAIL_TOKEN = "gmail-hostile-token"

@@ -6,7 +6,7 @@ import hmac
 import json
 import time
 
-from tests.conftest import SECRETS
+from tests.settings import SECRETS
 
 
 def calendly_headers(body: bytes, secret: str | None = None, t: int | None = None) -> dict:

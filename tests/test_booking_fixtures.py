@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import booking_support as bs
-from tests.conftest import SHARED_FIXTURES, shared_fixture_dir
+from tests.paths import SHARED_FIXTURES, shared_fixture_dir
 from tests.signing import post_cal_com, post_calendly
 from vani.extensions import db
 from vani.models import Meeting, Notification, OutboundEvent, ProspectNote, WebhookEvent

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 from werkzeug import Response
 
-from tests.conftest import ROOT
+from tests.paths import ROOT
 from tests.signing import calendly_headers
 from vani import crypto, tenancy
 from vani.extensions import db

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.settings import production_env
 from vani.commands.config_check import check
 from vani.models import ProviderCredential
 from vani.providers.registry import all_providers
@@ -105,19 +106,6 @@ def test_missing_secret_says_what_to_do(production):
 
 
 # -- at start-up -----------------------------------------------------------------------------
-def production_env(monkeypatch, **settings):
-    from cryptography.fernet import Fernet
-
-    monkeypatch.delenv("FLASK_DEBUG", raising=False)
-    base = {"VANI_ENV": "production", "SECRET_KEY": "s" * 48, "VANI_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": "postgresql://vani@db.invalid/vani", "VANI_ALLOW_PRIVATE_TARGETS": "0"}
-    for key, value in {**base, **settings}.items():
-        if value is None:
-            monkeypatch.delenv(key, raising=False)
-        else:
-            monkeypatch.setenv(key, value)
-
-
 def test_production_starts_only_when_safe(monkeypatch):
     from vani import create_app
     from vani.safety import UnsafeConfig

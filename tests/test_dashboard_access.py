@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token_from, fresh_client
+from tests.clients import csrf_token_from, fresh_client
 from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
 
 

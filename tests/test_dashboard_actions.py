@@ -213,7 +213,7 @@ def test_retry_failed_notification(login):
 # --- users -----------------------------------------------------------------------------------
 
 def test_admin_manages_users(app, login, make_user):
-    from tests.conftest import csrf_token_from, fresh_client
+    from tests.clients import csrf_token_from, fresh_client
     from vani.models import User
 
     admin = login("admin")

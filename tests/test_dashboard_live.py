@@ -4,25 +4,10 @@ from __future__ import annotations
 import time
 import uuid
 
+from tests.clients import open_stream, read_until
 from tests.dashboard_seed import add_event, dead_redis, seed_outbound
 from vani import tenancy
 from vani.services import live
-
-
-def read_until(chunks, needle: str, limit: int = 50) -> str:
-    seen = ""
-    for _ in range(limit):
-        seen += next(chunks).decode()
-        if needle in seen:
-            return seen
-    raise AssertionError(f"{needle!r} not in {seen!r}")
-
-
-def open_stream(client):
-    r = client.get("/dashboard/stream", buffered=False)
-    assert r.status_code == 200
-    assert r.mimetype == "text/event-stream"
-    return r, iter(r.response)
 
 
 def test_stream_relays_published_messages(login, redis_client):

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.conftest import csrf_token_from, fresh_client
+from tests.clients import csrf_token_from, fresh_client
 from tests.dashboard_seed import dead_redis
 from vani.extensions import db
 from vani.models import LoginThrottle

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token_from, fresh_client
+from tests.clients import csrf_token_from, fresh_client
 from tests.dashboard_seed import add_event, seed_all
 from vani.extensions import db
 

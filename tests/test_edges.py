@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
+from tests.network import dead_redis
 from vani.security import CSP
-
-
-def dead_redis():
-    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
-                       retry=Retry(NoBackoff(), 0))
 
 
 def test_readyz_says_what_is_down_but_why_only_to_an_admin_token(app, client, api_token):

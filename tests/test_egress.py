@@ -240,7 +240,7 @@ def test_allow_list_entries_and_check_config(production):
 
 
 def test_production_starts_with_an_allow_list(monkeypatch):
-    from tests.test_check_config import production_env
+    from tests.settings import production_env
     from vani import create_app
 
     production_env(monkeypatch, VANI_PRIVATE_TARGETS_ALLOWED="10.20.0.0/16,crm.office.lan")

@@ -2,31 +2,17 @@
 shown on the timeline by thread, told to subscribers; the mailbox page and its actions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import func, select, text
 
 from tests.dashboard_seed import seed_mailbox
-from tests.work_support import drain
+from tests.factories import mail
+from tests.work_support import process_events
 from vani.models import Email, Mailbox, OutboundEvent, Prospect, WebhookEvent
-from vani.services.mail.store import EmailIn, store
+from vani.services.mail.store import store
 
 
 def count(db, model, *where) -> int:
     return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
-
-
-def mail(n: int, direction: str = "inbound", sender: str = "ana@client.test", to=("sales@example.com",),
-         thread: str | None = "<t1@client.test>", subject: str = "Pricing for a team of 12") -> EmailIn:
-    return EmailIn(provider_message_id=f"INBOX/7/{n}", direction=direction, message_id=f"<m{n}@client.test>",
-                   thread_id=thread, from_address=sender, from_name="Ana Lima", to=list(to), subject=subject,
-                   snippet=f"message {n}", date=datetime(2026, 11, 29, 10, n, tzinfo=timezone.utc), folder="INBOX")
-
-
-def process() -> None:
-    from vani.services.processing.events import EVENTS
-
-    drain(EVENTS)
 
 
 def test_mail_becomes_events_emails_and_outbound_events(app, db):
@@ -38,7 +24,7 @@ def test_mail_becomes_events_emails_and_outbound_events(app, db):
     reply = mail(3, "outbound", sender="sales@example.com", to=("ana@client.test",))
     assert store(mailbox, [reply]) == 1
     db.session.commit()
-    process()
+    process_events()
     events = db.session.execute(select(WebhookEvent).order_by(WebhookEvent.id)).scalars().all()
     assert [(e.provider, e.event_type, e.status) for e in events] == [
         ("imap", "email.received", "processed"), ("imap", "email.received", "processed"), ("imap", "email.sent", "processed")]
@@ -62,14 +48,14 @@ def test_unknown_senders_create_no_prospect_unless_asked(app, db):
     mailbox = seed_mailbox()
     store(mailbox, [mail(1, sender="news@letters.test")])
     db.session.commit()
-    process()
+    process_events()
     assert count(db, Prospect) == 0 and db.session.execute(select(Email.prospect_id)).scalar_one() is None
     event = db.session.execute(select(WebhookEvent)).scalar_one()
     assert event.outcome == "stored; no prospect has these addresses"
     app.config["VANI_EMAIL_CREATES_PROSPECTS"] = True
     store(mailbox, [mail(2, sender="lead@newco.test")])
     db.session.commit()
-    process()
+    process_events()
     (prospect,) = db.session.execute(select(Prospect)).scalars().all()
     assert (prospect.email, prospect.name) == ("lead@newco.test", "Ana Lima")
 
@@ -81,7 +67,7 @@ def test_the_timeline_groups_mail_by_thread(app, db, login):
     db.session.commit()
     store(mailbox, [mail(1), mail(2), mail(3, thread="<other@client.test>", subject="Invoice")])
     db.session.commit()
-    process()
+    process_events()
     page = login("viewer").get(f"/dashboard/prospects/{prospect.id}").get_data(as_text=True)
     assert page.count('class="thread"') == 2
     assert "Pricing for a team of 12</strong>" in page and "2 messages" in page and "Invoice</strong>" in page

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import shared_fixture_dir
+from tests.paths import shared_fixture_dir
 from vani.models import RejectedCall, WebhookEvent
 from vani.providers.base import BadPayload
 from vani.providers.gmail import IGNORED_REASON, decode_data

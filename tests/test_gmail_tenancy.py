@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.google_oidc import AUDIENCE, CERTIFICATE, KID, SERVICE_ACCOUNT, claims, sign
 from tests.gmail_support import ADDRESS, add_mailbox, fake_google, mailbox_now, push
-from tests.test_gmail_oidc import AUDIENCE, CERTIFICATE, KID, SERVICE_ACCOUNT, claims, sign
 from tests.work_support import drain
 from vani import tenancy
 from vani.extensions import db

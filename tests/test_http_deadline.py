@@ -103,7 +103,7 @@ def test_a_delivery_to_a_trickling_receiver_fails_within_its_timeout(app, trickl
 
 
 def test_sender_reports_refused_and_unreachable_targets_without_raising():
-    from tests.conftest import free_tcp_port
+    from tests.network import free_tcp_port
 
     closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
     result = sender.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=True))

@@ -66,7 +66,7 @@ def test_every_provider_accepts_its_previous_secret_during_a_rotation(app, clien
 def test_the_access_log_leaves_out_query_strings():
     import runpy
 
-    from tests.conftest import ROOT
+    from tests.paths import ROOT
 
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert "%(r)s" not in conf["access_log_format"] and "%(U)s" in conf["access_log_format"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests import booking_support as bs
 from tests.booking_support import cal_booking, calendly
-from tests.conftest import SECRETS
+from tests.settings import SECRETS
 from tests.signing import cal_com_headers, calendly_headers
 from vani.models import RejectedCall, WebhookEvent
 

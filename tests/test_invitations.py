@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token_from, fresh_client
+from tests.clients import csrf_token_from, fresh_client
 from vani import tenancy
 from vani.extensions import db
 from vani.models import Invitation, InvitationStatus, Membership, User

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import func, select
 
-from tests.conftest import shared_fixture_dir
+from tests.paths import shared_fixture_dir
 from tests.whatsapp_signing import kapso_headers, post_kapso
 from vani.models.base import as_utc
 from vani.models import Conversation, Message, OutboundEvent, Prospect, RejectedCall, WebhookEvent

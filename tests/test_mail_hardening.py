@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.dashboard_seed import seed_mailbox
-from tests.test_email_mapping import mail, process
+from tests.factories import mail
+from tests.work_support import process_events
 from vani.errors import InvalidField
 from vani.models import Email, Mailbox, Prospect
 from vani.services.mail import imap_client, imap_sync, mailboxes
@@ -80,7 +81,7 @@ def test_removing_a_mailbox_keeps_its_mail_on_the_timeline(app, db, login):
     db.session.commit()
     store(box, [mail(1)])
     db.session.commit()
-    process()
+    process_events()
     mailboxes.remove(box.id)
     assert db.session.execute(select(func.count()).select_from(Mailbox)).scalar_one() == 0
     assert db.session.execute(select(func.count()).select_from(Email)).scalar_one() == 1

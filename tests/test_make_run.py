@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.fakes.calendly import FakeCalendly
 from tests.signing import calendly_headers
-from tests.test_registration_calendly import FakeCalendly
 from vani.devserver.banner import READY
 from vani.devserver.redis_choice import free_port
 

@@ -1,22 +1,16 @@
 """The migrations build exactly the schema the models describe, with a single head."""
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
-from tests.conftest import ROOT
+from tests.paths import MIGRATIONS
 from vani import create_app, tenancy
 from vani.extensions import db
-
-MIGRATIONS = ROOT / "migrations"
 
 
 def test_single_head():
@@ -28,25 +22,6 @@ def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig(str(MIGRATIONS / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
-
-
-@pytest.fixture
-def fresh_database_url(_app, tmp_path: Path):
-    """An empty database of the same kind as the test database."""
-    url = make_url(_app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() != "postgresql":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    name = f"vani_migr_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrade_matches_models_and_downgrades(fresh_database_url, redis_client):

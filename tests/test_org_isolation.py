@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from tests.conftest import fresh_client
+from tests.clients import fresh_client
 from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
 from vani import tenancy
 from vani.extensions import db

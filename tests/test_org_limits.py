@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from tests.test_edges import dead_redis
+from tests.network import dead_redis
 from vani import tenancy
 from vani.extensions import db
 from vani.models import OutboundEvent, Scope, WebhookEvent, WebhookSubscription

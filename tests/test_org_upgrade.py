@@ -9,8 +9,8 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from tests.booking_support import calendly
+from tests.paths import MIGRATIONS
 from tests.signing import calendly_headers
-from tests.test_migrations import MIGRATIONS, fresh_database_url  # noqa: F401  (fixture)
 from tests.work_support import drain
 from vani import create_app, tenancy
 from vani.crypto import Encrypted
@@ -103,7 +103,7 @@ def test_an_install_before_organisations_keeps_working(fresh_database_url, redis
             assert db.session.execute(select(WebhookDelivery)).scalars().first() is not None
 
         # The old admin signs in to the same dashboard.
-        from tests.conftest import csrf_token_from, fresh_client
+        from tests.clients import csrf_token_from, fresh_client
 
         browser = fresh_client(app)
         r = browser.post("/dashboard/login", data={"email": "owner@old.test", "password": "password-123",

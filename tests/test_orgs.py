@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from tests.booking_support import calendly
-from tests.conftest import SECRETS
 from tests.outbound_support import subscribe
+from tests.settings import SECRETS
 from tests.signing import calendly_headers, dumps
 from vani import tenancy
 from vani.extensions import db
@@ -140,7 +140,7 @@ def test_live_updates_go_to_the_organisations_channel(client, run_worker, beta, 
 
 
 def test_the_stream_of_a_member_relays_only_their_organisation(login, beta, redis_client):
-    from tests.test_dashboard_live import open_stream, read_until
+    from tests.clients import open_stream, read_until
 
     client = login("viewer")
     response, chunks = open_stream(client)
@@ -196,7 +196,7 @@ def test_only_superusers_create_organisations(app, login, make_user):
 
 
 def test_an_account_in_no_organisation_is_told_so(app, make_user):
-    from tests.conftest import csrf_token_from, fresh_client
+    from tests.clients import csrf_token_from, fresh_client
 
     user = make_user("viewer", email="loner@example.com")
     db.session.execute(Membership.__table__.delete().where(Membership.user_id == user.id))

@@ -2,31 +2,11 @@
 a subscriber receives ``meeting.scheduled`` with a valid Standard Webhooks signature."""
 from __future__ import annotations
 
+from tests.factories import BOOKING, INVITEE
 from tests.outbound_support import subscribe, verify
 from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import WebhookDelivery
-
-INVITEE = "https://api.calendly.com/scheduled_events/EV-77/invitees/INV-77"
-BOOKING = {
-    "event": "invitee.created",
-    "created_at": "2026-02-10T08:00:00.000000Z",
-    "created_by": "https://api.calendly.com/users/U-1",
-    "payload": {
-        "uri": INVITEE, "email": "Ada.Lovelace@Example.test", "name": "Ada Lovelace",
-        "created_at": "2026-02-10T08:00:00.000000Z", "updated_at": "2026-02-10T08:00:00.000000Z",
-        "event": "https://api.calendly.com/scheduled_events/EV-77", "status": "active",
-        "timezone": "Europe/London", "text_reminder_number": None, "old_invitee": None, "new_invitee": None,
-        "rescheduled": False, "payment": None, "no_show": None, "questions_and_answers": [], "tracking": {},
-        "scheduled_event": {
-            "uri": "https://api.calendly.com/scheduled_events/EV-77", "name": "Discovery call",
-            "start_time": "2026-02-12T14:00:00.000000Z", "end_time": "2026-02-12T14:30:00.000000Z",
-            "status": "active", "event_type": "https://api.calendly.com/event_types/ET-1",
-            "location": {"type": "google_conference", "join_url": "https://meet.example/abc", "status": "pushed"},
-        },
-    },
-}
-
 
 def test_calendly_booking_reaches_the_subscriber_signed(app, client, run_worker, httpserver):
     httpserver.expect_request("/meetings").respond_with_data("ok")

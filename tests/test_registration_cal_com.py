@@ -7,7 +7,7 @@ import re
 import pytest
 from werkzeug import Response
 
-from tests.test_registration_calendly import run
+from tests.clients import run
 from vani.extensions import db
 from vani.models import ProviderCredential
 

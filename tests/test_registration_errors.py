@@ -6,7 +6,7 @@ import json
 import pytest
 from werkzeug import Response
 
-from tests.test_registration_calendly import run
+from tests.clients import run
 from vani.services.registration.calendly import CalendlyRegistrar
 from vani.services.registration.http import ApiClient, ApiError
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_registration_calendly import FakeCalendly, run
+from tests.clients import run
+from tests.fakes.calendly import FakeCalendly
 from vani.services.registration.base import Remote, check_target, is_ours
 from vani.services.tunnel import host_kind
 

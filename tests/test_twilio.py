@@ -9,7 +9,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import shared_fixture_dir
+from tests.paths import shared_fixture_dir
 from tests.whatsapp_signing import LOCAL_TWILIO_URL, post_twilio, twilio_signature
 from vani.models import Conversation, Message, RejectedCall, WebhookEvent
 

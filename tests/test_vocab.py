@@ -74,8 +74,8 @@ def test_the_outbox_takes_only_catalogue_types(app):
 def test_emitted_events_match_their_published_schemas(app, client, run_worker):
     """What a booking emits (prospect.created, meeting.scheduled) is valid against the payload
     schemas the document publishes."""
+    from tests.factories import BOOKING
     from tests.signing import post_calendly
-    from tests.test_outbound_e2e import BOOKING
     from vani.api.openapi.events import ENVELOPES
     from vani.extensions import db
     from vani.models import EventType, OutboundEvent

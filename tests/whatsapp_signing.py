@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import SECRETS
+from tests.settings import SECRETS
 
 TWILIO_PATH = "/api/webhooks/twilio"
 LOCAL_TWILIO_URL = "http://vani.test" + TWILIO_PATH  # what the test client calls (SERVER_NAME)

@@ -30,3 +30,10 @@ def woken(lane_name: str, now: datetime | None = None) -> bool:
     from vani.work import sweep
 
     return next(s for s in sweep.run(now) if s.lane == lane_name).woken
+
+
+def process_events() -> None:
+    """Run the events lane until it is empty: every stored event mapped."""
+    from vani.services.processing.events import EVENTS
+
+    drain(EVENTS)

@@ -1,0 +1,1 @@
+"""Fakes of the outside services Vani calls, served on loopback or signed with test keys."""

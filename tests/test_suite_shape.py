@@ -1,0 +1,63 @@
+"""The suite's shape: no module under tests/ imports a test module or conftest; shared helpers
+live in plain modules (paths, settings, clients, network, factories, fakes) that anything may import."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+
+
+def forbidden(module: str) -> bool:
+    """A test module (``tests.test_x``, ``tests.work.test_y``) or a conftest."""
+    parts = module.split(".")
+    return parts[0] == "tests" and any(p.startswith("test_") or p == "conftest" for p in parts[1:])
+
+
+def imported_modules(node: ast.AST, package: str) -> list[str]:
+    """The dotted names an import statement loads (``from tests import test_x`` loads ``tests.test_x``)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = package.split(".")[:len(package.split(".")) - node.level + 1]
+            module = ".".join(base + ([node.module] if node.module else []))
+        else:
+            module = node.module or ""
+        return [module] + [f"{module}.{alias.name}" for alias in node.names]
+    return []
+
+
+def offending_imports(root: Path = TESTS) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root.parent)
+        if "fixtures" in relative.parts:
+            continue
+        package = ".".join(relative.parent.parts)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            bad = [m for m in imported_modules(node, package) if forbidden(m)]
+            if bad:
+                found.append(f"{relative}:{node.lineno} imports {bad[0]}")
+    return found
+
+
+def test_no_module_imports_a_test_module_or_conftest():
+    found = offending_imports()
+    assert not found, ("move the shared helper into a plain module (tests/paths.py, settings.py, clients.py, "
+                       "network.py, factories.py or tests/fakes/) and import it from there:\n  " + "\n  ".join(found))
+
+
+def test_the_check_sees_every_form_of_import(tmp_path):
+    package = tmp_path / "tests"
+    (package / "work").mkdir(parents=True)
+    (package / "helpers.py").write_text("from tests.paths import ROOT\nimport tests.factories\n")
+    (package / "work" / "test_a.py").write_text(
+        "import os\n\n\ndef test_x():\n    from tests.test_email_mapping import mail\n")
+    (package / "test_b.py").write_text("from tests import conftest\nimport tests.work.test_a\nfrom . import test_c\n")
+    assert offending_imports(package) == [
+        "tests/test_b.py:1 imports tests.conftest",
+        "tests/test_b.py:2 imports tests.work.test_a",
+        "tests/test_b.py:3 imports tests.test_c",
+        "tests/work/test_a.py:5 imports tests.test_email_mapping",
+    ]
