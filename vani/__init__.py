@@ -14,6 +14,8 @@ def create_app(config=None) -> Flask:
     from vani import blueprints, cli, errors, proxy, safety, security, tenancy, tracing, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
+    from vani.services import live
+    from vani.work import effects
 
     if config is None or isinstance(config, dict):
         overrides = config or {}
@@ -41,6 +43,7 @@ def create_app(config=None) -> Flask:
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
     work.install(app, LANES)
+    effects.install(app, live.add_to)
     errors.init_app(app)
     proxy.init_app(app)
     security.init_app(app)

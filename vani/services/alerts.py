@@ -15,7 +15,7 @@ from vani.models import Notification, NotificationStatus, ProviderConnection, Su
 from vani.models import NotificationKind, WebhookSubscription
 from vani.models.base import as_utc, isoformat, utcnow
 from vani.models.masking import mask_url
-from vani.services.notifications import moments, sending
+from vani.services.notifications import moments
 from vani.work.lane import installed
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,6 @@ def check(now: datetime | None = None) -> dict[str, int]:
     counts = {}
     for name, find in CHECKS.items():
         counts[name] = raise_new(find(now), now)
-    db.session.commit()
-    if any(counts.values()):
-        sending.wake()
+    db.session.commit()  # the sends of what it raised are woken by the commit
     log.info("alerts: %s", counts)
     return counts

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from vani import tenancy
+from vani import tenancy, work
 from vani.extensions import db
 from vani.models import (
     Conversation, ConversationStatus, EventType, Message, MessageDirection, MessageStatus, NotificationKind,
@@ -29,6 +29,7 @@ from vani.services.notifications import moments
 from vani.services.phones import normalize_phone
 from vani.services.processing.context import EventContext
 from vani.services.whatsapp import autoreply
+from vani.work import effects
 
 INBOUND, OUTBOUND = MessageDirection.INBOUND, MessageDirection.OUTBOUND
 
@@ -234,8 +235,8 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
                 "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
                 "conversation_id": conv.id, "message_id": msg.id})
         if autoreply.answer(conv, msg, ctx.received_at) is not None:
-            ctx.wakes.add("message_sends")
-    ctx.topics.append(f"conversation:{conv.id}")
+            effects.wake(work.get("message_sends"))
+    effects.publish(ctx.org_id, f"conversation:{conv.id}")
     if changed:
         outbox.emit_keyed(ctx, EventType.MESSAGE_STATUS_UPDATED,
                           event_data(msg, conv, prospect, previous_status=before),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
-from vani import tracing
+from vani import tracing, work
 from vani.extensions import db
 from vani.models import EventStatus
 from vani.models.base import utcnow
@@ -21,7 +21,6 @@ from vani.providers.base import BadPayload, Incoming, Provider, RequestData, Sig
 from vani.providers.safejson import clean_text
 from vani.services import live
 from vani.services.group_commit import committer
-from vani.services.processing.events import wake
 from vani.services.secrets import secrets_for
 
 log = logging.getLogger(__name__)
@@ -135,8 +134,9 @@ def event_rows(provider: Provider, items: list[Incoming], verified: bool, header
 
 
 def hand_over(event_ids: list[int]) -> bool:
-    """Wake the event workers for freshly stored events (False: Redis is down; the sweep will)."""
-    return wake()
+    """Wake the event workers for freshly stored events (False: Redis is down; the sweep will).
+    The group commit wrote them on its own connection, so this is a plain kick, one per group."""
+    return work.kick(work.get("events"))
 
 
 def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:

@@ -26,8 +26,13 @@ def publish_many(messages: list[tuple[int, str]]) -> None:
         return
     try:
         pipe = redis_ext.client.pipeline(transaction=False)
-        for org_id, message in messages:
-            pipe.publish(channel(org_id), message)
+        add_to(pipe, messages)
         pipe.execute()
     except RedisError as exc:
         redis_ext.trip(exc)
+
+
+def add_to(pipe, messages: list[tuple[int, str]]) -> None:
+    """Add a PUBLISH of each ``(org_id, message)`` to a Redis pipeline (the unit of work's publisher)."""
+    for org_id, message in messages:
+        pipe.publish(channel(org_id), message)

@@ -9,9 +9,11 @@ throughout: with Redis down nothing is queued and the sweep wakes the lane once 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import current_app
 from redis.exceptions import RedisError
+from redis.client import Pipeline
 from rq import Queue
 
 from vani.extensions import redis_ext
@@ -41,21 +43,47 @@ def _ttl_ms(lane: Lane) -> int:
 def kick(lane: Lane, slot: int = 0) -> bool:
     """Make sure a drain job for ``lane`` (in ``slot``) is queued or running. False when Redis
     is unreachable (the sweep wakes the lane later)."""
-    from vani.work.runner import drain
-
     if not redis_ext.available():
         return False
     try:
         if redis_ext.client.set(_flag(lane, slot), "1", nx=True, px=_ttl_ms(lane)):
-            budget = current_app.config.get("VANI_DRAIN_SECONDS", 60)
-            get_queue(queue_name(lane)).enqueue(
-                drain, lane.name, slot, job_timeout=int(budget) + 120, result_ttl=0, failure_ttl=86400,
-                description=f"drain {lane.name} (slot {slot})")
+            _enqueue(lane, slot)
         redis_ext.succeeded()
         return True
     except RedisError as exc:
         redis_ext.trip(exc)
         return False
+
+
+def kick_all(lanes: list[Lane], also: Callable[[Pipeline], None] | None = None) -> bool:
+    """``kick`` each of ``lanes`` (slot 0) with one round trip for their flags, into which
+    ``also`` may add its own commands (live updates). False when Redis is unreachable."""
+    if not (lanes or also) or not redis_ext.available():
+        return False
+    try:
+        pipe = redis_ext.client.pipeline(transaction=False)
+        for lane in lanes:
+            pipe.set(_flag(lane, 0), "1", nx=True, px=_ttl_ms(lane))
+        if also is not None:
+            also(pipe)
+        flagged = pipe.execute()[:len(lanes)]
+        for lane, was_set in zip(lanes, flagged):
+            if was_set:
+                _enqueue(lane, 0)
+        redis_ext.succeeded()
+        return True
+    except RedisError as exc:
+        redis_ext.trip(exc)
+        return False
+
+
+def _enqueue(lane: Lane, slot: int) -> None:
+    from vani.work.runner import drain
+
+    budget = current_app.config.get("VANI_DRAIN_SECONDS", 60)
+    get_queue(queue_name(lane)).enqueue(
+        drain, lane.name, slot, job_timeout=int(budget) + 120, result_ttl=0, failure_ttl=86400,
+        description=f"drain {lane.name} (slot {slot})")
 
 
 def hold(lane: Lane, slot: int) -> None:

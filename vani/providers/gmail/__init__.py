@@ -21,11 +21,13 @@ from urllib.parse import parse_qs
 
 from flask import current_app
 
+from vani import work
 from vani.providers.base import (
     Authority, BadPayload, Incoming, InstallSecret, Outcome, Provider, RequestData, SignatureError, parse_json_object,
 )
 from vani.providers.gmail import oidc
 from vani.providers.safejson import load_json
+from vani.work import effects
 
 IGNORED_REASON = "no connected Gmail mailbox has this address"
 
@@ -139,7 +141,7 @@ class GmailProvider(Provider):
         if mailbox is None:
             return Outcome.ignored(IGNORED_REASON)
         if mailboxes.mark_due(mailbox.id):
-            ctx.wakes.add("mailbox_syncs")
+            effects.wake(work.get("mailbox_syncs"))
             return Outcome.processed(f"sync of mailbox {mailbox.id} asked for (history {decoded.get('historyId')})")
         return Outcome.processed(f"mailbox {mailbox.id} is syncing already: it syncs again after")
 

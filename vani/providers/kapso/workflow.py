@@ -9,6 +9,7 @@ from vani.providers.base import Outcome
 from vani.services import outbox
 from vani.services.conversations import text_or_none
 from vani.services.notifications import moments
+from vani.work import effects
 
 PROVIDER = "kapso"
 
@@ -37,6 +38,6 @@ def map_handoff(body: dict, ctx) -> Outcome:
     moments.notify(ctx, NotificationKind.CONVERSATION_HANDOFF, key, prospect=prospect, data=data)
     ctx.refer(conv_ref or execution)
     if conv is not None:
-        ctx.topics.append(f"conversation:{conv.id}")
+        effects.publish(ctx.org_id, f"conversation:{conv.id}")
         return Outcome.processed("the bot handed the conversation to a person")
     return Outcome.processed("the bot handed a conversation Vani has not seen yet to a person")

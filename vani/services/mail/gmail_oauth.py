@@ -114,8 +114,8 @@ def connect(pending: Mapping | None, args: Mapping) -> Report:
         report.failed.append(mailbox.last_error)
     db.session.flush()
     mailboxes.mark_due(mailbox.id, by_person=True)  # a new mailbox reads its last days; a reconnected one catches up
-    db.session.commit()
     mailboxes.wake()
+    db.session.commit()
     return report
 
 

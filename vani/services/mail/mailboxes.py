@@ -11,6 +11,7 @@ from vani.extensions import db
 from vani.models import Mailbox, MailboxKind, MailboxState, SyncStatus
 from vani.models.base import utcnow
 from vani.providers.safejson import clean_text
+from vani.work import effects
 
 WAKEABLE = (SyncStatus.IDLE, SyncStatus.FAILED, SyncStatus.DEAD)
 
@@ -83,8 +84,8 @@ def add_imap(form: Mapping) -> Mailbox:
     mailbox.folders = folders_from(form.get("folders"))
     mailbox.state, mailbox.status, mailbox.next_attempt_at = MailboxState.CONNECTED, SyncStatus.PENDING, utcnow()
     mailbox.last_error = None
-    db.session.commit()
     wake()
+    db.session.commit()
     return mailbox
 
 
@@ -114,10 +115,11 @@ def mark_due(mailbox_id: int, by_person: bool = False) -> bool:
 def request_sync(mailbox_id: int, by_person: bool = True) -> bool:
     """*Sync now* (or, with ``by_person`` False, the watcher's wake-up): commits and wakes a worker."""
     due = mark_due(mailbox_id, by_person)
-    db.session.commit()
     wake()
+    db.session.commit()
     return due
 
 
-def wake() -> bool:
-    return work.kick(work.get("mailbox_syncs"))
+def wake() -> None:
+    """Have a mailbox worker look at due syncs once this transaction is committed."""
+    effects.wake(work.get("mailbox_syncs"))

@@ -21,6 +21,7 @@ from vani.models.base import utcnow
 from vani.services.mail import gmail_sync, imap_sync
 from vani.services.mail.mailboxes import SyncError
 from vani.services.processing import events
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ def sync_one(claim: work.Claim, mailbox_id: int) -> None:
         db.session.execute(update(Mailbox.__table__).where(  # a push that came during the sync: go again
             Mailbox.id == mailbox_id, Mailbox.sync_again.is_(True)).values(
             status=SyncStatus.PENDING, next_attempt_at=now, sync_again=False))
-    db.session.commit()
     if new:
-        events.wake()
+        effects.wake(events.EVENTS)
+    db.session.commit()
 
 
 def _failed(claim: work.Claim, mailbox_id: int, message: str, reconnect: bool) -> None:
@@ -81,7 +82,3 @@ MAILBOX_SYNCS = work.Lane(
     retry=SyncStatus.FAILED, dead=SyncStatus.DEAD,
     handler=work.one_by_one(sync_one), policy=policy, lease=lease, batch=5, parallel=2,
 )
-
-
-def wake() -> bool:
-    return work.kick(MAILBOX_SYNCS)

@@ -10,6 +10,7 @@ from vani.models import Notification, NotificationSend, NotificationStatus, Send
 from vani.models.base import utcnow
 from vani.services.notifications.render import dashboard_link, render
 from vani.services.notifications.routing import CHANNELS, KINDS, channels_for, parse_routes
+from vani.work import effects
 
 __all__ = ["CHANNELS", "KINDS", "channels_for", "dashboard_link", "parse_routes", "render",
            "retry_notification", "sends_for"]
@@ -50,6 +51,6 @@ def retry_notification(notification_id: int, channel: str | None = None) -> list
     for row in rows:
         row.status, row.next_attempt_at, row.send_started_at = SendStatus.PENDING, now, None
     n.status = NotificationStatus.PENDING
+    effects.wake(sending.NOTIFICATION_SENDS)
     db.session.commit()
-    sending.wake()
     return [row.id for row in rows]

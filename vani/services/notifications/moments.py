@@ -13,7 +13,9 @@ from vani.models import (
 from vani.services.dbutil import dialect_insert
 from vani.services.notifications import routing
 from vani.services.notifications.channels import sender
+from vani.services.notifications.sending import NOTIFICATION_SENDS
 from vani.services.processing.context import EventContext
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def plan(notifications: list[tuple[int, str, int]], now: datetime) -> list[int]:
     """Create a pending send per channel each (id, kind, org_id) is routed to by its
     organisation. A notification routed nowhere is marked skipped; one that unreadable routes
     could not place stays pending with the reason (retry it once the routes are fixed). Returns
-    the new send ids."""
+    the new send ids (their lane is woken when the transaction commits)."""
     sends, notes, settled = [], [], []
     settings: dict[int, Mapping] = {}
     for notification_id, kind, org_id in notifications:
@@ -88,5 +90,8 @@ def plan(notifications: list[tuple[int, str, int]], now: datetime) -> list[int]:
             if ids:
                 db.session.execute(Notification.__table__.update().where(Notification.id.in_(ids))
                                    .values(status=status, sent_at=now))
-    return sorted(i for i, status in created if status == SendStatus.PENDING)
+    pending = sorted(i for i, status in created if status == SendStatus.PENDING)
+    if pending:
+        effects.wake(NOTIFICATION_SENDS)  # once the transaction that wrote them is committed
+    return pending
 

@@ -17,11 +17,11 @@ from vani import metrics, tracing, work
 from vani.extensions import db
 from vani.models import Notification, NotificationSend, NotificationStatus, SendStatus
 from vani.models.base import utcnow
-from vani.services import live
 from vani.services.notifications import routing
 from vani.services.notifications.base import ChannelError
 from vani.services.notifications.channels import SENDERS, sender
 from vani.services.notifications.render import render
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,8 @@ def send_one(claim: work.Claim, send_id: int) -> None:
             claim.write([(send_id, status, {"detail": detail, "last_error": None, "next_attempt_at": None,
                                             "sent_at": sent_at})])
     summarise(row.notification_id, utcnow())
+    effects.publish(row.org_id, f"notification:{row.notification_id}")
     db.session.commit()
-    live.publish([f"notification:{row.notification_id}"], row.org_id)
 
 
 NOTIFICATION_SENDS = work.Lane(
@@ -126,4 +126,5 @@ NOTIFICATION_SENDS = work.Lane(
 
 
 def wake() -> bool:
+    """Have a worker look at the due sends now (their rows were written by an earlier commit)."""
     return work.kick(NOTIFICATION_SENDS)

@@ -3,7 +3,8 @@
 A mapper gets an ``EventContext``: the stored event, what it touched (the prospect and meeting
 it is about, for links and search) and the rows it wants written with the rest of its batch
 (outbound events, notes, notifications). Those rows reach the batch only when the event's
-own savepoint succeeded, so a failed event leaves nothing behind.
+own savepoint succeeded, so a failed event leaves nothing behind (the lanes it woke and the
+live updates it published, recorded with ``vani.work.effects``, go with its savepoint).
 """
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ class EventContext:
         self.outbox: list[dict] = []
         self.notes: list[dict] = []
         self.notifications: list[dict] = []
-        self.topics: list[str] = []  # live updates to publish once the batch is committed
-        self.wakes: set[str] = set()  # lanes with work it made due (woken once the batch is committed)
 
     @property
     def received_at(self):

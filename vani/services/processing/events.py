@@ -5,7 +5,9 @@ the batch is mapped again with a savepoint per event, so one event's failure nev
 another's (and the common, all-good batch pays for no savepoints). The rows the batch's events emit (outbound events and their deliveries,
 notes, notifications and their sends) are written together at the end, and every event's
 outcome (processed, ignored with the reason, or failed and retried by the policy) is written
-fenced by the claim's token. One commit per claim.
+fenced by the claim's token. One commit per claim; the wake-ups and live updates the batch
+records go out after it (``vani.work.effects``), and a failed event's savepoint takes its own
+with it.
 """
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.providers.registry import get_provider
-from vani.services import live, outbox, prospects
-from vani.services.notifications import moments, sending
+from vani.services import outbox, prospects
+from vani.services.notifications import moments
 from vani.services.processing.context import EventContext
-from vani.services.webhooks import delivery, fanout
+from vani.services.webhooks import fanout
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +105,14 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
             "prospect_id": ctx.prospect.id if ctx.prospect is not None else event.prospect_id,
             "meeting_id": ctx.meeting.id if ctx.meeting is not None else event.meeting_id,
             "subject_email": ctx.subject_email, "subject_ref": ctx.subject_ref}))
-    deliveries, sends = write_batch(done, now)
+    write_batch(done, now)  # its new deliveries and sends wake their lanes once committed
     claim.write(outcomes)
-    org_of = {event.id: event.org_id for event in events}  # read before the commit expires the rows
+    org_of = {event.id: event.org_id for event in events}
+    for event_id, _, _ in outcomes:
+        effects.publish(org_of[event_id], f"event:{event_id}")
     lags = [(now - as_utc(ctx.event.received_at)).total_seconds() for ctx in done]
     db.session.commit()
     metrics.processed(lags)
-    if deliveries:
-        delivery.wake()
-    if sends:
-        sending.wake()
-    for lane in sorted({name for ctx in done for name in ctx.wakes}):
-        work.kick(work.get(lane))
-    live.publish_many([(org_of[event_id], f"event:{event_id}") for event_id, _, _ in outcomes]
-                      + [(ctx.org_id, topic) for ctx in done for topic in dict.fromkeys(ctx.topics)])
 
 
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
@@ -139,7 +136,7 @@ EVENTS = work.Lane(
 
 
 def wake() -> bool:
-    """Have a worker look at the stored events now."""
+    """Have a worker look at the stored events now (False: none can be reached)."""
     return work.kick(EVENTS)
 
 

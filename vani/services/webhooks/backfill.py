@@ -21,7 +21,7 @@ from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Backfill, BackfillStatus, OutboundEvent, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks import delivery
+from vani.work import effects
 from vani.services.webhooks.fanout import delivery_rows, insert_deliveries
 from vani.services.webhooks.subscriptions import get_subscription
 
@@ -52,9 +52,9 @@ def start(subscription_id: int, since: datetime, now: datetime | None = None) ->
                         status=BackfillStatus.DONE if done else BackfillStatus.PENDING,
                         next_attempt_at=None if done else now, finished_at=now if done else None)
     db.session.add(backfill)
-    db.session.commit()
     if not done:
-        work.kick(BACKFILLS)
+        effects.wake(BACKFILLS)
+    db.session.commit()
     return backfill
 
 
@@ -107,16 +107,14 @@ def run(claim: work.Claim, backfill_id: int) -> None:
         cursor, scanned, created = events[-1]["id"], scanned + len(events), created + len(made)
         moved = db.session.execute(update(Backfill).where(Backfill.id == backfill_id, Backfill.lease_token == claim.token)
                                    .values(cursor=cursor, scanned=min(scanned, total), created=created)).rowcount
-        db.session.commit()
+        db.session.commit()  # wakes the deliveries it made
         if not moved:  # the lease was lost: another worker continues from the cursor
             claim.settled[backfill_id] = None
             return
-        if made:
-            delivery.wake()
         claim.renew()
         if time.monotonic() - started > BUDGET_SECONDS:
+            effects.wake(BACKFILLS)  # a fresh job continues once the release is committed
             claim.release([backfill_id])
-            work.kick(BACKFILLS)
             return
 
 

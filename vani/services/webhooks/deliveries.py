@@ -8,7 +8,8 @@ from sqlalchemy import Select, func, select, update
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks.delivery import wake
+from vani.services.webhooks.delivery import DELIVERIES
+from vani.work import effects
 from vani.errors import Conflict, InvalidField, NotFound, check_id
 from vani.services.webhooks.subscriptions import get_subscription
 
@@ -87,10 +88,11 @@ def retry_delivery(delivery_id: int, now: datetime | None = None) -> WebhookDeli
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status != DeliveryStatus.DELIVERING)
         .values(status=DeliveryStatus.PENDING, next_attempt_at=now, manual=True)
         .execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        effects.wake(DELIVERIES)
     db.session.commit()
     if result.rowcount != 1:
         raise Conflict(f"delivery {delivery_id} is being delivered right now")
-    wake()
     return db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
 
 
@@ -128,7 +130,7 @@ def retry_failed(status: str = DeliveryStatus.FAILED, since: datetime | None = N
             .values(status=DeliveryStatus.PENDING, next_attempt_at=now, manual=True)
             .execution_options(synchronize_session=False))
         done += result.rowcount or 0  # one retried by hand meanwhile is not counted twice
-    db.session.commit()
     if done:
-        wake()
+        effects.wake(DELIVERIES)
+    db.session.commit()
     return done

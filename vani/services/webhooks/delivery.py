@@ -22,9 +22,8 @@ from vani.models import (
     AttemptTrigger, DeliveryAttempt, DeliveryStatus, OutboundEvent, WebhookDelivery, WebhookSubscription,
 )
 from vani.models.base import utcnow
-from vani.services import live
 from vani.services.webhooks import health, pacing, sender, shaping, signing
-from vani.services.notifications import sending as notification_sends
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +178,10 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     for s in mine:
         if s.result is not None:
             metrics.delivery_attempt(s.job.subscription_id, s.result.success, s.result.duration_ms / 1000)
-    disabled = health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
-    db.session.commit()
-    if disabled:  # their alerts are committed: send them
-        notification_sends.wake()
-    live.publish_many([(s.job.org_id, f"delivery:{s.job.delivery_id}") for s in mine])
+    health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
+    for s in mine:
+        effects.publish(s.job.org_id, f"delivery:{s.job.delivery_id}")
+    db.session.commit()  # then the alerts it raised are sent
 
 
 def record_lost(ids: list[int], now: datetime) -> None:
@@ -223,8 +221,3 @@ DELIVERIES = work.Lane(
     batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
     on_lost=record_lost, claimable=_claimable,
 )
-
-
-def wake() -> bool:
-    """Have a worker look at the due deliveries now."""
-    return work.kick(DELIVERIES)

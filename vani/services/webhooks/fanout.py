@@ -17,6 +17,7 @@ from vani.services import outbox
 from vani.services.dbutil import dialect_insert
 from vani.services.webhooks import limits, shaping
 from vani.services.webhooks.subscriptions import get_subscription, validate_event_type
+from vani.work import effects
 
 TEST_EVENT = EventType.WEBHOOK_TEST
 
@@ -50,12 +51,16 @@ def delivery_rows(event: dict, subs: list[WebhookSubscription], now: datetime, m
 
 
 def insert_deliveries(rows: list[dict]) -> list[int]:
-    """Insert, skipping (event, subscription) pairs that already have a delivery. Returns new ids."""
+    """Insert, skipping (event, subscription) pairs that already have a delivery. Returns new ids
+    (their lane is woken when the transaction commits)."""
     if not rows:
         return []
     stmt = (dialect_insert(WebhookDelivery).on_conflict_do_nothing(
         index_elements=["outbound_event_id", "subscription_id"]).returning(WebhookDelivery.id))
-    return sorted(db.session.execute(stmt, rows).scalars())
+    ids = sorted(db.session.execute(stmt, rows).scalars())
+    if ids:
+        effects.wake(deliveries_lane())
+    return ids
 
 
 def active_subscriptions(org_ids: set[int]) -> list[WebhookSubscription]:
@@ -99,8 +104,6 @@ def emit_custom(event_type: object, payload: object, now: datetime | None = None
     event = _new_event(event_type, payload, limits.CUSTOM_PREFIX, now)
     ids = fan_out([event], now)
     db.session.commit()
-    if ids:
-        wake_deliveries()
     return event, ids
 
 
@@ -114,11 +117,10 @@ def send_test(subscription_id: int, now: datetime | None = None) -> WebhookDeliv
     event = _new_event(TEST_EVENT, {"subscription_id": sub.id, "message": "Test event from Vani."}, "test", now)
     [delivery_id] = insert_deliveries(delivery_rows(event, [sub], now, matching=False))
     db.session.commit()
-    wake_deliveries()
     return db.session.get(WebhookDelivery, delivery_id)
 
 
-def wake_deliveries() -> bool:
-    from vani.services.webhooks.delivery import DELIVERIES
+def deliveries_lane() -> work.Lane:
+    from vani.services.webhooks.delivery import DELIVERIES  # the delivery worker fans out too
 
-    return work.kick(DELIVERIES)
+    return DELIVERIES

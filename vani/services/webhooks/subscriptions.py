@@ -12,6 +12,7 @@ from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelive
 from vani.models.base import utcnow
 from vani.services.webhooks import limits, shaping, signing
 from vani.errors import InvalidField, NotFound, check_id
+from vani.work import effects
 
 ROTATION_WINDOW = timedelta(hours=24)
 MAX_EVENT_PATTERNS = 50
@@ -145,11 +146,11 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
     db.session.flush()
     if not sub.active:
         cancel_pending(sub.id, f"subscription disabled: {sub.disabled_reason or 'inactive'}")
-    db.session.commit()
     if resumed and sub.active:
-        from vani.services.webhooks.delivery import wake
+        from vani.services.webhooks.delivery import DELIVERIES
 
-        wake()
+        effects.wake(DELIVERIES)
+    db.session.commit()
     return sub
 
 

@@ -9,6 +9,7 @@ from vani.extensions import db
 from vani.models import Conversation, Message, MessageDirection
 from vani.services import orgs
 from vani.services.whatsapp import outgoing, sending, timeline
+from vani.work import effects
 
 ASSIGNED = ("mine", "unassigned", "all")
 
@@ -27,8 +28,8 @@ def assign(conv: Conversation, user_id: int | None) -> Conversation:
                 or orgs.role_of(user_id, conv.org_id) is None:
             raise InvalidField("assignee_id", "must be the id of a member of this organisation, or null")
     conv.assignee_id = user_id
+    timeline.changed(conv)
     db.session.commit()
-    timeline.after_commit(conv)
     return conv
 
 
@@ -50,9 +51,9 @@ def mark_read(conv: Conversation) -> bool:
         return False
     conv.last_read_message_id = newest.id
     queued = outgoing.queue_read(conv, newest)
-    db.session.commit()
     if queued:
-        sending.wake()
+        effects.wake(sending.MESSAGE_SENDS)
+    db.session.commit()
     return queued
 
 
@@ -61,10 +62,10 @@ def reply(conv: Conversation, body, intent_key: str, *, origin: str, user_id: in
     Returns (message, created)."""
     payload = outgoing.parse_payload(body)
     message, created = outgoing.queue_reply(conv, payload, intent_key, origin=origin, user_id=user_id)
-    db.session.commit()
     if created:
-        sending.wake()
-        timeline.after_commit(conv)
+        effects.wake(sending.MESSAGE_SENDS)
+        timeline.changed(conv)
+    db.session.commit()
     return message, created
 
 
@@ -72,9 +73,8 @@ def retry(conv: Conversation, message_id: int) -> Message:
     message = db.session.get(Message, message_id)
     if message is None or message.conversation_id != conv.id:
         raise NotFound(f"no message {message_id} in conversation {conv.id}")
-    outgoing.requeue(message_id)
-    sending.wake()
-    timeline.after_commit(conv)
+    timeline.changed(conv)
+    outgoing.requeue(message_id)  # commits, and wakes a worker
     return message
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from vani import tenancy
+from vani import tenancy, work
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Conversation, Message, MessageDirection, MessageStatus
@@ -25,6 +25,7 @@ from vani.models.replies import MessageSend, OutgoingStatus, SendKind
 from vani.providers.safejson import clean
 from vani.services.dbutil import insert_new
 from vani.services.idempotency import KeyReused
+from vani.work import effects
 
 WINDOW = timedelta(hours=24)
 MAX_TEXT = 4096  # WhatsApp's limit for a text body
@@ -177,5 +178,6 @@ def requeue(message_id: int) -> MessageSend:
         raise Conflict(f"message {message_id} has not failed for good (it is {send.status})")
     db.session.execute(update(Message).where(Message.id == message_id).values(
         status=MessageStatus.QUEUED, failed_at=None, error_code=None, error_detail=None))
+    effects.wake(work.get("message_sends"))
     db.session.commit()
     return send

@@ -114,8 +114,8 @@ def send_one(claim: work.Claim, send_id: int) -> None:
             started)
     else:
         _succeeded(claim, send, conv, message, accepted, started)
+    timeline.changed(conv)
     db.session.commit()
-    timeline.after_commit(conv)
 
 
 def _succeeded(claim, send, conv, message, accepted: Accepted, started: float) -> None:
@@ -136,8 +136,7 @@ def _succeeded(claim, send, conv, message, accepted: Accepted, started: float) -
     except Exception:  # the send is recorded; the message falls back to a plain "sent"
         log.exception("message %s was sent as %s, but updating its conversation failed",
                       message.id, accepted.provider_message_id)
-        db.session.rollback()
-        timeline.discard()
+        db.session.rollback()  # and with it what the update would have woken
         timeline.mark_sent(message.id, now)
 
 
@@ -174,7 +173,6 @@ def lost(ids: list[int], now: datetime) -> None:
             if conv is not None:
                 timeline.failed(conv, message, timeline.UNKNOWN, "the worker stopped while sending: it may have "
                                 "gone out", now, round_=_rounds(send_id))
-    timeline.discard()  # the sweep wakes the lanes this made due
 
 
 MESSAGE_SENDS = work.Lane(
@@ -185,7 +183,3 @@ MESSAGE_SENDS = work.Lane(
     claim_values=lambda now: {"send_started_at": None},
     unsure=lambda t: t.c.send_started_at.isnot(None), on_lost=lost,
 )
-
-
-def wake() -> bool:
-    return work.kick(MESSAGE_SENDS)

@@ -9,10 +9,8 @@ so the conversation shows one message that carries every status.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import g
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -21,30 +19,16 @@ from vani.models import (
     Conversation, EventType, Message, MessageStatus, NotificationKind, NotificationStatus, Prospect,
 )
 from vani.models.base import as_utc
-from vani.services import live, outbox
+from vani.services import outbox
 from vani.services.conversations import StatusStep, apply_step, event_data
 from vani.services.notifications import moments
-from vani.services.notifications import sending as notification_sending
-from vani.services.webhooks import delivery, fanout
+from vani.services.webhooks import fanout
+from vani.work import effects
 
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"  # the error code of a reply whose worker stopped mid-send
 STEP_COLUMNS = ("sent_at", "delivered_at", "read_at", "failed_at")
-
-
-@dataclass
-class Pending:
-    """Work the commit makes due: deliveries and notification sends to wake, topics to publish."""
-    deliveries: list[int] = field(default_factory=list)
-    sends: list[int] = field(default_factory=list)
-
-
-def _pending() -> Pending:
-    """This app context's pending wake-ups (never shared between threads)."""
-    if "whatsapp_pending" not in g:
-        g.whatsapp_pending = Pending()
-    return g.whatsapp_pending
 
 
 def _prospect(conv: Conversation) -> Prospect | None:
@@ -54,12 +38,12 @@ def _prospect(conv: Conversation) -> Prospect | None:
 def _emit(conv: Conversation, msg: Message, type_: EventType, key: str, now: datetime, **extra) -> None:
     emitted = outbox.write([dict(org_id=conv.org_id, type=outbox.catalogued(type_), emit_key=key[:255],
                                  data=event_data(msg, conv, _prospect(conv), **extra))], now)
-    _pending().deliveries += fanout.fan_out(emitted, now)
+    fanout.fan_out(emitted, now)  # its deliveries are woken when the transaction commits
 
 
 def notify(conv: Conversation, kind: NotificationKind, key: str, now: datetime, data: dict) -> None:
     """Raise a notification (once per ``key``) outside an inbound event."""
-    _pending().sends += moments.write([dict(
+    moments.write([dict(
         org_id=conv.org_id, kind=kind, moment_key=key[:255], status=NotificationStatus.PENDING, meeting_id=None,
         prospect_id=conv.prospect_id, event_id=None, data=data, attempts=0, created_at=now)], now)
 
@@ -136,16 +120,6 @@ def mark_sent(message_id: int, now: datetime) -> None:
     db.session.commit()
 
 
-def after_commit(conv: Conversation) -> None:
-    """Wake what the committed work made due and tell the dashboard the conversation changed."""
-    pending = g.pop("whatsapp_pending", None) or Pending()
-    if pending.deliveries:
-        delivery.wake()
-    if pending.sends:
-        notification_sending.wake()
-    live.publish([f"conversation:{conv.id}"], conv.org_id)
-
-
-def discard() -> None:
-    """Forget pending wake-ups (the transaction that made them was rolled back)."""
-    g.pop("whatsapp_pending", None)
+def changed(conv: Conversation) -> None:
+    """Tell the dashboard the conversation changed, once this transaction is committed."""
+    effects.publish(conv.org_id, f"conversation:{conv.id}")
