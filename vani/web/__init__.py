@@ -11,14 +11,14 @@ import hmac
 from flask import Blueprint, Flask, redirect, session, url_for
 
 bp = Blueprint("dash", __name__, url_prefix="/dashboard")
-PASSWORD_STAMP_KEY = "pw"  # session key: see vani.services.dashboard.users.password_stamp
+PASSWORD_STAMP_KEY = "pw"  # session key: see vani.accounts.users.password_stamp
 
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template helpers."""
     from vani.extensions import login_manager
     from vani.services import orgs as org_service
-    from vani.services.dashboard.users import password_stamp
+    from vani.accounts.users import password_stamp
     from vani.web import helpers
 
     login_manager.login_view = "dash.login"
