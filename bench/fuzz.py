@@ -266,7 +266,7 @@ def run(app, examples: int) -> Findings:
     from vani import tenancy
     from vani.extensions import db
     from vani.services import orgs
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     findings = Findings()
     with app.app_context():

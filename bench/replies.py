@@ -80,7 +80,7 @@ def seed(conversations: int) -> tuple[str, list[int]]:
     from vani.models import Conversation, Message
     from vani.models.base import utcnow
     from vani.services import orgs
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     tenancy.set_current(orgs.ensure_default().id)
     ids = []

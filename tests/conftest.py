@@ -144,7 +144,7 @@ def run_worker(app, redis_client):
 
 @pytest.fixture
 def api_token(app):
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     return create_token("tests", ["admin"])[1]
 

@@ -12,7 +12,7 @@ from vani.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services import outbox
 from vani.services.webhooks import create_subscription
-from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.webhooks.delivery_lane import DELIVERIES
 from vani.services.webhooks.fanout import fan_out
 
 

@@ -14,7 +14,7 @@ from tests.outbound_support import subscribe
 from vani.models import IdempotentRequest, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services import idempotency, retention
-from vani.services.tokens import create_token
+from vani.accounts.tokens import create_token
 
 SUBS = "/api/v1/webhooks/subscriptions"
 

@@ -470,7 +470,7 @@ def test_the_api_disconnects(fake, login, api):
 
 
 def test_the_api_disconnect_needs_the_admin_scope(fake, login, client):
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     connect(login("admin"), fake)
     token = create_token("reader", ["read"])[1]

@@ -108,7 +108,7 @@ def test_missing_secret_says_what_to_do(production):
 # -- at start-up -----------------------------------------------------------------------------
 def test_production_starts_only_when_safe(monkeypatch):
     from vani import create_app
-    from vani.safety import UnsafeConfig
+    from vani.config_checks import UnsafeConfig
 
     production_env(monkeypatch)
     assert create_app().config["ENV_NAME"] == "production"  # safe: it starts

@@ -169,8 +169,8 @@ RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
 @pytest.fixture
 def ids(app, make_user) -> dict[str, int]:
-    from vani.services.dashboard.invitations import invite
-    from vani.services.tokens import create_token
+    from vani.accounts.invitations import invite
+    from vani.accounts.tokens import create_token
 
     data = seed_all()
     target = make_user("viewer", email="target@example.com")

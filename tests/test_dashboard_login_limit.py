@@ -13,7 +13,7 @@ from tests.clients import csrf_token_from, fresh_client
 from tests.dashboard_seed import dead_redis
 from vani.extensions import db
 from vani.models import LoginThrottle
-from vani.services.dashboard import throttle
+from vani.accounts import signin_throttle as throttle
 
 
 def attempt(client, email, password, addr="10.0.0.1"):

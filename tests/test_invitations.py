@@ -255,7 +255,7 @@ def test_a_short_password_answers_the_same_whether_or_not_an_account_exists(app,
 
 
 def test_two_sign_ups_at_once_through_one_link_answer_409_not_500(app, login, monkeypatch):
-    from vani.services.dashboard import users
+    from vani.accounts import users
 
     link = link_in(invite(login("admin"), "racer@example.com", "staff"))
     find = users.find_by_email

@@ -43,7 +43,7 @@ def test_the_upgrade_encrypts_secrets_stored_in_clear_and_keeps_old_tokens_worki
     from sqlalchemy import select
 
     from vani.models import ApiToken, ProviderCredential, WebhookSubscription
-    from vani.services.tokens import authenticate, hash_token
+    from vani.accounts.tokens import authenticate, hash_token
 
     app = create_app({"VANI_ENV": "testing", "SQLALCHEMY_DATABASE_URI": fresh_database_url,
                       "REDIS_CLIENT": redis_client})

@@ -23,8 +23,8 @@ from vani.extensions import db
 from vani.models import ApiToken, Membership, Message, RejectedCall, User
 from vani.models.base import utcnow
 from vani.services import orgs
-from vani.services.dashboard.invitations import invite
-from vani.services.tokens import create_token
+from vani.accounts.invitations import invite
+from vani.accounts.tokens import create_token
 from vani.services.webhooks.backfill import start as start_backfill
 
 MARK = "orgbeta"
@@ -265,7 +265,7 @@ def test_a_row_held_in_memory_is_not_handed_to_another_organisation(app, client)
     from vani.extensions import db
     from vani.models import Prospect
     from vani.services import orgs
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     mine = tenancy.current()
     theirs = orgs.create("Theirs Ltd").id

@@ -15,7 +15,7 @@ from vani.extensions import db
 from vani.models import OutboundEvent, Scope, WebhookEvent, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services import orgs
-from vani.services.tokens import create_token
+from vani.accounts.tokens import create_token
 
 EMIT = "/api/v1/webhooks/deliveries"
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}

@@ -19,7 +19,7 @@ from vani.models.base import JSONType
 from vani.models import Membership, Prospect, User, WebhookDelivery, WebhookEvent
 from vani.services import orgs
 from vani.services.processing.events import EVENTS
-from vani.services.tokens import hash_token
+from vani.accounts.tokens import hash_token
 
 BEFORE_ORGANISATIONS = "26d307c7031c"
 STORED_KEY = "calendly-key-stored-before"

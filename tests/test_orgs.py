@@ -18,7 +18,7 @@ from vani import tenancy
 from vani.extensions import db
 from vani.models import Membership, Notification, NotificationSend, Prospect, User, WebhookDelivery, WebhookEvent
 from vani.services import live, orgs
-from vani.services.dashboard import invitations
+from vani.accounts import invitations
 from vani.services.secrets import store_secret
 
 BETA_SECRET = "beta-calendly-signing-key"
@@ -256,7 +256,7 @@ def test_cli_organisations(app):
     r = run(app, "create-token", "crm", "--org", "delta-team", "--scope", "read")
     assert r.exit_code == 0
     token = r.output.strip().splitlines()[-1]
-    from vani.services.tokens import authenticate
+    from vani.accounts.tokens import authenticate
 
     assert authenticate(token).org_id == delta.id
     r = run(app, "webhooks", "set-secret", "calendly", "delta-signing-key", "--org", "delta-team")

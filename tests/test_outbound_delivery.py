@@ -252,7 +252,7 @@ def test_a_slow_receiver_hands_the_rest_of_a_claim_back_when_the_job_time_is_up(
     app.config["VANI_DRAIN_SECONDS"] = 0.5
     subscribe(httpserver.url_for("/slow"))
     ids = emit(key="a") + emit(key="b") + emit(key="c")
-    from vani.services.webhooks.delivery import DELIVERIES
+    from vani.services.webhooks.delivery_lane import DELIVERIES
     from vani.work import claims, runner
 
     claim = claims.claim(DELIVERIES, app.config)

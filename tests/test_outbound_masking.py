@@ -7,7 +7,7 @@ import pytest
 
 from tests.outbound_support import deliver, emit, subscribe
 from vani.extensions import db
-from vani.services.tokens import create_token
+from vani.accounts.tokens import create_token
 
 PASSWORD = ":pw@"  # as it appears in the URL (two letters alone may occur in any random text)
 SECRETS = ("SECRET123", "SECRETHEADER")

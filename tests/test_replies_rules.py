@@ -66,7 +66,7 @@ def test_idempotency_keys(app, client, api, db, httpserver):
     other = api.post(url, json={"text": "Something else"}, headers={"Idempotency-Key": "abc"})
     assert other.status_code == 409 and other.json["error"] == "idempotency_key_reused"
     # Keys belong to their token: another integration's "abc" is its own message.
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     token = create_token("crm", ["messages"])[1]
     theirs = client.post(url, json={"text": "Hello"}, headers={"Idempotency-Key": "abc",
@@ -87,7 +87,7 @@ def test_bad_send_requests_are_answered_clearly(app, client, api, db, httpserver
         r = api.post(url, json=body)
         assert r.status_code == 400 and r.json["field"] == field, (body, r.json)
     assert api.post("/api/v1/conversations/999999/messages", json={"text": "a"}).status_code == 404
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     reader = create_token("reader", ["read"])[1]
     r = client.post(url, json={"text": "a"}, headers={"Authorization": f"Bearer {reader}"})

@@ -168,7 +168,7 @@ def test_rules_api(api, client, db):
         assert r.status_code == 400 and r.json["field"] == field, (body, r.json)
     assert api.delete(f"/api/v1/autoreply-rules/{rule_id}").status_code == 204
     assert api.get(f"/api/v1/autoreply-rules/{rule_id}").status_code == 404
-    from vani.services.tokens import create_token
+    from vani.accounts.tokens import create_token
 
     reader = create_token("reader", ["read", "messages"])[1]
     r = client.post("/api/v1/autoreply-rules", json={"name": "x", "trigger": "first_message", "reply_text": "a"},

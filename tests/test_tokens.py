@@ -9,7 +9,7 @@ import pytest
 from vani.extensions import db
 from vani.models import ApiToken
 from vani.models.base import utcnow
-from vani.services.tokens import create_token
+from vani.accounts.tokens import create_token
 
 
 def bearer(token: str) -> dict:
@@ -61,7 +61,7 @@ def test_expired_and_revoked_tokens_stop_working_and_use_is_recorded(client):
     r = client.get("/api/v1/events", headers=bearer(token))
     assert r.status_code == 401 and r.json["error"] == "unauthorized"
     row2, token2 = create_token("gone", ["read"])
-    from vani.services.tokens import revoke_token
+    from vani.accounts.tokens import revoke_token
 
     revoke_token(row2.id)
     assert client.get("/api/v1/events", headers=bearer(token2)).status_code == 401

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, errors, proxy, safety, security, tenancy, tracing, work
+    from vani import blueprints, cli, config_checks, errors, proxy, security, tenancy, tracing, work
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
     from vani.services import live
@@ -29,7 +29,7 @@ def create_app(config=None) -> Flask:
     app.config.from_object(config)
     app.config["ENV_NAME"] = config.ENV_NAME
     app.config.update(overrides)
-    safety.enforce(app)
+    config_checks.enforce(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (BASE_DIR / "instance").mkdir(exist_ok=True)
     if not app.debug and not app.testing:

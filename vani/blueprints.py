@@ -9,7 +9,7 @@ def register(app: Flask) -> None:
     from vani.extensions import csrf
     from vani.health import bp as health_bp
     from vani.inbound import bp as inbound_bp
-    from vani.scrape import bp as metrics_bp
+    from vani.metrics_view import bp as metrics_bp
     from vani.web import init_app as init_dashboard
 
     csrf.exempt(inbound_bp)  # providers sign their calls; they have no session

@@ -22,7 +22,7 @@ def healthz():
 
 def _may_see_errors() -> bool:
     from vani.models import Scope
-    from vani.services.tokens import authenticate
+    from vani.accounts.tokens import authenticate
 
     if loopback_caller(request, current_app.config):
         return True

@@ -13,7 +13,7 @@ from vani.extensions import db
 from vani.models import DeliveryStatus, EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.services.processing.events import EVENTS
-from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.webhooks.delivery_lane import DELIVERIES
 from vani.work import claims, runner, sweep, wake
 
 

@@ -13,7 +13,7 @@ from vani.extensions import db
 from vani.models import Prospect
 from vani.services import live
 from vani.services.webhooks.backfill import BACKFILLS
-from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.webhooks.delivery_lane import DELIVERIES
 from vani.work import effects, wake
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -7,7 +7,7 @@ import click
 from flask import current_app
 
 from vani.cli import vani_cli
-from vani.safety import Finding, core
+from vani.config_checks import Finding, core
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration, providers' webhook secrets included."""

@@ -19,7 +19,7 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
     from datetime import timedelta
 
     from vani.models.base import utcnow
-    from vani.services.tokens import create_token as make
+    from vani.accounts.tokens import create_token as make
 
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     row, token = make(name, scopes, expires)
@@ -32,7 +32,7 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
 @for_org
 def list_tokens() -> None:
     """API tokens: id, name, prefix, scopes, last use, expiry, state."""
-    from vani.services.tokens import list_tokens as rows
+    from vani.accounts.tokens import list_tokens as rows
 
     for t in rows():
         state = "revoked" if t.revoked_at else ("expired" if t.expired() else "active")
@@ -48,7 +48,7 @@ def list_tokens() -> None:
 def revoke_token(token_id: int) -> None:
     """Revoke an API token (it stops working at once)."""
     from vani.errors import NotFound
-    from vani.services.tokens import revoke_token as revoke
+    from vani.accounts.tokens import revoke_token as revoke
 
     try:
         row = revoke(token_id)

@@ -77,7 +77,7 @@ def create_user(email: str, password: str | None, role: str, superuser: bool) ->
     from vani import tenancy
     from vani.errors import VaniError
     from vani.services import orgs
-    from vani.services.dashboard import users
+    from vani.accounts import users
 
     if users.find_by_email(email) is None and not password:
         if os.isatty(0):

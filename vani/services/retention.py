@@ -14,7 +14,7 @@ from vani.extensions import db
 from vani.models import DeliveryAttempt, EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import utcnow
 from vani.services import idempotency
-from vani.services.dashboard import throttle
+from vani.accounts import signin_throttle
 
 BATCH = 1000
 FINISHED_EVENTS = (EventStatus.PROCESSED, EventStatus.IGNORED)
@@ -68,5 +68,5 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str,
     db.session.rollback()
     if not dry_run:
         counts["idempotent_requests"] = idempotency.purge(now)
-        counts["login_throttles"] = throttle.purge(now)
+        counts["login_throttles"] = signin_throttle.purge(now)
     return counts

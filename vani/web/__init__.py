@@ -11,15 +11,15 @@ import hmac
 from flask import Blueprint, Flask, redirect, session, url_for
 
 bp = Blueprint("dash", __name__, url_prefix="/dashboard")
-PASSWORD_STAMP_KEY = "pw"  # session key: see vani.services.dashboard.users.password_stamp
+PASSWORD_STAMP_KEY = "pw"  # session key: see vani.accounts.users.password_stamp
 
 
 def init_app(app: Flask) -> None:
-    """Register the dashboard blueprint, the login manager settings and template helpers."""
+    """Register the dashboard blueprint, the login manager settings and template filters and globals."""
     from vani.extensions import login_manager
     from vani.services import orgs as org_service
-    from vani.services.dashboard.users import password_stamp
-    from vani.web import helpers
+    from vani.accounts.users import password_stamp
+    from vani.web import template_filters
 
     login_manager.login_view = "dash.login"
     login_manager.login_message = "Please sign in to continue."
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
             return None
         return user
 
-    helpers.init_app(app)
+    template_filters.init_app(app)
     app.register_blueprint(bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("dash.overview")))
 

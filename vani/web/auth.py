@@ -8,8 +8,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from vani.models.auth import password_method
-from vani.services.dashboard import throttle
-from vani.services.dashboard.users import find_by_email, password_stamp, record_login
+from vani.accounts import signin_throttle
+from vani.accounts.users import find_by_email, password_stamp, record_login
 from vani.web import PASSWORD_STAMP_KEY, bp
 
 
@@ -49,7 +49,7 @@ def login():
     error, status, blocked = None, 200, None
     email = (request.form.get("email") or "").strip().lower()
     if request.method == "POST":
-        blocked = throttle.begin(email, request.remote_addr)  # counted before the password is checked
+        blocked = signin_throttle.begin(email, request.remote_addr)  # counted before the password is checked
         if blocked:
             error, status = blocked.message, 429
         else:
@@ -59,7 +59,7 @@ def login():
                 _spend_equal_time(password)
             # Checked for a disabled account too, so it answers as slowly as an enabled one.
             elif user.check_password(password) and user.active:
-                throttle.succeeded(email, request.remote_addr)
+                signin_throttle.succeeded(email, request.remote_addr)
                 start_session(user)  # lands in the organisation they used last (see access)
                 return redirect(safe_next(request.form.get("next")))
             error, status = "Wrong email or password.", 401

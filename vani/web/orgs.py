@@ -8,7 +8,7 @@ from flask_login import current_user
 from vani import tenancy
 from vani.errors import VaniError
 from vani.services import orgs
-from vani.services.dashboard import users
+from vani.accounts import users
 from vani.services.dashboard.urls import provider_urls
 from vani.web import bp
 from vani.web.access import ORG_KEY

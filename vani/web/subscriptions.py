@@ -14,7 +14,7 @@ from vani.services.webhooks import backfill, shaping
 from vani.services.dashboard.deliveries import health_label
 from vani.web import bp
 from vani.web.access import role_required
-from vani.web.helpers import sees_secrets
+from vani.web.template_filters import sees_secrets
 
 
 def subscription_or_404(sub_id: int):

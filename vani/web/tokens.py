@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from vani.errors import VaniError
 from vani.models import Role, Scope
 from vani.models.base import utcnow
-from vani.services import tokens as service
+from vani.accounts import tokens as service
 from vani.web import bp
 from vani.web.access import role_required
 

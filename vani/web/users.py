@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from vani.errors import VaniError
 from vani.models import ROLES, Role, User
-from vani.services.dashboard import invitations
-from vani.services.dashboard import users as service
+from vani.accounts import invitations
+from vani.accounts import users as service
 from vani.services.dashboard.urls import public_base
 from vani.web import PASSWORD_STAMP_KEY, bp
 from vani.web.access import role_required

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select, update
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services.webhooks.delivery import DELIVERIES
+from vani.services.webhooks.delivery_lane import DELIVERIES
 from vani.work import effects
 from vani.errors import Conflict, InvalidField, NotFound, check_id
 from vani.services.webhooks.subscriptions import get_subscription

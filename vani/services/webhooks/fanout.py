@@ -121,6 +121,6 @@ def send_test(subscription_id: int, now: datetime | None = None) -> WebhookDeliv
 
 
 def deliveries_lane() -> work.Lane:
-    from vani.services.webhooks.delivery import DELIVERIES  # the delivery worker fans out too
+    from vani.services.webhooks.delivery_lane import DELIVERIES  # the delivery worker fans out too
 
     return DELIVERIES

@@ -147,7 +147,7 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
     if not sub.active:
         cancel_pending(sub.id, f"subscription disabled: {sub.disabled_reason or 'inactive'}")
     if resumed and sub.active:
-        from vani.services.webhooks.delivery import DELIVERIES
+        from vani.services.webhooks.delivery_lane import DELIVERIES
 
         effects.wake(DELIVERIES)
     db.session.commit()

@@ -21,7 +21,7 @@ from vani import metrics
 from vani.extensions import db
 from vani.proxy import LOOPBACK
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("vani.scrape")  # the name log filters select by
 
 bp = Blueprint("metrics", __name__)
 

@@ -16,7 +16,7 @@ from flask import Flask
 from vani import crypto
 from vani.egress import parse_allowed
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("vani.safety")  # the name log filters select these warnings by
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key"
 MIN_SECRET_KEY = 32

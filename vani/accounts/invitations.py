@@ -18,7 +18,7 @@ from vani.extensions import db
 from vani.models import Invitation, InvitationStatus, Membership, Role, User
 from vani.models.base import utcnow
 from vani.services import orgs
-from vani.services.dashboard import users
+from vani.accounts import users
 
 INVITATION_DAYS = 7
 GONE = "This invitation is no longer valid (used, declined, revoked or expired); ask the admin for a new one."

@@ -25,7 +25,7 @@ from vani.models.base import utcnow
 from vani.services.webhooks import health, pacing, sender, shaping, signing
 from vani.work import effects
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("vani.services.webhooks.delivery")  # the name log filters select sends by
 
 DEFAULT_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h"
 RETRY_AFTER_STATUSES = (429, 503)
@@ -47,7 +47,7 @@ def lease(cfg: Mapping) -> timedelta:
 
 
 @dataclass
-class Job:
+class OutgoingDelivery:
     """What one send needs, copied out of the session so no transaction stays open while sending."""
     org_id: int
     delivery_id: int
@@ -64,24 +64,24 @@ class Job:
 
 @dataclass
 class Sent:
-    job: Job
+    out: OutgoingDelivery
     at: datetime
     headers: dict
     result: sender.SendResult | None  # None: not sent (its subscription answered 410 meanwhile)
 
 
-def load_jobs(ids: list[int], now: datetime) -> list[Job]:
+def load_outgoing(ids: list[int], now: datetime) -> list[OutgoingDelivery]:
     rows = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.manual, OutboundEvent, WebhookSubscription)
         .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.outbound_event_id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
-    jobs = [Job(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
+    outgoing = [OutgoingDelivery(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
                 signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id,
                 sub.custom_headers, sub.rate_limit)
             for delivery_id, manual, event, sub in rows]
     db.session.rollback()  # end the read transaction before the network calls
-    return jobs
+    return outgoing
 
 
 def send_claim(claim: work.Claim) -> None:
@@ -95,46 +95,46 @@ def _send_claim(claim: work.Claim) -> None:
     cfg = current_app.config
     timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
     policy = egress.Policy.from_config(cfg).for_destination()
-    jobs = load_jobs(claim.ids, claim.taken_at)
+    outgoing = load_outgoing(claim.ids, claim.taken_at)
     gone: set[int] = set()
     waiting: set[int] = set()  # subscriptions at their rate limit for this second
     deferred: list[int] = []
     pending: list[Sent] = []
     started = last_write = time.monotonic()
     budget = float(cfg.get("VANI_DRAIN_SECONDS", 60))
-    for i, job in enumerate(jobs):
+    for i, out in enumerate(outgoing):
         if time.monotonic() - started > budget:  # slow receivers: hand the rest to the next job
             record(claim, pending)
             pending = []
-            claim.release([j.delivery_id for j in jobs[i:]])
+            claim.release([o.delivery_id for o in outgoing[i:]])
             break
         claim.renew()
         at = claim.taken_at + timedelta(seconds=time.monotonic() - started)  # the claim's clock
-        if job.subscription_id in gone:
-            pending.append(Sent(job, at, {}, None))
+        if out.subscription_id in gone:
+            pending.append(Sent(out, at, {}, None))
             continue
-        if job.subscription_id in waiting or not pacing.take(job.subscription_id, job.rate_limit):
-            waiting.add(job.subscription_id)  # its later deliveries wait behind it (order kept)
-            deferred.append(job.delivery_id)
+        if out.subscription_id in waiting or not pacing.take(out.subscription_id, out.rate_limit):
+            waiting.add(out.subscription_id)  # its later deliveries wait behind it (order kept)
+            deferred.append(out.delivery_id)
             continue
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
-        signed = signing.request_headers(job.msg_id, wall, signing.sign(job.secrets, job.msg_id, wall, job.body))
-        headers = {**job.headers, **signed}
-        result = sender.post(job.url, job.body.encode(), headers, timeout, policy)
-        headers = {**shaping.masked(job.headers), **signed}  # what the attempt log keeps
-        with tracing.bound(job.request_id):
-            log.info("delivery %s (%s) to subscription %s: %s in %d ms", job.delivery_id, job.msg_id,
-                     job.subscription_id, result.status_code or result.error, result.duration_ms)
+        signed = signing.request_headers(out.msg_id, wall, signing.sign(out.secrets, out.msg_id, wall, out.body))
+        headers = {**out.headers, **signed}
+        result = sender.post(out.url, out.body.encode(), headers, timeout, policy)
+        headers = {**shaping.masked(out.headers), **signed}  # what the attempt log keeps
+        with tracing.bound(out.request_id):
+            log.info("delivery %s (%s) to subscription %s: %s in %d ms", out.delivery_id, out.msg_id,
+                     out.subscription_id, result.status_code or result.error, result.duration_ms)
         if result.status_code == GONE:
-            gone.add(job.subscription_id)
-        pending.append(Sent(job, at, headers, result))
+            gone.add(out.subscription_id)
+        pending.append(Sent(out, at, headers, result))
         if len(pending) >= RECORD_EVERY or time.monotonic() - last_write > RECORD_SECONDS:
             record(claim, pending)
             pending, last_write = [], time.monotonic()
     record(claim, pending)
     if deferred:
         claim.release(deferred, pacing.next_window())
-    missing = [i for i in claim.unsettled if i not in {j.delivery_id for j in jobs}]
+    missing = [i for i in claim.unsettled if i not in {o.delivery_id for o in outgoing}]
     if missing:  # deleted with their subscription since the claim
         claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
         db.session.commit()
@@ -144,20 +144,20 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     """Write attempts, states and subscription health for ``sent`` and commit."""
     if not sent:
         return
-    owned = claim.own_ids([s.job.delivery_id for s in sent])
-    mine = [s for s in sent if s.job.delivery_id in owned]
+    owned = claim.own_ids([s.out.delivery_id for s in sent])
+    mine = [s for s in sent if s.out.delivery_id in owned]
     attempts, outcomes = [], []
     for s in mine:
-        delivery_id, r = s.job.delivery_id, s.result
+        delivery_id, r = s.out.delivery_id, s.result
         if r is None:
             outcomes.append((delivery_id, DeliveryStatus.CANCELLED, {  # not attempted after all
                 "next_attempt_at": None, "last_error": GONE_SKIP, "manual": False,
                 "attempts": claim.attempts[delivery_id] - 1}))
             continue
         number = claim.attempts[delivery_id]
-        attempts.append(dict(org_id=s.job.org_id, delivery_id=delivery_id, number=number,
-                             trigger=AttemptTrigger.MANUAL if s.job.manual else AttemptTrigger.SCHEDULED,
-                             url=s.job.url, request_headers=s.headers, status_code=r.status_code,
+        attempts.append(dict(org_id=s.out.org_id, delivery_id=delivery_id, number=number,
+                             trigger=AttemptTrigger.MANUAL if s.out.manual else AttemptTrigger.SCHEDULED,
+                             url=s.out.url, request_headers=s.headers, status_code=r.status_code,
                              response_body=r.response_body, duration_ms=r.duration_ms, error=r.error,
                              success=r.success, created_at=s.at))
         common = {"last_attempt_at": s.at, "last_status_code": r.status_code, "manual": False}
@@ -177,10 +177,10 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
     claim.write(outcomes, owned)
     for s in mine:
         if s.result is not None:
-            metrics.delivery_attempt(s.job.subscription_id, s.result.success, s.result.duration_ms / 1000)
-    health.apply([(s.job.subscription_id, s.at, s.result) for s in mine if s.result is not None])
+            metrics.delivery_attempt(s.out.subscription_id, s.result.success, s.result.duration_ms / 1000)
+    health.apply([(s.out.subscription_id, s.at, s.result) for s in mine if s.result is not None])
     for s in mine:
-        effects.publish(s.job.org_id, f"delivery:{s.job.delivery_id}")
+        effects.publish(s.out.org_id, f"delivery:{s.out.delivery_id}")
     db.session.commit()  # then the alerts it raised are sent
 
 

@@ -1,0 +1,1 @@
+"""Accounts: users and their membership of organisations, API tokens, sign-in throttling and invitations."""
