@@ -24,10 +24,13 @@ def test_revoked_token_is_refused(client, api_token, db):
     from vani.models import ApiToken
     from vani.models.base import utcnow
 
-    assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {api_token}"}).status_code == 200
+    r = client.get("/api/v1/events", headers={"Authorization": f"Bearer {api_token}"})
+    assert r.status_code == 200 and r.json["data"] == []
     db.session.query(ApiToken).update({"revoked_at": utcnow()})
     db.session.commit()
-    assert client.get("/api/v1/events", headers={"Authorization": f"Bearer {api_token}"}).status_code == 401
+    r = client.get("/api/v1/events", headers={"Authorization": f"Bearer {api_token}"})
+    assert r.status_code == 401 and r.json["error"] == "unauthorized"
+    assert "data" not in r.json
 
 
 @pytest.fixture

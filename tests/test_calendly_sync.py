@@ -179,7 +179,9 @@ def test_api_sync_queued_runs_in_a_worker(app, db, api, fake, run_worker):
 
 
 def test_api_errors(app, api, client):
-    assert client.post("/api/v1/calendly/sync").status_code == 401
+    refused = client.post("/api/v1/calendly/sync")
+    assert refused.status_code == 401
+    assert refused.json["error"] == "unauthorized"
     bad = api.post("/api/v1/calendly/sync", json={"since": "soon"})
     assert bad.status_code == 400 and bad.json["field"] == "since"
     app.config["CALENDLY_API_TOKEN"] = None

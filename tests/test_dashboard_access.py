@@ -55,13 +55,16 @@ def test_disabled_user_cannot_sign_in_and_is_signed_out(app, make_user, login):
     client = fresh_client(app)
     r = client.post("/dashboard/login", data={"email": "off@example.com", "password": "password-123",
                                               "csrf_token": csrf_token_from(client)})
-    assert r.status_code == 401
+    assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
+    r = client.get("/dashboard/")  # not signed in
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login?next=%2Fdashboard%2F"
     staff = login("staff")
     from vani.extensions import db
 
     staff.user.active = False
     db.session.commit()
-    assert staff.get("/dashboard/").status_code == 302
+    r = staff.get("/dashboard/")
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/login?next=%2Fdashboard%2F"
 
 
 def test_next_never_leaves_the_site(app, make_user):

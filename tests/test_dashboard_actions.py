@@ -60,7 +60,13 @@ def test_replay_runs_inline_when_redis_is_down(app, login):
 
 
 def test_replay_unknown_event_is_404(login):
-    assert post(login("staff"), "/dashboard/events/424242/replay").status_code == 404
+    seed = seed_core()
+    before = {e.id: e.status for e in seed["events"].values()}
+    r = post(login("staff"), "/dashboard/events/424242/replay")
+    assert r.status_code == 404 and "There is no event 424242." in text(r)
+    from vani.models import WebhookEvent
+
+    assert {e.id: e.status for e in db.session.query(WebhookEvent)} == before  # nothing replayed
 
 
 # --- deliveries ------------------------------------------------------------------------------
@@ -133,7 +139,9 @@ def test_deliveries_filters(login):
     assert f'data-id="{data["failed"].id}"' in failed and f'data-id="{data["delivered"].id}"' not in failed
     assert "No deliveries match" in text(client.get("/dashboard/deliveries?event=payment.received"))
     assert "Retry" not in failed  # viewers get no buttons
-    assert client.get("/dashboard/deliveries?subscription=x").status_code == 400
+    refused = client.get("/dashboard/deliveries?subscription=x")
+    assert refused.status_code == 400
+    assert "subscription: must be a whole number" in refused.get_data(as_text=True)
 
 
 # --- subscriptions ---------------------------------------------------------------------------
@@ -176,7 +184,9 @@ def test_edit_disable_rotate_delete_subscription(login):
     sub = db.session.get(WebhookSubscription, sub_id, populate_existing=True)
     assert sub.secret != old and sub.previous_secret == old
     assert sub.secret in text(r) and "previous secret also signs until" in text(r)
-    assert post(client, f"/dashboard/subscriptions/{sub_id}/delete").status_code == 400  # not confirmed
+    refused = post(client, f"/dashboard/subscriptions/{sub_id}/delete")
+    assert refused.status_code == 400  # not confirmed
+    assert "Tick the confirmation box to delete a subscription." in refused.get_data(as_text=True)
     assert post(client, f"/dashboard/subscriptions/{sub_id}/delete", confirm="1").status_code == 303
     assert db.session.get(WebhookSubscription, sub_id, populate_existing=True) is None
 
@@ -220,10 +230,15 @@ def test_admin_manages_users(app, login, make_user):
     user = make_user("staff", email="new@example.com")
     r = post(admin, "/dashboard/invitations", email="New@Example.com", role="staff")
     assert r.status_code == 409 and "is a member already" in text(r)
-    assert post(admin, "/dashboard/invitations", email="x@example.com", role="boss").status_code == 400
+    refused = post(admin, "/dashboard/invitations", email="x@example.com", role="boss")
+    assert refused.status_code == 400
+    assert "Role must be one of admin, staff, viewer." in text(refused)
+    assert "x@example.com" not in text(admin.get("/dashboard/users"))  # no invitation stored
     post(admin, f"/dashboard/users/{user.id}", role="viewer")
     post(admin, f"/dashboard/users/{user.id}/password", password="brand-new-pass")
-    assert post(admin, f"/dashboard/users/{user.id}/password", password="short").status_code == 400
+    refused = post(admin, f"/dashboard/users/{user.id}/password", password="short")
+    assert refused.status_code == 400
+    assert "Passwords need at least 8 characters." in text(refused)
     db.session.refresh(user)
     assert orgs.role_of(user.id, orgs.default_id()) == "viewer" and user.check_password("brand-new-pass")
     post(admin, f"/dashboard/users/{user.id}", active="0")

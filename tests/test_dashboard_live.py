@@ -96,4 +96,6 @@ def test_partial_fragments_for_live_regions(login):
     assert "<svg" in overview and "<html" not in overview
     detail = client.get(f"/dashboard/events/{event.id}?partial=1").get_data(as_text=True)
     assert "Status" in detail and "<html" not in detail
-    assert client.get("/dashboard/events?cursor=x").status_code == 400
+    refused = client.get("/dashboard/events?cursor=x")
+    assert refused.status_code == 400
+    assert "cursor: not a cursor this API returned" in refused.get_data(as_text=True)

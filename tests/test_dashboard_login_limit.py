@@ -35,13 +35,15 @@ def test_an_account_waits_after_too_many_failures_with_a_growing_bounded_backoff
     make_user("admin", email="ad@example.com")
     client = fresh_client(app)
     for _ in range(3):
-        assert attempt(client, "ad@example.com", "wrong", addr="10.0.0.1").status_code == 401
+        r = attempt(client, "ad@example.com", "wrong", addr="10.0.0.1")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     # Even the right password waits now from that address, with a clear message.
     r = attempt(client, "ad@example.com", "password-123", addr="10.0.0.1")
     assert r.status_code == 429 and 55 <= int(r.headers["Retry-After"]) <= 60
     assert "Too many failed sign-in attempts for this account" in r.get_data(as_text=True)
     time_passes(61)
-    assert attempt(client, "ad@example.com", "wrong").status_code == 401  # one more try after the wait ...
+    r = attempt(client, "ad@example.com", "wrong")  # one more try after the wait ...
+    assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     r = attempt(client, "ad@example.com", "wrong")
     assert r.status_code == 429 and 115 <= int(r.headers["Retry-After"]) <= 120  # ... and the wait doubles
     for _ in range(6):  # never beyond the cap, however long it goes on
@@ -69,7 +71,8 @@ def test_failures_from_one_address_never_keep_the_owner_out_from_another(app, ma
     # Wrong passwords from the owner's address are throttled on their own: it has now failed on
     # an account under attack, so its next try waits too, and a clean address still gets in.
     typo = fresh_client(app)
-    assert attempt(typo, "ad@example.com", "typo", addr="198.51.100.21").status_code == 401
+    r = attempt(typo, "ad@example.com", "typo", addr="198.51.100.21")
+    assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     r = attempt(typo, "ad@example.com", "password-123", addr="198.51.100.21")
     assert r.status_code == 429 and "for this account from your address" in r.get_data(as_text=True)
     assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="198.51.100.22").status_code == 302
@@ -79,12 +82,16 @@ def test_guesses_spread_over_addresses_get_one_try_each_once_the_account_is_hot(
     app.config.update(VANI_LOGIN_MAX_PER_ACCOUNT=3, VANI_LOGIN_MAX_PER_ADDRESS=100)
     make_user("admin", email="ad@example.com")
     for n in range(4):  # four addresses, one guess each: every one is checked (none had failed)
-        assert attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}").status_code == 401
+        r = attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     # Each has failed on an account with more failures than its allowance: a second try waits.
     for n in range(4):
-        assert attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}").status_code == 429
+        r = attempt(fresh_client(app), "ad@example.com", "wrong", addr=f"192.0.2.{n}")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert "Too many failed sign-in attempts for this account from your address." in r.get_data(as_text=True)
     time_passes(3600)  # a quiet hour: the streak is forgotten
-    assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="192.0.2.0").status_code == 302
+    r = attempt(fresh_client(app), "ad@example.com", "password-123", addr="192.0.2.0")
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # signed in
 
 
 def test_parallel_guesses_from_one_address_cannot_pass_the_limit(app, make_user):
@@ -131,7 +138,8 @@ def test_an_address_waits_across_accounts(app, make_user):
     make_user("admin", email="ad@example.com")
     client = fresh_client(app)
     for i in range(4):
-        assert attempt(client, f"guess{i}@example.com", "wrong", addr="192.0.2.50").status_code == 401
+        r = attempt(client, f"guess{i}@example.com", "wrong", addr="192.0.2.50")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     r = attempt(client, "ad@example.com", "password-123", addr="192.0.2.50")
     assert r.status_code == 429 and "for your address" in r.get_data(as_text=True)
     assert attempt(client, "ad@example.com", "password-123", addr="192.0.2.51").status_code == 302
@@ -151,7 +159,8 @@ def test_success_clears_its_streak_and_a_quiet_streak_is_forgotten(app, make_use
     attempt(other, "ad@example.com", "wrong")
     time_passes(601)
     attempt(other, "ad@example.com", "wrong")  # the streak started over
-    assert attempt(other, "ad@example.com", "wrong").status_code == 401
+    r = attempt(other, "ad@example.com", "wrong")
+    assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
 
 
 def test_a_disabled_account_answers_like_a_wrong_password_in_the_same_time(app, make_user):
@@ -168,7 +177,8 @@ def test_a_disabled_account_answers_like_a_wrong_password_in_the_same_time(app, 
     enabled = [timed("on@example.com") for _ in range(3)]
     assert {s for s, _ in disabled} == {s for s, _ in enabled} == {401}
     assert min(t for _, t in disabled) > 0.5 * min(t for _, t in enabled)  # the hash was checked too
-    assert attempt(client, "off@example.com", "password-123", addr="10.3.0.1").status_code == 401
+    r = attempt(client, "off@example.com", "password-123", addr="10.3.0.1")
+    assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
 
 
 def forwarded_login(app, peer: str):
@@ -190,8 +200,11 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, make_user):
     via_proxy = forwarded_login(app, "10.0.0.2")
     via_proxy("a@example.com", "x", "198.51.100.1")
     via_proxy("b@example.com", "x", "198.51.100.1")
-    assert via_proxy("ad@example.com", "password-123", "198.51.100.1").status_code == 429
-    assert via_proxy("ad@example.com", "password-123", "198.51.100.2").status_code == 302
+    r = via_proxy("ad@example.com", "password-123", "198.51.100.1")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed sign-in attempts for your address." in r.get_data(as_text=True)
+    r = via_proxy("ad@example.com", "password-123", "198.51.100.2")
+    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # signed in
 
 
 def test_forwarded_headers_from_an_untrusted_peer_change_nothing(app, make_user):
@@ -200,7 +213,9 @@ def test_forwarded_headers_from_an_untrusted_peer_change_nothing(app, make_user)
     spoofed = forwarded_login(app, "203.0.113.50")
     spoofed("a@example.com", "x", "198.51.100.1")
     spoofed("b@example.com", "x", "198.51.100.2")  # a new fake address each time: the peer still counts
-    assert spoofed("ad@example.com", "password-123", "198.51.100.3").status_code == 429
+    r = spoofed("ad@example.com", "password-123", "198.51.100.3")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed sign-in attempts for your address." in r.get_data(as_text=True)
 
 
 def test_redis_down_changes_nothing(app, make_user):
@@ -209,8 +224,10 @@ def test_redis_down_changes_nothing(app, make_user):
     saved = app.extensions["vani_redis"]
     app.extensions["vani_redis"] = dead_redis()
     try:
-        assert attempt(client, "ad@example.com", "wrong").status_code == 401
-        assert attempt(client, "ad@example.com", "password-123").status_code == 302
+        r = attempt(client, "ad@example.com", "wrong")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
+        r = attempt(client, "ad@example.com", "password-123")
+        assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # signed in
     finally:
         app.extensions["vani_redis"] = saved
 
@@ -220,10 +237,14 @@ def test_a_team_signing_in_from_one_address_is_never_slowed_by_its_own_sign_ins(
     for n in range(6):
         make_user("viewer", email=f"rep{n}@example.com")
     for n in range(6):  # twice the address's allowance, all right passwords
-        assert attempt(fresh_client(app), f"rep{n}@example.com", "password-123", addr="10.1.1.1").status_code == 302
+        r = attempt(fresh_client(app), f"rep{n}@example.com", "password-123", addr="10.1.1.1")
+        assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"  # signed in
     for _ in range(3):  # wrong passwords still count: the address then waits
-        assert attempt(fresh_client(app), "rep0@example.com", "wrong", addr="10.1.1.1").status_code == 401
-    assert attempt(fresh_client(app), "rep1@example.com", "password-123", addr="10.1.1.1").status_code == 429
+        r = attempt(fresh_client(app), "rep0@example.com", "wrong", addr="10.1.1.1")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
+    r = attempt(fresh_client(app), "rep1@example.com", "password-123", addr="10.1.1.1")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed sign-in attempts for your address." in r.get_data(as_text=True)
 
 
 def test_an_ipv6_caller_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4(app, make_user):
@@ -231,13 +252,15 @@ def test_an_ipv6_caller_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4(app, make
     make_user("admin", email="ad@example.com")
     client = fresh_client(app)
     for i in range(4):  # every guess from a new address of the same /64
-        assert attempt(client, f"guess{i}@example.com", "wrong", addr=f"2001:db8:1:2::{i + 1:x}").status_code == 401
+        r = attempt(client, f"guess{i}@example.com", "wrong", addr=f"2001:db8:1:2::{i + 1:x}")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     r = attempt(client, "ad@example.com", "password-123", addr="2001:db8:1:2:ffff::9")
     assert r.status_code == 429 and "for your address" in r.get_data(as_text=True)
     assert attempt(fresh_client(app), "ad@example.com", "password-123", addr="2001:db8:1:3::1"
                    ).status_code == 302  # the next /64
     for i in range(4):
-        assert attempt(client, f"guess{i}@example.com", "wrong", addr="::ffff:192.0.2.60").status_code == 401
+        r = attempt(client, f"guess{i}@example.com", "wrong", addr="::ffff:192.0.2.60")
+        assert r.status_code == 401 and "Wrong email or password." in r.get_data(as_text=True)
     r = attempt(client, "ad@example.com", "password-123", addr="192.0.2.60")
     assert r.status_code == 429 and "for your address" in r.get_data(as_text=True)
     keys = set(db.session.execute(select(LoginThrottle.key).where(LoginThrottle.key.like("address:%"))).scalars())

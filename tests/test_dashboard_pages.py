@@ -64,12 +64,18 @@ def test_pages_render_with_data(login, path):
 def test_detail_pages_render_with_data(login):
     data = seed_all()
     client = login("admin")
-    for path in (f"/dashboard/events/{data['events']['failed'].id}", f"/dashboard/prospects/{data['prospect'].id}",
-                 f"/dashboard/meetings/{data['meeting'].id}", f"/dashboard/deliveries/{data['failed'].id}",
-                 f"/dashboard/subscriptions/{data['subscription'].id}",
-                 f"/dashboard/messages/{data['conversation'].id}"):
+    for path, shown in ((f"/dashboard/events/{data['events']['failed'].id}",
+                         ("BOOKING_CREATED", "Cal.com", "KeyError")),
+                        (f"/dashboard/prospects/{data['prospect'].id}", ("<h1>Ana Lima</h1>", "ana@example.com")),
+                        (f"/dashboard/meetings/{data['meeting'].id}", ("Intro call", "https://meet.example.com/abc")),
+                        (f"/dashboard/deliveries/{data['failed'].id}", ("meeting.scheduled", "HTTP 500")),
+                        (f"/dashboard/subscriptions/{data['subscription'].id}",
+                         ("https://receiver.example.com/hooks", "CRM sync")),
+                        (f"/dashboard/messages/{data['conversation'].id}",
+                         ("Hi, can we move the call?", "Sure, pick a time"))):
         r = client.get(path)
         assert r.status_code == 200, (path, text(r))
+        assert all(s in text(r) for s in shown), (path, [s for s in shown if s not in text(r)])
 
 
 def test_overview_with_data(login):
@@ -152,9 +158,16 @@ def test_bad_filter_is_a_clear_400(login):
     r = client.get("/dashboard/events?from=yesterday")
     assert r.status_code == 400
     assert "from: use a date like 2026-01-31" in text(r)
-    assert client.get("/dashboard/events?status=nope").status_code == 400
-    assert client.get("/dashboard/events?cursor=%%%").status_code == 400
-    assert client.get("/dashboard/meetings?status=nope").status_code == 400
+    refused = client.get("/dashboard/events?status=nope")
+    assert refused.status_code == 400
+    assert "status: must be one of received, processing, processed, ignored, failed, dead" in text(refused)
+    refused = client.get("/dashboard/events?cursor=%%%")
+    assert refused.status_code == 400
+    assert "cursor: not a cursor this API returned" in refused.get_data(as_text=True)
+    refused = client.get("/dashboard/meetings?status=nope")
+    assert refused.status_code == 400
+    page = text(refused)
+    assert "status: must be one of scheduled, pending, cancelled, rescheduled, completed, no_show, in_progress" in page
 
 
 def test_nav_hides_users_from_non_admins(login):

@@ -64,7 +64,8 @@ def test_deliveries_and_rejected_calls_page_too(app, login):
                                   "/dashboard/prospects", "/dashboard/meetings", "/dashboard/notifications",
                                   "/dashboard/messages"])
 def test_a_cursor_that_was_not_given_out_is_a_clear_400(login, path):
-    assert login("viewer").get(f"{path}?cursor=bm90LWEtY3Vyc29y").status_code == 400
+    r = login("viewer").get(f"{path}?cursor=bm90LWEtY3Vyc29y")
+    assert r.status_code == 400 and "cursor: not a cursor this API returned" in r.get_data(as_text=True)
 
 
 def test_times_are_utc_in_markup_for_the_viewer_timezone_with_utc_on_hover(login):

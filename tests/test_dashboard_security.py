@@ -95,7 +95,8 @@ def test_page_links_ignore_url_for_options_in_the_query(app, login):
     f"/dashboard/prospects/{BIG}", f"/dashboard/meetings/{BIG}", f"/dashboard/messages/{BIG}",
 ])
 def test_ids_beyond_64_bits_are_404_not_a_server_error(login, path):
-    assert login("viewer").get(path).status_code == 404
+    r = login("viewer").get(path)
+    assert r.status_code == 404 and f"There is no record {BIG}." in r.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", [
@@ -109,11 +110,18 @@ def test_numbers_and_dates_out_of_range_are_a_clear_400(login, path):
 
 
 def test_retry_all_failed_for_an_unknown_subscription_is_404(login):
+    from vani.models import WebhookDelivery
+
+    failed = seed_all()["failed"]
     client = login("staff")
-    assert client.get("/dashboard/deliveries/retry-failed?subscription=424242").status_code == 404
+    r = client.get("/dashboard/deliveries/retry-failed?subscription=424242")
+    assert r.status_code == 404 and "There is no subscription 424242." in r.get_data(as_text=True)
     r = client.post("/dashboard/deliveries/retry-failed",
                     data={"subscription": "424242", "confirm": "1", "csrf_token": client.csrf})
-    assert r.status_code == 404
+    assert r.status_code == 404 and "There is no subscription 424242." in r.get_data(as_text=True)
+    db.session.expire_all()
+    row = db.session.get(WebhookDelivery, failed.id)
+    assert (row.status, row.manual) == ("failed", False)  # the failed delivery was not requeued
 
 
 def _sign_in(app, email: str, password: str = "password-123"):

@@ -94,7 +94,10 @@ def test_chunked_body_over_the_limit_is_413(client, app):
 def test_body_at_the_limit_is_accepted(client, app):
     body = json.dumps(calendly("invitee.created")).encode()
     app.config["VANI_MAX_BODY_BYTES"] = len(body)
-    assert send(client, "calendly", body).status_code == 200
+    r = send(client, "calendly", body)
+    assert r.status_code == 200
+    assert r.json["status"] == "accepted" and bs.event(r.json["event_id"]).payload == json.loads(body)
+    assert bs.count(RejectedCall) == 0
 
 
 @pytest.mark.parametrize("provider", URLS)

@@ -44,6 +44,15 @@ def test_every_provider_accepts_its_previous_secret_during_a_rotation(app, clien
                       KAPSO_WEBHOOK_SECRET="new-kapso", KAPSO_WEBHOOK_SECRET_PREVIOUS="old-kapso",
                       TWILIO_AUTH_TOKEN="new-twilio", TWILIO_AUTH_TOKEN_PREVIOUS="old-twilio",
                       GMAIL_PUSH_TOKEN="new-gmail", GMAIL_PUSH_TOKEN_PREVIOUS="old-gmail")
+    from sqlalchemy import select
+
+    from vani.extensions import db
+    from vani.models import RejectedCall, WebhookEvent
+
+    def stored() -> list[tuple[str, bool]]:
+        rows = db.session.execute(select(WebhookEvent).order_by(WebhookEvent.id)).scalars()
+        return [(e.provider, e.verified) for e in rows]
+
     for secret, n in (("old-calendly", 1), ("new-calendly", 2)):
         body = dumps(calendly("invitee.created", n))
         r = client.post("/api/webhooks/calendly", data=body, headers=calendly_headers(body, secret=secret))
@@ -57,10 +66,15 @@ def test_every_provider_accepts_its_previous_secret_during_a_rotation(app, clien
     push = dumps({"message": {"messageId": "1", "data": "eyJlbWFpbEFkZHJlc3MiOiAiYUBiLmMiLCAiaGlzdG9yeUlkIjogMX0="}})
     assert client.post("/api/webhooks/gmail", data=push, content_type="application/json",
                        headers={"Authorization": "Bearer old-gmail"}).status_code == 200
+    assert stored() == [("calendly", True), ("calendly", True), ("cal_com", True), ("kapso", True), ("twilio", True),
+                        ("gmail", True)]
     # Any other secret still fails.
     body = dumps(calendly("invitee.created", 3))
     assert client.post("/api/webhooks/calendly", data=body,
                        headers=calendly_headers(body, secret="older-still")).status_code == 401
+    assert len(stored()) == 6  # the refused call stored no event ...
+    # ... but the refusal is recorded
+    assert [c.reason for c in db.session.execute(select(RejectedCall)).scalars()] == ["invalid_signature"]
 
 
 def test_the_access_log_leaves_out_query_strings():

@@ -77,6 +77,8 @@ def test_refused_calendly_signatures(client, make, reason):
 def test_accepted_calendly_signatures(client, make):
     r = post(client, make(int(time.time())))
     assert r.status_code == 200, r.json
+    assert r.json["status"] == "accepted" and bs.event(r.json["event_id"]).verified is True
+    assert bs.count(RejectedCall) == 0
 
 
 def test_tolerance_is_configurable(client, app):
@@ -93,7 +95,9 @@ def test_a_secret_stored_by_vani_also_verifies(client, app, db):
     db.session.commit()
     forget_cached_secrets()
     t = int(time.time())
-    assert post(client, f"t={t},v1={sig(t, secret='registered-key')}").status_code == 200
+    r = post(client, f"t={t},v1={sig(t, secret='registered-key')}")
+    assert r.status_code == 200
+    assert r.json["status"] == "accepted" and bs.event(r.json["event_id"]).verified is True
 
 
 def test_signing_key_alias(monkeypatch):
@@ -139,6 +143,8 @@ def test_cal_com_refused_signatures(client, signature, reason):
 def test_cal_com_underscore_url(client):
     r = client.post("/api/webhooks/cal_com", data=CAL_BODY, headers=cal_com_headers(CAL_BODY))
     assert r.status_code == 200
+    stored = bs.event(r.json["event_id"])
+    assert stored.provider == "cal_com" and stored.verified is True and stored.event_type == "BOOKING_CREATED"
 
 
 def test_rejected_call_record_has_reason_headers_and_address(client):

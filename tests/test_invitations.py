@@ -81,7 +81,10 @@ def test_an_existing_account_joins_only_when_it_accepts_through_the_link(app, lo
     assert f"/api/webhooks/calendly/{beta.key}" in page  # working in Beta now
     mine = db.session.execute(select(Invitation).execution_options(unscoped=True)).scalar_one()
     assert status_of(mine.id) == InvitationStatus.ACCEPTED
-    assert client.post(f"{link}/accept", data={"csrf_token": client.csrf}).status_code == 404  # single use
+    refused = client.post(f"{link}/accept", data={"csrf_token": client.csrf})
+    assert refused.status_code == 404  # single use
+    assert ("This invitation is no longer valid (used, declined, revoked or expired); ask the admin for a new one."
+            in refused.get_data(as_text=True))
 
 
 def test_the_address_alone_accepts_nothing_without_the_link(app, login, beta, make_user):
@@ -153,7 +156,9 @@ def test_someone_new_signs_up_through_the_link_and_lands_in_the_organisation(app
     person = fresh_client(app)
     page = text(person.get(link))
     assert "join <strong>Beta Sales</strong> as <strong>staff</strong>" in page and "new.person@example.com" in page
-    assert person.post(link, data={"password": "long-enough-1"}).status_code == 400  # no CSRF token
+    refused = person.post(link, data={"password": "long-enough-1"})
+    assert refused.status_code == 400  # no CSRF token
+    assert "The CSRF token is missing." in refused.get_data(as_text=True)
     token = csrf_token_from(person, link)
     r = person.post(link, data={"password": "short", "csrf_token": token})
     assert r.status_code == 400 and "at least 8 characters" in text(r)

@@ -160,7 +160,15 @@ def test_conversation_api(client, run_worker, db, api):
     assert detail["messages"][0]["text"] == "First" and "delivered" in detail["messages"][1]["statuses"]
     assert detail["messages_truncated"] is False
     assert api.get(f"/api/v1/conversations/{ida[0]['id']}?limit=1").json["messages_truncated"] is True
-    assert api.get("/api/v1/conversations/999999").status_code == 404
-    assert api.get("/api/v1/conversations?status=open").status_code == 400
-    assert api.get("/api/v1/conversations?prospect_id=x").status_code == 400
-    assert client.get("/api/v1/conversations").status_code == 401
+    refused = api.get("/api/v1/conversations/999999")
+    assert refused.status_code == 404
+    assert refused.json["error"] == "not_found"
+    refused = api.get("/api/v1/conversations?status=open")
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "status"
+    refused = api.get("/api/v1/conversations?prospect_id=x")
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "prospect_id"
+    refused = client.get("/api/v1/conversations")
+    assert refused.status_code == 401
+    assert refused.json["error"] == "unauthorized"

@@ -195,8 +195,17 @@ def test_the_routes_work_for_their_own_organisation(app, world, caller):
     404s above come from the scoping, not from broken URLs."""
     for endpoint, rule, methods in routes(app):
         if "<" in rule and "GET" in methods:
-            r = caller.call("GET", build(rule, world.a_ids))
+            url = build(rule, world.a_ids)
+            r = caller.call("GET", url)
             assert r.status_code == 200, (rule, r.status_code)
+            body = r.get_data(as_text=True)
+            assert body and MARK not in body.lower(), rule  # the first organisation's own row, shown
+            if rule.startswith("/api/"):
+                assert r.is_json and "error" not in r.json, (rule, r.json)
+                # the row asked for (its id), or the rows under it (a list that is not empty)
+                assert r.json.get("id") == int(re.findall(r"\d+", url)[-1]) or r.json.get("data"), (rule, r.json)
+            else:
+                assert r.mimetype == "text/html" and "404" not in body.split("</title>")[0], rule
 
 
 def test_the_checks_catch_a_broken_scope(app, world, caller):
@@ -233,7 +242,9 @@ def test_a_member_of_both_sees_each_in_turn(app, login, world):
     # Roles are per organisation: a viewer in the second, so no replay there.
     r = client.post(f"/dashboard/events/{world.b_ids['event']}/replay", data={"csrf_token": client.csrf})
     assert r.status_code == 403 and "you are signed in as viewer" in r.get_data(as_text=True)
-    assert client.get(f"/dashboard/events/{world.a_ids['event']}").status_code == 404
+    refused = client.get(f"/dashboard/events/{world.a_ids['event']}")
+    assert refused.status_code == 404
+    assert "There is no event " in refused.get_data(as_text=True)
 
 
 def test_a_token_sees_only_its_organisation(app, world):

@@ -71,7 +71,9 @@ def test_a_refused_emit_does_not_use_up_its_idempotency_key(app, api):
     app.config["VANI_EMITS_PER_MINUTE"] = 1
     assert api.post(EMIT, json={"event": "deal.won", "payload": {}}).status_code == 202
     again = {"json": {"event": "deal.won", "payload": {"n": 2}}, "headers": {"Idempotency-Key": "emit-2"}}
-    assert api.post(EMIT, **again).status_code == 429
+    refused = api.post(EMIT, **again)
+    assert refused.status_code == 429
+    assert refused.json["error"] == "too_many_requests"
     app.config["VANI_EMITS_PER_MINUTE"] = 2  # as if the minute had passed
     r = api.post(EMIT, **again)
     assert r.status_code == 202 and "Idempotent-Replayed" not in r.headers

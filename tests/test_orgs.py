@@ -176,7 +176,9 @@ def test_dead_letters_and_secret_sweeps_per_organisation(app, beta):
 # -- the dashboard ----------------------------------------------------------------------------
 def test_only_superusers_create_organisations(app, login, make_user):
     admin = login("admin")
-    assert admin.get("/dashboard/orgs/new").status_code == 403
+    refused = admin.get("/dashboard/orgs/new")
+    assert refused.status_code == 403
+    assert "Only superusers create organisations." in refused.get_data(as_text=True)
     r = admin.post("/dashboard/orgs", data={"name": "Gamma", "csrf_token": admin.csrf})
     assert r.status_code == 403
     boss = login("viewer")

@@ -64,7 +64,9 @@ def test_patch_rotate_delete_and_404s(api, httpserver):
     r = api.patch(f"/api/v1/webhooks/subscriptions/{sub.id}", json={"active": True})
     assert r.get_json()["health"]["disabled_reason"] is None
     assert api.patch(f"/api/v1/webhooks/subscriptions/{sub.id}", json={"active": "yes"}).get_json()["field"] == "active"
-    assert api.patch(f"/api/v1/webhooks/subscriptions/{sub.id}", json={"secret": "x"}).status_code == 400
+    refused = api.patch(f"/api/v1/webhooks/subscriptions/{sub.id}", json={"secret": "x"})
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "secret"
     r = api.post(f"/api/v1/webhooks/subscriptions/{sub.id}/rotate-secret")
     assert r.status_code == 200
     new = r.get_json()["secret"]
@@ -78,7 +80,9 @@ def test_patch_rotate_delete_and_404s(api, httpserver):
         assert r.status_code == 404, (method, url)
         assert r.get_json()["error"] == "not_found"
     assert api.delete(f"/api/v1/webhooks/subscriptions/{sub.id}").status_code == 204
-    assert api.get(f"/api/v1/webhooks/subscriptions/{sub.id}").status_code == 404
+    refused = api.get(f"/api/v1/webhooks/subscriptions/{sub.id}")
+    assert refused.status_code == 404
+    assert refused.json["error"] == "not_found"
 
 
 def test_delete_removes_deliveries_and_attempts(api, httpserver):
@@ -114,7 +118,9 @@ def test_custom_event_reaches_every_matching_subscription(api, httpserver):
     assert sorted(req.path for req, _ in httpserver.log) == ["/a", "/b"]
     assert api.post("/api/v1/webhooks/deliveries", json={"event": "deal.*", "payload": {}}).get_json()["field"] == "event"
     assert api.post("/api/v1/webhooks/deliveries", json={"event": "deal.won", "payload": [1]}).get_json()["field"] == "payload"
-    assert api.post("/api/v1/webhooks/deliveries", data="nope").status_code == 400
+    refused = api.post("/api/v1/webhooks/deliveries", data="nope")
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "body"
 
 
 def test_custom_event_payload_text_is_stored_cleaned(api, httpserver, db):
@@ -171,7 +177,9 @@ def test_bulk_retry_of_failed_deliveries(app, api, httpserver):
     assert r.status_code == 202 and r.get_json()["requeued"] == 0
     assert api.post("/api/v1/webhooks/deliveries/retry", json={"since": "yesterday"}).get_json()["field"] == "since"
     assert api.post("/api/v1/webhooks/deliveries/retry", json={"status": "delivered"}).get_json()["field"] == "status"
-    assert api.post("/api/v1/webhooks/deliveries/retry", json={"subscription": 999}).status_code == 404
+    refused = api.post("/api/v1/webhooks/deliveries/retry", json={"subscription": 999})
+    assert refused.status_code == 404
+    assert refused.json["error"] == "not_found"
     r = api.post("/api/v1/webhooks/deliveries/retry", json={"status": "failed", "subscription": sub.id})
     assert r.get_json()["requeued"] == 2
     assert {d.status for d in db.session.query(WebhookDelivery)} == {"pending"}
@@ -216,5 +224,10 @@ def test_cli_retry_failed(app, httpserver):
 
 
 def test_api_needs_the_token(client):
-    assert client.get("/api/v1/webhooks/subscriptions").status_code == 401
-    assert client.post("/api/v1/webhooks/deliveries", json={"event": "a.b", "payload": {}}).status_code == 401
+    r = client.get("/api/v1/webhooks/subscriptions")
+    assert r.status_code == 401 and r.json["error"] == "unauthorized" and "data" not in r.json
+    r = client.post("/api/v1/webhooks/deliveries", json={"event": "a.b", "payload": {}})
+    assert r.status_code == 401 and r.json["error"] == "unauthorized"
+    from vani.models import OutboundEvent
+
+    assert db.session.query(OutboundEvent).count() == 0 and db.session.query(WebhookDelivery).count() == 0

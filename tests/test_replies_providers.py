@@ -136,7 +136,9 @@ def test_400_is_not_retried_and_fails_loudly(app, client, api, db, httpserver):
     httpserver.expect_oneshot_request(KAPSO_PATH, method="POST").respond_with_json(meta_ok("wamid.again"))
     r = api.post(f"/api/v1/conversations/{conv.id}/messages/{message_id}/retry")
     assert r.status_code == 202 and r.json["status"] == "queued"
-    assert api.post(f"/api/v1/conversations/{conv.id}/messages/{message_id}/retry").status_code == 409
+    refused = api.post(f"/api/v1/conversations/{conv.id}/messages/{message_id}/retry")
+    assert refused.status_code == 409
+    assert refused.json["error"] == "conflict"
     send_lane()
     assert (outbound(db)[0].status, outbound(db)[0].provider_message_id) == ("sent", "wamid.again")
 

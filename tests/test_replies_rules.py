@@ -86,8 +86,15 @@ def test_bad_send_requests_are_answered_clearly(app, client, api, db, httpserver
                         ({"txt": "a"}, "txt")):
         r = api.post(url, json=body)
         assert r.status_code == 400 and r.json["field"] == field, (body, r.json)
+<<<<<<< HEAD
     assert api.post("/api/v1/conversations/999999/messages", json={"text": "a"}).status_code == 404
     from vani.accounts.tokens import create_token
+=======
+    refused = api.post("/api/v1/conversations/999999/messages", json={"text": "a"})
+    assert refused.status_code == 404
+    assert refused.json["error"] == "not_found"
+    from vani.accounts.tokens import create_token
+>>>>>>> arch-asserts
 
     reader = create_token("reader", ["read"])[1]
     r = client.post(url, json={"text": "a"}, headers={"Authorization": f"Bearer {reader}"})
@@ -300,7 +307,9 @@ def test_an_accepted_send_with_an_odd_answer_is_never_sent_again(app, client, ap
 
 def test_odd_input_is_answered_not_crashed_on(app, client, api, db, httpserver, login):
     conv = kapso_conversation(app, client, db, httpserver)
-    assert api.get("/api/v1/conversations?assignee=²").status_code == 400
+    refused = api.get("/api/v1/conversations?assignee=²")
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "assignee"
     r = api.patch(f"/api/v1/conversations/{conv.id}", json={"assignee_id": 2 ** 70})
     assert r.status_code == 400 and r.json["field"] == "assignee_id"
     staff = login("staff")

@@ -56,7 +56,9 @@ def test_assignment_filters_and_alerts(app, client, api, db, httpserver, login):
     r = api.patch(f"/api/v1/conversations/{other.id}", json={"assignee_id": 999999})
     assert r.status_code == 400 and r.json["field"] == "assignee_id"
     assert api.patch(f"/api/v1/conversations/{other.id}", json={"assignee_id": None}).json["assignee_id"] is None
-    assert api.patch(f"/api/v1/conversations/{other.id}", json={"owner": 1}).status_code == 400
+    refused = api.patch(f"/api/v1/conversations/{other.id}", json={"owner": 1})
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "assignee_id"
 
 
 def test_a_handoff_alerts_the_team_once(app, client, db, httpserver):
@@ -167,7 +169,9 @@ def test_rules_api(api, client, db):
         r = api.post("/api/v1/autoreply-rules", json=body)
         assert r.status_code == 400 and r.json["field"] == field, (body, r.json)
     assert api.delete(f"/api/v1/autoreply-rules/{rule_id}").status_code == 204
-    assert api.get(f"/api/v1/autoreply-rules/{rule_id}").status_code == 404
+    refused = api.get(f"/api/v1/autoreply-rules/{rule_id}")
+    assert refused.status_code == 404
+    assert refused.json["error"] == "not_found"
     from vani.accounts.tokens import create_token
 
     reader = create_token("reader", ["read", "messages"])[1]

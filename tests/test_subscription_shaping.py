@@ -39,7 +39,9 @@ def emit(api, event: str, payload: dict) -> list[int]:
 def test_filters_are_checked_when_saved(api, httpserver, condition, field):
     r = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "filter": [condition]})
     assert r.status_code == 400 and r.get_json()["field"] == field, r.get_json()
-    assert api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "filter": "x"}).status_code == 400
+    refused = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "filter": "x"})
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "filter"
 
 
 def test_a_delivery_is_made_only_when_the_filter_matches(api, db, httpserver):
@@ -165,8 +167,10 @@ def test_the_dashboard_shows_and_edits_filter_headers_rate_and_pause(api, login,
     assert db.session.get(WebhookSubscription, sub["id"]).paused
     assert "Resume" in client.get(f"/dashboard/subscriptions/{sub['id']}").get_data(as_text=True)
     viewer = login("viewer")
-    assert viewer.post(f"/dashboard/subscriptions/{sub['id']}/pause",
-                       data={"paused": "0", "csrf_token": viewer.csrf}).status_code == 403
+    refused = viewer.post(f"/dashboard/subscriptions/{sub['id']}/pause",
+                       data={"paused": "0", "csrf_token": viewer.csrf})
+    assert refused.status_code == 403
+    assert "This action needs the admin role; you are signed in as viewer." in refused.get_data(as_text=True)
 
 
 def _flaky_receiver(httpserver, path: str, fail_first_for: int):

@@ -32,11 +32,18 @@ def test_a_missing_scope_is_a_403_that_names_it(client):
 def test_each_scope_opens_its_routes_and_admin_opens_all(client):
     _, emitter = create_token("emitter", ["emit"])
     r = client.post("/api/v1/webhooks/deliveries", headers=bearer(emitter), json={"event": "x.y", "payload": {}})
-    assert r.status_code == 202
-    assert client.get("/api/v1/events", headers=bearer(emitter)).status_code == 403  # no read
+    assert r.status_code == 202 and r.json["event"] == "x.y"
+    from vani.models import OutboundEvent
+
+    assert [e.type for e in db.session.query(OutboundEvent)] == ["x.y"]
+    r = client.get("/api/v1/events", headers=bearer(emitter))
+    assert r.status_code == 403 and r.json["error"] == "insufficient_scope" and r.json["scope"] == "read"  # no read
+    assert "data" not in r.json
     _, admin = create_token("admin", ["admin"])
     for path in ("/api/v1/events", "/api/v1/webhooks/subscriptions", "/api/v1/prospects"):
-        assert client.get(path, headers=bearer(admin)).status_code == 200, path
+        r = client.get(path, headers=bearer(admin))
+        assert r.status_code == 200, path
+        assert r.json["data"] == [], path
 
 
 def test_every_route_that_changes_something_declares_its_scope(app):
@@ -64,7 +71,9 @@ def test_expired_and_revoked_tokens_stop_working_and_use_is_recorded(client):
     from vani.accounts.tokens import revoke_token
 
     revoke_token(row2.id)
-    assert client.get("/api/v1/events", headers=bearer(token2)).status_code == 401
+    refused = client.get("/api/v1/events", headers=bearer(token2))
+    assert refused.status_code == 401
+    assert refused.json["error"] == "unauthorized"
 
 
 def test_unknown_scopes_and_names_are_refused():
@@ -88,7 +97,9 @@ def test_cli_create_list_revoke(app, client):
     token_id = re.search(r"token (\d+)", out).group(1)
     assert "revoked token" in runner.invoke(args=["vani", "revoke-token", token_id]).output
     assert "revoked" in runner.invoke(args=["vani", "list-tokens"]).output
-    assert client.get("/api/v1/events", headers=bearer(token)).status_code == 401
+    refused = client.get("/api/v1/events", headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json["error"] == "unauthorized"
     assert runner.invoke(args=["vani", "revoke-token", "999999"]).exit_code != 0
     assert runner.invoke(args=["vani", "create-token", "x", "--scope", "root"]).exit_code != 0
 
@@ -105,9 +116,15 @@ def test_admin_page_lists_creates_once_and_revokes(login, client):
     row = db.session.query(ApiToken).filter_by(name="zapier").one()
     r = admin.post(f"/dashboard/tokens/{row.id}/revoke", data={"csrf_token": admin.csrf})
     assert r.status_code == 303
-    assert client.get("/api/v1/events", headers=bearer(token)).status_code == 401
+    refused = client.get("/api/v1/events", headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json["error"] == "unauthorized"
     bad = admin.post("/dashboard/tokens", data={"name": "x", "scopes": ["root"], "csrf_token": admin.csrf})
     assert bad.status_code == 400 and "not a scope" in bad.get_data(as_text=True)
     staff = login("staff")
-    assert staff.get("/dashboard/tokens").status_code == 403
-    assert staff.post(f"/dashboard/tokens/{row.id}/revoke", data={"csrf_token": staff.csrf}).status_code == 403
+    refused = staff.get("/dashboard/tokens")
+    assert refused.status_code == 403
+    assert "This action needs the admin role; you are signed in as staff." in refused.get_data(as_text=True)
+    refused = staff.post(f"/dashboard/tokens/{row.id}/revoke", data={"csrf_token": staff.csrf})
+    assert refused.status_code == 403
+    assert "This action needs the admin role; you are signed in as staff." in refused.get_data(as_text=True)

@@ -28,6 +28,12 @@ def status_body(sid: str, status: str, to: str = "%2B15550100009", extra: str = 
             f"&MessageSid={sid}&AccountSid=ACx&From=whatsapp%3A%2B14155238886&ApiVersion=2010-04-01{extra}")
 
 
+def db_events() -> list[WebhookEvent]:
+    from vani.extensions import db
+
+    return list(db.session.execute(select(WebhookEvent)).scalars())
+
+
 def test_request_validator_official_vectors():
     validator = RequestValidator("12345")
     assert validator.compute_signature(VECTOR_URL, VECTOR_PARAMS) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
@@ -91,12 +97,16 @@ def test_behind_proxy_with_trust_proxy(client, app):
     app.config["VANI_TRUST_PROXY"] = True
     r = post_twilio(client, INBOUND, signed_url=PUBLIC + "/api/webhooks/twilio", headers=FORWARDED)
     assert r.status_code == 200, r.data
+    stored = db_events()
+    assert [(e.provider, e.verified) for e in stored] == [("twilio", True)]
 
 
 def test_behind_tunnel_with_public_url(client, app):
     app.config["PUBLIC_URL"] = PUBLIC
     r = post_twilio(client, INBOUND, signed_url=PUBLIC + "/api/webhooks/twilio")
     assert r.status_code == 200, r.data
+    stored = db_events()
+    assert [(e.provider, e.verified) for e in stored] == [("twilio", True)]
 
 
 def test_proxy_not_trusted_is_401_showing_the_url_checked(client, app, db):
@@ -166,6 +176,8 @@ def test_signed_url_keeps_its_query_string_byte_for_byte(client, app, public):
     r = client.post(target, data=body, content_type="application/x-www-form-urlencoded",
                     headers={"X-Twilio-Signature": twilio_signature(signed, body)})
     assert r.status_code == 200, r.get_data()
+    stored = db_events()
+    assert [(e.provider, e.verified) for e in stored] == [("twilio", True)]
 
 
 def test_behind_proxy_the_event_keeps_the_client_address(client, app, db):
