@@ -42,7 +42,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
-    work.install(app, LANES)
+    work.install(app, LANES, drain=work.drain)
     effects.install(app, live.add_to)
     errors.init_app(app)
     proxy.init_app(app)

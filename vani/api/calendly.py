@@ -36,8 +36,8 @@ def _not_configured():
             body_required=False, errors=(409, 502, 503))
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
-    from vani.commands.calendly import parse_since
     from vani.services.calendly_connection import sync
+    from vani.services.calendly_sync import parse_since
     from vani.services.registration.http import ApiError
 
     data = request.get_json(silent=True)
@@ -60,7 +60,7 @@ def calendly_sync():
             return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
         return jsonify({"status": "done", "result": result.to_dict()})
     from vani.jobs.maintenance import calendly_sync as job
-    from vani.work.wake import enqueue_job
+    from vani.work.queues import enqueue_job
 
     try:
         queued = enqueue_job(job, since.isoformat() if since else None, tenancy.require())

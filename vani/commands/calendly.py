@@ -1,23 +1,9 @@
 """``flask vani calendly sync``: pull Calendly bookings through the webhook path (repairs missed webhooks)."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 
 from vani.cli import for_org, vani_cli
-
-
-def parse_since(value: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` or an ISO 8601 time (UTC when no zone is given)."""
-    from vani.providers.coerce import as_time as parse_time
-
-    if not value:
-        return None
-    parsed = parse_time(value)
-    if parsed is None:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time")
-    return parsed
 
 
 @vani_cli.group("calendly")
@@ -30,7 +16,7 @@ def calendly() -> None:
 @for_org
 def sync_command(since: str | None) -> None:
     """Fetch scheduled events and invitees from Calendly and map the ones Vani has not seen."""
-    from vani.services.calendly_sync import sync
+    from vani.services.calendly_sync import parse_since, sync
     from vani.services.registration.http import ApiError
 
     try:

@@ -65,6 +65,17 @@ def webhook_time(value: str | None) -> str | None:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.000000Z") if parsed else value
 
 
+def parse_since(value: str | None) -> datetime | None:
+    """Where a sync starts, as a user writes it: ``YYYY-MM-DD`` or an ISO 8601 time (UTC when
+    no zone is given); None when empty."""
+    if not value:
+        return None
+    parsed = parse_time(value)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time")
+    return parsed
+
+
 def scheduled_events(client: ApiClient, me: dict, since: datetime) -> list[dict]:
     """Scheduled events starting at or after ``since``: the whole organization when the token
     may see it, else the token's user."""

@@ -9,6 +9,7 @@ The engine owns the rest, the same way for every lane:
 - ``policy``: one ``RetryPolicy`` (schedule, jitter, safe ``Retry-After``, attempts) and the
   dead-letter state every lane has;
 - ``wake`` and ``runner``: Redis only wakes workers; the ``drain`` job claims from the database;
+  ``queues`` names the RQ queues they go through;
 - ``effects``: the unit of work: a change records the lanes to wake and the live updates to
   publish, carried out once after its commit (never after a rollback);
 - ``sweep`` and ``processes``: the scheduler's sweep and the workers, both riding out Redis restarts.

@@ -10,16 +10,11 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, current_app
 
 from vani.work.policy import RetryPolicy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from vani.work.claims import Claim
-
-QUEUE = "vani-work"  # the RQ queue every drain job goes through
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +25,7 @@ class Lane:
     running: enum.StrEnum                       # claimed, with a lease
     retry: enum.StrEnum                         # failed; waits for next_attempt_at
     dead: enum.StrEnum                          # the dead letter: waits for a person
-    handler: Callable[["Claim"], None]          # does the work of one claim (see Claim)
+    handler: Callable[[Any], None]              # does the work of one claim (a ``claims.Claim``)
     policy: Callable[[Mapping], RetryPolicy]    # from the app config
     lease: Callable[[Mapping], timedelta]       # how long a claim holds its rows unless renewed
     batch: int | Callable[[Mapping], int] = 100  # rows per claim (or from the app config)
@@ -56,14 +51,16 @@ class Lane:
         return f"<Lane {self.name}>"
 
 
-def install(app: Flask, lanes: tuple[Lane, ...]) -> None:
-    """Make ``lanes`` the app's lanes (names must be unique)."""
+def install(app: Flask, lanes: tuple[Lane, ...], drain: Callable[..., int]) -> None:
+    """Make ``lanes`` the app's lanes (names must be unique), worked through by the RQ job
+    ``drain`` (``runner.drain``: passed in, as the runner sits above the waking that queues it)."""
     by_name: dict[str, Lane] = {}
     for lane in lanes:
         if lane.name in by_name:
             raise ValueError(f"two lanes are named {lane.name!r}")
         by_name[lane.name] = lane
     app.extensions["vani_lanes"] = by_name
+    app.extensions["vani_drain"] = drain
 
 
 def installed() -> tuple[Lane, ...]:
@@ -76,3 +73,8 @@ def get(name: str) -> Lane:
         return current_app.extensions["vani_lanes"][name]
     except KeyError:
         raise LookupError(f"no work lane named {name!r} is installed") from None
+
+
+def drain_job() -> Callable[..., int]:
+    """The RQ job that works through a lane's due rows (queued by ``wake.kick``)."""
+    return current_app.extensions["vani_drain"]

@@ -23,12 +23,12 @@ from rq import SimpleWorker, Worker
 from sqlalchemy.exc import SQLAlchemyError
 
 from vani.extensions import db, redis_ext
-from vani.work import sweep, wake
+from vani.work import sweep
 from vani.work.lane import installed
+from vani.work.queues import MAINTENANCE_QUEUE, queue_name
 
 log = logging.getLogger(__name__)
 
-MAINTENANCE_QUEUE = "vani-maintenance"
 BACKOFF_MAX = 5.0
 
 
@@ -44,7 +44,7 @@ class CronEntry:
 
 def all_queues() -> list[str]:
     """Every lane's queue in lane order (events first), then maintenance."""
-    return [wake.queue_name(lane) for lane in installed()] + [MAINTENANCE_QUEUE]
+    return [queue_name(lane) for lane in installed()] + [MAINTENANCE_QUEUE]
 
 
 class _OnceFilter(logging.Filter):

@@ -14,22 +14,14 @@ from collections.abc import Callable
 from flask import current_app
 from redis.exceptions import RedisError
 from redis.client import Pipeline
-from rq import Queue
 
 from vani.extensions import redis_ext
-from vani.work.lane import Lane
+from vani.work.lane import Lane, drain_job
+from vani.work.queues import get_queue, queue_name
 
 log = logging.getLogger(__name__)
 
 FLAG = "vani:work:{lane}:{slot}"
-
-
-def queue_name(lane: Lane) -> str:
-    return f"vani-{lane.name.replace('_', '-')}"
-
-
-def get_queue(name: str) -> Queue:
-    return Queue(name, connection=redis_ext.client, is_async=current_app.config.get("RQ_ASYNC", True))
 
 
 def _flag(lane: Lane, slot: int) -> str:
@@ -78,11 +70,9 @@ def kick_all(lanes: list[Lane], also: Callable[[Pipeline], None] | None = None) 
 
 
 def _enqueue(lane: Lane, slot: int) -> None:
-    from vani.work.runner import drain
-
     budget = current_app.config.get("VANI_DRAIN_SECONDS", 60)
     get_queue(queue_name(lane)).enqueue(
-        drain, lane.name, slot, job_timeout=int(budget) + 120, result_ttl=0, failure_ttl=86400,
+        drain_job(), lane.name, slot, job_timeout=int(budget) + 120, result_ttl=0, failure_ttl=86400,
         description=f"drain {lane.name} (slot {slot})")
 
 
@@ -111,10 +101,3 @@ def flag_ttl_ms(lane: Lane, slot: int = 0) -> int | None:
     ttl = redis_ext.client.pttl(_flag(lane, slot))
     return ttl if ttl >= 0 else None
 
-
-def enqueue_job(func, *args, timeout: int = 1800):
-    """Queue a one-off job (not lane work, e.g. a Calendly sync) on the maintenance queue.
-    Raises RedisError when Redis is unreachable."""
-    from vani.work.processes import MAINTENANCE_QUEUE
-
-    return get_queue(MAINTENANCE_QUEUE).enqueue(func, *args, job_timeout=timeout, result_ttl=86400)
