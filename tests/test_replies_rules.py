@@ -86,15 +86,10 @@ def test_bad_send_requests_are_answered_clearly(app, client, api, db, httpserver
                         ({"txt": "a"}, "txt")):
         r = api.post(url, json=body)
         assert r.status_code == 400 and r.json["field"] == field, (body, r.json)
-<<<<<<< HEAD
-    assert api.post("/api/v1/conversations/999999/messages", json={"text": "a"}).status_code == 404
-    from vani.accounts.tokens import create_token
-=======
     refused = api.post("/api/v1/conversations/999999/messages", json={"text": "a"})
     assert refused.status_code == 404
     assert refused.json["error"] == "not_found"
     from vani.accounts.tokens import create_token
->>>>>>> arch-asserts
 
     reader = create_token("reader", ["read"])[1]
     r = client.post(url, json={"text": "a"}, headers={"Authorization": f"Bearer {reader}"})
