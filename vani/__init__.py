@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-__version__ = "0.1.0"
+from vani.version import __version__  # noqa: F401  (the package's version, as usual)
 
 
 def create_app(config=None) -> Flask:

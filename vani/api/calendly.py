@@ -10,7 +10,7 @@ from vani import tenancy
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
-from vani.api import bp, needs
+from vani.api.blueprint import bp, needs
 from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import Scope, WebhookEvent

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
-from vani.api import PUBLIC_ENDPOINTS, bp
+from vani.api.blueprint import PUBLIC_ENDPOINTS, bp
 from vani.services import idempotency
 
 REPLAYED = "Idempotent-Replayed"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi import queries as q
-from vani.api import bp
+from vani.api.blueprint import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, provider_arg, paginated_response
 from vani.api.conversations import phone_arg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, render_template
 
-from vani.api import PUBLIC_ENDPOINTS, bp
+from vani.api.blueprint import PUBLIC_ENDPOINTS, bp
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi.document import build

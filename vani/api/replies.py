@@ -7,7 +7,7 @@ from flask import g, jsonify, request
 
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
-from vani.api import bp, needs
+from vani.api.blueprint import bp, needs
 from vani.errors import InvalidField
 from vani.models import Scope
 from vani.services import idempotency

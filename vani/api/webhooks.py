@@ -8,7 +8,7 @@ from flask import g, jsonify, request
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
-from vani.api import bp, needs
+from vani.api.blueprint import bp, needs
 from vani.errors import InvalidField
 from vani.api.pagination import paginated_response
 from vani.models import DeliveryStatus, Scope, WebhookDelivery

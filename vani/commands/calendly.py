@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani.cli import for_org, vani_cli
+from vani.commands.group import for_org, vani_cli
 
 
 @vani_cli.group("calendly")

@@ -6,7 +6,7 @@ import sys
 import click
 from flask import current_app
 
-from vani.cli import vani_cli
+from vani.commands.group import vani_cli
 from vani.config_checks import Finding, core
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import click
 
-from vani.cli import for_org, vani_cli
+from vani.commands.group import for_org, vani_cli
 from vani.models.base import as_utc
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani.cli import vani_cli
+from vani.commands.group import vani_cli
 
 MAX_ROUNDS = 100  # of event claims in ``--process``; what is left waits for a worker
 

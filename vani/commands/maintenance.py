@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani.cli import vani_cli
+from vani.commands.group import vani_cli
 
 
 @vani_cli.command("cleanup")

@@ -6,7 +6,7 @@ import secrets as pysecrets
 
 import click
 
-from vani.cli import for_org, vani_cli
+from vani.commands.group import for_org, vani_cli
 from vani.models import Role
 
 

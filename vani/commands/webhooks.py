@@ -7,7 +7,7 @@ import sys
 import click
 from flask import current_app
 
-from vani.cli import for_org, vani_cli
+from vani.commands.group import for_org, vani_cli
 
 
 @vani_cli.group("webhooks")

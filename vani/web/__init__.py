@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Flask, redirect, session, url_for
+from flask import Flask, redirect, session, url_for
 
-bp = Blueprint("dash", __name__, url_prefix="/dashboard")
-PASSWORD_STAMP_KEY = "pw"  # session key: see vani.accounts.users.password_stamp
+from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ from vani import tenancy
 from vani.errors import MAX_ID
 from vani.extensions import login_manager
 from vani.models import Role
-from vani.web import bp
+from vani.web.blueprint import bp
 
 PUBLIC_ENDPOINTS = {"dash.login", "dash.join"}
 # Pages for a signed-in account that belongs to no organisation yet: answering an invitation (its

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from vani.models.auth import password_method
 from vani.accounts import signin_throttle
 from vani.accounts.users import find_by_email, password_stamp, record_login
-from vani.web import PASSWORD_STAMP_KEY, bp
+from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 
 def safe_next(target: str | None) -> str:

@@ -11,7 +11,7 @@ from vani.services.calendly_oauth import missing_settings
 from vani.services.calendly_sync import last_sync
 from vani.services.dashboard.urls import public_base
 from vani.services.registration.http import ApiError
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 PENDING_KEY = "calendly_oauth"  # session key: the sign-in started, until Calendly's redirect

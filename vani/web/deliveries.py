@@ -8,7 +8,7 @@ from vani.models import DeliveryStatus, OutboundEvent, Role, WebhookDelivery
 from vani.errors import VaniError
 from vani.services import webhooks
 from vani.services.dashboard import deliveries as service
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import back_to, role_required
 from vani.web.template_filters import sees_secrets
 from vani.web.subscriptions import subscription_or_404

@@ -8,7 +8,7 @@ from vani.providers.registry import all_providers
 from vani.services.dashboard import events as service
 from vani.services.processing.events import replay as replay_event
 from vani.services.dashboard.urls import provider_urls
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 

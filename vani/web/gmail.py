@@ -9,7 +9,7 @@ from vani.models import Role
 from vani.services.dashboard.urls import public_base
 from vani.services.mail import gmail_oauth, mailboxes
 from vani.services.mail.mailboxes import SyncError
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 PENDING_KEY = "gmail_oauth"  # session key: the sign-in started, until Google's redirect

@@ -8,7 +8,7 @@ from flask_login import current_user
 from vani.errors import VaniError
 from vani.services import orgs
 from vani.accounts import invitations as service
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import ORG_KEY
 from vani.web.auth import start_session
 

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from vani.errors import VaniError
 from vani.models import Role
 from vani.services.mail import mailboxes
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 

@@ -12,7 +12,7 @@ from vani.services import conversations as conv_service
 from vani.services import notifications as notify_service
 from vani.services.dashboard import messaging
 from vani.services.whatsapp import inbox
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import back_to, role_required
 
 

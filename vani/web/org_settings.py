@@ -11,7 +11,7 @@ from vani.providers.registry import webhook_providers
 from vani.services import orgs
 from vani.services.provider_settings import ORG_SETTINGS, store_setting
 from vani.services.secrets import store_secret
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 MIN_SECRET = 8

@@ -10,7 +10,7 @@ from vani.errors import VaniError
 from vani.services import orgs
 from vani.accounts import users
 from vani.services.dashboard.urls import provider_urls
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import ORG_KEY
 
 

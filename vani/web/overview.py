@@ -7,7 +7,7 @@ from vani.services.dashboard import overview as stats
 from vani.services.dashboard.chart import events_chart
 from vani.services.dashboard.deliveries import delivery_summary
 from vani.services.dashboard.urls import provider_urls
-from vani.web import bp
+from vani.web.blueprint import bp
 
 
 @bp.get("/")

@@ -7,7 +7,7 @@ from flask_login import current_user
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage, Role
 from vani.services.dashboard import messaging, people
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 

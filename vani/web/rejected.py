@@ -9,7 +9,7 @@ from vani.services import refusals
 from vani.services.dashboard.events import list_rejected
 from vani.services.dashboard.filters import parse_choice
 from vani.services.dashboard.urls import provider_urls
-from vani.web import bp
+from vani.web.blueprint import bp
 
 
 @bp.get("/rejected")

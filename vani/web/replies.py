@@ -11,7 +11,7 @@ from vani.errors import VaniError
 from vani.models import Role
 from vani.services import orgs
 from vani.services.whatsapp import inbox, rules
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

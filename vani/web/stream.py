@@ -7,7 +7,7 @@ from vani import tenancy
 from vani.extensions import redis_ext
 from vani.services import live
 from vani.services.dashboard.live import sse_stream
-from vani.web import bp
+from vani.web.blueprint import bp
 
 
 @bp.get("/stream")

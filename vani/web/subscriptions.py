@@ -12,7 +12,7 @@ from vani.models.masking import conceal
 from vani.services import webhooks
 from vani.services.webhooks import backfill, shaping
 from vani.services.dashboard.deliveries import health_label
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 from vani.web.template_filters import sees_secrets
 

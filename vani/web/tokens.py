@@ -9,7 +9,7 @@ from vani.errors import VaniError
 from vani.models import Role, Scope
 from vani.models.base import utcnow
 from vani.accounts import tokens as service
-from vani.web import bp
+from vani.web.blueprint import bp
 from vani.web.access import role_required
 
 

@@ -11,7 +11,7 @@ from vani.models import ROLES, Role, User
 from vani.accounts import invitations
 from vani.accounts import users as service
 from vani.services.dashboard.urls import public_base
-from vani.web import PASSWORD_STAMP_KEY, bp
+from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 from vani.web.access import role_required
 
 

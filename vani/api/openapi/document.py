@@ -9,12 +9,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
-from vani.api import scope_of
+from vani.api.blueprint import scope_of
 from vani.api.openapi import Operation
 from vani.api.openapi.events import ENVELOPES, webhooks
 from vani.api.openapi.models import Error
 from vani.errors import MAX_ID
 from vani.models import Scope
+from vani.version import __version__
 
 PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
@@ -137,7 +138,6 @@ def _nullable(schema: dict) -> bool:
 
 def build(app: Flask) -> dict:
     """The OpenAPI 3.1 document of every route under /api/v1. Raises ``MissingDescription``."""
-    from vani import __version__
     from vani.providers.registry import all_providers
 
     providers = sorted(p.name for p in all_providers())

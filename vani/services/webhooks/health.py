@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from vani.extensions import db
-from vani.models import WebhookSubscription
+from vani.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import as_utc, isoformat
 from vani.services import alerts
-from vani.services.webhooks.subscriptions import cancel_pending
 
 GONE = 410
 DISABLE_AFTER = timedelta(days=5)  # a subscription failing every attempt this long is disabled
@@ -73,3 +72,14 @@ def disable(sub_id: int, reason: str, at: datetime) -> bool:
     if done:
         alerts.subscription_disabled(sub_id, reason[:2000], at)
     return bool(done)
+
+
+def cancel_pending(subscription_id: int, reason: str) -> int:
+    """Cancel waiting deliveries of a disabled subscription (no commit). Returns how many."""
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id,
+               WebhookDelivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, last_error=reason[:2000], next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from standardwebhooks import Webhook
 
-from vani import __version__
+from vani.version import __version__
 from vani.models.base import isoformat
 from vani.errors import InvalidField
 

@@ -11,6 +11,8 @@ from vani.extensions import db
 from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.services.webhooks import limits, shaping, signing
+from vani.services.webhooks.delivery_lane import DELIVERIES
+from vani.services.webhooks.health import cancel_pending
 from vani.errors import InvalidField, NotFound, check_id
 from vani.work import effects
 
@@ -147,8 +149,6 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
     if not sub.active:
         cancel_pending(sub.id, f"subscription disabled: {sub.disabled_reason or 'inactive'}")
     if resumed and sub.active:
-        from vani.services.webhooks.delivery_lane import DELIVERIES
-
         effects.wake(DELIVERIES)
     db.session.commit()
     return sub
@@ -177,17 +177,6 @@ def rotate_secret(subscription_id: int, secret: object = None,
     sub.updated_at = now
     db.session.commit()
     return sub, new
-
-
-def cancel_pending(subscription_id: int, reason: str) -> int:
-    """Cancel waiting deliveries of a disabled subscription (no commit). Returns how many."""
-    result = db.session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription_id,
-               WebhookDelivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.CANCELLED, last_error=reason[:2000], next_attempt_at=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
 
 
 def delivery_counts(subscription_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
