@@ -17,7 +17,7 @@ from vani.models import WebhookSubscription
 from vani.models.replies import AutoReplyRule, RuleTrigger
 from vani.providers.calendly.shapes import _contact
 from vani.providers.cal_com.forms import _email as cal_com_email
-from vani.providers.coerce import MAX_EMAIL, is_email
+from vani.payloads.coerce import MAX_EMAIL, is_email
 from vani.services.mail.gmail_sync import email_in
 from vani.services.paging import MAX_CURSOR, decode_cursor
 from vani.services.phones import MAX_PHONE, normalize_phone

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from vani.providers.safejson import MAX_DEPTH, TooDeep, clean_text, load_json
+from vani.payloads.safejson import MAX_DEPTH, TooDeep, clean_text, load_json
 from vani.services.ingest import DEDUPE_KEY_MAX, dedupe_key
 
 

@@ -21,7 +21,7 @@ from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.providers import registry
 from vani.providers.base import Provider, RequestData
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.services import ingest, orgs, refusals
 
 log = logging.getLogger(__name__)

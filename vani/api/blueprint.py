@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from vani import tenancy
 from vani.models import Scope
-from vani.providers.safejson import TooDeep, load_json
+from vani.payloads.safejson import TooDeep, load_json
 from vani.accounts.tokens import authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -11,7 +11,7 @@ from vani.api.blueprint import bp
 from vani.errors import InvalidField
 from vani.api.pagination import get_or_404, provider_arg, paginated_response
 from vani.models import EventStatus, WebhookEvent
-from vani.providers.coerce import as_email as normalize_email
+from vani.payloads.coerce import as_email as normalize_email
 
 
 @bp.get("/events")

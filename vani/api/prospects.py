@@ -13,7 +13,7 @@ from vani.api.pagination import get_or_404, provider_arg, paginated_response
 from vani.api.conversations import phone_arg
 from vani.models import Meeting, MeetingStatus, Prospect
 from vani.services.conversations import conversations_for_prospect
-from vani.providers.coerce import as_email as normalize_email
+from vani.payloads.coerce import as_email as normalize_email
 
 
 @bp.get("/prospects")

@@ -25,7 +25,7 @@ def daily_cleanup() -> dict[str, int]:
 def calendly_sync(since: str | None = None, org_id: int | None = None) -> dict:
     """Pull an organisation's missed Calendly bookings (queued by ``POST /api/v1/calendly/sync``)."""
     from vani import tenancy
-    from vani.providers.coerce import as_time
+    from vani.payloads.coerce import as_time
     from vani.services import orgs
     from vani.services.calendly_connection import sync
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, jsonify
 
 from vani.models.events import EventStatus
-from vani.providers.safejson import TooDeep, load_json
+from vani.payloads.safejson import TooDeep, load_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from vani.models import WebhookEvent

@@ -23,7 +23,7 @@ from vani.errors import Forbidden, InvalidField, NotFound, VaniError
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection, SubscriptionState, WebhookEvent
 from vani.models.base import isoformat, utcnow
-from vani.providers.coerce import as_time
+from vani.payloads.coerce import as_time
 from vani.providers.registry import get_provider, webhook_paths
 from vani.services import calendly_oauth, calendly_sync, orgs
 from vani.services.calendly_oauth import PROVIDER, api_client, recording, usable

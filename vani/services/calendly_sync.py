@@ -25,7 +25,7 @@ from vani.extensions import db, redis_ext
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import utcnow
 from vani.providers.base import RequestData
-from vani.providers.coerce import as_time as parse_time
+from vani.payloads.coerce import as_time as parse_time
 from vani.services.dbutil import insert_ignore
 from vani.services.processing.events import EVENTS
 from vani.services.provider_settings import config_for

@@ -22,7 +22,7 @@ from vani.models import (
 )
 from vani.models.base import as_utc
 from vani.providers.base import Outcome
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.services import outbox, prospects
 from vani.services.dbutil import insert_ignore
 from vani.services.notifications import moments

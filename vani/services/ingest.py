@@ -18,7 +18,7 @@ from vani.extensions import db
 from vani.models import EventStatus
 from vani.models.base import utcnow
 from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.services import live
 from vani.services.group_commit import committer
 from vani.services.secrets import secrets_for

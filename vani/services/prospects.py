@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from vani.extensions import db
 from vani.models import EventType, Meeting, NotificationKind, Prospect, ProspectNote
-from vani.providers.coerce import as_email
+from vani.payloads.coerce import as_email
 from vani.services import outbox
 from vani.services.dbutil import fit, insert_ignore, insert_new
 from vani.services.notifications import moments

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from vani.extensions import db
 from vani.models import EventType, Meeting, MeetingStatus, Membership, Prospect, ProspectStage, User
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.services import outbox
 from vani.services.processing.context import EventContext
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from vani.models import ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus
-from vani.providers.coerce import MAX_EMAIL
+from vani.payloads.coerce import MAX_EMAIL
 from vani.services.paging import MAX_CURSOR
 
 # Fields default to None without saying so in their type: a query parameter is absent, never null.

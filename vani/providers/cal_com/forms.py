@@ -14,7 +14,7 @@ from typing import Any
 
 from vani.providers.base import Outcome
 from vani.providers.cal_com.shapes import answer_value, utm_of
-from vani.providers.coerce import as_dict as _dict, as_email, as_text as _str, is_email
+from vani.payloads.coerce import as_dict as _dict, as_email, as_text as _str, is_email
 from vani.services import leads
 from vani.services.phones import normalize_phone
 from vani.services.processing.context import EventContext

@@ -11,7 +11,7 @@ from typing import Callable
 from vani.models import MeetingStatus, Prospect
 from vani.providers.base import Outcome
 from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee, read_submission
-from vani.providers.coerce import as_time as parse_time
+from vani.payloads.coerce import as_time as parse_time
 from vani.services import leads, meetings, prospects, qualification
 from vani.services.meetings import describe_time, headline
 from vani.services.processing.context import EventContext as MappingContext

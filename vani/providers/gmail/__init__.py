@@ -26,7 +26,7 @@ from vani.providers.base import (
     Authority, BadPayload, Incoming, InstallSecret, Outcome, Provider, RequestData, SignatureError, parse_json_object,
 )
 from vani.providers.gmail import oidc
-from vani.providers.safejson import load_json
+from vani.payloads.safejson import load_json
 from vani.work import effects
 
 IGNORED_REASON = "no connected Gmail mailbox has this address"

@@ -16,7 +16,7 @@ from vani.services.conversations import (
     INBOUND, OUTBOUND, MessageIn, StatusStep, ensure_conversation, link_prospect, record_message,
     set_conversation_status, text_or_none,
 )
-from vani.providers.coerce import as_time as iso_time
+from vani.payloads.coerce import as_time as iso_time
 from vani.services.phones import normalize_phone
 
 PROVIDER = "kapso"

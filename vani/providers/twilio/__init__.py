@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response
 
 from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.providers.twilio import mapper, verifier
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

@@ -26,7 +26,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from vani import egress
 from vani.egress.imap import IMAPClient as GuardedIMAPClient
 from vani.models import Mailbox, MailboxKind
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.services.mail import mailboxes
 from vani.services.mail.mailboxes import SyncError
 

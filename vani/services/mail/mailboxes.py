@@ -10,7 +10,7 @@ from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Mailbox, MailboxKind, MailboxState, SyncStatus
 from vani.models.base import utcnow
-from vani.providers.safejson import clean_text
+from vani.payloads.safejson import clean_text
 from vani.work import effects
 
 WAKEABLE = (SyncStatus.IDLE, SyncStatus.FAILED, SyncStatus.DEAD)

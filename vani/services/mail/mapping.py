@@ -13,7 +13,7 @@ from sqlalchemy import select
 from vani.extensions import db
 from vani.models import Email, EmailDirection, EventType, Mailbox, Prospect
 from vani.providers.base import Outcome
-from vani.providers.coerce import as_time
+from vani.payloads.coerce import as_time
 from vani.services import outbox, prospects
 from vani.services.conversations import text_or_none
 from vani.services.dbutil import insert_new

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from vani.extensions import db
 from vani.models import EventStatus, EventType, Mailbox, WebhookEvent
 from vani.models.base import isoformat, utcnow
-from vani.providers.safejson import clean, clean_text
+from vani.payloads.safejson import clean, clean_text
 from vani.services.dbutil import insert_ignore
 
 RECEIVED, SENT = EventType.EMAIL_RECEIVED, EventType.EMAIL_SENT

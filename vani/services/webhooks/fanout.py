@@ -10,7 +10,7 @@ from sqlalchemy import select
 from vani import tenancy, work
 from vani.errors import Conflict, InvalidField
 from vani.extensions import db
-from vani.providers.safejson import clean
+from vani.payloads.safejson import clean
 from vani.models import DeliveryStatus, EventType, OutboundEvent, WebhookDelivery, WebhookSubscription
 from vani.models.base import isoformat, utcnow
 from vani.services import outbox

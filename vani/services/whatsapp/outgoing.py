@@ -22,7 +22,7 @@ from vani.extensions import db
 from vani.models import Conversation, Message, MessageDirection, MessageStatus
 from vani.models.base import as_utc, utcnow
 from vani.models.replies import MessageSend, OutgoingStatus, SendKind
-from vani.providers.safejson import clean
+from vani.payloads.safejson import clean
 from vani.services.dbutil import insert_new
 from vani.services.idempotency import KeyReused
 from vani.work import effects

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from vani.errors import InvalidField, NotFound
 from vani.extensions import db
-from vani.providers.safejson import clean as clean_strings
+from vani.payloads.safejson import clean as clean_strings
 from vani.models.replies import AutoReplyRule, RuleTrigger
 from vani.services.whatsapp import outgoing
 from vani.services.whatsapp.autoreply import DAYS, MAX_KEYWORDS, MAX_PATTERN, compiled, keywords
