@@ -50,14 +50,14 @@ def test_no_module_imports_a_test_module_or_conftest():
 
 def test_the_check_sees_every_form_of_import(tmp_path):
     package = tmp_path / "tests"
-    (package / "work").mkdir(parents=True)
+    (package / "units").mkdir(parents=True)
     (package / "helpers.py").write_text("from tests.paths import ROOT\nimport tests.factories\n")
-    (package / "work" / "test_a.py").write_text(
+    (package / "units" / "test_a.py").write_text(
         "import os\n\n\ndef test_x():\n    from tests.test_email_mapping import mail\n")
-    (package / "test_b.py").write_text("from tests import conftest\nimport tests.work.test_a\nfrom . import test_c\n")
+    (package / "test_b.py").write_text("from tests import conftest\nimport tests.units.test_a\nfrom . import test_c\n")
     assert offending_imports(package) == [
         "tests/test_b.py:1 imports tests.conftest",
-        "tests/test_b.py:2 imports tests.work.test_a",
+        "tests/test_b.py:2 imports tests.units.test_a",
         "tests/test_b.py:3 imports tests.test_c",
-        "tests/work/test_a.py:5 imports tests.test_email_mapping",
+        "tests/units/test_a.py:5 imports tests.test_email_mapping",
     ]
