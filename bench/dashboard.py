@@ -90,9 +90,8 @@ def timed(fn, runs: int) -> list[float]:
 def make_app(url: str):
     import fakeredis
 
-    from vani import create_app
-
     from bench.common import BENCH_ENCRYPTION_KEY, BENCH_SECRET_KEY
+    from vani import create_app
 
     return create_app({"VANI_ENV": "production", "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": BENCH_SECRET_KEY,
                        "VANI_ENCRYPTION_KEYS": BENCH_ENCRYPTION_KEY,
@@ -125,12 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import func, select
 
-    from vani import tenancy
+    from vani import orgs, tenancy
+    from vani.dashboard.events import EventFilters, list_statement
     from vani.extensions import db
     from vani.models import Membership, User, WebhookEvent
-    from vani.services import orgs
-    from vani.services.dashboard.events import EventFilters, list_statement
-    from vani.services.paging import encode_cursor
+    from vani.models.paging import encode_cursor
 
     if not args.reuse:
         recreate_database(args.database)

@@ -81,13 +81,12 @@ def prepare(url: str, count: int, tag: str) -> list[bytes]:
     """A fresh subscription to ``url`` (others disabled) and ``count`` fanned-out events. Returns the bodies."""
     from sqlalchemy import update
 
-    from vani import tenancy
+    from vani import orgs, tenancy
     from vani.extensions import db
     from vani.models import OutboundEvent, WebhookSubscription
     from vani.models.base import utcnow
-    from vani.services import orgs, outbox
-    from vani.services.webhooks import create_subscription, signing
-    from vani.services.webhooks.fanout import fan_out
+    from vani.outbound import create_subscription, outbox, signing
+    from vani.outbound.fanout import fan_out
 
     tenancy.set_current(orgs.ensure_default().id)
     db.session.execute(update(WebhookSubscription).values(active=False))

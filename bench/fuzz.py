@@ -263,10 +263,9 @@ def admin_client(app) -> tuple:
 
 
 def run(app, examples: int) -> Findings:
-    from vani import tenancy
-    from vani.extensions import db
-    from vani.services import orgs
+    from vani import orgs, tenancy
     from vani.accounts.tokens import create_token
+    from vani.extensions import db
 
     findings = Findings()
     with app.app_context():

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import ROOT, REDIS_URL, bench_env, create_schema, flush_redis, scratch_database
+from bench.common import REDIS_URL, ROOT, bench_env, create_schema, flush_redis, scratch_database
 
 
 def noop() -> None:
@@ -25,8 +25,8 @@ def store_events(env: dict, count: int) -> None:
 import json
 from vani import create_app
 from vani.extensions import db
-from vani.services.group_commit import write_rows
-from vani.services.processing.events import wake
+from vani.ingest.group_commit import write_rows
+from vani.processing.events import wake
 from vani.models.base import utcnow
 from bench.common import calendly_body
 from vani.services import orgs

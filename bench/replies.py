@@ -25,8 +25,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from bench.common import ROOT, bench_env, create_schema, flush_redis, free_port, scratch_database, wait_http
 
 
-
-
 def serve(port: int, fail_rate: float) -> None:
     """A Meta-style messages endpoint: 200 with a fresh wamid, or 500 / 429 at ``fail_rate``."""
     state = {"seen": {}, "calls": 0, "rng": random.Random(11)}
@@ -75,12 +73,11 @@ def serve(port: int, fail_rate: float) -> None:
 
 def seed(conversations: int) -> tuple[str, list[int]]:
     """Conversations with a fresh inbound message each, and an API token. Returns (token, ids)."""
-    from vani import tenancy
+    from vani import orgs, tenancy
+    from vani.accounts.tokens import create_token
     from vani.extensions import db
     from vani.models import Conversation, Message
     from vani.models.base import utcnow
-    from vani.services import orgs
-    from vani.accounts.tokens import create_token
 
     tenancy.set_current(orgs.ensure_default().id)
     ids = []

@@ -68,9 +68,9 @@ def _truncate() -> None:
 def app(_app, redis_client):
     """The app with empty tables (but the default organisation, in force), an empty Redis
     database and default (test) settings."""
-    from vani import tenancy
+    from vani import orgs, tenancy
     from vani.extensions import redis_ext
-    from vani.services import orgs, secrets
+    from vani.orgs import secrets
 
     saved = dict(_app.config)
     redis_client.flushdb()

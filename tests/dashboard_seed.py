@@ -58,11 +58,11 @@ def seed_core() -> dict:
 
 def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
     """A subscription with a delivered and a failed delivery (with attempts)."""
+    from vani import outbound
     from vani.models import DeliveryAttempt, OutboundEvent, WebhookDelivery
-    from vani.services import webhooks
 
     now = utcnow()
-    sub, secret = webhooks.create_subscription(url, ["*"], "CRM sync")
+    sub, secret = outbound.create_subscription(url, ["*"], "CRM sync")
     out = {"subscription": sub, "secret": secret}
     for i, (status, code) in enumerate((("delivered", 200), ("failed", 500))):
         event = OutboundEvent(msg_id=f"msg_seed_{i}_{now.timestamp()}", type="meeting.scheduled",

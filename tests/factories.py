@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from vani.services.mail.store import EmailIn
+from vani.mail.store import EmailIn
 
 
 def mail(n: int, direction: str = "inbound", sender: str = "ana@client.test", to=("sales@example.com",),

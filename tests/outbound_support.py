@@ -10,10 +10,9 @@ from vani import tenancy
 from vani.extensions import db
 from vani.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services import outbox
-from vani.services.webhooks import create_subscription
-from vani.services.webhooks.delivery_lane import DELIVERIES
-from vani.services.webhooks.fanout import fan_out
+from vani.outbound import create_subscription, outbox
+from vani.outbound.delivery_lane import DELIVERIES
+from vani.outbound.fanout import fan_out
 
 
 def subscribe(url: str, events=("*",), **kw) -> tuple[WebhookSubscription, str]:

@@ -97,15 +97,15 @@ def twilio_ok(sid: str, body: str = "") -> dict:
 
 def process(now=None) -> None:
     """Map stored events, then send what they queued (as the workers would)."""
-    from vani.services.processing.events import EVENTS
-    from vani.services.whatsapp.sending import MESSAGE_SENDS
+    from vani.conversations.sending import MESSAGE_SENDS
+    from vani.processing.events import EVENTS
 
     drain(EVENTS, now)
     drain(MESSAGE_SENDS, now)
 
 
 def send_lane(now=None) -> int:
-    from vani.services.whatsapp.sending import MESSAGE_SENDS
+    from vani.conversations.sending import MESSAGE_SENDS
 
     return drain(MESSAGE_SENDS, now)
 

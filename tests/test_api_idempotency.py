@@ -11,10 +11,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text, update
 
 from tests.outbound_support import subscribe
-from vani.models import IdempotentRequest, WebhookDelivery, WebhookSubscription
-from vani.models.base import utcnow
-from vani.services import idempotency, retention
+from vani import retention
 from vani.accounts.tokens import create_token
+from vani.models import IdempotentRequest, WebhookDelivery, WebhookSubscription, idempotency
+from vani.models.base import utcnow
 
 SUBS = "/api/v1/webhooks/subscriptions"
 
@@ -88,15 +88,15 @@ def test_unusable_keys_are_refused(api, httpserver, value):
 
 
 def test_a_first_try_that_failed_frees_its_key(app, api, db, httpserver, monkeypatch):
-    from vani.services import webhooks
+    from vani import outbound
 
-    real = webhooks.create_subscription
-    monkeypatch.setattr(webhooks, "create_subscription", lambda *a, **kw: 1 / 0)
+    real = outbound.create_subscription
+    monkeypatch.setattr(outbound, "create_subscription", lambda *a, **kw: 1 / 0)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     body = {"url": httpserver.url_for("/hook"), "events": ["*"]}
     assert api.post(SUBS, json=body, headers=key("flaky")).status_code == 500
     assert count(db, IdempotentRequest) == 0
-    monkeypatch.setattr(webhooks, "create_subscription", real)
+    monkeypatch.setattr(outbound, "create_subscription", real)
     assert api.post(SUBS, json=body, headers=key("flaky")).status_code == 201
 
 

@@ -15,7 +15,10 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.booking_support import cal_booking, calendly  # noqa: E402
@@ -31,9 +34,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def api_schema(app, client, live_server, api_token, run_worker, httpserver):
     """The document, and a little of everything for the operations to find."""
     from vani.api.openapi.document import build
+    from vani.conversations.rules import create as create_rule
     from vani.models.base import utcnow
-    from vani.services.webhooks.backfill import start as start_backfill
-    from vani.services.whatsapp.rules import create as create_rule
+    from vani.outbound.backfill import start as start_backfill
 
     use_kapso(app, httpserver)
     post_calendly(client, calendly("invitee.created", 1, start="2026-01-05T10:00:00Z"))
@@ -55,7 +58,14 @@ def known_ids() -> dict[str, int]:
 
     from vani.extensions import db
     from vani.models import (
-        AutoReplyRule, Backfill, Conversation, Message, Prospect, WebhookDelivery, WebhookEvent, WebhookSubscription,
+        AutoReplyRule,
+        Backfill,
+        Conversation,
+        Message,
+        Prospect,
+        WebhookDelivery,
+        WebhookEvent,
+        WebhookSubscription,
     )
 
     models = {"event_id": WebhookEvent, "prospect_id": Prospect, "conversation_id": Conversation,

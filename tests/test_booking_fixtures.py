@@ -157,7 +157,7 @@ def test_cal_com_fixture_results(everything):
 
 
 def test_replaying_every_fixture_changes_and_emits_nothing(everything, app):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     before = (bs.outbox_keys(), bs.count(ProspectNote), bs.count(Notification), bs.count(Meeting),
               sorted((m.provider_ref, m.status, m.replaces_id) for m in db.session.execute(select(Meeting)).scalars()))

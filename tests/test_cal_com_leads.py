@@ -11,7 +11,7 @@ from tests import booking_support as bs
 from tests.signing import post_cal_com
 from vani.extensions import db
 from vani.models import Lead, Meeting
-from vani.services.processing.events import reprocess
+from vani.processing.events import reprocess
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cal_com"
 GUEST, HOST, UID = "priya@acme.test", "hana@vani-sales.test", "pB7uVx3qRkN1cLw9"

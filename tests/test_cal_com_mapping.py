@@ -94,7 +94,7 @@ def test_request_reschedule_cancels_then_the_new_booking_marks_it_rescheduled(cl
 
 
 def test_meeting_ended_completes_and_notifies_once(client, run_worker, app):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     [ev] = deliver(client, run_worker, flat("MEETING_ENDED", "e1"))
     m = bs.meeting("cal_com", "e1")

@@ -13,7 +13,7 @@ from tests import booking_support as bs
 from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import Lead, Meeting, OutboundEvent
-from vani.services.processing.events import reprocess
+from vani.processing.events import reprocess
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendly"
 GUEST, HOST = "dana.reyes@brightline.test", "ines.moreau@vani-sales.test"

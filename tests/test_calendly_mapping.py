@@ -127,7 +127,7 @@ def test_no_show_for_unknown_invitee(client, run_worker):
 
 
 def test_payment_recorded_notified_and_emitted_once(client, run_worker, app):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     payment = {"external_id": "ch_1", "provider": "stripe", "amount": 49.5, "currency": "usd", "successful": True}
     [ev] = deliver(client, run_worker, calendly("invitee.created", payment=payment))

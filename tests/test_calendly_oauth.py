@@ -16,11 +16,10 @@ from werkzeug import Response
 
 from tests.paths import ROOT
 from tests.signing import calendly_headers
-from vani import crypto, tenancy
+from vani import crypto, orgs, tenancy
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection, WebhookEvent
 from vani.models.base import utcnow
-from vani.services import orgs
 
 PUBLIC = "https://vani.example.com"
 REDIRECT = PUBLIC + "/dashboard/calendly/callback"
@@ -325,7 +324,7 @@ def test_tokens_are_encrypted_at_rest(fake, login):
     row = db.session.execute(text("SELECT access_token, refresh_token FROM provider_connections")).one()
     assert "at-1" not in row[0] and "rt-1" not in row[1]
     assert (crypto.decrypt(row[0]), crypto.decrypt(row[1])) == ("at-1", "rt-1")
-    from vani.services.encryption import encrypted_columns
+    from vani.orgs.key_rotation import encrypted_columns
 
     assert {("provider_connections", "access_token"), ("provider_connections", "refresh_token")} <= set(
         encrypted_columns())  # so rotate-encryption-key re-encrypts them
@@ -365,7 +364,7 @@ def test_the_job_refreshes_before_expiry_and_rotates_both_tokens(fake, login):
 
 def test_a_refresh_reads_the_row_again_under_its_lock(fake, login):
     """Another worker refreshed meanwhile: the stale copy uses its tokens and sends nothing."""
-    from vani.services import calendly_oauth
+    from vani.providers.calendly import oauth as calendly_oauth
 
     connect(login("admin"), fake)
     expire_soon()
@@ -379,7 +378,7 @@ def test_a_refresh_reads_the_row_again_under_its_lock(fake, login):
 
 
 def test_a_token_about_to_expire_is_refreshed_before_it_is_used(fake, login):
-    from vani.services.provider_settings import config_for
+    from vani.orgs.provider_settings import config_for
 
     connect(login("admin"), fake)
     expire_soon(minutes=2)
@@ -443,7 +442,7 @@ def test_disconnect_deletes_the_subscription_revokes_and_forgets(fake, login):
     assert "deleted the webhook subscription at Calendly; revoked the access token; revoked the refresh token; " \
            "removed the connection from Vani; forgot the signing key of that subscription" in page
     assert "Calendly is not connected" in page
-    from vani.services.secrets import stored_credential
+    from vani.orgs.secrets import stored_credential
 
     assert stored_credential("calendly") is None  # Calendly no longer signs with it
 

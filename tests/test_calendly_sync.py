@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from tests.signing import post_calendly
 from vani.models import Meeting, MeetingStatus, Prospect, WebhookEvent
-from vani.services.calendly_sync import bodies_for, sync
+from vani.providers.calendly.sync import bodies_for, sync
 
 
 def json_response(data, status=200, headers=None) -> Response:

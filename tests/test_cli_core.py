@@ -1,15 +1,14 @@
 """``flask vani`` core commands: create-user, create-token, replay, sweep."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from tests import booking_support as bs
 from tests.booking_support import calendly, invitee_uri
 from tests.signing import post_calendly
+from vani import orgs
 from vani.extensions import db
 from vani.models import OutboundEvent, User
-from vani.services import orgs
 
 
 def run(app, *args):

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from tests.dashboard_seed import dead_redis, seed_all, seed_core, seed_outbound
+from vani import orgs
 from vani.extensions import db
-from vani.services import orgs
 
 
 def text(r) -> str:

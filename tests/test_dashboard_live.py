@@ -7,7 +7,7 @@ import uuid
 from tests.clients import open_stream, read_until
 from tests.dashboard_seed import add_event, dead_redis, seed_outbound
 from vani import tenancy
-from vani.services import live
+from vani.dashboard import live
 
 
 def test_stream_relays_published_messages(login, redis_client):
@@ -24,7 +24,7 @@ def test_stream_relays_published_messages(login, redis_client):
 
 
 def test_stream_drops_unknown_messages_and_sends_heartbeats(app, login, redis_client):
-    from vani.services.dashboard.live import sse_stream
+    from vani.dashboard.stream import sse_stream
 
     channel = f"test:live:{uuid.uuid4().hex}"  # pub/sub is server-wide: keep other test runs out
     stream = sse_stream(redis_client, channel, max_seconds=2.0, heartbeat=0.3, poll=0.1)
@@ -36,7 +36,7 @@ def test_stream_drops_unknown_messages_and_sends_heartbeats(app, login, redis_cl
 
 
 def test_stream_is_bounded_and_unsubscribes(app, redis_client):
-    from vani.services.dashboard.live import sse_stream
+    from vani.dashboard.stream import sse_stream
 
     channel = f"test:live:{uuid.uuid4().hex}"
 

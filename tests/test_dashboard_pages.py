@@ -8,7 +8,7 @@ from tests.dashboard_seed import seed_all, seed_core
 
 @pytest.fixture(autouse=True)
 def _fresh_type_cache():
-    from vani.services.dashboard.events import forget_event_types
+    from vani.dashboard.events import forget_event_types
 
     forget_event_types()
     yield

@@ -21,8 +21,8 @@ def text(r) -> str:
 
 def _hostile_rows() -> dict:
     """Rows whose provider-supplied fields carry markup and script URLs."""
+    from vani import outbound
     from vani.models import Conversation, Meeting, Message, Prospect
-    from vani.services import webhooks
 
     prospect = Prospect(email="x@example.com", name=f"Eve {SCRIPT}", source="calendly")
     db.session.add(prospect)
@@ -41,7 +41,7 @@ def _hostile_rows() -> dict:
                       payload={"note": f"</pre>{SCRIPT}"}, prospect_id=prospect.id, meeting_id=meeting.id)
     event.headers = {"X-Evil": f'"><img src=x onerror=alert(1)>{SCRIPT}'}
     db.session.commit()
-    sub, _ = webhooks.create_subscription(f"https://hooks.example.com/{SCRIPT}", ["*"], description=SCRIPT)
+    sub, _ = outbound.create_subscription(f"https://hooks.example.com/{SCRIPT}", ["*"], description=SCRIPT)
     return {"prospect": prospect, "meeting": meeting, "conversation": conv, "event": event, "subscription": sub}
 
 

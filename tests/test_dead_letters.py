@@ -6,9 +6,9 @@ import re
 from tests.booking_support import calendly
 from tests.outbound_support import emit, subscribe
 from tests.signing import post_calendly
+from vani import retention
 from vani.extensions import db
 from vani.models import DeliveryStatus, EventStatus, WebhookDelivery, WebhookEvent
-from vani.services import retention
 
 
 def test_the_overview_counts_dead_letters_and_links_to_them(client, login, httpserver):

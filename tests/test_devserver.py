@@ -4,11 +4,11 @@ from __future__ import annotations
 import io
 import shutil
 import socket
-import threading
-from argparse import Namespace
 import subprocess
 import sys
+import threading
 import time
+from argparse import Namespace
 
 import pytest
 import redis
@@ -25,7 +25,7 @@ from vani.providers.registry import webhook_paths, webhook_providers
 def provider_routes(app) -> list[tuple[str, str]]:
     with app.app_context():
         return [(p.title, webhook_paths(p)[0]) for p in webhook_providers()]
-from vani.services.tunnel import discover
+from vani.tunnel import discover
 
 DEAD = "redis://127.0.0.1:1/0"
 

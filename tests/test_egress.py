@@ -12,13 +12,12 @@ from werkzeug.wrappers import Response
 from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends
 from tests.outbound_support import deliver, delivery, emit, subscribe
 from tests.work_support import drain
-from vani import egress
+from vani import egress, orgs
 from vani.errors import InvalidField
 from vani.extensions import db
+from vani.mail import mailboxes
+from vani.mail.sync import MAILBOX_SYNCS
 from vani.models import Mailbox
-from vani.services import orgs
-from vani.services.mail import mailboxes
-from vani.services.mail.sync import MAILBOX_SYNCS
 
 SECRET = "internal-secret-42"
 
@@ -263,8 +262,8 @@ def test_a_name_that_does_not_resolve_yet_can_be_saved(production, dns):
 
 # -- provider APIs: the configured origin is trusted, a link elsewhere is not -------------------
 def test_a_link_leaving_the_configured_api_origin_is_checked(production, httpserver, line_server):
-    from vani.services.registration.calendly import calendly_client, paginate
-    from vani.services.registration.http import ApiError
+    from vani.providers.calendly.registrar import calendly_client, paginate
+    from vani.registration.http import ApiError
 
     elsewhere = line_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
     production.config["CALENDLY_API_BASE"] = httpserver.url_for("").rstrip("/")  # an operator setting: trusted

@@ -12,10 +12,10 @@ PACKAGE = ROOT / "vani"
 
 # Modules allowed to connect on their own, and why. Keep this list short.
 ALLOWED = {
-    "vani/services/notifications/mail.py": "SMTP to the operator's own SMTP_URL",
+    "vani/notifications/mail.py": "SMTP to the operator's own SMTP_URL",
     "vani/devserver/__init__.py": "the development runner binds and polls its own loopback port",
     "vani/devserver/redis_choice.py": "the development runner picks a free loopback port",
-    "vani/services/tunnel.py": "the development runner asks ngrok's local agent API (VANI_NGROK_API_URL)",
+    "vani/tunnel.py": "the development runner asks ngrok's local agent API (VANI_NGROK_API_URL)",
     "vani/commands/webhooks.py": "`webhooks simulate` posts a sample to the operator's own Vani (--url)",
 }
 

@@ -7,8 +7,8 @@ from sqlalchemy import func, select, text
 from tests.dashboard_seed import seed_mailbox
 from tests.factories import mail
 from tests.work_support import process_events
+from vani.mail.store import store
 from vani.models import Email, Mailbox, OutboundEvent, Prospect, WebhookEvent
-from vani.services.mail.store import store
 
 
 def count(db, model, *where) -> int:
@@ -38,7 +38,7 @@ def test_mail_becomes_events_emails_and_outbound_events(app, db):
     assert sent.data["email"]["to"] == ["ana@client.test"] and sent.data["prospect"]["id"] == prospect.id
     # Stored again (a resync) or replayed: nothing new.
     assert store(mailbox, [mail(1), mail(2), reply]) == 0
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     assert reprocess(events[0].id) == "processed"
     assert count(db, Email) == 3 and count(db, OutboundEvent) == 3
@@ -75,8 +75,7 @@ def test_the_timeline_groups_mail_by_thread(app, db, login):
 
 def test_the_mailbox_of_another_org_is_not_found(app, db):
     mailbox_id = seed_mailbox().id
-    from vani import tenancy
-    from vani.services import orgs
+    from vani import orgs, tenancy
 
     other_id = orgs.create("Other team", slug="other").id
     db.session.expunge_all()

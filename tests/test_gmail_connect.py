@@ -12,16 +12,25 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.gmail_support import (
-    ADDRESS, CLIENT_ID, CLIENT_SECRET, ME, REDIRECT, TOPIC, WATCH_EXPIRES_MS, add_mailbox, fake_google, gmail_error,
-    json_response, mailbox_now,
+    ADDRESS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ME,
+    REDIRECT,
+    TOPIC,
+    WATCH_EXPIRES_MS,
+    add_mailbox,
+    fake_google,
+    gmail_error,
+    json_response,
+    mailbox_now,
 )
 from tests.work_support import drain
-from vani import tenancy
+from vani import orgs, tenancy
 from vani.extensions import db
+from vani.mail.sync import MAILBOX_SYNCS
 from vani.models import Mailbox, MailboxState, SyncStatus
 from vani.models.base import as_utc
-from vani.services import orgs
-from vani.services.mail.sync import MAILBOX_SYNCS
 
 SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 
@@ -232,7 +241,7 @@ def test_the_daily_job_renews_every_organisations_watch(google):
 
 
 def test_disconnect_is_for_gmail_mailboxes_of_this_organisation(google, login):
-    from vani.services.mail import mailboxes
+    from vani.mail import mailboxes
 
     admin = login("admin")
     imap = mailboxes.add_imap({"host": "imap.example.com", "user": "ops@example.com", "password": "pw-123456"})
@@ -244,7 +253,7 @@ def test_disconnect_is_for_gmail_mailboxes_of_this_organisation(google, login):
 
 
 def test_disconnecting_a_mailbox_another_organisation_reads_keeps_its_push(google, login):
-    from vani.services import orgs
+    from vani import orgs
 
     admin = login("admin")
     connect(admin, google)

@@ -11,16 +11,25 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.gmail_support import (
-    ADDRESS, CLIENT_ID, CLIENT_SECRET, ME, add_mailbox, fake_google, gmail_error, json_response, mailbox_now,
-    message, push,
+    ADDRESS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ME,
+    add_mailbox,
+    fake_google,
+    gmail_error,
+    json_response,
+    mailbox_now,
+    message,
+    push,
 )
 from tests.work_support import drain
 from vani.extensions import db
+from vani.mail import mailboxes
+from vani.mail.sync import MAILBOX_SYNCS
 from vani.models import Email, MailboxState, SyncStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
-from vani.services.mail import gmail_sync, mailboxes
-from vani.services.mail.sync import MAILBOX_SYNCS
-
+from vani.providers.gmail import sync as gmail_sync
 
 HEADERS = ["From", "To", "Cc", "Subject", "Date", "Message-ID"]
 
@@ -255,8 +264,7 @@ def test_a_long_history_is_read_over_several_syncs(google, monkeypatch):
 def test_one_push_subscription_serves_every_organisation(google, app, client, run_worker):
     """A push reaches the default URL; it is stored, and acted on, only by the organisations that
     connected that mailbox, so no other organisation sees the address."""
-    from vani import tenancy
-    from vani.services import orgs
+    from vani import orgs, tenancy
 
     app.config["GMAIL_PUSH_TOKEN"] = "push-token"
     default = tenancy.require()
@@ -269,7 +277,7 @@ def test_one_push_subscription_serves_every_organisation(google, app, client, ru
     with tenancy.everywhere():
         stored = db.session.execute(select(WebhookEvent.org_id).where(WebhookEvent.provider == "gmail")).scalars().all()
     assert stored == [beta]
-    from vani.services.processing.events import EVENTS
+    from vani.processing.events import EVENTS
 
     drain(EVENTS)
     assert mailbox_now(beta).status == SyncStatus.PENDING and mailbox_now(default) is None

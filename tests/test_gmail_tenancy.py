@@ -10,12 +10,11 @@ from sqlalchemy import select
 from tests.fakes.google_oidc import AUDIENCE, CERTIFICATE, KID, SERVICE_ACCOUNT, claims, sign
 from tests.gmail_support import ADDRESS, add_mailbox, fake_google, mailbox_now, push
 from tests.work_support import drain
-from vani import tenancy
+from vani import orgs, tenancy
 from vani.extensions import db
 from vani.models import SyncStatus, WebhookEvent
-from vani.services import orgs
-from vani.services.processing.events import EVENTS
-from vani.services.secrets import store_secret
+from vani.orgs.secrets import store_secret
+from vani.processing.events import EVENTS
 
 ALPHA_TOKEN = "alpha-own-push-token"
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.outbound_support import deliver, delivery, emit, subscribe
 from vani import egress as http
-from vani.services.webhooks import sender
+from vani.outbound import sender
 
 
 class Trickler:

@@ -15,12 +15,14 @@ from sqlalchemy import func, select
 
 from tests import dovecot_support
 from tests.work_support import drain
+from vani.mail import mailboxes
+from vani.mail.mailboxes import SyncError
+from vani.mail.sync import MAILBOX_SYNCS
 from vani.models import Email, Mailbox, MailboxFolder, Prospect, WebhookEvent
 from vani.models.base import as_utc, utcnow
-from vani.services.mail import imap_client, imap_watch, mailboxes
-from vani.services.mail.mailboxes import SyncError
-from vani.services.mail.sync import MAILBOX_SYNCS
-from vani.services.processing.events import EVENTS
+from vani.processing.events import EVENTS
+from vani.providers.imap import client as imap_client
+from vani.providers.imap import watch as imap_watch
 
 OWN = "sales@example.com"
 dovecot = dovecot_support.dovecot  # the fixture: a throwaway Dovecot

@@ -7,7 +7,9 @@ the engine and models, and everything under them, never import upwards:
                          vani.jobs, vani.cli, vani.blueprints, vani.lanes, vani.health,
                          vani.metrics_view, vani.config_checks, vani.devserver
     3  providers         vani.providers
-    2  area services     vani.services, vani.accounts
+    2  area services     vani.accounts, vani.orgs, vani.ingest, vani.processing, vani.prospects,
+                         vani.conversations, vani.mail, vani.notifications, vani.outbound,
+                         vani.dashboard, vani.registration, vani.retention, vani.tunnel
     1  engine, models    vani.work, vani.models, vani.egress, vani.tenancy
     0  extensions and    vani.extensions, config, vani.crypto, vani.errors, vani.tracing,
        config            vani.metrics, vani.proxy, vani.security, vani.samples, vani.version,
@@ -32,7 +34,11 @@ LAYERS = {
     "vani.lanes": ENTRY, "vani.health": ENTRY, "vani.metrics_view": ENTRY,
     "vani.config_checks": ENTRY, "vani.devserver": ENTRY,
     "vani.providers": PROVIDERS,
-    "vani.services": SERVICES, "vani.accounts": SERVICES,
+    "vani.accounts": SERVICES, "vani.orgs": SERVICES, "vani.ingest": SERVICES,
+    "vani.processing": SERVICES, "vani.prospects": SERVICES, "vani.conversations": SERVICES,
+    "vani.mail": SERVICES, "vani.notifications": SERVICES, "vani.outbound": SERVICES,
+    "vani.dashboard": SERVICES, "vani.registration": SERVICES, "vani.retention": SERVICES,
+    "vani.tunnel": SERVICES,
     "vani.work": ENGINE, "vani.models": ENGINE, "vani.egress": ENGINE, "vani.tenancy": ENGINE,
     "vani.extensions": BASE, "vani.crypto": BASE, "vani.errors": BASE, "vani.tracing": BASE,
     "vani.metrics": BASE, "vani.proxy": BASE, "vani.security": BASE, "vani.samples": BASE,
@@ -49,22 +55,25 @@ KNOWN_UPWARD: set[tuple[str, str]] = set()
 # ``providers`` for the contract types (``providers.base``) and the registry. They go when the
 # contract moves to a neutral module and services find providers through the app's registry.
 KNOWN_AGAINST_THE_ORDER: set[tuple[str, str]] = {
-    ("vani.services.calendly_connection", "vani.providers.registry"),
-    ("vani.services.calendly_sync", "vani.providers.base"),
-    ("vani.services.calendly_sync", "vani.providers.registry"),
-    ("vani.services.conversations", "vani.providers.base"),
-    ("vani.services.dashboard.events", "vani.providers.registry"),
-    ("vani.services.dashboard.overview", "vani.providers.registry"),
-    ("vani.services.dashboard.urls", "vani.providers.registry"),
-    ("vani.services.ingest", "vani.providers.base"),
-    ("vani.services.leads", "vani.providers.base"),
-    ("vani.services.mail.mapping", "vani.providers.base"),
-    ("vani.services.processing.events", "vani.providers.registry"),
-    ("vani.services.refusals", "vani.providers.base"),
-    ("vani.services.registration", "vani.providers.registry"),
-    ("vani.services.registration.base", "vani.providers.registry"),
-    ("vani.services.secrets", "vani.providers.base"),
-    ("vani.services.whatsapp.sending", "vani.providers.registry"),
+    ("vani.mail.sync", "vani.providers.gmail.sync"),
+    ("vani.mail.sync", "vani.providers.imap.sync"),
+    ("vani.orgs.provider_settings", "vani.providers.calendly.oauth"),
+    ("vani.registration.registrars", "vani.providers.cal_com.registrar"),
+    ("vani.registration.registrars", "vani.providers.calendly.registrar"),
+    ("vani.registration.registrars", "vani.providers.kapso.registrar"),
+    ("vani.conversations", "vani.providers.base"),
+    ("vani.dashboard.events", "vani.providers.registry"),
+    ("vani.dashboard.overview", "vani.providers.registry"),
+    ("vani.dashboard.urls", "vani.providers.registry"),
+    ("vani.ingest", "vani.providers.base"),
+    ("vani.prospects.leads", "vani.providers.base"),
+    ("vani.mail.mapping", "vani.providers.base"),
+    ("vani.processing.events", "vani.providers.registry"),
+    ("vani.ingest.refusals", "vani.providers.base"),
+    ("vani.registration.registrars", "vani.providers.registry"),
+    ("vani.registration.base", "vani.providers.registry"),
+    ("vani.orgs.secrets", "vani.providers.base"),
+    ("vani.conversations.sending", "vani.providers.registry"),
 }
 
 

@@ -154,7 +154,7 @@ def test_fuzzed_inputs_never_500(client):
 def test_unconfigured_secret_in_testing_accepts_unverified_with_warning(client, app, run_worker, caplog):
     app.config["CALENDLY_WEBHOOK_SIGNING_KEY"] = None
     body = json.dumps(calendly("invitee.created")).encode()
-    with caplog.at_level(logging.WARNING, logger="vani.services.ingest"):
+    with caplog.at_level(logging.WARNING, logger="vani.ingest"):
         r = client.post(URLS["calendly"], data=body, content_type="application/json")
     assert r.status_code == 200 and r.json["verified"] is False
     assert "CALENDLY_WEBHOOK_SIGNING_KEY" in r.json["warning"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -91,7 +92,7 @@ def boom(*args, **kwargs):
 
 
 def test_database_down_answers_503_json(client, monkeypatch):
-    from vani.services import group_commit
+    from vani.ingest import group_commit
 
     monkeypatch.setattr(group_commit, "write_rows", boom)
     r = post_calendly(client, calendly("invitee.created"))
@@ -102,7 +103,7 @@ def test_database_down_answers_503_json(client, monkeypatch):
 
 
 def test_database_down_while_loading_secrets_answers_503(client, monkeypatch):
-    from vani.services import ingest
+    from vani import ingest
 
     monkeypatch.setattr(ingest, "secrets_for", boom)
     r = post_calendly(client, calendly("invitee.created"))

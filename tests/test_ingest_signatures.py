@@ -89,7 +89,7 @@ def test_tolerance_is_configurable(client, app):
 
 def test_a_secret_stored_by_vani_also_verifies(client, app, db):
     from vani.models import ProviderCredential
-    from vani.services.secrets import forget_cached_secrets
+    from vani.orgs.secrets import forget_cached_secrets
 
     db.session.add(ProviderCredential(provider="calendly", name="webhook_secret", value="registered-key"))
     db.session.commit()

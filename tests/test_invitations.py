@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.clients import csrf_token_from, fresh_client
-from vani import tenancy
+from vani import orgs, tenancy
 from vani.extensions import db
 from vani.models import Invitation, InvitationStatus, Membership, User
-from vani.services import orgs
 
 
 @pytest.fixture

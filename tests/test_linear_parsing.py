@@ -9,21 +9,22 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from vani.conversations import rules
+from vani.conversations.autoreply import MAX_PATTERN, MAX_REPEATS, matches
 from vani.errors import InvalidField
 from vani.models import WebhookSubscription
+from vani.models.paging import MAX_CURSOR, decode_cursor
 from vani.models.replies import AutoReplyRule, RuleTrigger
-from vani.providers.calendly.shapes import _contact
-from vani.providers.cal_com.forms import _email as cal_com_email
+from vani.outbound.shaping import MAX_CONDITION_CHARS, MAX_FILTER_CHARS, validate_filter
 from vani.payloads.coerce import MAX_EMAIL, is_email
-from vani.services.mail.gmail_sync import email_in
-from vani.services.paging import MAX_CURSOR, decode_cursor
-from vani.services.phones import MAX_PHONE, normalize_phone
-from vani.services.webhooks.shaping import MAX_CONDITION_CHARS, MAX_FILTER_CHARS, validate_filter
-from vani.services.whatsapp import rules
-from vani.services.whatsapp.autoreply import MAX_PATTERN, MAX_REPEATS, matches
+from vani.payloads.phones import MAX_PHONE, normalize_phone
+from vani.providers.cal_com.forms import _email as cal_com_email
+from vani.providers.calendly.shapes import _contact
+from vani.providers.gmail.sync import email_in
 from vani.work.policy import parse_schedule
 
 BOUND = 0.2  # seconds per call at the cap: ten times and more what linear parsing needs

@@ -11,9 +11,11 @@ from tests.dashboard_seed import seed_mailbox
 from tests.factories import mail
 from tests.work_support import process_events
 from vani.errors import InvalidField
+from vani.mail import mailboxes
+from vani.mail.store import EmailIn, store
 from vani.models import Email, Mailbox, Prospect
-from vani.services.mail import imap_client, imap_sync, mailboxes
-from vani.services.mail.store import EmailIn, store
+from vani.providers.imap import client as imap_client
+from vani.providers.imap import sync as imap_sync
 
 
 def test_impossible_dates_and_charsets_are_read_not_raised():

@@ -8,10 +8,10 @@ import pytest
 
 from tests.dashboard_seed import seed_mailbox
 from tests.work_support import drain
+from vani.mail import mailboxes, sync
+from vani.mail.mailboxes import SyncError
 from vani.models import Mailbox
 from vani.models.base import as_utc, utcnow
-from vani.services.mail import mailboxes, sync
-from vani.services.mail.mailboxes import SyncError
 
 
 @pytest.fixture

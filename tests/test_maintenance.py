@@ -6,11 +6,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from vani import retention
 from vani.jobs import maintenance
-from vani.services import retention
 from vani.models import (
-    DeliveryAttempt, Meeting, Notification, OutboundEvent, Prospect, ProspectNote, RejectedCall, WebhookDelivery,
-    WebhookEvent, WebhookSubscription,
+    DeliveryAttempt,
+    Meeting,
+    Notification,
+    OutboundEvent,
+    Prospect,
+    ProspectNote,
+    RejectedCall,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
 )
 from vani.models.base import utcnow
 

@@ -32,7 +32,7 @@ def status_events(db) -> list[tuple[str, str | None]]:
 
 
 def replay_all(db) -> None:
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     for event_id in db.session.execute(select(WebhookEvent.id).order_by(WebhookEvent.id)).scalars().all():
         assert reprocess(event_id) in ("processed", "ignored")

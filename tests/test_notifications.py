@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from tests.work_support import drain, woken
 from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends, time_passes
+from tests.work_support import drain, woken
+from vani import notifications
 from vani.models import Notification
 from vani.models.base import utcnow
-from vani.services import notifications
-from vani.services.notifications.sending import NOTIFICATION_SENDS
-from vani.services.notifications.routing import RouteError, channels_for, parse_routes
+from vani.notifications.routing import RouteError, channels_for, parse_routes
+from vani.notifications.sending import NOTIFICATION_SENDS
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_slack_failure_then_retry_sends_once(client, run_worker, db, slack):
     assert message_notification(db).status == "sent"
     assert len(slack["requests"]) == 2
     # Nothing sends it again: the sweep, a replayed event, duplicate drain jobs, a direct drain.
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
     from vani.work import kick
 
     assert not woken("notification_sends", now=utcnow() + timedelta(days=1))

@@ -11,9 +11,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from tests.notifications_support import PUBLIC, inbound, message_notification, post_twilio, sends, time_passes
+from tests.work_support import woken
 from vani.models import Notification
 from vani.models.base import utcnow
-from tests.work_support import woken
 
 
 # -- email ---------------------------------------------------------------------------------
@@ -126,8 +126,8 @@ def test_smtp_unreachable_is_a_recorded_failure(client, app, run_worker, db):
 
 
 def test_smtp_url_forms():
-    from vani.services.notifications.base import ChannelError
-    from vani.services.notifications.mail import smtp_settings
+    from vani.notifications.base import ChannelError
+    from vani.notifications.mail import smtp_settings
 
     s = smtp_settings("smtp://me%40example.com:p%3Ass@mail.example.com:2525?starttls=1")
     assert (s.host, s.port, s.username, s.password, s.starttls, s.implicit_tls) == \
@@ -161,7 +161,7 @@ def test_render_payment_and_meeting(app, db):
     from decimal import Decimal
 
     from vani.models import Meeting, Prospect
-    from vani.services.notifications.render import render
+    from vani.notifications.render import render
 
     app.config["PUBLIC_URL"] = PUBLIC
     p = Prospect(email="ana@example.com", name="Ana")

@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from tests.notifications_support import sends, smtp_server
 from vani.extensions import db as _db
-from vani.models import Meeting, Notification, ProviderConnection, Prospect, WebhookEvent, WebhookSubscription
+from vani.models import Meeting, Notification, Prospect, ProviderConnection, WebhookEvent, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services import alerts
-from vani.services.notifications import moments, sending
+from vani.notifications import alerts, moments, sending
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -182,8 +181,8 @@ def test_provider_quiet_against_its_usual_gap(app, db, make_user):
 
 
 def test_subscription_disabled_once_per_disable(app, db, run_worker, make_user, smtp):
-    from vani.services.webhooks import health
-    from vani.services.webhooks.subscriptions import update_subscription
+    from vani.outbound import health
+    from vani.outbound.subscriptions import update_subscription
 
     make_user("admin", email="boss@example.com")
     sub = WebhookSubscription(url="https://crm.example.com/hook", events=["*"], secret="whsec_x")

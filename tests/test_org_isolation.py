@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from tests.clients import fresh_client
 from tests.dashboard_seed import seed_all, seed_mailbox, seed_reply
-from vani import tenancy
+from vani import orgs, tenancy
+from vani.accounts.invitations import invite
+from vani.accounts.tokens import create_token
 from vani.extensions import db
 from vani.models import ApiToken, Membership, Message, RejectedCall, User
 from vani.models.base import utcnow
-from vani.services import orgs
-from vani.accounts.invitations import invite
-from vani.accounts.tokens import create_token
-from vani.services.webhooks.backfill import start as start_backfill
+from vani.outbound.backfill import start as start_backfill
 
 MARK = "orgbeta"
 # An invitation's link names no row by id: its token is the check (see test_invitations).
@@ -272,11 +271,10 @@ def test_with_no_organisation_in_force_nothing_is_found(world):
 def test_a_row_held_in_memory_is_not_handed_to_another_organisation(app, client):
     """``session.get`` answers from memory without a query: a row another organisation's work
     loaded in the same session is still not found while this organisation is in force."""
-    from vani import tenancy
+    from vani import orgs, tenancy
+    from vani.accounts.tokens import create_token
     from vani.extensions import db
     from vani.models import Prospect
-    from vani.services import orgs
-    from vani.accounts.tokens import create_token
 
     mine = tenancy.current()
     theirs = orgs.create("Theirs Ltd").id

@@ -10,12 +10,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from tests.network import dead_redis
-from vani import tenancy
+from vani import orgs, tenancy
+from vani.accounts.tokens import create_token
 from vani.extensions import db
 from vani.models import OutboundEvent, Scope, WebhookEvent, WebhookSubscription
 from vani.models.base import utcnow
-from vani.services import orgs
-from vani.accounts.tokens import create_token
 
 EMIT = "/api/v1/webhooks/deliveries"
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
@@ -85,7 +84,7 @@ def test_the_limit_lock_lets_the_organisations_other_writes_through(app):
     still stored: the lock keeps its key, which every row referencing the organisation needs."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
-    from vani.services.webhooks import limits
+    from vani.outbound import limits
 
     app.config["VANI_MAX_SUBSCRIPTIONS"] = 5
     org_id = orgs.default_id()

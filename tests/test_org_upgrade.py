@@ -12,14 +12,13 @@ from tests.booking_support import calendly
 from tests.paths import MIGRATIONS
 from tests.signing import calendly_headers
 from tests.work_support import drain
-from vani import create_app, tenancy
+from vani import create_app, orgs, tenancy
+from vani.accounts.tokens import hash_token
 from vani.crypto import Encrypted
 from vani.extensions import db
-from vani.models.base import JSONType
 from vani.models import Membership, Prospect, User, WebhookDelivery, WebhookEvent
-from vani.services import orgs
-from vani.services.processing.events import EVENTS
-from vani.accounts.tokens import hash_token
+from vani.models.base import JSONType
+from vani.processing.events import EVENTS
 
 BEFORE_ORGANISATIONS = "26d307c7031c"
 STORED_KEY = "calendly-key-stored-before"

@@ -14,12 +14,20 @@ from tests.booking_support import calendly
 from tests.outbound_support import subscribe
 from tests.settings import SECRETS
 from tests.signing import calendly_headers, dumps
-from vani import tenancy
-from vani.extensions import db
-from vani.models import Membership, Notification, NotificationSend, Prospect, User, WebhookDelivery, WebhookEvent
-from vani.services import live, orgs
+from vani import orgs, tenancy
 from vani.accounts import invitations
-from vani.services.secrets import store_secret
+from vani.dashboard import live
+from vani.extensions import db
+from vani.models import (
+    Membership,
+    Notification,
+    NotificationSend,
+    Prospect,
+    User,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from vani.orgs.secrets import store_secret
 
 BETA_SECRET = "beta-calendly-signing-key"
 
@@ -154,8 +162,8 @@ def test_the_stream_of_a_member_relays_only_their_organisation(login, beta, redi
 
 def test_dead_letters_and_secret_sweeps_per_organisation(app, beta):
     from tests.dashboard_seed import add_event
-    from vani.services.webhooks import rotate_secret
-    from vani.services.webhooks.subscriptions import clear_expired_secrets
+    from vani.outbound import rotate_secret
+    from vani.outbound.subscriptions import clear_expired_secrets
     from vani.work.sweep import dead_letters
 
     with tenancy.acting_for(beta.id):
@@ -263,13 +271,13 @@ def test_cli_organisations(app):
     assert authenticate(token).org_id == delta.id
     r = run(app, "webhooks", "set-secret", "calendly", "delta-signing-key", "--org", "delta-team")
     assert r.exit_code == 0
+    from vani.orgs.secrets import secrets_for
     from vani.providers.registry import get_provider
-    from vani.services.secrets import secrets_for
 
     assert secrets_for(get_provider("calendly"), delta.id) == ["delta-signing-key"]
     r = run(app, "webhooks", "set-key", "kapso", "KAPSO_API_KEY", "delta-kapso-key", "--org", "delta-team")
     assert r.exit_code == 0
-    from vani.services.provider_settings import config_for
+    from vani.orgs.provider_settings import config_for
 
     assert config_for(delta.id)["KAPSO_API_KEY"] == "delta-kapso-key"
     r = run(app, "webhooks", "set-key", "kapso", "CAL_COM_API_KEY", "x", "--org", "delta-team")
@@ -281,8 +289,8 @@ def test_cli_organisations(app):
 
 
 def test_provider_settings_per_organisation(app, beta):
-    from vani.services.provider_settings import config_for
-    from vani.services.registration import make_registrar
+    from vani.orgs.provider_settings import config_for
+    from vani.registration.registrars import make_registrar
 
     app.config.update(KAPSO_API_KEY="env-key", KAPSO_PHONE_NUMBER_ID="env-phone", PUBLIC_URL="https://vani.example.com")
     default_cfg, beta_cfg = config_for(tenancy.require()), config_for(beta.id)
@@ -314,8 +322,8 @@ def test_admins_set_their_organisations_secrets_keys_and_notifications(app, logi
     page = admin_b.get("/dashboard/organisation").get_data(as_text=True)
     assert "beta-cal-key" not in page and "hooks.slack.com/services/T/B/beta" not in page  # write-only
     assert "Notification settings saved." in page
-    from vani.services.notifications.routing import settings_for
-    from vani.services.provider_settings import config_for
+    from vani.notifications.routing import settings_for
+    from vani.orgs.provider_settings import config_for
 
     assert config_for(beta.id)["CAL_COM_API_KEY"] == "beta-cal-key"
     assert config_for(tenancy.require())["CAL_COM_API_KEY"] != "beta-cal-key"

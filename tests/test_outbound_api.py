@@ -186,7 +186,7 @@ def test_bulk_retry_of_failed_deliveries(app, api, httpserver):
 
 
 def test_bulk_retry_filters_by_event_and_time_and_skips_disabled_subscriptions(app, httpserver):
-    from vani.services.webhooks import count_retryable, retry_failed, update_subscription
+    from vani.outbound import count_retryable, retry_failed, update_subscription
 
     httpserver.expect_request("/bad").respond_with_data("no", status=500)
     app.config["VANI_RETRY_SCHEDULE"] = ""

@@ -11,7 +11,7 @@ from tests.outbound_support import attempts, deliver, delivery, emit, subscribe,
 from vani.extensions import db
 from vani.models import WebhookSubscription
 from vani.models.base import as_utc, utcnow
-from vani.services.webhooks import get_subscription, retry_delivery, retry_failed, rotate_secret
+from vani.outbound import get_subscription, retry_delivery, retry_failed, rotate_secret
 
 
 def test_delivery_is_signed_and_verifies_with_standardwebhooks(app, httpserver):
@@ -42,7 +42,7 @@ def test_only_matching_subscriptions_get_a_delivery_and_fan_out_is_idempotent(ap
     subs = sorted(delivery(i).subscription_id for i in ids)
     assert subs == sorted([everything.id, meetings.id])
     from vani.models import OutboundEvent
-    from vani.services.webhooks.fanout import fan_out
+    from vani.outbound.fanout import fan_out
 
     event = db.session.query(OutboundEvent).one()
     again = {"id": event.id, "org_id": event.org_id, "msg_id": event.msg_id, "type": event.type, "data": event.data}
@@ -252,7 +252,7 @@ def test_a_slow_receiver_hands_the_rest_of_a_claim_back_when_the_job_time_is_up(
     app.config["VANI_DRAIN_SECONDS"] = 0.5
     subscribe(httpserver.url_for("/slow"))
     ids = emit(key="a") + emit(key="b") + emit(key="c")
-    from vani.services.webhooks.delivery_lane import DELIVERIES
+    from vani.outbound.delivery_lane import DELIVERIES
     from vani.work import claims, runner
 
     claim = claims.claim(DELIVERIES, app.config)

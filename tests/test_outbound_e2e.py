@@ -8,6 +8,7 @@ from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import WebhookDelivery
 
+
 def test_calendly_booking_reaches_the_subscriber_signed(app, client, run_worker, httpserver):
     httpserver.expect_request("/meetings").respond_with_data("ok")
     httpserver.expect_request("/all").respond_with_data("ok")
@@ -33,7 +34,7 @@ def test_calendly_booking_reaches_the_subscriber_signed(app, client, run_worker,
     assert {d.status for d in db.session.query(WebhookDelivery)} == {"delivered"}
 
     # Replaying the inbound event emits nothing new, so nothing is delivered twice.
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     reprocess(r.get_json()["event_id"])
     run_worker()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.outbound_support import deliver, emit, subscribe
-from vani.extensions import db
 from vani.accounts.tokens import create_token
+from vani.extensions import db
 
 PASSWORD = ":pw@"  # as it appears in the URL (two letters alone may occur in any random text)
 SECRETS = ("SECRET123", "SECRETHEADER")
@@ -140,9 +140,10 @@ def test_a_read_token_sees_no_key_in_a_delivery_urls_user_name_or_path(client, h
 
 
 def test_members_below_admin_and_the_disabled_alert_see_no_key_in_user_names_or_paths(login, dns):
+    from vani import orgs
     from vani.models import Notification
     from vani.models.base import utcnow
-    from vani.services import alerts, orgs
+    from vani.notifications import alerts
 
     for host in ("hooks.slack.com", "discord.com", "hooks.example.com"):
         dns[host] = "93.184.216.34"

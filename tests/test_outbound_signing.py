@@ -7,7 +7,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from vani.services.webhooks import health, signing
+from vani.outbound import health, signing
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.outbound_support import attempts, deliver, delivery, emit, subscribe
-from vani.services.webhooks import InvalidField, update_subscription
 from vani.egress import blocked_reason
+from vani.outbound import InvalidField, update_subscription
 
 REFUSED = ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "172.31.255.254", "192.168.1.1",
            "169.254.169.254", "224.0.0.1", "239.255.255.250", "0.0.0.0", "100.64.0.1", "240.0.0.1",

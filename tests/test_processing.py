@@ -10,11 +10,19 @@ from sqlalchemy import select, update
 from tests import booking_support as bs
 from tests.booking_support import cal_booking, calendly, calendly_no_show, invitee_uri
 from tests.signing import post_cal_com, post_calendly
+from vani import prospects
 from vani.extensions import db
-from vani.models import EventStatus, Meeting, Notification, OutboundEvent, Prospect, ProspectNote, WebhookEvent
+from vani.models import (
+    EventStatus,
+    Meeting,
+    Notification,
+    OutboundEvent,
+    Prospect,
+    ProspectNote,
+    WebhookEvent,
+)
 from vani.models.base import as_utc, utcnow
 from vani.providers.calendly import mapper as calendly_mapper
-from vani.services import prospects
 from vani.work import sweep
 
 
@@ -76,7 +84,7 @@ def test_gives_up_after_max_attempts_and_keeps_a_dead_letter(client, run_worker,
     assert not woken()  # a dead letter waits for a person
 
     monkeypatch.undo()
-    from vani.services.processing.events import replay
+    from vani.processing.events import replay
 
     assert replay(event_id) == "queued"
     run_worker()
@@ -106,7 +114,7 @@ def test_one_bad_event_never_undoes_the_others_in_its_batch(client, run_worker, 
 
 
 def test_an_event_is_processed_once_and_replay_runs_it_again(client, run_worker):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     event_id = post_calendly(client, calendly("invitee.created")).json["event_id"]
     run_worker()
@@ -125,7 +133,7 @@ def snapshot():
 
 @pytest.mark.parametrize("order", ["forward", "backward"])
 def test_replay_emits_nothing_twice(client, run_worker, order):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     payment = {"amount": 20, "currency": "EUR", "successful": True}
     sequence = [

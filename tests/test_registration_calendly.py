@@ -6,8 +6,8 @@ import pytest
 from tests.clients import run
 from tests.fakes.calendly import EVENTS, USER_EVENTS, FakeCalendly
 from vani.models import ProviderCredential
-from vani.services.registration import register
-from vani.services.registration.calendly import CalendlyRegistrar
+from vani.providers.calendly.registrar import CalendlyRegistrar
+from vani.registration.registrars import register
 
 TARGET_BASE = "https://new-tunnel.ngrok-free.app"
 TARGET = TARGET_BASE + "/api/webhooks/calendly"

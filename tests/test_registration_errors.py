@@ -7,8 +7,8 @@ import pytest
 from werkzeug import Response
 
 from tests.clients import run
-from vani.services.registration.calendly import CalendlyRegistrar
-from vani.services.registration.http import ApiClient, ApiError
+from vani.providers.calendly.registrar import CalendlyRegistrar
+from vani.registration.http import ApiClient, ApiError
 
 
 @pytest.fixture

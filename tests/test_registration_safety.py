@@ -5,8 +5,8 @@ import pytest
 
 from tests.clients import run
 from tests.fakes.calendly import FakeCalendly
-from vani.services.registration.base import Remote, check_target, is_ours
-from vani.services.tunnel import host_kind
+from vani.registration.base import Remote, check_target, is_ours
+from vani.tunnel import host_kind
 
 
 @pytest.fixture

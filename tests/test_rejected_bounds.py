@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from vani import tenancy
+from vani import orgs, tenancy
 from vani.extensions import db
+from vani.ingest import refusals
 from vani.models import RejectedCall
-from vani.services import orgs, refusals
-from vani.services.secrets import store_secret
+from vani.orgs.secrets import store_secret
 
 START = 1_800_000_000.0  # the start of a minute
 

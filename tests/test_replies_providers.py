@@ -11,8 +11,25 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from tests.replies_support import (
-    KAPSO_KEY, KAPSO_PATH, NUMBER_ID, PHONE, TWILIO_FROM, TWILIO_PATH, TWILIO_SID, attempts, conversation, meta_ok,
-    outbound, process, receive_kapso, receive_twilio, send_lane, sends, twilio_ok, twilio_status, use_kapso,
+    KAPSO_KEY,
+    KAPSO_PATH,
+    NUMBER_ID,
+    PHONE,
+    TWILIO_FROM,
+    TWILIO_PATH,
+    TWILIO_SID,
+    attempts,
+    conversation,
+    meta_ok,
+    outbound,
+    process,
+    receive_kapso,
+    receive_twilio,
+    send_lane,
+    sends,
+    twilio_ok,
+    twilio_status,
+    use_kapso,
     use_twilio,
 )
 from tests.whatsapp_signing import post_twilio
@@ -221,7 +238,7 @@ def test_twilio_reply_through_the_library(app, client, api, db, httpserver):
     reply(api, conv)
     send_lane()
     httpserver.check_assertions()
-    from vani.services import orgs
+    from vani import orgs
 
     key = orgs.get(conv.org_id).key
     assert seen == [{"To": f"whatsapp:{PHONE}", "From": f"whatsapp:{TWILIO_FROM}", "Body": "Hi there",
@@ -289,7 +306,7 @@ def test_a_send_cut_short_by_a_dead_worker_is_never_sent_twice(app, client, api,
     """The worker died after it started calling Kapso: the reply may have gone out, so the
     takeover makes it a dead letter shown in red, never a second send."""
     from vani import tenancy
-    from vani.services.whatsapp.sending import MESSAGE_SENDS, _started
+    from vani.conversations.sending import MESSAGE_SENDS, _started
     from vani.work import claims
 
     conv = kapso_conversation(app, client, db, httpserver)
@@ -311,8 +328,8 @@ def test_a_send_cut_short_by_a_dead_worker_is_never_sent_twice(app, client, api,
 def test_a_send_that_outlived_its_lease_is_still_recorded_as_sent(app, client, api, db, httpserver, monkeypatch):
     """The call took longer than the lease: the takeover guessed "may have gone out", then the
     call returned with the provider's id. The reply is sent, not failed, and sent only once."""
-    from vani.services.whatsapp import sending
-    from vani.services.whatsapp.clients import Accepted
+    from vani.conversations import sending
+    from vani.conversations.clients import Accepted
     from vani.work import claims
 
     conv = kapso_conversation(app, client, db, httpserver)

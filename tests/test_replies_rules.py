@@ -10,13 +10,23 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from tests.replies_support import (
-    KAPSO_PATH, conversation, kapso_answers, kapso_status, meta_ok, outbound, process, receive_kapso, send_lane, sends, use_kapso,
+    KAPSO_PATH,
+    conversation,
+    kapso_answers,
+    kapso_status,
+    meta_ok,
+    outbound,
+    process,
+    receive_kapso,
+    send_lane,
+    sends,
+    use_kapso,
 )
 from tests.whatsapp_signing import post_kapso
 from tests.work_support import drain
+from vani.conversations.autoreply import matches
 from vani.models import Message, WebhookEvent
 from vani.models.replies import AutoReplyRule, RuleTrigger
-from vani.services.whatsapp.autoreply import matches
 
 
 def kapso_conversation(app, client, db, httpserver, text="hola", at=None):
@@ -120,7 +130,7 @@ def test_outside_the_window_free_text_is_refused_and_a_template_goes_out(app, cl
 
 
 def test_an_auto_reply_fires_once_even_when_the_inbound_event_is_replayed(app, client, db, httpserver, login):
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     rule = add_rule(db)
     use_kapso(app, httpserver)
@@ -193,7 +203,7 @@ def test_rule_triggers():
 
 
 def test_outside_hours_use_the_organisations_timezone(app, client, db, httpserver):
-    from vani.services import orgs
+    from vani import orgs
 
     org = orgs.in_force()
     org.timezone = "Asia/Tokyo"
@@ -207,7 +217,7 @@ def test_outside_hours_use_the_organisations_timezone(app, client, db, httpserve
 
 
 def test_a_status_webhook_that_beats_the_send_call_still_attaches(app, client, api, db, httpserver):
-    from vani.services.processing.events import EVENTS
+    from vani.processing.events import EVENTS
 
     conv = kapso_conversation(app, client, db, httpserver)
     r = api.post(f"/api/v1/conversations/{conv.id}/messages", json={"text": "Hi there"})

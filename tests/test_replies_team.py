@@ -8,7 +8,14 @@ import time
 from sqlalchemy import func, select
 
 from tests.replies_support import (
-    KAPSO_PATH, conversation, kapso_answers, outbound, process, receive_kapso, send_lane, use_kapso,
+    KAPSO_PATH,
+    conversation,
+    kapso_answers,
+    outbound,
+    process,
+    receive_kapso,
+    send_lane,
+    use_kapso,
 )
 from tests.whatsapp_signing import post_kapso
 from vani.models import AutoReplyRule, Message, Notification, OutboundEvent
@@ -74,7 +81,7 @@ def test_a_handoff_alerts_the_team_once(app, client, db, httpserver):
     assert n.data["conversation_id"] == conv.id and n.data["reason"] == "User requested human assistance"
     (event,) = db.session.execute(select(OutboundEvent).where(OutboundEvent.type == "conversation.handoff")).scalars()
     assert event.data["conversation"]["id"] == conv.id and event.data["handoff"]["source"] == "agent_tool"
-    from vani.services.notifications.render import render
+    from vani.notifications.render import render
 
     assert render(n).summary == "The WhatsApp bot handed +15551234567 to a person: User requested human assistance"
 

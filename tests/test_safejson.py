@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from vani.ingest import DEDUPE_KEY_MAX, dedupe_key
 from vani.payloads.safejson import MAX_DEPTH, TooDeep, clean_text, load_json
-from vani.services.ingest import DEDUPE_KEY_MAX, dedupe_key
 
 
 def test_values_a_json_column_refuses_are_made_safe():

@@ -14,7 +14,7 @@ def _body() -> bytes:
 
 
 def test_newly_stored_secret_verifies_without_waiting_for_the_cache(app, client, monkeypatch):
-    from vani.services import secrets
+    from vani.orgs import secrets
 
     monkeypatch.setattr(secrets, "_REFRESH_SECONDS", 0.0)  # no reload throttle inside one test
     body = _body()

@@ -8,7 +8,7 @@ from vani import samples
 from vani.models import EventStatus, Meeting, RejectedCall, WebhookEvent
 from vani.providers.base import RequestData
 from vani.providers.registry import all_providers, get_provider
-from vani.services.registration.base import handled_events
+from vani.registration.base import handled_events
 
 SIGNED_PROVIDERS = ("calendly", "cal_com")
 

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from tests.outbound_support import deliver, emit
 from vani.models import Backfill, BackfillStatus, OutboundEvent, WebhookDelivery
 from vani.models.base import utcnow
-from vani.services.webhooks import backfill
+from vani.outbound import backfill
 from vani.work import drain
 
 SUBS = "/api/v1/webhooks/subscriptions"

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from tests.notifications_support import PUBLIC, inbound
-from tests.whatsapp_signing import post_twilio
 from tests.outbound_support import deliver, subscribe
+from tests.whatsapp_signing import post_twilio
 from vani import tracing
 
 
@@ -55,10 +55,10 @@ def test_one_id_follows_a_webhook_to_its_processing_deliveries_and_notifications
     run_worker()
     traced = [line for line in json_logs() if line.get("request_id") == "trace-77"]
     loggers = {line["logger"] for line in traced}
-    assert {"vani.inbound", "vani.services.processing.events", "vani.services.webhooks.delivery",
-            "vani.services.notifications.sending"} <= loggers, loggers
+    assert {"vani.inbound", "vani.processing.events", "vani.outbound.delivery",
+            "vani.notifications.sending"} <= loggers, loggers
     assert all({"time", "level", "message"} <= set(line) for line in traced)
-    delivered = next(line for line in traced if line["logger"] == "vani.services.webhooks.delivery")
+    delivered = next(line for line in traced if line["logger"] == "vani.outbound.delivery")
     assert ": 200 in " in delivered["message"]
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from vani.services import tunnel
-from vani.services.tunnel import Tunnel, TunnelWatcher, discover, ngrok_agent_url
+from vani import tunnel
+from vani.tunnel import Tunnel, TunnelWatcher, discover, ngrok_agent_url
 
 NO_AGENT = "http://127.0.0.1:9"
 

@@ -23,8 +23,8 @@ def test_every_guarded_view_names_a_role(app):
 
 def test_every_channel_has_one_sender_and_routes_name_only_channels():
     from vani.models import Channel
-    from vani.services.notifications import routing
-    from vani.services.notifications.channels import SENDERS
+    from vani.notifications import routing
+    from vani.notifications.channels import SENDERS
 
     assert set(SENDERS) == set(Channel) and all(s.channel is c for c, s in SENDERS.items())
     assert routing.CHANNELS == ("slack", "email", "webhook", "owner", "admins")
@@ -34,7 +34,7 @@ def test_every_channel_has_one_sender_and_routes_name_only_channels():
 
 
 def test_what_each_channel_needs():
-    from vani.services.notifications.routing import missing_setting
+    from vani.notifications.routing import missing_setting
 
     assert missing_setting("slack", {}) == "SLACK_WEBHOOK_URL is not set"
     assert missing_setting("email", {"SMTP_URL": "smtp://x"}) == "VANI_NOTIFY_EMAIL_TO is not set"
@@ -45,8 +45,8 @@ def test_what_each_channel_needs():
 
 def test_notification_kinds_are_one_vocabulary():
     from vani.models import NotificationKind
-    from vani.services.notifications import routing, slack, webhook
-    from vani.services.notifications.render import ALERT_LINKS, TITLES
+    from vani.notifications import routing, slack, webhook
+    from vani.notifications.render import ALERT_LINKS, TITLES
 
     assert routing.KINDS == ("payment.received", "meeting.completed", "prospect.created", "message.received",
                              "message.failed", "conversation.handoff", "lead.created", "meeting.scheduled",
@@ -60,10 +60,9 @@ def test_notification_kinds_are_one_vocabulary():
 
 
 def test_the_outbox_takes_only_catalogue_types(app):
-    from vani.models import EventType
-    from vani.services import outbox
-    from vani.services.meetings import EVENT_TYPES
-    from vani.models import MeetingStatus
+    from vani.models import EventType, MeetingStatus
+    from vani.outbound import outbox
+    from vani.prospects.meetings import EVENT_TYPES
 
     with pytest.raises(TypeError, match="EventType"):
         outbox.catalogued("meeting.in_progress")

@@ -34,6 +34,6 @@ def woken(lane_name: str, now: datetime | None = None) -> bool:
 
 def process_events() -> None:
     """Run the events lane until it is empty: every stored event mapped."""
-    from vani.services.processing.events import EVENTS
+    from vani.processing.events import EVENTS
 
     drain(EVENTS)

@@ -12,9 +12,9 @@ def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
     from vani import blueprints, cli, config_checks, errors, proxy, security, tenancy, tracing, work
+    from vani.dashboard import live
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
-    from vani.services import live
     from vani.work import effects
 
     if config is None or isinstance(config, dict):

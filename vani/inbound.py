@@ -16,13 +16,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from vani import metrics, tenancy
+from vani import ingest, metrics, orgs, tenancy
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
+from vani.ingest import refusals
+from vani.payloads.safejson import clean_text
 from vani.providers import registry
 from vani.providers.base import Provider, RequestData
-from vani.payloads.safejson import clean_text
-from vani.services import ingest, orgs, refusals
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import DeliveryStatus, EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
-from vani.services.processing.events import EVENTS
-from vani.services.webhooks.delivery_lane import DELIVERIES
+from vani.outbound.delivery_lane import DELIVERIES
+from vani.processing.events import EVENTS
 from vani.work import claims, runner, sweep, wake
 
 

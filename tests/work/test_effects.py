@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from vani import tenancy
+from vani.dashboard import live
 from vani.extensions import db
 from vani.models import Prospect
-from vani.services import live
-from vani.services.webhooks.backfill import BACKFILLS
-from vani.services.webhooks.delivery_lane import DELIVERIES
+from vani.outbound.backfill import BACKFILLS
+from vani.outbound.delivery_lane import DELIVERIES
 from vani.work import effects, wake
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -125,7 +125,7 @@ def test_a_wake_names_a_lane_object_never_a_string(app):
 
 
 def test_ingest_wakes_the_events_lane_without_importing_the_processing_module():
-    tree = ast.parse((ROOT / "vani" / "services" / "ingest.py").read_text())
+    tree = ast.parse((ROOT / "vani" / "ingest" / "__init__.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert not any(name and name.startswith("vani.services.processing") for name in imported)
+    assert not any(name and name.startswith("vani.processing") for name in imported)

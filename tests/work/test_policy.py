@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from vani.services.webhooks.delivery_lane import DEFAULT_SCHEDULE
+from vani.outbound.delivery_lane import DEFAULT_SCHEDULE
 from vani.work.policy import RetryPolicy, parse_retry_after, parse_schedule
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

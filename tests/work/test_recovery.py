@@ -20,7 +20,7 @@ from tests.signing import post_calendly
 from tests.work_support import drain
 from vani.models import DeliveryStatus, EventStatus, Meeting
 from vani.models.base import utcnow
-from vani.services.processing.events import EVENTS
+from vani.processing.events import EVENTS
 from vani.work import claims, sweep
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -2,7 +2,6 @@
 here (or at import), never silently in production."""
 from __future__ import annotations
 
-import ast
 import importlib
 from pathlib import Path
 
@@ -29,7 +28,9 @@ def test_every_lane_is_installed_once_and_has_a_queue_a_worker_listens_on(app):
     assert [wake.queue_name(lane) for lane in LANES] == all_queues()[:len(LANES)]
     for lane in LANES:
         assert lanes.get(lane.name) is lane
-        assert callable(lane.handler) and lane.handler.__module__.startswith("vani.services.")
+        # a lane's handler is an area's (vani.outbound, vani.mail …), never the engine's or an entry point's
+        area = lane.handler.__module__.split(".")[1]
+        assert callable(lane.handler) and area not in ("work", "jobs", "web", "api", "commands", "inbound")
 
 
 def test_a_kick_queues_the_drain_job_by_a_name_that_resolves_back_to_it(app, redis_client):
@@ -51,28 +52,6 @@ def test_a_lane_renamed_or_removed_fails_loudly(app):
 def test_every_cron_job_resolves_to_its_function(app, redis_client):
     scheduler = build_cron(redis_client, CRON, name="wiring")
     assert [resolve(job.func_name) for job in scheduler.get_jobs()] == [entry.func for entry in CRON]
-
-
-def imports_of(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
-
-
-def test_control_goes_one_way():
-    services = list((ROOT / "vani" / "services").rglob("*.py"))
-    work = list((ROOT / "vani" / "work").rglob("*.py"))
-    assert services and work
-    for path in services:
-        bad = {m for m in imports_of(path) if m.startswith(("vani.jobs", "vani.web", "vani.api", "vani.inbound"))}
-        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: services never import jobs or views"
-    for path in work:
-        bad = {m for m in imports_of(path) if m.startswith(("vani.jobs", "vani.services", "vani.web", "vani.api"))}
-        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: the engine knows no service"
 
 
 def test_nothing_is_imported_by_a_dotted_string():

@@ -12,13 +12,12 @@ from datetime import timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vani import tenancy
+from vani import orgs, tenancy
+from vani.accounts import users
 from vani.errors import Conflict, Forbidden, NotFound
 from vani.extensions import db
 from vani.models import Invitation, InvitationStatus, Membership, Role, User
 from vani.models.base import utcnow
-from vani.services import orgs
-from vani.accounts import users
 
 INVITATION_DAYS = 7
 GONE = "This invitation is no longer valid (used, declined, revoked or expired); ask the admin for a new one."

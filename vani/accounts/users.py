@@ -9,12 +9,11 @@ import hmac
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from vani import tenancy
+from vani import orgs, tenancy
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import ROLES, Membership, Role, User
 from vani.models.base import utcnow
-from vani.services import orgs
 
 MIN_PASSWORD = 8
 

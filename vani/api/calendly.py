@@ -7,19 +7,19 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from vani import tenancy
+from vani.api.blueprint import bp, needs
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
-from vani.api.blueprint import bp, needs
 from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import Scope, WebhookEvent
 from vani.models.base import isoformat
-from vani.services.provider_settings import config_for
+from vani.orgs.provider_settings import config_for
 
 
 def _not_configured():
-    from vani.services.calendly_connection import current
+    from vani.providers.calendly.connection import current
 
     conn = current()
     if conn is not None:  # connected, but Calendly refused its tokens
@@ -36,9 +36,9 @@ def _not_configured():
             body_required=False, errors=(409, 502, 503))
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
-    from vani.services.calendly_connection import sync
-    from vani.services.calendly_sync import parse_since
-    from vani.services.registration.http import ApiError
+    from vani.providers.calendly.connection import sync
+    from vani.providers.calendly.sync import parse_since
+    from vani.registration.http import ApiError
 
     data = request.get_json(silent=True)
     data = data if isinstance(data, dict) else {}
@@ -76,11 +76,11 @@ def calendly_status():
     """The API connection (``?check=false`` skips the live calls), the OAuth connection with its
     webhook subscription as Calendly reports it, Vani's registered webhook, the last Calendly event
     received and the last sync."""
-    from vani.services import calendly_connection
-    from vani.services.calendly_sync import last_sync
-    from vani.services.registration import stored_credential
-    from vani.services.registration.calendly import calendly_client, current_user
-    from vani.services.registration.http import ApiError
+    from vani.providers.calendly import connection as calendly_connection
+    from vani.providers.calendly.registrar import calendly_client, current_user
+    from vani.providers.calendly.sync import last_sync
+    from vani.registration.registrars import stored_credential
+    from vani.registration.http import ApiError
 
     cfg = config_for(tenancy.require())
     configured = bool(cfg.get("CALENDLY_API_TOKEN"))
@@ -118,7 +118,7 @@ def calendly_status():
 def calendly_disconnect():
     """Disconnect the organisation's Calendly: the subscription deleted there, the tokens revoked,
     the connection forgotten (even when Calendly refuses a step: ``failed`` says which)."""
-    from vani.services.calendly_connection import disconnect
+    from vani.providers.calendly.connection import disconnect
 
     report = disconnect()  # NotFound (404 JSON) without a connection
     return jsonify({"status": "disconnected", "done": report.done, "failed": report.failed})

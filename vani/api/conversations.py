@@ -4,15 +4,15 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
+from vani.api.blueprint import bp
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi import queries as q
-from vani.api.blueprint import bp
+from vani.api.pagination import get_or_404, id_arg, limit_arg, paginated_response, provider_arg
+from vani.conversations import recent_messages
 from vani.errors import InvalidField
-from vani.api.pagination import get_or_404, id_arg, limit_arg, provider_arg, paginated_response
 from vani.models import Conversation, ConversationStatus
-from vani.services.conversations import recent_messages
-from vani.services.phones import normalize_phone
+from vani.payloads.phones import normalize_phone
 
 STATUSES = tuple(ConversationStatus)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, g, request
 
 from vani.api.blueprint import PUBLIC_ENDPOINTS, bp
-from vani.services import idempotency
+from vani.models import idempotency
 
 REPLAYED = "Idempotent-Replayed"
 

@@ -7,7 +7,7 @@ from flask import abort, jsonify, request
 
 from vani.errors import MAX_ID, InvalidField
 from vani.extensions import db
-from vani.services.paging import keyset, page
+from vani.models.paging import keyset, page
 
 
 def get_or_404(model, id_: int, what: str):

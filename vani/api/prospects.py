@@ -4,15 +4,15 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
+from vani.api.blueprint import bp
+from vani.api.conversations import phone_arg
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi import queries as q
-from vani.api.blueprint import bp
+from vani.api.pagination import get_or_404, paginated_response, provider_arg
+from vani.conversations import conversations_for_prospect
 from vani.errors import InvalidField
-from vani.api.pagination import get_or_404, provider_arg, paginated_response
-from vani.api.conversations import phone_arg
 from vani.models import Meeting, MeetingStatus, Prospect
-from vani.services.conversations import conversations_for_prospect
 from vani.payloads.coerce import as_email as normalize_email
 
 

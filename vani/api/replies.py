@@ -5,13 +5,13 @@ import uuid
 
 from flask import g, jsonify, request
 
+from vani.api.blueprint import bp, needs
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
-from vani.api.blueprint import bp, needs
+from vani.conversations import inbox, outgoing, rules
 from vani.errors import InvalidField
-from vani.models import Scope
-from vani.services import idempotency
-from vani.services.whatsapp import inbox, outgoing, rules
+from vani.models import Scope, idempotency
+
 
 def _body() -> dict:
     body = request.get_json(silent=True)

@@ -5,17 +5,17 @@ from datetime import datetime
 
 from flask import g, jsonify, request
 
+from vani import outbound as svc
+from vani.api.blueprint import bp, needs
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
-from vani.api.blueprint import bp, needs
-from vani.errors import InvalidField
 from vani.api.pagination import paginated_response
+from vani.dashboard.filters import parse_int
+from vani.errors import InvalidField
 from vani.models import DeliveryStatus, Scope, WebhookDelivery
 from vani.models.base import as_utc
-from vani.services import webhooks as svc
-from vani.services.webhooks import backfill
-from vani.services.dashboard.filters import parse_int
+from vani.outbound import backfill
 
 SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit", "ordered"}
 PATCH_FIELDS = {"url", "events", "active", "description", "filter", "headers", "rate_limit", "paused", "ordered"}

@@ -16,8 +16,8 @@ def calendly() -> None:
 @for_org
 def sync_command(since: str | None) -> None:
     """Fetch scheduled events and invitees from Calendly and map the ones Vani has not seen."""
-    from vani.services.calendly_sync import parse_since, sync
-    from vani.services.registration.http import ApiError
+    from vani.providers.calendly.sync import parse_since, sync
+    from vani.registration.http import ApiError
 
     try:
         start = parse_since(since)

@@ -9,10 +9,11 @@ from flask import current_app
 from vani.commands.group import vani_cli
 from vani.config_checks import Finding, core
 
+
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration, providers' webhook secrets included."""
     from vani.providers.registry import webhook_providers
-    from vani.services.registration import REGISTRARS
+    from vani.registration.registrars import REGISTRARS
 
     found = core(config)
 

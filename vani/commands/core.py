@@ -18,8 +18,8 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
     """Create an organisation's API token; it is printed once."""
     from datetime import timedelta
 
-    from vani.models.base import utcnow
     from vani.accounts.tokens import create_token as make
+    from vani.models.base import utcnow
 
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     row, token = make(name, scopes, expires)
@@ -47,8 +47,8 @@ def list_tokens() -> None:
 @for_org
 def revoke_token(token_id: int) -> None:
     """Revoke an API token (it stops working at once)."""
-    from vani.errors import NotFound
     from vani.accounts.tokens import revoke_token as revoke
+    from vani.errors import NotFound
 
     try:
         row = revoke(token_id)
@@ -74,7 +74,7 @@ def replay(event_id: int) -> None:
     """Process a stored event again, now, in this process (idempotent)."""
     from vani import tenancy
     from vani.models import WebhookEvent
-    from vani.services.processing.events import reprocess
+    from vani.processing.events import reprocess
 
     with tenancy.everywhere():  # an event id names one organisation's event
         if db.session.get(WebhookEvent, event_id) is None:
@@ -100,7 +100,7 @@ def rotate_encryption_key() -> None:
     """Re-encrypt every stored secret with the first key of VANI_ENCRYPTION_KEYS (then the other
     keys can be removed)."""
     from vani.crypto import SecretUnreadable
-    from vani.services.encryption import rotate_all
+    from vani.orgs.key_rotation import rotate_all
 
     try:
         counts = rotate_all()

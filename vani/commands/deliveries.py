@@ -29,8 +29,8 @@ def _parse_since(ctx, param, value: str | None) -> datetime | None:
 @for_org
 def retry_failed(since: datetime | None, subscription_id: int | None) -> None:
     """Queue every failed delivery again (of active subscriptions)."""
-    from vani.services.webhooks import NotFound
-    from vani.services.webhooks import retry_failed as run
+    from vani.outbound import NotFound
+    from vani.outbound import retry_failed as run
 
     try:
         count = run(since=since, subscription_id=subscription_id)

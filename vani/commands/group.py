@@ -15,9 +15,8 @@ def for_org(command):
     @click.option("--org", "org_slug", metavar="SLUG", help="The organisation (default: the default one).")
     @functools.wraps(command)
     def wrapped(*args, org_slug: str | None = None, **kwargs):
-        from vani import tenancy
+        from vani import orgs, tenancy
         from vani.errors import NotFound
-        from vani.services import orgs
 
         try:
             org_id = orgs.by_slug(org_slug).id if org_slug else orgs.default_id()

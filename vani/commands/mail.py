@@ -17,10 +17,9 @@ def _settings_mailbox() -> None:
     """The mailbox IMAP_HOST/IMAP_USER/IMAP_PASSWORD describe, in the default organisation."""
     from flask import current_app
 
-    from vani import tenancy
+    from vani import orgs, tenancy
     from vani.errors import InvalidField
-    from vani.services import orgs
-    from vani.services.mail import imap_client
+    from vani.providers.imap import client as imap_client
 
     try:
         with tenancy.acting_for(orgs.default_id()):
@@ -30,8 +29,8 @@ def _settings_mailbox() -> None:
 
 
 def _org_id(slug: str | None) -> int | None:
+    from vani import orgs
     from vani.errors import NotFound
-    from vani.services import orgs
 
     if not slug:
         return None
@@ -81,9 +80,9 @@ def _sync_one(mailbox_id: int) -> tuple[str, bool]:
 
     from vani import tenancy, work
     from vani.extensions import db
+    from vani.mail import mailboxes, store
+    from vani.mail.sync import MAILBOX_SYNCS
     from vani.models import MailboxFolder, MailboxState
-    from vani.services.mail import mailboxes, store
-    from vani.services.mail.sync import MAILBOX_SYNCS
 
     mailbox = mailboxes.get(mailbox_id)
     name = f"{mailbox.kind} {mailbox.address}: "
@@ -118,7 +117,7 @@ def _process(org_ids: set[int]) -> tuple[int, int]:
     from vani.extensions import db
     from vani.models import EventStatus, WebhookEvent
     from vani.models.base import utcnow
-    from vani.services.processing.events import EVENTS
+    from vani.processing.events import EVENTS
 
     done: set[int] = set()
     for _ in range(MAX_ROUNDS):
@@ -151,7 +150,7 @@ def watch_command() -> None:
 
     from flask import current_app
 
-    from vani.services.mail.imap_watch import Watcher
+    from vani.providers.imap.watch import Watcher
 
     _settings_mailbox()
     stop = threading.Event()

@@ -13,7 +13,7 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
     """Delete old raw events, rejected calls and delivery attempts (prospects, meetings, notes stay)."""
     from flask import current_app
 
-    from vani.services.retention import cleanup
+    from vani.retention import cleanup
 
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     try:

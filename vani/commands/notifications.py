@@ -25,10 +25,10 @@ def notifications() -> None:
 def test(channel: str, kind: str) -> None:
     """Send a sample notification through one channel now (nothing is stored)."""
     from vani import tenancy
-    from vani.services.notifications.base import ChannelError
-    from vani.services.notifications.render import Rendered, dashboard_link
-    from vani.services.notifications.channels import SENDERS
-    from vani.services.notifications.routing import settings_for
+    from vani.notifications.base import ChannelError
+    from vani.notifications.channels import SENDERS
+    from vani.notifications.render import Rendered, dashboard_link
+    from vani.notifications.routing import settings_for
 
     sender = SENDERS[Channel(channel)]
     cfg = settings_for(tenancy.require())
@@ -51,7 +51,7 @@ def test(channel: str, kind: str) -> None:
 @for_org
 def retry(notification_id: int, channel: str | None) -> None:
     """Queue a notification's failed or skipped channels again."""
-    from vani.services.notifications import retry_notification
+    from vani.notifications import retry_notification
 
     try:
         ids = retry_notification(notification_id, channel)

@@ -15,10 +15,10 @@ import time
 
 import requests
 
+from vani import tunnel as tunnels
 from vani.devserver import banner, prepare
 from vani.devserver.redis_choice import choose, wait_until_ready
 from vani.devserver.supervisor import Output, Supervisor
-from vani.services import tunnel as tunnels
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(app, args: argparse.Namespace, out: Output, supervisor: Supervisor, stop: threading.Event,
         state: dict) -> int:
     from config import BASE_DIR
-    from vani.providers.registry import webhook_providers, webhook_paths
+    from vani.providers.registry import webhook_paths, webhook_providers
 
     cfg = app.config
     say = lambda text: out.line("vani", text)  # noqa: E731

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vani.devserver.prepare import Admin
-from vani.services.tunnel import Tunnel
+from vani.tunnel import Tunnel
 
 READY = "Vani is ready"
 RULE = "-" * 72

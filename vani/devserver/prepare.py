@@ -38,9 +38,9 @@ def ensure_admin(app: Flask) -> Admin | None:
     """Create an admin of the default organisation (and superuser) when there are no users:
     VANI_ADMIN_EMAIL/VANI_ADMIN_PASSWORD, else a generated password (returned so the banner
     shows it once). None when users exist."""
+    from vani import orgs
     from vani.extensions import db
     from vani.models import Membership, Role, User
-    from vani.services import orgs
 
     with app.app_context():
         if db.session.execute(select(func.count()).select_from(User)).scalar_one():

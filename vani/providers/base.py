@@ -17,7 +17,7 @@ from vani.payloads.safejson import TooDeep, load_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from vani.models import WebhookEvent
-    from vani.services.processing.context import EventContext
+    from vani.processing.context import EventContext
 
 
 class SignatureError(Exception):

@@ -15,9 +15,9 @@ from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template filters and globals."""
-    from vani.extensions import login_manager
-    from vani.services import orgs as org_service
+    from vani import orgs as org_service
     from vani.accounts.users import password_stamp
+    from vani.extensions import login_manager
     from vani.web import template_filters
 
     login_manager.login_view = "dash.login"
@@ -43,6 +43,23 @@ def init_app(app: Flask) -> None:
 
 
 from vani.web import (  # noqa: E402,F401  (routes)
-    access, auth, calendly, deliveries, events, gmail, invitations, mailboxes, messages, org_settings, orgs, overview,
-    people, rejected, replies, stream, subscriptions, tokens, users,
+    access,
+    auth,
+    calendly,
+    deliveries,
+    events,
+    gmail,
+    invitations,
+    mailboxes,
+    messages,
+    org_settings,
+    orgs,
+    overview,
+    people,
+    rejected,
+    replies,
+    stream,
+    subscriptions,
+    tokens,
+    users,
 )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
+from vani.dashboard.urls import public_base
 from vani.errors import VaniError
 from vani.models import Role
-from vani.services import calendly_connection as service
-from vani.services.calendly_oauth import missing_settings
-from vani.services.calendly_sync import last_sync
-from vani.services.dashboard.urls import public_base
-from vani.services.registration.http import ApiError
-from vani.web.blueprint import bp
+from vani.providers.calendly import connection as service
+from vani.providers.calendly.oauth import missing_settings
+from vani.providers.calendly.sync import last_sync
+from vani.registration.http import ApiError
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 PENDING_KEY = "calendly_oauth"  # session key: the sign-in started, until Calendly's redirect
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from vani import outbound
+from vani.dashboard import deliveries as service
+from vani.errors import VaniError
 from vani.extensions import db
 from vani.models import DeliveryStatus, OutboundEvent, Role, WebhookDelivery
-from vani.errors import VaniError
-from vani.services import webhooks
-from vani.services.dashboard import deliveries as service
-from vani.web.blueprint import bp
 from vani.web.access import back_to, role_required
-from vani.web.template_filters import sees_secrets
+from vani.web.blueprint import bp
 from vani.web.subscriptions import subscription_or_404
+from vani.web.template_filters import sees_secrets
 
 
 def _delivery(delivery_id: int) -> WebhookDelivery:
@@ -46,7 +46,7 @@ def delivery_detail(delivery_id: int):
 def retry_delivery(delivery_id: int):
     _delivery(delivery_id)
     try:
-        webhooks.retry_delivery(delivery_id)
+        outbound.retry_delivery(delivery_id)
         flash(f"Delivery {delivery_id} queued for another attempt now.", "success")
     except VaniError as exc:
         flash(f"Could not retry delivery {delivery_id}: {exc}", "error")

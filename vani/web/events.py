@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from vani.dashboard import events as service
+from vani.dashboard.urls import provider_urls
 from vani.models import EventStatus, Role
+from vani.processing.events import replay as replay_event
 from vani.providers.registry import all_providers
-from vani.services.dashboard import events as service
-from vani.services.processing.events import replay as replay_event
-from vani.services.dashboard.urls import provider_urls
-from vani.web.blueprint import bp
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 
 @bp.get("/events")

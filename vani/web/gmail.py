@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, request, session, url_for
 
+from vani.dashboard.urls import public_base
 from vani.errors import VaniError
+from vani.mail import mailboxes
+from vani.mail.mailboxes import SyncError
 from vani.models import Role
-from vani.services.dashboard.urls import public_base
-from vani.services.mail import gmail_oauth, mailboxes
-from vani.services.mail.mailboxes import SyncError
-from vani.web.blueprint import bp
+from vani.providers.gmail import connect as gmail_oauth
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 PENDING_KEY = "gmail_oauth"  # session key: the sign-in started, until Google's redirect
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from vani.errors import VaniError
-from vani.services import orgs
+from vani import orgs
 from vani.accounts import invitations as service
-from vani.web.blueprint import bp
+from vani.errors import VaniError
 from vani.web.access import ORG_KEY
 from vani.web.auth import start_session
+from vani.web.blueprint import bp
 
 
 @bp.get("/invitations")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from vani.errors import VaniError
+from vani.mail import mailboxes
 from vani.models import Role
-from vani.services.mail import mailboxes
-from vani.web.blueprint import bp
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 
 @bp.get("/mailboxes")

@@ -6,14 +6,14 @@ import uuid
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from vani import conversations as conv_service
+from vani import notifications as notify_service
+from vani.conversations import inbox
+from vani.dashboard import messaging
 from vani.extensions import db
 from vani.models import Notification, Role
-from vani.services import conversations as conv_service
-from vani.services import notifications as notify_service
-from vani.services.dashboard import messaging
-from vani.services.whatsapp import inbox
-from vani.web.blueprint import bp
 from vani.web.access import back_to, role_required
+from vani.web.blueprint import bp
 
 
 @bp.get("/messages")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
+from vani import orgs
 from vani.errors import InvalidField, VaniError
 from vani.models import Role
+from vani.orgs.provider_settings import ORG_SETTINGS, store_setting
+from vani.orgs.secrets import store_secret
 from vani.providers.registry import webhook_providers
-from vani.services import orgs
-from vani.services.provider_settings import ORG_SETTINGS, store_setting
-from vani.services.secrets import store_secret
-from vani.web.blueprint import bp
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 MIN_SECRET = 8
 

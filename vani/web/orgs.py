@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from vani import tenancy
-from vani.errors import VaniError
-from vani.services import orgs
+from vani import orgs, tenancy
 from vani.accounts import users
-from vani.services.dashboard.urls import provider_urls
-from vani.web.blueprint import bp
+from vani.dashboard.urls import provider_urls
+from vani.errors import VaniError
 from vani.web.access import ORG_KEY
+from vani.web.blueprint import bp
 
 
 @bp.app_context_processor
@@ -38,7 +37,7 @@ def switch_org():
 
 @bp.get("/organisation")
 def organisation():
-    from vani.services.provider_settings import ORG_SETTINGS, configured_settings
+    from vani.orgs.provider_settings import ORG_SETTINGS, configured_settings
 
     return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls(),
                            key_settings=ORG_SETTINGS, keys_set=configured_settings())

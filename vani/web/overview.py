@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from vani.services.dashboard import overview as stats
-from vani.services.dashboard.chart import events_chart
-from vani.services.dashboard.deliveries import delivery_summary
-from vani.services.dashboard.urls import provider_urls
+from vani.dashboard import overview as stats
+from vani.dashboard.chart import events_chart
+from vani.dashboard.deliveries import delivery_summary
+from vani.dashboard.urls import provider_urls
 from vani.web.blueprint import bp
 
 

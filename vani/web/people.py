@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from vani.dashboard import messaging, people
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage, Role
-from vani.services.dashboard import messaging, people
-from vani.web.blueprint import bp
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 
 def owner_filter() -> str:

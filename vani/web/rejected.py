@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 
 from vani import tenancy
+from vani.dashboard.events import list_rejected
+from vani.dashboard.filters import parse_choice
+from vani.dashboard.urls import provider_urls
+from vani.ingest import refusals
 from vani.providers.registry import webhook_providers
-from vani.services import refusals
-from vani.services.dashboard.events import list_rejected
-from vani.services.dashboard.filters import parse_choice
-from vani.services.dashboard.urls import provider_urls
 from vani.web.blueprint import bp
 
 

@@ -7,12 +7,12 @@ import uuid
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from vani import orgs
+from vani.conversations import inbox, rules
 from vani.errors import VaniError
 from vani.models import Role
-from vani.services import orgs
-from vani.services.whatsapp import inbox, rules
-from vani.web.blueprint import bp
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 
 NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

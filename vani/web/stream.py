@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Response, current_app
 
 from vani import tenancy
+from vani.dashboard import live
+from vani.dashboard.stream import sse_stream
 from vani.extensions import redis_ext
-from vani.services import live
-from vani.services.dashboard.live import sse_stream
 from vani.web.blueprint import bp
 
 

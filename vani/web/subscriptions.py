@@ -5,23 +5,23 @@ from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from vani import outbound
+from vani.dashboard.deliveries import health_label
 from vani.errors import VaniError
 from vani.models import Role
 from vani.models.base import as_utc
 from vani.models.masking import conceal
-from vani.services import webhooks
-from vani.services.webhooks import backfill, shaping
-from vani.services.dashboard.deliveries import health_label
-from vani.web.blueprint import bp
+from vani.outbound import backfill, shaping
 from vani.web.access import role_required
+from vani.web.blueprint import bp
 from vani.web.template_filters import sees_secrets
 
 
 def subscription_or_404(sub_id: int):
     """The subscription, or a 404 page."""
     try:
-        return webhooks.get_subscription(sub_id)
-    except webhooks.NotFound:
+        return outbound.get_subscription(sub_id)
+    except outbound.NotFound:
         abort(404, f"There is no subscription {sub_id}.")
 
 
@@ -43,7 +43,7 @@ def _headers_field(raw: str | None) -> dict[str, str]:
             continue
         name, sep, value = line.partition(":")
         if not sep:
-            raise webhooks.InvalidField("headers", f"write Name: value on each line ({line.strip()[:40]!r})")
+            raise outbound.InvalidField("headers", f"write Name: value on each line ({line.strip()[:40]!r})")
         out[name.strip()] = value.strip()
     return out
 
@@ -53,12 +53,12 @@ def _rate_field(raw: str | None) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise webhooks.InvalidField("rate_limit", "deliveries per second: a whole number, or empty for no limit")
+        raise outbound.InvalidField("rate_limit", "deliveries per second: a whole number, or empty for no limit")
     return int(raw)
 
 
 def _detail(sub, status: int = 200, secret: str | None = None, form=None):
-    counts = webhooks.delivery_counts([sub.id]).get(sub.id, {})
+    counts = outbound.delivery_counts([sub.id]).get(sub.id, {})
     headers = shaping.masked(sub.custom_headers) if sees_secrets() else conceal("headers", sub.custom_headers)
     return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
                            health=health_label(sub), form=form, conditions=[shaping.describe(c) for c in sub.filter or []],
@@ -66,10 +66,10 @@ def _detail(sub, status: int = 200, secret: str | None = None, form=None):
 
 
 def _list(form=None, status: int = 200):
-    subs = webhooks.list_subscriptions()
-    counts = webhooks.delivery_counts([s.id for s in subs]) if subs else {}
+    subs = outbound.list_subscriptions()
+    counts = outbound.delivery_counts([s.id for s in subs]) if subs else {}
     return render_template("subscriptions/list.html", subs=subs, counts=counts, health=health_label,
-                           form=form or {}, test_event=webhooks.TEST_EVENT), status
+                           form=form or {}, test_event=outbound.TEST_EVENT), status
 
 
 @bp.get("/subscriptions")
@@ -82,11 +82,11 @@ def subscriptions():
 def create_subscription():
     form = request.form
     try:
-        sub, secret = webhooks.create_subscription(form.get("url", "").strip(), _events_field(form.get("events")),
+        sub, secret = outbound.create_subscription(form.get("url", "").strip(), _events_field(form.get("events")),
                                                    form.get("description") or None)
-    except (webhooks.InvalidField, webhooks.Conflict) as exc:
+    except (outbound.InvalidField, outbound.Conflict) as exc:
         flash(str(exc), "error")
-        return _list(form, 400 if isinstance(exc, webhooks.InvalidField) else 409)
+        return _list(form, 400 if isinstance(exc, outbound.InvalidField) else 409)
     flash("Subscription created. Copy the signing secret now: it is not shown again.", "secret")
     return _detail(sub, 201, secret=secret)
 
@@ -102,14 +102,14 @@ def update_subscription(sub_id: int):
     sub = subscription_or_404(sub_id)
     form = request.form
     try:
-        webhooks.update_subscription(sub.id, url=form.get("url", "").strip(),
+        outbound.update_subscription(sub.id, url=form.get("url", "").strip(),
                                      events=_events_field(form.get("events")),
                                      description=form.get("description") or None,
                                      filter=_filter_field(form.get("filter")),
                                      headers=_headers_field(form.get("headers")),
                                      rate_limit=_rate_field(form.get("rate_limit")),
                                      ordered=form.get("ordered") == "1")
-    except webhooks.InvalidField as exc:
+    except outbound.InvalidField as exc:
         flash(str(exc), "error")
         return _detail(subscription_or_404(sub_id), 400, form=form)
     flash("Subscription saved.", "success")
@@ -121,7 +121,7 @@ def update_subscription(sub_id: int):
 def set_subscription_active(sub_id: int):
     subscription_or_404(sub_id)
     active = request.form.get("active") == "1"
-    webhooks.update_subscription(sub_id, active=active)
+    outbound.update_subscription(sub_id, active=active)
     flash("Subscription enabled." if active else "Subscription disabled; its waiting deliveries were cancelled.",
           "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
@@ -132,7 +132,7 @@ def set_subscription_active(sub_id: int):
 def pause_subscription(sub_id: int):
     subscription_or_404(sub_id)
     paused = request.form.get("paused") == "1"
-    webhooks.update_subscription(sub_id, paused=paused)
+    outbound.update_subscription(sub_id, paused=paused)
     flash("Paused: new deliveries wait until you resume." if paused else "Resumed: waiting deliveries are being sent, "
           "oldest first.", "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
@@ -149,11 +149,11 @@ def backfill_subscription(sub_id: int):
         since = None
     try:
         if since is None:
-            raise webhooks.InvalidField("since", "give the time to start from (UTC)")
+            raise outbound.InvalidField("since", "give the time to start from (UTC)")
         started = backfill.start(sub_id, since)
-    except (webhooks.InvalidField, webhooks.Conflict) as exc:
+    except (outbound.InvalidField, outbound.Conflict) as exc:
         flash(str(exc), "error")
-        return _detail(subscription_or_404(sub_id), 400 if isinstance(exc, webhooks.InvalidField) else 409)
+        return _detail(subscription_or_404(sub_id), 400 if isinstance(exc, outbound.InvalidField) else 409)
     flash(f"Backfill started: {started.total} event(s) since {raw} UTC to look at.", "success")
     return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
 
@@ -162,7 +162,7 @@ def backfill_subscription(sub_id: int):
 @role_required(Role.ADMIN)
 def rotate_subscription_secret(sub_id: int):
     subscription_or_404(sub_id)
-    sub, secret = webhooks.rotate_secret(sub_id)
+    sub, secret = outbound.rotate_secret(sub_id)
     flash("New signing secret below; the previous one keeps signing for 24 hours. Copy it now.", "secret")
     return _detail(sub, secret=secret)
 
@@ -172,7 +172,7 @@ def rotate_subscription_secret(sub_id: int):
 def test_subscription(sub_id: int):
     subscription_or_404(sub_id)
     try:
-        delivery = webhooks.send_test(sub_id)
+        delivery = outbound.send_test(sub_id)
     except VaniError as exc:
         flash(f"Could not send a test event: {exc}", "error")
         return redirect(url_for("dash.subscription_detail", sub_id=sub_id), 303)
@@ -187,6 +187,6 @@ def delete_subscription(sub_id: int):
     if request.form.get("confirm") != "1":
         abort(400, "Tick the confirmation box to delete a subscription.")
     url = sub.url
-    webhooks.delete_subscription(sub_id)
+    outbound.delete_subscription(sub_id)
     flash(f"Deleted the subscription to {url} and its delivery history.", "success")
     return redirect(url_for("dash.subscriptions"), 303)

@@ -8,13 +8,21 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request, url_for
 from markupsafe import Markup, escape
 
+from vani.dashboard.filters import clean_args
 from vani.models import (
-    ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, MessageStatus,
-    NotificationStatus, Role, SendStatus,
+    ConversationStatus,
+    DeliveryStatus,
+    EventStatus,
+    MeetingStatus,
+    MessageDirection,
+    MessageStatus,
+    NotificationStatus,
+    Role,
+    SendStatus,
 )
 from vani.models.base import as_utc
 from vani.models.masking import conceal
-from vani.services.dashboard.filters import clean_args
+
 
 def _tones() -> dict[str, str]:
     """State → badge colour class, for every state enum (and the health labels)."""

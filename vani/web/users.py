@@ -6,13 +6,13 @@ from collections.abc import Callable
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from vani.errors import VaniError
-from vani.models import ROLES, Role, User
 from vani.accounts import invitations
 from vani.accounts import users as service
-from vani.services.dashboard.urls import public_base
-from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
+from vani.dashboard.urls import public_base
+from vani.errors import VaniError
+from vani.models import ROLES, Role, User
 from vani.web.access import role_required
+from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 
 def _user(user_id: int) -> User:

@@ -14,7 +14,7 @@ The engine owns the rest, the same way for every lane:
   publish, carried out once after its commit (never after a rollback);
 - ``sweep`` and ``processes``: the scheduler's sweep and the workers, both riding out Redis restarts.
 
-Services define their lane beside their handler (e.g. ``vani.services.processing.EVENTS``);
+Services define their lane beside their handler (e.g. ``vani.processing.EVENTS``);
 ``vani.lanes`` lists them once and ``create_app`` installs them.
 """
 from vani.work.claims import Claim, claim, take_over  # noqa: F401

@@ -8,11 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vani.conversations.autoreply import MAX_KEYWORDS, MAX_PATTERN, MAX_REPEATS
 from vani.models import (
-    ConversationStatus, EventStatus, MeetingStatus, MessageDirection, ProspectStage,
+    ConversationStatus,
+    EventStatus,
+    MeetingStatus,
+    MessageDirection,
+    ProspectStage,
 )
 from vani.models.replies import OutgoingStatus, RuleTrigger
-from vani.services.whatsapp.autoreply import MAX_KEYWORDS, MAX_PATTERN, MAX_REPEATS
 
 Id = Field(ge=1, le=2 ** 63 - 1)
 Json = dict[str, Any]

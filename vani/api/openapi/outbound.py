@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from vani.api.openapi.models import Body, Event, Json, Page
 from vani.models import BackfillStatus, DeliveryStatus
 from vani.models.outbound import AttemptTrigger
-from vani.services.webhooks.shaping import MAX_CONDITION_CHARS, MAX_CONDITIONS, MAX_FILTER_CHARS, MAX_VALUE_CHARS
+from vani.outbound.shaping import MAX_CONDITION_CHARS, MAX_CONDITIONS, MAX_FILTER_CHARS, MAX_VALUE_CHARS
 
 EVENTS = Field(description='event types or patterns: "meeting.scheduled", "meeting.*" or "*"')
 SECRET = Field(description="whsec_ and base64 of 24 to 64 bytes; generated when omitted")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from vani.models import ConversationStatus, DeliveryStatus, EventStatus, MeetingStatus
+from vani.models.paging import MAX_CURSOR
 from vani.payloads.coerce import MAX_EMAIL
-from vani.services.paging import MAX_CURSOR
 
 # Fields default to None without saying so in their type: a query parameter is absent, never null.
 CURSOR = Field(None, max_length=MAX_CURSOR, description="the next_cursor of the previous page")

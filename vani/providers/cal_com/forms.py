@@ -12,13 +12,15 @@ import json
 import re
 from typing import Any
 
+from vani.payloads.coerce import as_dict as _dict
+from vani.payloads.coerce import as_email, is_email
+from vani.payloads.coerce import as_text as _str
+from vani.payloads.phones import normalize_phone
+from vani.processing.context import EventContext
+from vani.prospects import leads
+from vani.prospects.qualification import answers_from
 from vani.providers.base import Outcome
 from vani.providers.cal_com.shapes import answer_value, utm_of
-from vani.payloads.coerce import as_dict as _dict, as_email, as_text as _str, is_email
-from vani.services import leads
-from vani.services.phones import normalize_phone
-from vani.services.processing.context import EventContext
-from vani.services.qualification import answers_from
 
 NAMES = {"name", "full name", "fullname", "your name", "your_name"}
 

@@ -1,4 +1,4 @@
-"""Cal.com triggers → prospects, meetings, notes, payments (see ``vani.services.meetings``).
+"""Cal.com triggers → prospects, meetings, notes, payments (see ``vani.prospects.meetings``).
 
 The meeting's provider id is the booking ``uid``; a reschedule is a new booking (new uid)
 linked to the one it replaces (``rescheduleUid``). The prospect is the first attendee; the
@@ -11,15 +11,16 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from vani import prospects
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, NotificationKind, Prospect
+from vani.notifications import moments
+from vani.processing.context import EventContext as MappingContext
+from vani.prospects import meetings, qualification
+from vani.prospects.meetings import describe_time, headline
 from vani.providers.base import Outcome
 from vani.providers.cal_com import forms
 from vani.providers.cal_com.shapes import Booking, read_booking
-from vani.services import meetings, prospects, qualification
-from vani.services.meetings import describe_time, headline
-from vani.services.notifications import moments
-from vani.services.processing.context import EventContext as MappingContext
 
 TITLE = "Cal.com"
 PENDING_STATES = {"PENDING", "AWAITING_HOST"}

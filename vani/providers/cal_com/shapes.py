@@ -14,11 +14,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from vani.payloads.coerce import as_dict as _dict
 from vani.payloads.coerce import as_email as normalize_email
+from vani.payloads.coerce import as_text as _str
 from vani.payloads.coerce import as_time as parse_time
-from vani.services.phones import normalize_phone
-from vani.payloads.coerce import as_dict as _dict, as_text as _str, as_url as _url
-from vani.services.qualification import answers_from, utm_from
+from vani.payloads.coerce import as_url as _url
+from vani.payloads.phones import normalize_phone
+from vani.prospects.qualification import answers_from, utm_from
 
 # Booking-form fields that are the attendee, the place or the reschedule, not answers.
 NOT_ANSWERS = {"name", "email", "attendeePhoneNumber", "location", "guests", "notes", "rescheduleReason",

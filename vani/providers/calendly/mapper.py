@@ -1,6 +1,6 @@
-"""Calendly events → prospects, meetings, notes, payments (see ``vani.services.meetings``), the
-booking form's answers, source and host (``vani.services.qualification``) and routing form leads
-(``vani.services.leads``).
+"""Calendly events → prospects, meetings, notes, payments (see ``vani.prospects.meetings``), the
+booking form's answers, source and host (``vani.prospects.qualification``) and routing form leads
+(``vani.prospects.leads``).
 
 The meeting's provider id is the invitee URI: one meeting per invitee, also for group events.
 """
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+from vani import prospects
 from vani.models import MeetingStatus, Prospect
+from vani.payloads.coerce import as_time as parse_time
+from vani.processing.context import EventContext as MappingContext
+from vani.prospects import leads, meetings, qualification
+from vani.prospects.meetings import describe_time, headline
 from vani.providers.base import Outcome
 from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee, read_submission
-from vani.payloads.coerce import as_time as parse_time
-from vani.services import leads, meetings, prospects, qualification
-from vani.services.meetings import describe_time, headline
-from vani.services.processing.context import EventContext as MappingContext
 
 TITLE = "Calendly"
 FORM_NAME = "Calendly routing form"

@@ -21,12 +21,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from vani.payloads.coerce import as_email as normalize_email, is_email
+from vani.payloads.coerce import as_dict as _dict
+from vani.payloads.coerce import as_email as normalize_email
+from vani.payloads.coerce import as_text as _str
 from vani.payloads.coerce import as_time as parse_time
-from vani.payloads.coerce import as_dict as _dict, as_text as _str, as_url as _url
-from vani.services.phones import normalize_phone
-from vani.services.qualification import answers_from, utm_from
-
+from vani.payloads.coerce import as_url as _url
+from vani.payloads.coerce import is_email
+from vani.payloads.phones import normalize_phone
+from vani.prospects.qualification import answers_from, utm_from
 
 
 @dataclass

@@ -4,7 +4,7 @@ Authenticated by Pub/Sub's OIDC token (``Authorization: Bearer <JWT>``, see ``oi
 ``GMAIL_PUSH_AUDIENCE`` is set, or by a shared token on the push URL (``?token=…``) or as a
 non-JWT Bearer token: the install's ``GMAIL_PUSH_TOKEN``, or an organisation's stored one. A
 push says only "this mailbox changed since historyId N": mapping it makes the mailbox's sync due
-(``vani.services.mail``), which fetches the mail through the Gmail API and stores each message
+(``vani.mail``), which fetches the mail through the Gmail API and stores each message
 as an ``email.received`` / ``email.sent`` event of this provider; those are mapped here too.
 
 Whom a push reaches depends on how it was authenticated: the install's credentials (the OIDC
@@ -22,11 +22,19 @@ from urllib.parse import parse_qs
 from flask import current_app
 
 from vani import work
+from vani.payloads.safejson import load_json
 from vani.providers.base import (
-    Authority, BadPayload, Incoming, InstallSecret, Outcome, Provider, RequestData, SignatureError, parse_json_object,
+    Authority,
+    BadPayload,
+    Incoming,
+    InstallSecret,
+    Outcome,
+    Provider,
+    RequestData,
+    SignatureError,
+    parse_json_object,
 )
 from vani.providers.gmail import oidc
-from vani.payloads.safejson import load_json
 from vani.work import effects
 
 IGNORED_REASON = "no connected Gmail mailbox has this address"
@@ -127,8 +135,8 @@ class GmailProvider(Provider):
                          payload=payload, body=data.body, org_id=org_id) for org_id in owners]
 
     def map(self, event, ctx) -> Outcome:
-        from vani.services.mail import mailboxes
-        from vani.services.mail.mapping import map_email
+        from vani.mail import mailboxes
+        from vani.mail.mapping import map_email
 
         if event.event_type in ("email.received", "email.sent"):
             return map_email(event, ctx)

@@ -1,5 +1,5 @@
 """IMAP mailboxes: no webhook reaches Vani; the sync stores each message as an ``email.received``
-or ``email.sent`` event of this provider (``vani.services.mail``), mapped here like any event."""
+or ``email.sent`` event of this provider (``vani.mail``), mapped here like any event."""
 from __future__ import annotations
 
 from vani.providers.base import Outcome, Provider
@@ -17,7 +17,7 @@ class ImapProvider(Provider):
         raise NotImplementedError("IMAP has no webhook endpoint")
 
     def map(self, event, ctx) -> Outcome:
-        from vani.services.mail.mapping import map_email
+        from vani.mail.mapping import map_email
 
         if event.event_type in ("email.received", "email.sent"):
             return map_email(event, ctx)

@@ -1,4 +1,4 @@
-"""Kapso events → conversations, messages and their statuses (see ``vani.services.conversations``).
+"""Kapso events → conversations, messages and their statuses (see ``vani.conversations``).
 
 Single bodies carry no event name (it is in ``X-Webhook-Event``, stored as the event type);
 ``message.timestamp`` is unix seconds as a string; conversation times are ISO 8601.
@@ -7,17 +7,24 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from vani import prospects
+from vani.conversations import (
+    INBOUND,
+    OUTBOUND,
+    MessageIn,
+    StatusStep,
+    ensure_conversation,
+    link_prospect,
+    record_message,
+    set_conversation_status,
+    text_or_none,
+)
 from vani.models import ConversationStatus, MessageStatus
 from vani.models.base import as_utc
+from vani.payloads.coerce import as_time as iso_time
+from vani.payloads.phones import normalize_phone
 from vani.providers.base import Outcome
 from vani.providers.kapso import workflow
-from vani.services import prospects
-from vani.services.conversations import (
-    INBOUND, OUTBOUND, MessageIn, StatusStep, ensure_conversation, link_prospect, record_message,
-    set_conversation_status, text_or_none,
-)
-from vani.payloads.coerce import as_time as iso_time
-from vani.services.phones import normalize_phone
 
 PROVIDER = "kapso"
 CONVERSATION_STATUS = {"conversation.created": ConversationStatus.ACTIVE,

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from vani.conversations import text_or_none
 from vani.extensions import db
 from vani.models import Conversation, EventType, NotificationKind, Prospect
+from vani.notifications import moments
+from vani.outbound import outbox
 from vani.providers.base import Outcome
-from vani.services import outbox
-from vani.services.conversations import text_or_none
-from vani.services.notifications import moments
 from vani.work import effects
 
 PROVIDER = "kapso"

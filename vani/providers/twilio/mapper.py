@@ -1,4 +1,4 @@
-"""Twilio form fields → conversations, messages and statuses (see ``vani.services.conversations``).
+"""Twilio form fields → conversations, messages and statuses (see ``vani.conversations``).
 
 Inbound: ``From`` is the customer (``whatsapp:+…``), ``To`` our number; older bodies lack
 ``ProfileName``/``WaId``/``MessageType``. Status callbacks: ``MessageStatus`` with ``To`` the
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
+from vani.conversations import INBOUND, OUTBOUND, MessageIn, StatusStep, record_message
 from vani.models import MessageStatus
+from vani.payloads.phones import normalize_phone
 from vani.providers.base import Outcome
-from vani.services.conversations import INBOUND, OUTBOUND, MessageIn, StatusStep, record_message
-from vani.services.phones import normalize_phone
 
 PROVIDER = "twilio"
 # Twilio's message statuses (its words) → Vani's.

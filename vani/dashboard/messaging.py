@@ -1,0 +1,74 @@
+"""WhatsApp conversations and team notifications as the dashboard lists them."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from vani import orgs, tenancy
+from vani.conversations import outgoing, recent_messages
+from vani.dashboard.filters import parse_choice
+from vani.dashboard.people import like_pattern
+from vani.extensions import db
+from vani.models import Conversation, Meeting, Notification, NotificationStatus, Prospect
+from vani.models.paging import keyset_page
+from vani.models.replies import AutoReplyRule, MessageSend, OutgoingStatus, SendKind
+from vani.payloads.phones import normalize_phone
+
+NOTIFICATION_STATUSES = tuple(NotificationStatus)
+
+
+def list_conversations(q: str | None, cursor: str | None, limit: int, assigned: str = "all",
+                       user_id: int | None = None):
+    c = Conversation
+    stmt = select(c)
+    if assigned == "mine":
+        stmt = stmt.where(c.assignee_id == user_id)
+    elif assigned == "unassigned":
+        stmt = stmt.where(c.assignee_id.is_(None))
+    if q:
+        terms = [c.contact_name.ilike(like_pattern(q), escape="\\")]
+        phone = normalize_phone(q) if sum(ch.isdigit() for ch in q) >= 6 else None
+        if phone:
+            terms.append(c.phone == phone)
+        stmt = stmt.where(or_(*terms))
+    return keyset_page(stmt, c.updated_at, c.id, cursor, limit)
+
+
+def list_notifications(args, cursor: str | None, limit: int):
+    status = parse_choice("status", args.get("status"), NOTIFICATION_STATUSES)
+    stmt = select(Notification)
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    return keyset_page(stmt, Notification.created_at, Notification.id, cursor, limit)
+
+
+def by_id(model, ids) -> dict[int, object]:
+    """``{id: row}`` of ``model`` for the given ids (None and repeats skipped), in one query."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.execute(select(model).where(model.id.in_(ids))).scalars()}
+
+
+def prospects_by_id(ids) -> dict[int, Prospect]:
+    return by_id(Prospect, ids)
+
+
+def meetings_by_id(ids) -> dict[int, Meeting]:
+    return by_id(Meeting, ids)
+
+
+def member_names() -> dict[int, str]:
+    """``{user id: name}`` of the organisation's members, for assignment."""
+    return {user.id: user.email for user, _ in orgs.members(tenancy.require())}
+
+
+def thread(conv: Conversation) -> dict:
+    """What the conversation page shows: its messages, how each reply's send went, the rules
+    that answered, and whether free text may be sent now."""
+    messages = recent_messages([conv.id], limit=500)
+    ids = [m.id for m in messages]
+    sends = {s.message_id: s for s in db.session.execute(select(MessageSend).where(
+        MessageSend.message_id.in_(ids), MessageSend.kind != SendKind.READ)).scalars()} if ids else {}
+    rule_ids = {m.autoreply_rule_id for m in messages if m.autoreply_rule_id}
+    return {"messages": messages, "sends": sends, "rules": by_id(AutoReplyRule, rule_ids),
+            "window_open": outgoing.window_open(conv.id), "OutgoingStatus": OutgoingStatus}

@@ -1,0 +1,146 @@
+"""Prospects and meetings: searchable lists and a prospect's timeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select
+
+from vani.dashboard.filters import parse_choice
+from vani.extensions import db
+from vani.models import Email, Meeting, MeetingStatus, Prospect, ProspectNote, ProspectStage, WebhookEvent
+from vani.models.base import as_utc
+from vani.models.paging import encode_cursor, keyset, keyset_page
+from vani.payloads.phones import normalize_phone
+
+
+def like_pattern(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def prospect_search(stmt: Select, q: str | None) -> Select:
+    if not q:
+        return stmt
+    terms = [Prospect.email.ilike(like_pattern(q), escape="\\"), Prospect.name.ilike(like_pattern(q), escape="\\")]
+    phone = normalize_phone(q) if sum(c.isdigit() for c in q) >= 6 else None
+    if phone:
+        terms.append(Prospect.phone == phone)
+    return stmt.where(or_(*terms))
+
+
+OWNER_CHOICES = ("mine", "any", "none")
+
+
+def list_prospects(q: str | None, cursor: str | None, limit: int, *, stage: str | None = None,
+                   source: str | None = None, owner: str = "any", user_id: int | None = None):
+    """Prospects newest first: searched, and filtered by stage, first-touch source and owner
+    (``mine``, ``none`` or ``any``)."""
+    stmt = prospect_search(select(Prospect), q)
+    if stage:
+        stmt = stmt.where(Prospect.stage == parse_choice("stage", stage, list(ProspectStage)))
+    if source:
+        stmt = stmt.where(Prospect.utm_source == source[:255])
+    if owner == "mine":
+        stmt = stmt.where(Prospect.owner_id == user_id)
+    elif owner == "none":
+        stmt = stmt.where(Prospect.owner_id.is_(None), Prospect.owner_email.is_(None))
+    return keyset_page(stmt, Prospect.created_at, Prospect.id, cursor, limit)
+
+
+def sources() -> list[str]:
+    """The first-touch sources the organisation's prospects have, for the filter menu."""
+    return sorted(db.session.execute(select(Prospect.utm_source).where(Prospect.utm_source.isnot(None))
+                                     .distinct().limit(200)).scalars())
+
+
+def list_meetings(args, cursor: str | None, limit: int):
+    status = parse_choice("status", args.get("status"), list(MeetingStatus))
+    q = (args.get("q") or "").strip()
+    stmt = select(Meeting, Prospect).outerjoin(Prospect, Meeting.prospect_id == Prospect.id)
+    if status:
+        stmt = stmt.where(Meeting.status == status)
+    if args.get("owner") == "mine":
+        stmt = stmt.where(Meeting.owner_id == args.get("user_id"))
+    elif args.get("owner") == "none":
+        stmt = stmt.where(Meeting.owner_id.is_(None), Meeting.owner_email.is_(None))
+    if q:
+        stmt = stmt.where(or_(Meeting.title.ilike(like_pattern(q), escape="\\"),
+                              Prospect.email.ilike(like_pattern(q), escape="\\"),
+                              Prospect.name.ilike(like_pattern(q), escape="\\")))
+    stmt = keyset(stmt, Meeting.created_at, Meeting.id, cursor, limit)
+    rows = list(db.session.execute(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
+    return rows, next_cursor
+
+
+@dataclass
+class TimelineItem:
+    at: datetime | None
+    kind: str  # note | meeting | message | event
+    obj: object
+
+
+def _messages_for(prospect_id: int) -> list:
+    from vani.conversations import messages_for_prospect
+
+    return messages_for_prospect(prospect_id)
+
+
+def _message_time(msg) -> datetime | None:
+    return as_utc(msg.message_at or msg.created_at)
+
+
+def timeline(prospect: Prospect) -> list[TimelineItem]:
+    """Notes, meetings, messages and inbound events of a prospect, newest first."""
+    items = [TimelineItem(as_utc(n.created_at), "note", n) for n in db.session.execute(
+        select(ProspectNote).where(ProspectNote.prospect_id == prospect.id)
+        .order_by(ProspectNote.id.desc()).limit(200)).scalars()]
+    items += [TimelineItem(as_utc(m.start_at or m.created_at), "meeting", m) for m in prospect.meetings]
+    items += [TimelineItem(_message_time(m), "message", m) for m in _messages_for(prospect.id)]
+    items += [TimelineItem(thread.at, "thread", thread) for thread in email_threads(prospect.id)]
+    items += [TimelineItem(as_utc(e.received_at), "event", e) for e in db.session.execute(
+        select(WebhookEvent).where(WebhookEvent.prospect_id == prospect.id,
+                                   WebhookEvent.event_type.notin_(EMAIL_EVENTS))  # shown as their threads
+        .order_by(WebhookEvent.id.desc()).limit(100)).scalars()]
+    items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
+    return items
+
+
+EMAIL_EVENTS = ("email.received", "email.sent")
+
+
+@dataclass
+class EmailThread:
+    subject: str | None
+    emails: list  # oldest first
+    at: datetime | None
+
+
+def email_threads(prospect_id: int, limit: int = 200) -> list[EmailThread]:
+    """A prospect's mail grouped by thread (Gmail's thread, else the first reference)."""
+    emails = db.session.execute(select(Email).where(Email.prospect_id == prospect_id)
+                                .order_by(Email.sent_at.desc(), Email.id.desc()).limit(limit)).scalars()
+    threads: dict[str, list] = {}
+    for email in emails:
+        threads.setdefault(email.thread_id or email.message_id or f"#{email.id}", []).append(email)
+    out = []
+    for group in threads.values():
+        group.reverse()
+        subject = next((e.subject for e in group if e.subject), None)
+        out.append(EmailThread(subject, group, as_utc(group[-1].sent_at or group[-1].created_at)))
+    return out
+
+
+def meeting_context(meeting: Meeting) -> dict:
+    """What the meeting page shows besides the meeting: its prospect, notes, events, replacements."""
+    return {
+        "prospect": db.session.get(Prospect, meeting.prospect_id) if meeting.prospect_id else None,
+        "notes": list(db.session.execute(select(ProspectNote).where(ProspectNote.meeting_id == meeting.id)
+                                         .order_by(ProspectNote.id.desc())).scalars()),
+        "events": list(db.session.execute(select(WebhookEvent).where(WebhookEvent.meeting_id == meeting.id)
+                                          .order_by(WebhookEvent.id.desc()).limit(100)).scalars()),
+        "replaced_by": list(db.session.execute(select(Meeting).where(Meeting.replaces_id == meeting.id)).scalars()),
+    }

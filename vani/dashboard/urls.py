@@ -1,0 +1,46 @@
+"""The webhook URLs to paste into each provider's settings (for empty states and the overview)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from vani import orgs
+from vani.models import Organisation
+from vani.orgs.secrets import secrets_for
+from vani.providers.registry import get_provider, webhook_paths, webhook_providers
+
+
+@dataclass
+class ProviderUrls:
+    name: str
+    title: str
+    urls: list[str]
+    configured: bool
+
+
+def public_base() -> str:
+    return current_app.config.get("PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
+    """Each provider's webhook URLs for the organisation (in force unless given): its own, keyed
+    ones, and for the default organisation also the URLs from before organisations existed."""
+    org = org or orgs.in_force()
+    base = public_base()
+    out = []
+    for p in webhook_providers():
+        configured = bool(secrets_for(p, org.id))
+        paths = webhook_paths(p, org.key) + (webhook_paths(p) if org.is_default else [])
+        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))
+    return out
+
+
+def webhook_url(provider_name: str, org_id: int) -> str | None:
+    """The organisation's URL for one provider, for callbacks Vani asks for itself (Twilio's
+    ``StatusCallback``); None without ``PUBLIC_URL`` (a worker has no request to take a host from)."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        return None
+    paths = webhook_paths(get_provider(provider_name), orgs.get(org_id).key)
+    return base.rstrip("/") + paths[0] if paths else None

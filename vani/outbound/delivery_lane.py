@@ -1,0 +1,228 @@
+"""Sending deliveries: the ``deliveries`` lane.
+
+The engine claims due deliveries of active subscriptions; this sends each one (signed, one
+keep-alive session, a hard deadline per call) and records its attempt, its new state and the
+subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
+worker that lost its lease changes nothing, and one bad outcome never undoes another's.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, exists, insert, not_, select
+
+from vani import egress, metrics, tenancy, tracing, work
+from vani.extensions import db
+from vani.models import (
+    AttemptTrigger,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboundEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from vani.models.base import utcnow
+from vani.outbound import health, pacing, sender, shaping, signing
+from vani.work import effects
+
+log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
+
+DEFAULT_SCHEDULE = "5s,5m,30m,2h,5h,10h,10h"
+RETRY_AFTER_STATUSES = (429, 503)
+GONE = 410
+GONE_SKIP = "subscription disabled: receiver answered 410 Gone"
+RECORD_EVERY = 20  # sends between outcome writes
+RECORD_SECONDS = 1.0
+
+
+def policy(cfg: Mapping) -> work.RetryPolicy:
+    schedule = cfg.get("VANI_RETRY_SCHEDULE")
+    waits = work.parse_schedule(DEFAULT_SCHEDULE if schedule is None else schedule)
+    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0)
+
+
+def lease(cfg: Mapping) -> timedelta:
+    """Long enough for one call (the deadline) and some; renewed between calls."""
+    return timedelta(seconds=max(20.0, float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15)) + 5))
+
+
+@dataclass
+class OutgoingDelivery:
+    """What one send needs, copied out of the session so no transaction stays open while sending."""
+    org_id: int
+    delivery_id: int
+    subscription_id: int
+    manual: bool
+    url: str
+    secrets: list[str]
+    msg_id: str
+    body: str
+    request_id: str | None = None  # the request its event follows from (vani.tracing)
+    headers: dict[str, str] = field(default_factory=dict)  # the subscription's custom headers
+    rate_limit: int | None = None
+
+
+@dataclass
+class Sent:
+    out: OutgoingDelivery
+    at: datetime
+    headers: dict
+    result: sender.SendResult | None  # None: not sent (its subscription answered 410 meanwhile)
+
+
+def load_outgoing(ids: list[int], now: datetime) -> list[OutgoingDelivery]:
+    rows = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.manual, OutboundEvent, WebhookSubscription)
+        .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.outbound_event_id)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
+    outgoing = [OutgoingDelivery(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
+                signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id,
+                sub.custom_headers, sub.rate_limit)
+            for delivery_id, manual, event, sub in rows]
+    db.session.rollback()  # end the read transaction before the network calls
+    return outgoing
+
+
+def send_claim(claim: work.Claim) -> None:
+    """The lane's handler: send every claimed delivery, recording outcomes as it goes (the
+    claim spans organisations: every statement here names its rows by id)."""
+    with tenancy.everywhere():
+        _send_claim(claim)
+
+
+def _send_claim(claim: work.Claim) -> None:
+    cfg = current_app.config
+    timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
+    policy = egress.Policy.from_config(cfg).for_destination()
+    outgoing = load_outgoing(claim.ids, claim.taken_at)
+    gone: set[int] = set()
+    waiting: set[int] = set()  # subscriptions at their rate limit for this second
+    deferred: list[int] = []
+    pending: list[Sent] = []
+    started = last_write = time.monotonic()
+    budget = float(cfg.get("VANI_DRAIN_SECONDS", 60))
+    for i, out in enumerate(outgoing):
+        if time.monotonic() - started > budget:  # slow receivers: hand the rest to the next job
+            record(claim, pending)
+            pending = []
+            claim.release([o.delivery_id for o in outgoing[i:]])
+            break
+        claim.renew()
+        at = claim.taken_at + timedelta(seconds=time.monotonic() - started)  # the claim's clock
+        if out.subscription_id in gone:
+            pending.append(Sent(out, at, {}, None))
+            continue
+        if out.subscription_id in waiting or not pacing.take(out.subscription_id, out.rate_limit):
+            waiting.add(out.subscription_id)  # its later deliveries wait behind it (order kept)
+            deferred.append(out.delivery_id)
+            continue
+        wall = utcnow()  # receivers check webhook-timestamp against their own clock
+        signed = signing.request_headers(out.msg_id, wall, signing.sign(out.secrets, out.msg_id, wall, out.body))
+        headers = {**out.headers, **signed}
+        result = sender.post(out.url, out.body.encode(), headers, timeout, policy)
+        headers = {**shaping.masked(out.headers), **signed}  # what the attempt log keeps
+        with tracing.bound(out.request_id):
+            log.info("delivery %s (%s) to subscription %s: %s in %d ms", out.delivery_id, out.msg_id,
+                     out.subscription_id, result.status_code or result.error, result.duration_ms)
+        if result.status_code == GONE:
+            gone.add(out.subscription_id)
+        pending.append(Sent(out, at, headers, result))
+        if len(pending) >= RECORD_EVERY or time.monotonic() - last_write > RECORD_SECONDS:
+            record(claim, pending)
+            pending, last_write = [], time.monotonic()
+    record(claim, pending)
+    if deferred:
+        claim.release(deferred, pacing.next_window())
+    missing = [i for i in claim.unsettled if i not in {o.delivery_id for o in outgoing}]
+    if missing:  # deleted with their subscription since the claim
+        claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
+        db.session.commit()
+
+
+def record(claim: work.Claim, sent: list[Sent]) -> None:
+    """Write attempts, states and subscription health for ``sent`` and commit."""
+    if not sent:
+        return
+    owned = claim.own_ids([s.out.delivery_id for s in sent])
+    mine = [s for s in sent if s.out.delivery_id in owned]
+    attempts, outcomes = [], []
+    for s in mine:
+        delivery_id, r = s.out.delivery_id, s.result
+        if r is None:
+            outcomes.append((delivery_id, DeliveryStatus.CANCELLED, {  # not attempted after all
+                "next_attempt_at": None, "last_error": GONE_SKIP, "manual": False,
+                "attempts": claim.attempts[delivery_id] - 1}))
+            continue
+        number = claim.attempts[delivery_id]
+        attempts.append(dict(org_id=s.out.org_id, delivery_id=delivery_id, number=number,
+                             trigger=AttemptTrigger.MANUAL if s.out.manual else AttemptTrigger.SCHEDULED,
+                             url=s.out.url, request_headers=s.headers, status_code=r.status_code,
+                             response_body=r.response_body, duration_ms=r.duration_ms, error=r.error,
+                             success=r.success, created_at=s.at))
+        common = {"last_attempt_at": s.at, "last_status_code": r.status_code, "manual": False}
+        if r.success:
+            outcomes.append((delivery_id, DeliveryStatus.DELIVERED,
+                             {**common, "next_attempt_at": None, "last_error": None, "delivered_at": s.at}))
+        elif r.status_code == GONE:
+            outcomes.append((delivery_id, DeliveryStatus.FAILED,
+                             {**common, "next_attempt_at": None, "last_error": r.error}))
+        else:
+            retry_after = r.retry_after if r.status_code in RETRY_AFTER_STATUSES else None
+            at_end = s.at + timedelta(milliseconds=r.duration_ms)
+            status, columns = claim.failure(delivery_id, r.error or "the attempt failed", retry_after, at_end)
+            outcomes.append((delivery_id, status, {**common, **columns}))
+    if attempts:
+        db.session.execute(insert(DeliveryAttempt.__table__), attempts)
+    claim.write(outcomes, owned)
+    for s in mine:
+        if s.result is not None:
+            metrics.delivery_attempt(s.out.subscription_id, s.result.success, s.result.duration_ms / 1000)
+    health.apply([(s.out.subscription_id, s.at, s.result) for s in mine if s.result is not None])
+    for s in mine:
+        effects.publish(s.out.org_id, f"delivery:{s.out.delivery_id}")
+    db.session.commit()  # then the alerts it raised are sent
+
+
+def record_lost(ids: list[int], now: datetime) -> None:
+    """The takeover's hook: an attempt row for each delivery whose worker died mid-send."""
+    rows = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.org_id, WebhookDelivery.attempts, WebhookSubscription.url)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.id.in_(ids)).execution_options(unscoped=True)).all()
+    if rows:
+        db.session.execute(insert(DeliveryAttempt.__table__), [dict(
+            org_id=o, delivery_id=i, number=n, trigger=AttemptTrigger.LOST, url=url, request_headers={},
+            status_code=None, response_body=None, duration_ms=0, error=work.claims.LOST, success=False,
+            created_at=now) for i, o, n, url in rows])
+
+
+def _claimable(t):
+    """Deliveries of paused subscriptions wait (and keep their order) until it resumes. For an
+    ordered subscription, a delivery waits while an earlier one for its prospect is pending or
+    being sent (one per prospect at a time, so a claim never holds two of them)."""
+    subs = WebhookSubscription.__table__  # a table, not the model: claims span organisations
+    live = t.c.subscription_id.in_(select(subs.c.id).where(subs.c.active.is_(True), subs.c.paused_at.is_(None)))
+    earlier = t.alias("earlier")
+    waiting = exists().where(earlier.c.subscription_id == t.c.subscription_id,
+                             earlier.c.ordering_key == t.c.ordering_key,
+                             earlier.c.outbound_event_id < t.c.outbound_event_id,
+                             earlier.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)))
+    held = and_(t.c.ordering_key.isnot(None),
+                t.c.subscription_id.in_(select(subs.c.id).where(subs.c.ordered.is_(True))), waiting)
+    return and_(live, not_(held))
+
+
+DELIVERIES = work.Lane(
+    name="deliveries", model=WebhookDelivery,
+    ready=(DeliveryStatus.PENDING,), running=DeliveryStatus.DELIVERING,
+    retry=DeliveryStatus.PENDING, dead=DeliveryStatus.FAILED,
+    handler=send_claim, policy=policy, lease=lease,
+    batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
+    on_lost=record_lost, claimable=_claimable,
+)

@@ -1,0 +1,172 @@
+"""The ``events`` lane: a claim of stored events mapped in one transaction.
+
+The batch is first mapped straight through; if any event fails, that work is rolled back and
+the batch is mapped again with a savepoint per event, so one event's failure never undoes
+another's (and the common, all-good batch pays for no savepoints). The rows the batch's events emit (outbound events and their deliveries,
+notes, notifications and their sends) are written together at the end, and every event's
+outcome (processed, ignored with the reason, or failed and retried by the policy) is written
+fenced by the claim's token. One commit per claim; the wake-ups and live updates the batch
+records go out after it (``vani.work.effects``), and a failed event's savepoint takes its own
+with it.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+
+from vani import metrics, prospects, tenancy, tracing, work
+from vani.extensions import db
+from vani.models import EventStatus, WebhookEvent
+from vani.models.base import as_utc, utcnow
+from vani.notifications import moments
+from vani.outbound import fanout, outbox
+from vani.processing.context import EventContext
+from vani.providers.registry import get_provider
+from vani.work import effects
+
+log = logging.getLogger(__name__)
+
+REPLAYABLE = (EventStatus.RECEIVED, EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD)
+
+
+def policy(cfg: Mapping) -> work.RetryPolicy:
+    """30 s, 1 min, 2 min … at most 1 h between attempts, ``VANI_EVENT_MAX_ATTEMPTS`` in all."""
+    return work.RetryPolicy.doubling(timedelta(seconds=30), timedelta(hours=1),
+                                     int(cfg.get("VANI_EVENT_MAX_ATTEMPTS", 8)),
+                                     0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0)
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, for the event's outcome: never the SQL parameters (they hold payload data)."""
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
+        return f"{type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__}: {first}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class _Isolate(Exception):
+    """An event failed in a batch mapped without savepoints: map it again, one savepoint each."""
+
+
+def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
+    """Map one event for its organisation (in its own savepoint when ``isolated``); the
+    provider's outcome, or raises."""
+    with tenancy.acting_for(event.org_id):
+        if not isolated:
+            outcome = get_provider(event.provider).map(event, ctx)
+            db.session.flush()
+            return outcome
+        with db.session.begin_nested():
+            outcome = get_provider(event.provider).map(event, ctx)
+            db.session.flush()
+        return outcome
+
+
+def process_claim(claim: work.Claim) -> None:
+    """The lane's handler."""
+    now = utcnow()
+    try:
+        process_batch(claim, now, isolated=False)
+    except _Isolate:
+        db.session.rollback()
+        process_batch(claim, now, isolated=True)
+
+
+def process_batch(claim: work.Claim, now, isolated: bool) -> None:
+    held = claim.own()
+    events = db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(held))  # every organisation's
+                                .order_by(WebhookEvent.id).execution_options(unscoped=True)).scalars().all()
+    done: list[EventContext] = []
+    outcomes: list[tuple] = []
+    for event in events:
+        ctx = EventContext(event)
+        try:
+            with tracing.bound(event.request_id):
+                outcome = map_one(event, ctx, isolated)
+                log.info("event %s (%s %s): %s%s", event.id, event.provider, event.event_type, outcome.status,
+                         f" ({outcome.reason})" if outcome.reason else "")
+        except Exception as exc:  # a mapper bug or bad data must not lose the event
+            if not isolated:
+                raise _Isolate() from exc
+            with tracing.bound(event.request_id):
+                log.exception("processing event %s failed", event.id)
+            db.session.expire_all()  # rows the savepoint undid may still sit in the identity map
+            status, columns = claim.failure(event.id, describe(exc), now=now)
+            outcomes.append((event.id, status, {**columns, "processed_at": None}))
+            continue
+        done.append(ctx)
+        outcomes.append((event.id, outcome.status, {
+            "outcome": outcome.reason, "processed_at": now, "next_attempt_at": None,
+            "prospect_id": ctx.prospect.id if ctx.prospect is not None else event.prospect_id,
+            "meeting_id": ctx.meeting.id if ctx.meeting is not None else event.meeting_id,
+            "subject_email": ctx.subject_email, "subject_ref": ctx.subject_ref}))
+    write_batch(done, now)  # its new deliveries and sends wake their lanes once committed
+    claim.write(outcomes)
+    org_of = {event.id: event.org_id for event in events}
+    for event_id, _, _ in outcomes:
+        effects.publish(org_of[event_id], f"event:{event_id}")
+    lags = [(now - as_utc(ctx.event.received_at)).total_seconds() for ctx in done]
+    db.session.commit()
+    metrics.processed(lags)
+
+
+def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
+    """Write what the batch's successful events emitted; (new delivery ids, new send ids)."""
+    emitted = outbox.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+                            for ctx in done for row in ctx.outbox], now)
+    deliveries = fanout.fan_out(emitted, now)
+    prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
+    sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+                           for ctx in done for row in ctx.notifications], now)
+    return deliveries, sends
+
+
+EVENTS = work.Lane(
+    name="events", model=WebhookEvent,
+    ready=(EventStatus.RECEIVED, EventStatus.FAILED), running=EventStatus.PROCESSING,
+    retry=EventStatus.FAILED, dead=EventStatus.DEAD,
+    handler=process_claim, policy=policy, lease=lambda cfg: timedelta(seconds=15), batch=200,
+    error_column="outcome", claim_values=lambda now: {"started_at": now},
+)
+
+
+def wake() -> bool:
+    """Have a worker look at the stored events now (False: none can be reached)."""
+    return work.kick(EVENTS)
+
+
+def _requeue(event_id: int) -> bool:
+    """Make a finished (or waiting) event due again now (its attempts keep counting)."""
+    result = db.session.execute(  # scoped: only the organisation in force's events
+        update(WebhookEvent).where(WebhookEvent.id == event_id, WebhookEvent.status.in_(REPLAYABLE))
+        .values(status=EventStatus.RECEIVED, next_attempt_at=utcnow()))
+    db.session.commit()
+    return bool(result.rowcount)
+
+
+def _status(event_id: int) -> str:
+    event = db.session.get(WebhookEvent, event_id, populate_existing=True)
+    return str(event.status) if event is not None else "missing"
+
+
+def replay(event_id: int) -> str:
+    """Process a stored event again (idempotent): queued for a worker, or run here and now when
+    no worker can be reached. Returns ``"queued"`` or the event's new status."""
+    if not _requeue(event_id):
+        return _status(event_id)
+    if wake():
+        return "queued"
+    log.warning("replaying event %s here, no worker can be reached", event_id)
+    work.run_inline(EVENTS, [event_id])
+    return _status(event_id)
+
+
+def reprocess(event_id: int) -> str:
+    """Process a stored event again here and now (``flask vani replay``). Returns its status."""
+    if _requeue(event_id):
+        work.run_inline(EVENTS, [event_id])
+    return _status(event_id)
