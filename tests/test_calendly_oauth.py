@@ -17,6 +17,7 @@ from werkzeug import Response
 from tests.paths import ROOT
 from tests.signing import calendly_headers
 from vani import crypto, orgs, tenancy
+from vani.accounts import memberships
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection, WebhookEvent
 from vani.models.base import utcnow
@@ -237,7 +238,7 @@ def test_a_callback_is_used_once(fake, login):
 def test_a_callback_in_another_organisation_than_the_one_that_started_is_refused(fake, login):
     beta = orgs.create("Beta")
     client = login("admin")
-    orgs.set_member(client.user, beta.id, "admin")
+    memberships.set_member(client.user, beta.id, "admin")
     db.session.commit()
     query = start(client, fake)  # started in the default organisation
     assert client.post("/dashboard/orgs/switch", data={"org": "beta", "csrf_token": client.csrf}).status_code == 303

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from tests import booking_support as bs
 from tests.booking_support import calendly, invitee_uri
 from tests.signing import post_calendly
+from vani.accounts import memberships
 from vani import orgs
 from vani.extensions import db
 from vani.models import OutboundEvent, User
@@ -23,12 +24,12 @@ def test_create_user_then_reset_password_and_role(app):
     assert "created boss@example.test: admin of default" in result.output
     user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
     org_id = orgs.default_id()
-    assert orgs.role_of(user.id, org_id) == "admin" and user.check_password("long-enough-1")
+    assert memberships.role_of(user.id, org_id) == "admin" and user.check_password("long-enough-1")
     result = run(app, "create-user", "boss@example.test", "--password", "another-pass-2", "--role", "viewer")
     assert result.exit_code == 0 and "updated boss@example.test: viewer of default" in result.output
     db.session.expire_all()
     user = db.session.execute(select(User).where(User.email == "boss@example.test")).scalar_one()
-    assert orgs.role_of(user.id, org_id) == "viewer"
+    assert memberships.role_of(user.id, org_id) == "viewer"
     assert user.check_password("another-pass-2") and not user.check_password("long-enough-1")
     assert bs.count(User) == 1 and not user.is_superuser
 

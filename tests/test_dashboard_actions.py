@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.dashboard_seed import dead_redis, seed_all, seed_core, seed_outbound
+from vani.accounts import memberships
 from vani import orgs
 from vani.extensions import db
 
@@ -240,7 +241,7 @@ def test_admin_manages_users(app, login, make_user):
     assert refused.status_code == 400
     assert "Passwords need at least 8 characters." in text(refused)
     db.session.refresh(user)
-    assert orgs.role_of(user.id, orgs.default_id()) == "viewer" and user.check_password("brand-new-pass")
+    assert memberships.role_of(user.id, orgs.default_id()) == "viewer" and user.check_password("brand-new-pass")
     post(admin, f"/dashboard/users/{user.id}", active="0")
     db.session.refresh(user)
     assert user.active is False
@@ -258,4 +259,4 @@ def test_admin_cannot_lock_themselves_out(login):
     r = post(admin, f"/dashboard/users/{admin.user.id}", active="0")
     assert r.status_code == 409
     db.session.refresh(admin.user)
-    assert orgs.role_of(admin.user.id, orgs.default_id()) == "admin" and admin.user.active
+    assert memberships.role_of(admin.user.id, orgs.default_id()) == "admin" and admin.user.active

@@ -26,6 +26,7 @@ from tests.gmail_support import (
     mailbox_now,
 )
 from tests.work_support import drain
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.extensions import db
 from vani.mail.sync import MAILBOX_SYNCS
@@ -121,7 +122,7 @@ def test_a_callback_with_a_wrong_or_missing_state_is_refused(google, login, stat
 def test_a_callback_in_another_organisation_is_refused(google, login):
     beta = orgs.create("Beta")
     client = login("admin")
-    orgs.set_member(client.user, beta.id, "admin")
+    memberships.set_member(client.user, beta.id, "admin")
     db.session.commit()
     query = start(client, google)
     assert client.post("/dashboard/orgs/switch", data={"org": "beta", "csrf_token": client.csrf}).status_code == 303

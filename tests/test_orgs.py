@@ -14,6 +14,7 @@ from tests.booking_support import calendly
 from tests.outbound_support import subscribe
 from tests.settings import SECRETS
 from tests.signing import calendly_headers, dumps
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.accounts import invitations
 from vani.dashboard import live
@@ -197,7 +198,7 @@ def test_only_superusers_create_organisations(app, login, make_user):
     r = boss.post("/dashboard/orgs", data={"name": "Gamma Team", "csrf_token": boss.csrf})
     assert r.status_code == 303 and r.headers["Location"].endswith("/dashboard/organisation")
     gamma = orgs.by_slug("gamma-team")
-    assert orgs.role_of(boss.user.id, gamma.id) == "admin"
+    assert memberships.role_of(boss.user.id, gamma.id) == "admin"
     page = boss.get("/dashboard/organisation").get_data(as_text=True)
     assert f"/api/webhooks/calendly/{gamma.key}" in page and "Gamma Team" in page
     assert boss.get("/dashboard/prospects").status_code == 200  # working in Gamma now, as its admin
@@ -226,9 +227,9 @@ def test_members_are_per_organisation(app, login, beta, make_user):
     # Beta's admin invites the existing account; it joins when it accepts, keeping its password.
     with tenancy.acting_for(beta.id):
         sent = invitations.invite("shared@example.com", "viewer", admin_b.user)
-    assert orgs.role_of(shared.id, beta.id) is None
+    assert memberships.role_of(shared.id, beta.id) is None
     invitations.accept(sent.token, shared)
-    assert orgs.role_of(shared.id, beta.id) == "viewer" and orgs.role_of(shared.id, tenancy.require()) == "staff"
+    assert memberships.role_of(shared.id, beta.id) == "viewer" and memberships.role_of(shared.id, tenancy.require()) == "staff"
     # An account in two organisations: neither admin may change its password or disable it.
     for client in (admin, admin_b):
         r = client.post(f"/dashboard/users/{shared.id}/password", data={"password": "taken-over-1",
@@ -241,7 +242,7 @@ def test_members_are_per_organisation(app, login, beta, make_user):
     # Removing them from Beta leaves the default organisation's membership.
     r = admin_b.post(f"/dashboard/users/{shared.id}/remove", data={"csrf_token": admin_b.csrf})
     assert r.status_code == 302
-    assert orgs.role_of(shared.id, beta.id) is None and orgs.role_of(shared.id, tenancy.require()) == "staff"
+    assert memberships.role_of(shared.id, beta.id) is None and memberships.role_of(shared.id, tenancy.require()) == "staff"
     # Beta's list shows only Beta's members.
     page = admin_b.get("/dashboard/users").get_data(as_text=True)
     assert "<td>shared@example.com" not in page and f"<td>{admin.user.email}" not in page
@@ -262,7 +263,7 @@ def test_cli_organisations(app):
     r = run(app, "create-user", "dee@example.com", "--org", "delta-team", "--role", "staff", "--password", "long-enough-1")
     assert r.exit_code == 0 and "created dee@example.com: staff of delta-team" in r.output
     user = db.session.execute(select(User).where(User.email == "dee@example.com")).scalar_one()
-    assert orgs.role_of(user.id, delta.id) == "staff" and orgs.role_of(user.id, tenancy.require()) is None
+    assert memberships.role_of(user.id, delta.id) == "staff" and memberships.role_of(user.id, tenancy.require()) is None
     r = run(app, "create-token", "crm", "--org", "delta-team", "--scope", "read")
     assert r.exit_code == 0
     token = r.output.strip().splitlines()[-1]

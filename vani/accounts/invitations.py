@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.accounts import users
 from vani.errors import Conflict, Forbidden, NotFound
@@ -57,7 +58,7 @@ def invite(email: str, role: str, acting: User) -> Sent:
     email = users.normalize_email(email)
     role = users.check_role(role)
     account = users.find_by_email(email)
-    if account is not None and orgs.role_of(account.id, org_id) is not None:
+    if account is not None and memberships.role_of(account.id, org_id) is not None:
         raise Conflict(f"{email} is a member already.")  # this organisation's members are no secret here
     now = utcnow()
     db.session.execute(update(Invitation).where(Invitation.org_id == org_id, Invitation.email == email,
@@ -113,8 +114,8 @@ def _claim(row: Invitation, status: InvitationStatus) -> None:
 
 
 def _join(user: User, row: Invitation) -> Joined:
-    if orgs.role_of(user.id, row.org_id) is None:  # a member already keeps their role
-        orgs.set_member(user, row.org_id, row.role)
+    if memberships.role_of(user.id, row.org_id) is None:  # a member already keeps their role
+        memberships.set_member(user, row.org_id, row.role)
     user.last_org_id = row.org_id
     return Joined(row.org_id, str(row.role), row.email)
 

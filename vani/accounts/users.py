@@ -9,6 +9,7 @@ import hmac
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
@@ -45,7 +46,7 @@ def member(user_id: int) -> User:
     """A member of the organisation in force (404 for anyone else: other organisations' people
     are not revealed)."""
     user = db.session.get(User, user_id)
-    role = orgs.role_of(user_id, tenancy.require()) if user else None
+    role = memberships.role_of(user_id, tenancy.require()) if user else None
     if role is None:
         raise NotFound(f"There is no user {user_id}.")
     user.member_role = role
@@ -54,7 +55,7 @@ def member(user_id: int) -> User:
 
 def list_members() -> list[User]:
     found = []
-    for user, role in orgs.members(tenancy.require()):
+    for user, role in memberships.members(tenancy.require()):
         user.member_role = role
         found.append(user)
     return found
@@ -88,7 +89,7 @@ def create_user(email: str, password: str | None, role: str, org_id: int,
         check_password(password)
         user.set_password(password)
     user.is_superuser = user.is_superuser or superuser
-    orgs.set_member(user, org_id, role)
+    memberships.set_member(user, org_id, role)
     db.session.commit()
     user.member_role = role
     return user, created
@@ -111,7 +112,7 @@ def _keep_an_admin(user: User, acting: User, org_id: int) -> None:
 
 def _only_here(user: User, org_id: int, what: str) -> None:
     """Account-wide changes are for accounts that belong to this organisation alone."""
-    if orgs.other_orgs(user.id, org_id):
+    if memberships.other_orgs(user.id, org_id):
         raise Conflict(f"{user.email} also belongs to other organisations, so only they can {what}; "
                        "remove them from this organisation instead.")
 
@@ -127,7 +128,7 @@ def update_user(user: User, acting: User, role: str | None = None, active: bool 
         _only_here(user, org_id, "enable or disable the account")
         user.active = active
     if new_role is not None:
-        orgs.set_member(user, org_id, new_role)
+        memberships.set_member(user, org_id, new_role)
     db.session.commit()
 
 

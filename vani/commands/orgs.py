@@ -6,6 +6,7 @@ import secrets as pysecrets
 
 import click
 
+from vani.accounts import memberships
 from vani.commands.group import for_org, vani_cli
 from vani.models import Role
 
@@ -50,7 +51,7 @@ def list_orgs() -> None:
 
     orgs.default_id()  # an install before its first request still lists its default organisation
     for org in orgs.all_orgs():
-        click.echo(f"{org.slug:<24} {org.name:<32} key {org.key}  {len(orgs.members(org.id))} member(s)")
+        click.echo(f"{org.slug:<24} {org.name:<32} key {org.key}  {len(memberships.members(org.id))} member(s)")
 
 
 @vani_cli.command("show-org")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.conversations import outgoing, sending, timeline
 from vani.errors import MAX_ID, InvalidField, NotFound
@@ -24,7 +25,7 @@ def assign(conv: Conversation, user_id: int | None) -> Conversation:
     """Give the conversation to a member of its organisation (None: nobody); commits."""
     if user_id is not None:
         if isinstance(user_id, bool) or not isinstance(user_id, int) or not 0 < user_id <= MAX_ID \
-                or orgs.role_of(user_id, conv.org_id) is None:
+                or memberships.role_of(user_id, conv.org_id) is None:
             raise InvalidField("assignee_id", "must be the id of a member of this organisation, or null")
     conv.assignee_id = user_id
     timeline.changed(conv)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
+from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.conversations import outgoing, recent_messages
 from vani.dashboard.filters import parse_choice
@@ -59,7 +60,7 @@ def meetings_by_id(ids) -> dict[int, Meeting]:
 
 def member_names() -> dict[int, str]:
     """``{user id: name}`` of the organisation's members, for assignment."""
-    return {user.id: user.email for user, _ in orgs.members(tenancy.require())}
+    return {user.id: user.email for user, _ in memberships.members(tenancy.require())}
 
 
 def thread(conv: Conversation) -> dict:

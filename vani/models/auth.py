@@ -62,7 +62,7 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # flask-login
         return self.active
 
-    # Set when a dashboard session loads (``orgs.load_member``): the organisations this user
+    # Set when a dashboard session loads (``memberships.load_member``): the organisations this user
     # belongs to, as [(Organisation, Role)], and the role in the current request's organisation.
     orgs = ()
     current_role = None  # a Role, or None

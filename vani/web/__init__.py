@@ -15,7 +15,7 @@ from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template filters and globals."""
-    from vani import orgs as org_service
+    from vani.accounts import memberships
     from vani.accounts.users import password_stamp
     from vani.extensions import login_manager
     from vani.web import template_filters
@@ -29,7 +29,7 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         if not user_id.isdigit() or len(user_id) > 18:
             return None
-        user = org_service.load_member(int(user_id))  # with the organisations they belong to
+        user = memberships.load_member(int(user_id))  # with the organisations they belong to
         if user is None or not user.active:
             return None
         # Signed in before the password last changed: that session ends.

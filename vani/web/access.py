@@ -41,7 +41,7 @@ def _enter_organisation():
     their first by name), with the member's role there. Every query of this request is then
     scoped to it."""
     chosen = session.get(ORG_KEY)
-    mine = current_user.orgs  # loaded with the user (``orgs.load_member``)
+    mine = current_user.orgs  # loaded with the user (``memberships.load_member``)
     role = _role_in(mine, chosen)
     if role is None:
         chosen = current_user.last_org_id
