@@ -10,7 +10,7 @@ import pytest
 
 from tests.outbound_support import deliver, delivery, emit, subscribe
 from vani import egress as http
-from vani.outbound import sender
+from vani.outbound import delivery_lane
 
 
 class Trickler:
@@ -106,9 +106,9 @@ def test_sender_reports_refused_and_unreachable_targets_without_raising():
     from tests.network import free_tcp_port
 
     closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
-    result = sender.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=True))
+    result = delivery_lane.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=True))
     assert result.status_code is None and result.error == "connection failed: connection refused"
-    result = sender.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=False))
+    result = delivery_lane.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=False))
     assert result.error.startswith("refused target") and "loopback" in result.error
-    result = sender.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, http.Policy(allow_private=True))
+    result = delivery_lane.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, http.Policy(allow_private=True))
     assert result.error.startswith("refused target: port 1 is refused")

@@ -74,7 +74,7 @@ class StateCollector:
         from redis.exceptions import RedisError
 
         from vani.work.lane import installed
-        from vani.work.queues import MAINTENANCE_QUEUE, get_queue, queue_name
+        from vani.work.wake import MAINTENANCE_QUEUE, get_queue, queue_name
 
         queues = GaugeMetricFamily("vani_queue_length", "Jobs waiting in the RQ queues", labels=["queue"])
         try:

@@ -60,7 +60,7 @@ def calendly_sync():
             return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
         return jsonify({"status": "done", "result": result.to_dict()})
     from vani.jobs.maintenance import calendly_sync as job
-    from vani.work.queues import enqueue_job
+    from vani.work.wake import enqueue_job
 
     try:
         queued = enqueue_job(job, since.isoformat() if since else None, tenancy.require())
@@ -79,8 +79,8 @@ def calendly_status():
     from vani.providers.calendly import connection as calendly_connection
     from vani.providers.calendly.registrar import calendly_client, current_user
     from vani.providers.calendly.sync import last_sync
-    from vani.registration.registrars import stored_credential
     from vani.registration.http import ApiError
+    from vani.registration.registrars import stored_credential
 
     cfg = config_for(tenancy.require())
     configured = bool(cfg.get("CALENDLY_API_TOKEN"))

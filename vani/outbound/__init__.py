@@ -1,9 +1,11 @@
 """Outbound webhooks: subscriptions, signed deliveries, retries, dead letters.
 
-Modules: ``subscriptions`` (manage), ``fanout`` (outbound events → deliveries, custom and test
-events), ``delivery`` (the deliveries lane: send, record, health), ``deliveries`` (look up,
-manual retry), ``signing`` (Standard Webhooks), ``sender`` (HTTP, through ``vani.egress``).
-The names below are the public surface for views and commands.
+Modules: ``subscriptions`` (manage), ``shaping`` (payload filters, custom headers), ``outbox``
+(domain events written with the change), ``fanout`` (outbound events → deliveries, custom and
+test events), ``delivery_lane`` (the deliveries lane: send through ``vani.egress``, record,
+health), ``health`` (failure streaks, 410 Gone), ``limits`` (per organisation and per
+subscription), ``deliveries`` (look up, manual retry), ``backfill`` (re-send since a time),
+``signing`` (Standard Webhooks). The names below are the public surface for views and commands.
 """
 from vani.errors import Conflict, InvalidField, NotFound  # noqa: F401
 from vani.outbound.deliveries import (  # noqa: F401

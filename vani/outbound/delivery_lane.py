@@ -4,6 +4,9 @@ The engine claims due deliveries of active subscriptions; this sends each one (s
 keep-alive session, a hard deadline per call) and records its attempt, its new state and the
 subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
 worker that lost its lease changes nothing, and one bad outcome never undoes another's.
+
+The HTTP side (``post``): one POST through the egress guard, under a hard deadline, no redirects
+followed, the response read bounded.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from vani.models import (
     WebhookSubscription,
 )
 from vani.models.base import utcnow
-from vani.outbound import health, pacing, sender, shaping, signing
+from vani.outbound import health, limits, shaping, signing
 from vani.work import effects
 
 log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
@@ -72,7 +75,7 @@ class Sent:
     out: OutgoingDelivery
     at: datetime
     headers: dict
-    result: sender.SendResult | None  # None: not sent (its subscription answered 410 meanwhile)
+    result: SendResult | None  # None: not sent (its subscription answered 410 meanwhile)
 
 
 def load_outgoing(ids: list[int], now: datetime) -> list[OutgoingDelivery]:
@@ -118,14 +121,14 @@ def _send_claim(claim: work.Claim) -> None:
         if out.subscription_id in gone:
             pending.append(Sent(out, at, {}, None))
             continue
-        if out.subscription_id in waiting or not pacing.take(out.subscription_id, out.rate_limit):
+        if out.subscription_id in waiting or not limits.take(out.subscription_id, out.rate_limit):
             waiting.add(out.subscription_id)  # its later deliveries wait behind it (order kept)
             deferred.append(out.delivery_id)
             continue
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
         signed = signing.request_headers(out.msg_id, wall, signing.sign(out.secrets, out.msg_id, wall, out.body))
         headers = {**out.headers, **signed}
-        result = sender.post(out.url, out.body.encode(), headers, timeout, policy)
+        result = post(out.url, out.body.encode(), headers, timeout, policy)
         headers = {**shaping.masked(out.headers), **signed}  # what the attempt log keeps
         with tracing.bound(out.request_id):
             log.info("delivery %s (%s) to subscription %s: %s in %d ms", out.delivery_id, out.msg_id,
@@ -138,7 +141,7 @@ def _send_claim(claim: work.Claim) -> None:
             pending, last_write = [], time.monotonic()
     record(claim, pending)
     if deferred:
-        claim.release(deferred, pacing.next_window())
+        claim.release(deferred, limits.next_window())
     missing = [i for i in claim.unsettled if i not in {o.delivery_id for o in outgoing}]
     if missing:  # deleted with their subscription since the claim
         claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
@@ -226,3 +229,38 @@ DELIVERIES = work.Lane(
     batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
     on_lost=record_lost, claimable=_claimable,
 )
+
+
+EXCERPT = 2048  # keep this much of a response on the attempt
+
+
+@dataclass
+class SendResult:
+    status_code: int | None
+    response_body: str | None
+    error: str | None
+    duration_ms: int
+    retry_after: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+         policy: egress.Policy | None = None) -> SendResult:
+    """POST once (``policy``: the destination policy in force unless given). Never raises for
+    network or receiver trouble: the result carries the error."""
+    reply = egress.call("POST", url, timeout, policy=policy or egress.destination(), data=body, headers=headers)
+    text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
+    code, error = reply.status_code, reply.error
+    if error is None and code is not None:
+        if 300 <= code < 400:
+            error = f"HTTP {code}: redirect not followed"
+        elif not 200 <= code < 300:
+            error = f"HTTP {code}"
+    retry_after = reply.headers.get("retry-after") if code is not None else None
+    return SendResult(code, text, error, reply.duration_ms, retry_after)
+
+
+__all__ = ["SendResult", "post"]

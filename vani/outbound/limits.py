@@ -13,17 +13,24 @@ The emit rate counts custom events only (``POST /api/v1/webhooks/deliveries``). 
 test send and a backfill are neither counted nor limited here: only a caller who manages
 subscriptions asks for them, they go to that one subscription, and a backfill re-sends events
 already stored, in bounded batches on its own lane.
+
+Per subscription, a rate limit: at most N sends in each second (``take``), counted in Redis
+so every worker shares the count. A delivery over the limit is not dropped: the engine hands it
+back, due at the next second (``Claim.release(ids, next_window())``).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+import time
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from vani import tenancy
 from vani.errors import LimitReached, TooManyRequests
-from vani.extensions import db
+from vani.extensions import db, redis_ext
 from vani.models import Organisation, OutboundEvent, WebhookSubscription
 from vani.models.base import as_utc
 
@@ -70,3 +77,33 @@ def check_emit_rate(now: datetime) -> None:
     db.session.rollback()
     raise TooManyRequests(f"an organisation may emit at most {limit} custom events a minute "
                           "(VANI_EMITS_PER_MINUTE); try again later", int(wait) + 1)
+
+
+log = logging.getLogger(__name__)
+
+KEY = "vani:pace:{sub}:{second}"
+_local: dict[tuple[int, int], int] = {}  # while Redis is unreachable: this process's own count
+
+
+def take(subscription_id: int, rate: int | None, now: float | None = None) -> bool:
+    """Count one send for this second; False when the subscription's limit is already reached."""
+    if not rate:
+        return True
+    second = int(now if now is not None else time.time())
+    try:
+        pipe = redis_ext.client.pipeline()
+        pipe.incr(KEY.format(sub=subscription_id, second=second))
+        pipe.expire(KEY.format(sub=subscription_id, second=second), 5)
+        count = pipe.execute()[0]
+    except RedisError as exc:
+        log.warning("rate limit of subscription %s counted in this process only: %s", subscription_id, exc)
+        for key in [k for k in _local if k[1] < second]:
+            del _local[key]
+        count = _local[(subscription_id, second)] = _local.get((subscription_id, second), 0) + 1
+    return count <= rate
+
+
+def next_window(now: float | None = None) -> datetime:
+    """The start of the next second (when a deferred delivery is due again)."""
+    second = int(now if now is not None else time.time()) + 1
+    return datetime.fromtimestamp(second, timezone.utc) + timedelta(microseconds=1000)

@@ -1,13 +1,25 @@
-"""Inbound events: filtered list, detail, replay."""
+"""The event log's pages: the overview (activity per provider, rejections, deliveries, events per
+hour), inbound events (filtered list, detail, replay), rejected calls, and ``/dashboard/stream``
+(Server-Sent Events for live updates)."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
+from vani import tenancy
 from vani.dashboard import events as service
+from vani.dashboard import live
+from vani.dashboard import overview as stats
+from vani.dashboard.chart import events_chart
+from vani.dashboard.deliveries import delivery_summary
+from vani.dashboard.events import list_rejected
+from vani.dashboard.filters import parse_choice
+from vani.dashboard.stream import sse_stream
 from vani.dashboard.urls import provider_urls
+from vani.extensions import redis_ext
+from vani.ingest import refusals
 from vani.models import EventStatus, Role
 from vani.processing.events import replay as replay_event
-from vani.providers.registry import all_providers
+from vani.providers.registry import all_providers, webhook_providers
 from vani.web.access import role_required
 from vani.web.blueprint import bp
 
@@ -45,3 +57,38 @@ def replay(event_id: int):
     else:
         flash(f"Event {event_id} replayed now (the queue is unreachable): {result}.", "success")
     return redirect(url_for("dash.event_detail", event_id=event_id))
+
+
+@bp.get("/")
+def overview():
+    context = dict(
+        providers=stats.provider_stats(),
+        chart=events_chart(stats.hourly_buckets(48)),
+        deliveries=delivery_summary(),
+        dead=stats.dead_letters(),
+        urls=provider_urls(),
+    )
+    template = "overview/_live.html" if request.args.get("partial") else "overview/page.html"
+    return render_template(template, **context)
+
+
+@bp.get("/rejected")
+def rejected():
+    provider = parse_choice("provider", request.args.get("provider"), [p.name for p in webhook_providers()])
+    cursor = request.args.get("cursor") or None
+    rows, next_cursor = list_rejected(provider, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    return render_template("rejected.html", rows=rows, next_cursor=next_cursor, cursor=cursor,
+                           provider=provider, providers=webhook_providers(), urls=provider_urls(),
+                           unrecorded=refusals.unrecorded(tenancy.require()),
+                           per_minute=current_app.config["VANI_REJECTED_CALLS_PER_MINUTE"])
+
+
+@bp.get("/stream")
+def stream():
+    client = redis_ext.client if redis_ext.available() else None
+    max_seconds = current_app.config["VANI_SSE_MAX_SECONDS"]
+    channel = live.channel(tenancy.require())  # this organisation's updates only
+    response = Response(sse_stream(client, channel, max_seconds=max_seconds), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response

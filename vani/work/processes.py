@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from vani.extensions import db, redis_ext
 from vani.work import sweep
 from vani.work.lane import installed
-from vani.work.queues import MAINTENANCE_QUEUE, queue_name
+from vani.work.wake import MAINTENANCE_QUEUE, queue_name
 
 log = logging.getLogger(__name__)
 

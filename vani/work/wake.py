@@ -5,6 +5,9 @@ Redis only says "look now". A request that stored work sets the lane's flag (``S
 queues a drain job only when it set it; the job keeps the flag alive while it runs and drops
 it when nothing is due, so the flag of a job that died lapses within one lease. Best effort
 throughout: with Redis down nothing is queued and the sweep wakes the lane once Redis is back.
+
+The RQ queues work goes through: one per lane for its drain jobs (``queue_name``), and the
+maintenance queue for one-off jobs (``enqueue_job``).
 """
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ import logging
 from collections.abc import Callable
 
 from flask import current_app
-from redis.exceptions import RedisError
 from redis.client import Pipeline
+from redis.exceptions import RedisError
+from rq import Queue
 
 from vani.extensions import redis_ext
 from vani.work.lane import Lane, drain_job
-from vani.work.queues import get_queue, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +104,19 @@ def flag_ttl_ms(lane: Lane, slot: int = 0) -> int | None:
     ttl = redis_ext.client.pttl(_flag(lane, slot))
     return ttl if ttl >= 0 else None
 
+
+MAINTENANCE_QUEUE = "vani-maintenance"
+
+
+def queue_name(lane: Lane) -> str:
+    return f"vani-{lane.name.replace('_', '-')}"
+
+
+def get_queue(name: str) -> Queue:
+    return Queue(name, connection=redis_ext.client, is_async=current_app.config.get("RQ_ASYNC", True))
+
+
+def enqueue_job(func, *args, timeout: int = 1800):
+    """Queue a one-off job (not lane work, e.g. a Calendly sync) on the maintenance queue.
+    Raises RedisError when Redis is unreachable."""
+    return get_queue(MAINTENANCE_QUEUE).enqueue(func, *args, job_timeout=timeout, result_ttl=86400)
