@@ -39,8 +39,10 @@ def ensure_admin(app: Flask) -> Admin | None:
     VANI_ADMIN_EMAIL/VANI_ADMIN_PASSWORD, else a generated password (returned so the banner
     shows it once). None when users exist."""
     from vani import orgs
+    from vani.accounts import users
+    from vani.errors import InvalidField
     from vani.extensions import db
-    from vani.models import Membership, Role, User
+    from vani.models import Role, User
 
     with app.app_context():
         if db.session.execute(select(func.count()).select_from(User)).scalar_one():
@@ -51,11 +53,9 @@ def ensure_admin(app: Flask) -> Admin | None:
         if given and len(given) < 8:
             raise SetupError("VANI_ADMIN_PASSWORD must have at least 8 characters")
         password = given or secrets.token_urlsafe(12)
-        user = User(email=email, is_superuser=True)
-        user.set_password(password)
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(Membership(user_id=user.id, org_id=orgs.ensure_default().id, role=Role.ADMIN))
-        db.session.commit()
+        try:
+            users.create_user(email, password, Role.ADMIN, orgs.ensure_default().id, superuser=True)  # commits
+        except InvalidField as exc:  # VANI_ADMIN_EMAIL is not an address
+            raise SetupError(f"VANI_ADMIN_EMAIL: {exc.detail}") from None
         db.session.remove()
         return Admin(email, None if given else password, True)
