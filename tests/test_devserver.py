@@ -205,3 +205,32 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_first_admin_is_made_once_as_a_superuser_admin_of_the_default_organisation(app):
+    from sqlalchemy import select
+
+    from vani import orgs
+    from vani.accounts import memberships
+    from vani.extensions import db
+    from vani.models import Role, User
+
+    app.config.update(VANI_ADMIN_EMAIL=" Owner@Example.com ", VANI_ADMIN_PASSWORD="long enough")
+    made = prepare.ensure_admin(app)
+    assert made == Admin("owner@example.com", None, True)
+    user = db.session.execute(select(User)).scalar_one()
+    assert user.email == "owner@example.com" and user.is_superuser and user.check_password("long enough")
+    assert memberships.role_of(user.id, orgs.default_id()) is Role.ADMIN
+    assert prepare.ensure_admin(app) is None  # users exist: nothing made
+
+
+def test_a_first_admin_address_that_is_not_one_stops_the_runner_with_a_reason(app):
+    from sqlalchemy import func, select
+
+    from vani.extensions import db
+    from vani.models import User
+
+    app.config.update(VANI_ADMIN_EMAIL="not an address", VANI_ADMIN_PASSWORD=None)
+    with pytest.raises(prepare.SetupError, match="VANI_ADMIN_EMAIL"):
+        prepare.ensure_admin(app)
+    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
