@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from vani.api import bp as api_bp
+from vani.extensions import csrf
+from vani.health import bp as health_bp
+from vani.inbound import bp as inbound_bp
+from vani.metrics_view import bp as metrics_bp
+from vani.web import init_app as init_dashboard
+
 
 def register(app: Flask) -> None:
-    from vani.api import bp as api_bp
-    from vani.extensions import csrf
-    from vani.health import bp as health_bp
-    from vani.inbound import bp as inbound_bp
-    from vani.metrics_view import bp as metrics_bp
-    from vani.web import init_app as init_dashboard
 
     csrf.exempt(inbound_bp)  # providers sign their calls; they have no session
     app.register_blueprint(inbound_bp)

@@ -9,7 +9,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from vani.accounts.tokens import authenticate
 from vani.extensions import db, redis_ext
+from vani.models import Scope
 from vani.proxy import loopback_caller
 
 bp = Blueprint("health", __name__)
@@ -21,8 +23,6 @@ def healthz():
 
 
 def _may_see_errors() -> bool:
-    from vani.models import Scope
-    from vani.accounts.tokens import authenticate
 
     if loopback_caller(request, current_app.config):
         return True

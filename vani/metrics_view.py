@@ -19,7 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vani import metrics
 from vani.extensions import db
+from vani.models import DeliveryStatus, WebhookDelivery
 from vani.proxy import LOOPBACK
+from vani.work.lane import installed
+from vani.work.wake import MAINTENANCE_QUEUE, get_queue, queue_name
 
 log = logging.getLogger("vani.scrape")  # the name log filters select by
 
@@ -39,8 +42,6 @@ class StateCollector:
     and a scrape never walks them."""
 
     def collect(self):
-        from vani.models import DeliveryStatus, WebhookDelivery
-        from vani.work.lane import installed
 
         items = GaugeMetricFamily("vani_work_items_waiting", "Unfinished work items by lane and state (queue depth: "
                                   "the ready and retry states; dead letters: the dead state)", labels=["lane", "state"])
@@ -73,8 +74,6 @@ class StateCollector:
     def _queues(self):
         from redis.exceptions import RedisError
 
-        from vani.work.lane import installed
-        from vani.work.wake import MAINTENANCE_QUEUE, get_queue, queue_name
 
         queues = GaugeMetricFamily("vani_queue_length", "Jobs waiting in the RQ queues", labels=["queue"])
         try:

@@ -3,8 +3,20 @@ from __future__ import annotations
 
 import click
 
+from vani import tenancy
+from vani.accounts.tokens import create_token as make
+from vani.accounts.tokens import list_tokens as rows
+from vani.accounts.tokens import revoke_token as revoke
 from vani.commands.group import for_org, vani_cli
+from vani.crypto import SecretUnreadable
+from vani.errors import NotFound
 from vani.extensions import db
+from vani.models import WebhookEvent
+from vani.models.base import utcnow
+from vani.orgs.key_rotation import rotate_all
+from vani.processing.events import reprocess
+from vani.work import sweep as engine
+from vani.work.processes import run_worker
 
 
 @vani_cli.command("create-token")
@@ -18,8 +30,6 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
     """Create an organisation's API token; it is printed once."""
     from datetime import timedelta
 
-    from vani.accounts.tokens import create_token as make
-    from vani.models.base import utcnow
 
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     row, token = make(name, scopes, expires)
@@ -32,7 +42,6 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
 @for_org
 def list_tokens() -> None:
     """API tokens: id, name, prefix, scopes, last use, expiry, state."""
-    from vani.accounts.tokens import list_tokens as rows
 
     for t in rows():
         state = "revoked" if t.revoked_at else ("expired" if t.expired() else "active")
@@ -47,8 +56,6 @@ def list_tokens() -> None:
 @for_org
 def revoke_token(token_id: int) -> None:
     """Revoke an API token (it stops working at once)."""
-    from vani.accounts.tokens import revoke_token as revoke
-    from vani.errors import NotFound
 
     try:
         row = revoke(token_id)
@@ -63,7 +70,6 @@ def revoke_token(token_id: int) -> None:
 @click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: every lane, events first).")
 def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the app context (it rides out Redis restarts)."""
-    from vani.work.processes import run_worker
 
     run_worker(list(queues) or None, burst=burst, simple=simple or None)
 
@@ -72,9 +78,6 @@ def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
 @click.argument("event_id", type=int)
 def replay(event_id: int) -> None:
     """Process a stored event again, now, in this process (idempotent)."""
-    from vani import tenancy
-    from vani.models import WebhookEvent
-    from vani.processing.events import reprocess
 
     with tenancy.everywhere():  # an event id names one organisation's event
         if db.session.get(WebhookEvent, event_id) is None:
@@ -88,7 +91,6 @@ def replay(event_id: int) -> None:
 def sweep() -> None:
     """Take over work of stopped workers and wake every lane with due work (the scheduler does
     this every few seconds)."""
-    from vani.work import sweep as engine
 
     for result in engine.run():
         woken = "woken" if result.woken else ("due, but Redis is unreachable" if result.due else "idle")
@@ -99,8 +101,6 @@ def sweep() -> None:
 def rotate_encryption_key() -> None:
     """Re-encrypt every stored secret with the first key of VANI_ENCRYPTION_KEYS (then the other
     keys can be removed)."""
-    from vani.crypto import SecretUnreadable
-    from vani.orgs.key_rotation import rotate_all
 
     try:
         counts = rotate_all()

@@ -7,6 +7,8 @@ import click
 
 from vani.commands.group import for_org, vani_cli
 from vani.models.base import as_utc
+from vani.outbound import NotFound
+from vani.outbound import retry_failed as run
 
 
 @vani_cli.group("deliveries")
@@ -29,8 +31,6 @@ def _parse_since(ctx, param, value: str | None) -> datetime | None:
 @for_org
 def retry_failed(since: datetime | None, subscription_id: int | None) -> None:
     """Queue every failed delivery again (of active subscriptions)."""
-    from vani.outbound import NotFound
-    from vani.outbound import retry_failed as run
 
     try:
         count = run(since=since, subscription_id=subscription_id)

@@ -6,6 +6,9 @@ import functools
 import click
 from flask.cli import AppGroup
 
+from vani import orgs, tenancy
+from vani.errors import NotFound
+
 vani_cli = AppGroup("vani", help="Vani administration.")
 
 
@@ -15,8 +18,6 @@ def for_org(command):
     @click.option("--org", "org_slug", metavar="SLUG", help="The organisation (default: the default one).")
     @functools.wraps(command)
     def wrapped(*args, org_slug: str | None = None, **kwargs):
-        from vani import orgs, tenancy
-        from vani.errors import NotFound
 
         try:
             org_id = orgs.by_slug(org_slug).id if org_slug else orgs.default_id()

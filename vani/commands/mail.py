@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import click
 
+from vani import orgs, tenancy, work
 from vani.commands.group import vani_cli
+from vani.errors import InvalidField, NotFound
+from vani.extensions import db
+from vani.mail import mailboxes, store
+from vani.mail.sync import MAILBOX_SYNCS
+from vani.models import EventStatus, Mailbox, MailboxFolder, MailboxState, WebhookEvent
+from vani.models.base import utcnow
+from vani.processing.events import EVENTS
+from vani.providers.imap import client as imap_client
+from vani.providers.imap.watch import Watcher
 
 MAX_ROUNDS = 100  # of event claims in ``--process``; what is left waits for a worker
 
@@ -17,9 +27,6 @@ def _settings_mailbox() -> None:
     """The mailbox IMAP_HOST/IMAP_USER/IMAP_PASSWORD describe, in the default organisation."""
     from flask import current_app
 
-    from vani import orgs, tenancy
-    from vani.errors import InvalidField
-    from vani.providers.imap import client as imap_client
 
     try:
         with tenancy.acting_for(orgs.default_id()):
@@ -29,8 +36,6 @@ def _settings_mailbox() -> None:
 
 
 def _org_id(slug: str | None) -> int | None:
-    from vani import orgs
-    from vani.errors import NotFound
 
     if not slug:
         return None
@@ -48,9 +53,6 @@ def sync_command(org_slug: str | None, process: bool) -> None:
     one failed). Mailboxes waiting for a new password are left alone."""
     from sqlalchemy import select
 
-    from vani import tenancy
-    from vani.extensions import db
-    from vani.models import Mailbox
 
     _settings_mailbox()
     org_id = _org_id(org_slug)
@@ -78,11 +80,6 @@ def _sync_one(mailbox_id: int) -> tuple[str, bool]:
     whether it went well."""
     from sqlalchemy import select
 
-    from vani import tenancy, work
-    from vani.extensions import db
-    from vani.mail import mailboxes, store
-    from vani.mail.sync import MAILBOX_SYNCS
-    from vani.models import MailboxFolder, MailboxState
 
     mailbox = mailboxes.get(mailbox_id)
     name = f"{mailbox.kind} {mailbox.address}: "
@@ -113,11 +110,6 @@ def _process(org_ids: set[int]) -> tuple[int, int]:
     """Map the organisations' due events here and now (the events lane, inline)."""
     from sqlalchemy import select
 
-    from vani import tenancy, work
-    from vani.extensions import db
-    from vani.models import EventStatus, WebhookEvent
-    from vani.models.base import utcnow
-    from vani.processing.events import EVENTS
 
     done: set[int] = set()
     for _ in range(MAX_ROUNDS):
@@ -150,7 +142,6 @@ def watch_command() -> None:
 
     from flask import current_app
 
-    from vani.providers.imap.watch import Watcher
 
     _settings_mailbox()
     stop = threading.Event()

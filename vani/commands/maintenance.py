@@ -4,6 +4,9 @@ from __future__ import annotations
 import click
 
 from vani.commands.group import vani_cli
+from vani.jobs.maintenance import CRON
+from vani.retention import cleanup
+from vani.work.processes import run_scheduler
 
 
 @vani_cli.command("cleanup")
@@ -13,7 +16,6 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
     """Delete old raw events, rejected calls and delivery attempts (prospects, meetings, notes stay)."""
     from flask import current_app
 
-    from vani.retention import cleanup
 
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     try:
@@ -30,8 +32,6 @@ def scheduler_command() -> None:
     """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
     from flask import current_app
 
-    from vani.jobs.maintenance import CRON
-    from vani.work.processes import run_scheduler
 
     click.echo(f"sweeping every {current_app.config.get('VANI_SWEEP_SECONDS', 5)} s")
     for entry in CRON:

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import click
 
+from vani import tenancy
 from vani.commands.group import for_org, vani_cli
 from vani.models import Channel, NotificationKind
+from vani.notifications import retry_notification
+from vani.notifications.base import ChannelError
+from vani.notifications.channels import SENDERS
+from vani.notifications.render import Rendered, dashboard_link
+from vani.notifications.routing import settings_for
 
 # The channels a person can try or retry by hand (owner and admins need a notification's people).
 HAND_CHANNELS = [Channel.SLACK.value, Channel.EMAIL.value, Channel.WEBHOOK.value]
@@ -24,11 +30,6 @@ def notifications() -> None:
 @for_org
 def test(channel: str, kind: str) -> None:
     """Send a sample notification through one channel now (nothing is stored)."""
-    from vani import tenancy
-    from vani.notifications.base import ChannelError
-    from vani.notifications.channels import SENDERS
-    from vani.notifications.render import Rendered, dashboard_link
-    from vani.notifications.routing import settings_for
 
     sender = SENDERS[Channel(channel)]
     cfg = settings_for(tenancy.require())
@@ -51,7 +52,6 @@ def test(channel: str, kind: str) -> None:
 @for_org
 def retry(notification_id: int, channel: str | None) -> None:
     """Queue a notification's failed or skipped channels again."""
-    from vani.notifications import retry_notification
 
     try:
         ids = retry_notification(notification_id, channel)

@@ -6,16 +6,18 @@ import secrets as pysecrets
 
 import click
 
-from vani.accounts import memberships
+from vani import orgs, tenancy
+from vani.accounts import memberships, users
 from vani.commands.group import for_org, vani_cli
+from vani.errors import VaniError
 from vani.models import Role
+from vani.providers.registry import webhook_paths, webhook_providers
 
 
 def print_urls(org) -> None:
     """The organisation's webhook URLs, one provider a line (PUBLIC_URL, else a local base)."""
     from flask import current_app
 
-    from vani.providers.registry import webhook_paths, webhook_providers
 
     base = (current_app.config.get("PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
     for provider in webhook_providers():
@@ -31,8 +33,6 @@ def print_urls(org) -> None:
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone, e.g. Europe/Berlin.")
 def create_org(name: str, slug: str | None, timezone: str) -> None:
     """Create an organisation; prints its slug, key and webhook URLs."""
-    from vani import orgs
-    from vani.errors import VaniError
 
     try:
         org = orgs.create(name, slug, timezone)
@@ -47,7 +47,6 @@ def create_org(name: str, slug: str | None, timezone: str) -> None:
 @vani_cli.command("list-orgs")
 def list_orgs() -> None:
     """Organisations: slug, name, key, members."""
-    from vani import orgs
 
     orgs.default_id()  # an install before its first request still lists its default organisation
     for org in orgs.all_orgs():
@@ -58,7 +57,6 @@ def list_orgs() -> None:
 @for_org
 def show_org() -> None:
     """An organisation's slug, key and webhook URLs."""
-    from vani import orgs
 
     org = orgs.in_force()
     click.echo(f"organisation {org.name}: slug {org.slug}, key {org.key}, time zone {org.timezone}")
@@ -75,9 +73,6 @@ def show_org() -> None:
 def create_user(email: str, password: str | None, role: str, superuser: bool) -> None:
     """Create a dashboard user in an organisation, or give an existing one a role there (and a
     new password when --password is given): the operator's direct way, where the dashboard invites."""
-    from vani import orgs, tenancy
-    from vani.accounts import users
-    from vani.errors import VaniError
 
     if users.find_by_email(email) is None and not password:
         if os.isatty(0):
@@ -102,8 +97,6 @@ def create_user(email: str, password: str | None, role: str, superuser: bool) ->
 def set_notifications(routes: str | None, slack_url: str | None, email_to: str | None) -> None:
     """Set where an organisation's notifications go (unset ones fall back to the environment's
     for the default organisation, and to nothing for the others)."""
-    from vani import orgs
-    from vani.errors import VaniError
 
     try:
         org = orgs.set_notifications(routes=routes, slack_url=slack_url, email_to=email_to)

@@ -7,7 +7,12 @@ import logging
 
 from flask import current_app
 
-from vani import retention
+from vani import orgs, retention, tenancy
+from vani.notifications import alerts
+from vani.outbound.subscriptions import clear_expired_secrets
+from vani.payloads.coerce import as_time
+from vani.providers.calendly.connection import maintain_all, sync
+from vani.providers.gmail.sync import renew_watches
 from vani.work.processes import CronEntry
 
 log = logging.getLogger(__name__)
@@ -24,9 +29,6 @@ def daily_cleanup() -> dict[str, int]:
 
 def calendly_sync(since: str | None = None, org_id: int | None = None) -> dict:
     """Pull an organisation's missed Calendly bookings (queued by ``POST /api/v1/calendly/sync``)."""
-    from vani import orgs, tenancy
-    from vani.payloads.coerce import as_time
-    from vani.providers.calendly.connection import sync
 
     with tenancy.acting_for(org_id or orgs.default_id()):
         return sync(as_time(since) if since else None).to_dict()
@@ -35,7 +37,6 @@ def calendly_sync(since: str | None = None, org_id: int | None = None) -> dict:
 def refresh_calendly_connections() -> dict[str, int]:
     """Every organisation's Calendly connection: tokens expiring within 15 minutes refreshed, and
     the webhook subscription's state as Calendly reports it recorded (a disabled one is logged)."""
-    from vani.providers.calendly.connection import maintain_all
 
     counts = maintain_all(window=900)
     log.info("Calendly connections: %s", counts)
@@ -44,7 +45,6 @@ def refresh_calendly_connections() -> dict[str, int]:
 
 def renew_gmail_watches() -> dict[str, int]:
     """Every connected Gmail mailbox's push renewed (Gmail ends a ``users.watch`` after 7 days)."""
-    from vani.providers.gmail.sync import renew_watches
 
     counts = renew_watches()
     log.info("Gmail watches: %s", counts)
@@ -53,14 +53,12 @@ def renew_gmail_watches() -> dict[str, int]:
 
 def check_alerts() -> dict[str, int]:
     """Alert the admins of what failed silently since the last check (once per incident)."""
-    from vani.notifications import alerts
 
     return alerts.check()
 
 
 def forget_expired_secrets() -> int:
     """Subscription secrets replaced more than a rotation window ago are no longer kept."""
-    from vani.outbound.subscriptions import clear_expired_secrets
 
     return clear_expired_secrets()
 

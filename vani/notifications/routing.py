@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vani.models import Channel, NotificationKind
+from vani.extensions import db
+from vani.models import Channel, NotificationKind, Organisation
 from vani.notifications.channels import CHANNELS, CONFIGURED, PEOPLE, missing_setting
 
 __all__ = ["ALERTS", "CHANNELS", "CONFIGURED", "KINDS", "PEOPLE", "RouteError", "channels_for", "missing_setting",
@@ -53,8 +54,6 @@ def settings_for(org_id: int) -> dict:
     (the default organisation falls back to the environment's); the SMTP server is the install's."""
     from flask import current_app
 
-    from vani.extensions import db
-    from vani.models import Organisation
 
     cfg = current_app.config
     org = db.session.get(Organisation, org_id)

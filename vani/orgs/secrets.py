@@ -16,6 +16,7 @@ from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import select
 
+from vani import orgs, tenancy
 from vani.extensions import db
 from vani.models import ProviderCredential
 from vani.models.base import as_utc, utcnow
@@ -61,7 +62,6 @@ def secrets_for(provider, org_id: int, fresh: bool = False) -> list[str]:
     """Every secret that may have signed a call for ``provider`` to ``org_id`` (any match passes):
     for the default organisation its settings and their ``_PREVIOUS`` twins (so rotating a secret
     at the provider loses no call), then the stored ones."""
-    from vani import orgs
 
     found = []
     if org_id == orgs.default_id():
@@ -82,7 +82,6 @@ def stored_credential(provider_name: str, name: str = SECRET_NAME) -> ProviderCr
 def store_secret(provider_name: str, secret: str, external_id: str | None = None, url: str | None = None) -> None:
     """Store (encrypted) the provider's webhook secret for the organisation in force and commit;
     a different one it replaces stays accepted for ``PREVIOUS_WINDOW``."""
-    from vani import tenancy
 
     org_id = tenancy.require()
     row = stored_credential(provider_name)

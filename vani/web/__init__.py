@@ -15,10 +15,6 @@ from vani.web.blueprint import PASSWORD_STAMP_KEY, bp
 
 def init_app(app: Flask) -> None:
     """Register the dashboard blueprint, the login manager settings and template filters and globals."""
-    from vani.accounts import memberships
-    from vani.accounts.users import password_stamp
-    from vani.extensions import login_manager
-    from vani.web import template_filters
 
     login_manager.login_view = "dash.login"
     login_manager.login_message = "Please sign in to continue."
@@ -42,6 +38,9 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", "index", lambda: redirect(url_for("dash.overview")))
 
 
+from vani.accounts import memberships
+from vani.accounts.users import password_stamp
+from vani.extensions import login_manager
 from vani.web import (  # noqa: E402,F401  (routes)
     access,
     auth,
@@ -57,6 +56,7 @@ from vani.web import (  # noqa: E402,F401  (routes)
     people,
     replies,
     subscriptions,
+    template_filters,
     tokens,
     users,
 )

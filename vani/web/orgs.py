@@ -9,6 +9,7 @@ from vani import orgs, tenancy
 from vani.accounts import users
 from vani.dashboard.urls import provider_urls
 from vani.errors import VaniError
+from vani.orgs.provider_settings import ORG_SETTINGS, configured_settings
 from vani.web.access import ORG_KEY
 from vani.web.blueprint import bp
 
@@ -37,7 +38,6 @@ def switch_org():
 
 @bp.get("/organisation")
 def organisation():
-    from vani.orgs.provider_settings import ORG_SETTINGS, configured_settings
 
     return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls(),
                            key_settings=ORG_SETTINGS, keys_set=configured_settings())

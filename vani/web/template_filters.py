@@ -22,6 +22,7 @@ from vani.models import (
 )
 from vani.models.base import as_utc
 from vani.models.masking import conceal
+from vani.providers.registry import all_providers
 
 
 def _tones() -> dict[str, str]:
@@ -120,7 +121,6 @@ def has_endpoint(name: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _provider_titles() -> dict[str, str]:
-    from vani.providers.registry import all_providers
 
     return {p.name: p.title or p.name for p in all_providers()}
 
