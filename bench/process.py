@@ -29,7 +29,7 @@ from vani.ingest.group_commit import write_rows
 from vani.processing.events import wake
 from vani.models.base import utcnow
 from bench.common import calendly_body
-from vani.services import orgs
+from vani import orgs
 app = create_app()
 with app.app_context():
     org_id = orgs.ensure_default().id

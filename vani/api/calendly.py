@@ -2,16 +2,17 @@
 (the organisation's "Connect Calendly" OAuth connection; a personal access token works too)."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from vani import tenancy
 from vani.api.blueprint import bp, needs
+from vani.api.openapi import bodies as b
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
-from vani.errors import InvalidField
+from vani.api.openapi.parsing import request_body, request_query
 from vani.extensions import db
 from vani.models import Scope, WebhookEvent
 from vani.models.base import isoformat
@@ -32,28 +33,18 @@ def _not_configured():
 
 @bp.post("/calendly/sync")
 @needs(Scope.ADMIN)
-@documented("Pull missed Calendly bookings", "calendly", {200: o.SyncAnswer, 202: o.SyncAnswer}, body=o.SyncIn,
-            body_required=False, errors=(409, 502, 503))
+@documented("Pull missed Calendly bookings", "calendly", {200: o.SyncAnswer, 202: o.SyncAnswer}, body=b.SyncIn,
+            body_required=False, query=b.SyncIn, errors=(409, 502, 503))
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
     from vani.providers.calendly.connection import sync
-    from vani.providers.calendly.sync import parse_since
     from vani.registration.http import ApiError
 
-    data = request.get_json(silent=True)
-    data = data if isinstance(data, dict) else {}
-    raw_since = data.get("since", request.args.get("since"))
-    if raw_since is not None and not isinstance(raw_since, str):
-        raise InvalidField("since", "must be a date (YYYY-MM-DD) or an ISO 8601 time")
-    try:
-        since = parse_since(raw_since)
-    except ValueError as exc:
-        raise InvalidField("since", str(exc)) from None
-    wait = data.get("wait", request.args.get("wait", "false"))
-    wait = wait is True or str(wait).lower() in ("1", "true", "yes")
+    body = request_body()
+    since = body.since_time()
     if not config_for(tenancy.require()).get("CALENDLY_API_TOKEN"):
         return _not_configured()
-    if wait:
+    if body.wait:
         try:
             result = sync(since)
         except ApiError as exc:
@@ -84,7 +75,7 @@ def calendly_status():
 
     cfg = config_for(tenancy.require())
     configured = bool(cfg.get("CALENDLY_API_TOKEN"))
-    check = request.args.get("check", "true").lower() not in ("0", "false", "no")
+    check = request_query().check
     oauth = calendly_connection.status(check)
     connection = None
     if configured and check:

@@ -1,62 +1,44 @@
 """Conversations (WhatsApp, SMS) and their messages."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import select
 
 from vani.api.blueprint import bp
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi import queries as q
-from vani.api.pagination import get_or_404, id_arg, limit_arg, paginated_response, provider_arg
+from vani.api.openapi.parsing import request_query
+from vani.api.pagination import get_or_404, paginated_response
 from vani.conversations import recent_messages
-from vani.errors import InvalidField
-from vani.models import Conversation, ConversationStatus
-from vani.payloads.phones import normalize_phone
-
-STATUSES = tuple(ConversationStatus)
-
-
-def phone_arg() -> str | None:
-    """``?phone=`` in any common spelling, as E.164; 400 when it is not a phone number."""
-    raw = request.args.get("phone")
-    if raw is None or not raw.strip():
-        return None
-    phone = normalize_phone(raw)
-    if phone is None:
-        raise InvalidField("phone", "not a phone number (use E.164, e.g. +15550100002)")
-    return phone
+from vani.models import Conversation
 
 
 @bp.get("/conversations")
 @documented("List conversations", "conversations", {200: m.ConversationPage}, query=q.ConversationQuery)
 def list_conversations():
+    query = request_query()
     stmt = select(Conversation)
-    if phone := phone_arg():
-        stmt = stmt.where(Conversation.phone == phone)
-    if (prospect_id := id_arg("prospect_id")) is not None:
-        stmt = stmt.where(Conversation.prospect_id == prospect_id)
-    if provider := provider_arg():
-        stmt = stmt.where(Conversation.provider == provider)
-    assignee = request.args.get("assignee")
-    if assignee == "unassigned":
+    if query.phone:
+        stmt = stmt.where(Conversation.phone == query.phone)
+    if query.prospect_id is not None:
+        stmt = stmt.where(Conversation.prospect_id == query.prospect_id)
+    if query.provider:
+        stmt = stmt.where(Conversation.provider == query.provider)
+    if query.assignee == "unassigned":
         stmt = stmt.where(Conversation.assignee_id.is_(None))
-    elif assignee is not None:
-        if not (assignee.isascii() and assignee.isdecimal()) or len(assignee) > 18:
-            raise InvalidField("assignee", "a member id, or unassigned")
-        stmt = stmt.where(Conversation.assignee_id == int(assignee))
-    if status := request.args.get("status"):
-        if status not in STATUSES:
-            raise InvalidField("status", f"must be one of {', '.join(STATUSES)}")
-        stmt = stmt.where(Conversation.status == status)
-    return paginated_response(stmt, Conversation.created_at, Conversation.id)
+    elif query.assignee is not None:
+        stmt = stmt.where(Conversation.assignee_id == int(query.assignee))
+    if query.status:
+        stmt = stmt.where(Conversation.status == query.status)
+    return paginated_response(stmt, Conversation.created_at, Conversation.id, query)
 
 
 @bp.get("/conversations/<int:conversation_id>")
 @documented("Get a conversation with its newest messages", "conversations", {200: m.ConversationDetail}, query=q.ConversationDetailQuery)
 def get_conversation_view(conversation_id: int):
     conv = get_or_404(Conversation, conversation_id, "conversation")
-    limit = limit_arg(default=200, maximum=1000)
+    limit = request_query().limit
     messages = recent_messages([conv.id], limit + 1)
     truncated = len(messages) > limit
     data = conv.to_dict()

@@ -6,18 +6,12 @@ import uuid
 from flask import g, jsonify, request
 
 from vani.api.blueprint import bp, needs
+from vani.api.openapi import bodies as b
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
+from vani.api.openapi.parsing import request_body
 from vani.conversations import inbox, outgoing, rules
-from vani.errors import InvalidField
 from vani.models import Scope, idempotency
-
-
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidField("body", "must be a JSON object (send Content-Type: application/json)")
-    return body
 
 
 def _reply(message, created: bool):
@@ -29,18 +23,15 @@ def _reply(message, created: bool):
 
 @bp.post("/conversations/<int:conversation_id>/messages")
 @needs(Scope.MESSAGES)
-@documented("Reply on WhatsApp", "conversations", {202: m.ReplyAnswer}, body=m.Reply, errors=(409, 502),
+@documented("Reply on WhatsApp", "conversations", {202: m.ReplyAnswer}, body=b.Reply, errors=(409, 502),
             description="Queued and sent once; free text only inside the 24-hour window (409 outside_service_window).")
 def send_message(conversation_id: int):
     conv = inbox.get(conversation_id)
-    body = _body()
-    unknown = sorted(set(body) - {"text", "template"})
-    if unknown:
-        raise InvalidField(unknown[0], "unknown field; allowed: text, template")
+    payload = request_body().given()
     # Beyond the 24 hours a replayed answer lasts, the key still names this one message.
     key = request.headers.get("Idempotency-Key")
     intent = f"api:{g.api_token.id}:{idempotency.checked_key(key)}" if key is not None else f"api:{uuid.uuid4().hex}"
-    message, created = inbox.reply(conv, body, intent, origin="api", user_id=None)
+    message, created = inbox.reply(conv, payload, intent, origin="api", user_id=None)
     return _reply(message, created)
 
 
@@ -54,13 +45,10 @@ def retry_message(conversation_id: int, message_id: int):
 
 @bp.patch("/conversations/<int:conversation_id>")
 @needs(Scope.MESSAGES)
-@documented("Assign a conversation", "conversations", {200: m.Conversation}, body=m.Assignment)
+@documented("Assign a conversation", "conversations", {200: m.Conversation}, body=b.Assignment)
 def update_conversation(conversation_id: int):
     conv = inbox.get(conversation_id)
-    body = _body()
-    if set(body) != {"assignee_id"}:
-        raise InvalidField("assignee_id", "send {\"assignee_id\": <member id or null>}")
-    return jsonify(inbox.assign(conv, body["assignee_id"]).to_dict())
+    return jsonify(inbox.assign(conv, request_body().assignee_id).to_dict())
 
 
 # -- auto-reply rules ------------------------------------------------------------------------
@@ -72,9 +60,9 @@ def list_rules():
 
 @bp.post("/autoreply-rules")
 @needs(Scope.ADMIN)
-@documented("Create an auto-reply rule", "auto-reply rules", {201: m.Rule}, body=m.RuleIn)
+@documented("Create an auto-reply rule", "auto-reply rules", {201: m.Rule}, body=b.RuleIn)
 def create_rule():
-    return jsonify(rules.create(_body()).to_dict()), 201
+    return jsonify(rules.create(request_body().given()).to_dict()), 201
 
 
 @bp.get("/autoreply-rules/<int:rule_id>")
@@ -85,10 +73,10 @@ def get_rule(rule_id: int):
 
 @bp.patch("/autoreply-rules/<int:rule_id>")
 @needs(Scope.ADMIN)
-@documented("Change an auto-reply rule", "auto-reply rules", {200: m.Rule}, body=m.RuleIn)
+@documented("Change an auto-reply rule", "auto-reply rules", {200: m.Rule}, body=b.RuleIn)
 def update_rule(rule_id: int):
-    rules.get(rule_id)
-    return jsonify(rules.update(rule_id, _body()).to_dict())
+    body = request_body(context={"rule": rules.get(rule_id)})
+    return jsonify(rules.update(rule_id, body.given()).to_dict())
 
 
 @bp.delete("/autoreply-rules/<int:rule_id>")

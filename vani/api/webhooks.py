@@ -1,60 +1,29 @@
 """Outbound webhooks API under /api/v1/webhooks: subscriptions and deliveries."""
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import g, jsonify, request
+from flask import g, jsonify
 
 from vani import outbound as svc
 from vani.api.blueprint import bp, needs
+from vani.api.openapi import bodies as b
 from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
+from vani.api.openapi.parsing import request_body, request_query
 from vani.api.pagination import paginated_response
-from vani.dashboard.filters import parse_int
-from vani.errors import InvalidField
-from vani.models import DeliveryStatus, Scope, WebhookDelivery
-from vani.models.base import as_utc
+from vani.models import Scope, WebhookDelivery
 from vani.outbound import backfill
-
-SUBSCRIPTION_FIELDS = {"url", "events", "description", "secret", "filter", "headers", "rate_limit", "ordered"}
-PATCH_FIELDS = {"url", "events", "active", "description", "filter", "headers", "rate_limit", "paused", "ordered"}
-
-
-def _json_object(allowed: set[str]) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidField("body", "must be a JSON object (send Content-Type: application/json)")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown field; allowed: {', '.join(sorted(allowed))}")
-    return body
-
-
-def _iso(value: object, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidField(field, "must be an ISO-8601 date-time")
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        raise InvalidField(field, "must be an ISO-8601 date-time") from None
 
 
 # -- subscriptions --------------------------------------------------------------------------------
 @bp.post("/webhooks/subscriptions")
 @needs(Scope.SUBSCRIPTIONS)
 @documented("Create a subscription (its secret is shown this once)", "subscriptions", {201: o.Subscription},
-            body=o.SubscriptionIn, errors=(409,),
+            body=b.SubscriptionIn, errors=(409,),
             description="An organisation holds at most VANI_MAX_SUBSCRIPTIONS subscriptions (100 by default): "
                         "one more answers 409 limit_reached and stores nothing.")
 def create_subscription():
-    body = _json_object(SUBSCRIPTION_FIELDS)
-    for field in ("url", "events"):
-        if field not in body:
-            raise InvalidField(field, "is required")
-    sub, _ = svc.create_subscription(body["url"], body["events"], body.get("description"), body.get("secret"),
-                                     body.get("filter"), body.get("headers"), body.get("rate_limit"),
-                                     body.get("ordered", False))
+    sub, _ = svc.create_subscription(**request_body().given())
     return jsonify(sub.to_dict(reveal_secret=True)), 201
 
 
@@ -74,11 +43,10 @@ def get_subscription(sub_id: int):
 
 @bp.patch("/webhooks/subscriptions/<int:sub_id>")
 @needs(Scope.SUBSCRIPTIONS)
-@documented("Change a subscription", "subscriptions", {200: o.Subscription}, body=o.SubscriptionPatch)
+@documented("Change a subscription", "subscriptions", {200: o.Subscription}, body=b.SubscriptionPatch)
 def update_subscription(sub_id: int):
-    body = _json_object(PATCH_FIELDS)
-    svc.get_subscription(sub_id)  # 404 before validation errors
-    return jsonify(svc.update_subscription(sub_id, **body).to_dict())
+    body = request_body(look_up=lambda: svc.get_subscription(sub_id))
+    return jsonify(svc.update_subscription(sub_id, **body.given()).to_dict())
 
 
 @bp.delete("/webhooks/subscriptions/<int:sub_id>")
@@ -91,12 +59,10 @@ def delete_subscription(sub_id: int):
 
 @bp.post("/webhooks/subscriptions/<int:sub_id>/rotate-secret")
 @needs(Scope.SUBSCRIPTIONS)
-@documented("Rotate a subscription's secret (the old one stays valid for a day)", "subscriptions", {200: o.Subscription}, body=o.SecretIn, body_required=False)
+@documented("Rotate a subscription's secret (the old one stays valid for a day)", "subscriptions", {200: o.Subscription}, body=b.SecretIn, body_required=False)
 def rotate_secret(sub_id: int):
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict) or set(body) - {"secret"}:
-        raise InvalidField("body", 'send nothing, or {"secret": "whsec_…"}')
-    sub, _ = svc.rotate_secret(sub_id, body.get("secret"))
+    body = request_body(look_up=lambda: svc.get_subscription(sub_id))
+    sub, _ = svc.rotate_secret(sub_id, body.secret)
     return jsonify(sub.to_dict(reveal_secret=True))
 
 
@@ -112,15 +78,12 @@ def test_subscription(sub_id: int):
 @bp.post("/webhooks/subscriptions/<int:sub_id>/backfills")
 @needs(Scope.SUBSCRIPTIONS)
 @documented("Send every event since a time that matches the subscription (a job with progress)", "subscriptions",
-            {202: o.BackfillOut}, body=o.BackfillIn, errors=(409,),
+            {202: o.BackfillOut}, body=b.BackfillIn, errors=(409,),
             description="Makes the deliveries the subscription lacks for the organisation's events from since "
                         "until now; events it already has a delivery for are not sent again.")
 def start_backfill(sub_id: int):
     svc.get_subscription(sub_id)  # 404 before validation errors
-    body = _json_object({"since"})
-    if "since" not in body:
-        raise InvalidField("since", "is required")
-    return jsonify(backfill.start(sub_id, _iso(body["since"], "since")).to_dict()), 202
+    return jsonify(backfill.start(sub_id, request_body().since).to_dict()), 202
 
 
 @bp.get("/webhooks/subscriptions/<int:sub_id>/backfills")
@@ -147,27 +110,24 @@ def _sees_secrets() -> bool:
 
 @bp.post("/webhooks/deliveries")
 @needs(Scope.EMIT)
-@documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=o.CustomEvent,
+@documented("Send a custom event to the matching subscriptions", "deliveries", {202: o.Emitted}, body=b.CustomEvent,
             errors=(429,),
             description="An organisation emits at most VANI_EMITS_PER_MINUTE custom events a minute (600 by "
                         "default): past that the answer is 429 too_many_requests with Retry-After, and nothing "
                         "is stored.")
 def emit_event():
-    body = _json_object({"event", "payload"})
-    for field in ("event", "payload"):
-        if field not in body:
-            raise InvalidField(field, "is required")
-    event, ids = svc.emit_custom(body["event"], body["payload"])
+    body = request_body()
+    event, ids = svc.emit_custom(body.event, body.payload)
     return jsonify({"msg_id": event["msg_id"], "event": event["type"], "delivery_ids": ids}), 202
 
 
 @bp.get("/webhooks/deliveries")
 @documented("List deliveries", "deliveries", {200: o.DeliveryPage}, query=q.DeliveryQuery, description=o.MASKED)
 def list_deliveries():
-    stmt = svc.delivery_query(event=request.args.get("event") or None, status=request.args.get("status") or None,
-                              subscription_id=parse_int("subscription", request.args.get("subscription")))
+    query = request_query()
+    stmt = svc.delivery_query(event=query.event or None, status=query.status, subscription_id=query.subscription)
     masked = not _sees_secrets()
-    return paginated_response(stmt, WebhookDelivery.created_at, WebhookDelivery.id,
+    return paginated_response(stmt, WebhookDelivery.created_at, WebhookDelivery.id, query,
                               serialize=lambda row: row.to_dict(masked=masked))
 
 
@@ -191,13 +151,8 @@ def retry_delivery(delivery_id: int):
 
 @bp.post("/webhooks/deliveries/retry")
 @needs(Scope.SUBSCRIPTIONS)
-@documented("Send failed (or cancelled) deliveries again", "deliveries", {202: o.Requeued}, body=o.BulkRetry, errors=(404,))
+@documented("Send failed (or cancelled) deliveries again", "deliveries", {202: o.Requeued}, body=b.BulkRetry, errors=(404,))
 def retry_deliveries():
-    body = _json_object({"status", "since", "subscription"})
-    status = body.get("status", DeliveryStatus.FAILED)
-    since = _iso(body["since"], "since") if body.get("since") is not None else None
-    sub_id = body.get("subscription")
-    if sub_id is not None and (not isinstance(sub_id, int) or isinstance(sub_id, bool)):
-        raise InvalidField("subscription", "must be a subscription id (a number)")
-    count = svc.retry_failed(status=status, since=since, subscription_id=sub_id)
-    return jsonify({"status": status, "requeued": count}), 202
+    body = request_body()
+    count = svc.retry_failed(status=body.status, since=body.since, subscription_id=body.subscription)
+    return jsonify({"status": body.status, "requeued": count}), 202

@@ -3,6 +3,7 @@
 Each view declares what it takes and answers with ``documented``; ``document.build`` walks the
 app's URL map, so a route added under /api/v1 without a description makes the build fail (and
 its test), and the scope, path parameters, errors and ``Idempotency-Key`` come from the code.
+The view reads its input with the same models (``parsing.request_query``/``request_body``).
 """
 from __future__ import annotations
 

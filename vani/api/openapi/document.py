@@ -58,6 +58,9 @@ def _query(model: type[BaseModel] | None, providers: list[str]) -> list[dict]:
         prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
         if name == "provider":
             prop = {"type": "string", "enum": providers}
+        if "anyOf" in prop:  # a query parameter is a string or absent, never null
+            kinds = [s for s in prop.pop("anyOf") if s.get("type") != "null"]
+            prop = {**prop, **(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})}
         description = prop.pop("description", None)
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if description:

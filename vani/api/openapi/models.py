@@ -1,6 +1,6 @@
-"""What the API takes and answers, as pydantic models: the OpenAPI document's schemas come from
-their JSON Schema (``vani.api.openapi.document``). Responses list the fields every answer holds;
-a client must ignore fields it does not know."""
+"""What the API answers, as pydantic models: the OpenAPI document's schemas come from their JSON
+Schema (``vani.api.openapi.document``). Responses list the fields every answer holds; a client
+must ignore fields it does not know. What it takes is in ``bodies`` and ``queries``."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vani.conversations.autoreply import MAX_KEYWORDS, MAX_PATTERN, MAX_REPEATS
 from vani.models import (
     ConversationStatus,
     EventStatus,
@@ -20,12 +19,6 @@ from vani.models.replies import OutgoingStatus, RuleTrigger
 
 Id = Field(ge=1, le=2 ** 63 - 1)
 Json = dict[str, Any]
-
-
-class Body(BaseModel):
-    """A request body: unknown fields are refused (400 naming the field)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Error(BaseModel):
@@ -164,17 +157,6 @@ class ConversationPage(Page):
     data: list[Conversation]
 
 
-class Template(BaseModel):
-    name: str = Field(min_length=1, max_length=512)
-    language: str | None = None
-    variables: list[str | float] | dict[str, str | float] | None = None
-
-
-class Reply(Body):
-    text: str | None = Field(None, min_length=1, max_length=4096, description="free text (inside the 24-hour window)")
-    template: Template | None = Field(None, description="an approved template (any time)")
-
-
 class Send(BaseModel):
     id: int
     kind: str
@@ -192,23 +174,6 @@ class ReplyAnswer(BaseModel):
     message: Message
     send: Send | None
     replayed: bool = Field(description="true when this intent's message already existed")
-
-
-class Assignment(Body):
-    assignee_id: int | None = Field(description="a member's user id, or null to unassign")
-
-
-class RuleIn(Body):
-    name: str | None = Field(None, max_length=120)
-    trigger: RuleTrigger | None = None
-    match: str | None = Field(None, max_length=MAX_KEYWORDS, description=(
-        f"keywords (comma-separated, at most {MAX_KEYWORDS} characters) or a regular expression (at most "
-        f"{MAX_PATTERN} characters; counted repeats such as {{n}} make at most {MAX_REPEATS} copies in all)"))
-    hours: dict[str, list[str]] | None = Field(None, description='outside_hours: {"mon": ["09:00-17:00"], …}')
-    reply_text: str | None = None
-    template: Template | None = None
-    active: bool | None = None
-    position: int | None = Field(None, ge=0, le=10000)
 
 
 class Rule(BaseModel):
