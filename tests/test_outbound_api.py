@@ -231,3 +231,20 @@ def test_api_needs_the_token(client):
     from vani.models import OutboundEvent
 
     assert db.session.query(OutboundEvent).count() == 0 and db.session.query(WebhookDelivery).count() == 0
+
+
+def test_subscription_text_with_a_lone_surrogate_or_nul_is_stored_cleaned(api, db):
+    """A description holding NUL or an unpaired surrogate is stored cleaned, on create and on
+    update alike, never a 500."""
+    from vani.models import WebhookSubscription
+
+    created = api.post("/api/v1/webhooks/subscriptions", data='{"url": "https://crm.example.com/h", '
+                       '"events": ["*"], "description": "a\\u0000b\\ud800"}', headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.get_json()
+    sub_id = created.get_json()["id"]
+    assert db.session.get(WebhookSubscription, sub_id).description == "ab\ufffd"
+    patched = api.patch(f"/api/v1/webhooks/subscriptions/{sub_id}", data='{"description": "\\udfffz"}',
+                        headers={"Content-Type": "application/json"})
+    assert patched.status_code == 200, patched.get_json()
+    db.session.expire_all()
+    assert db.session.get(WebhookSubscription, sub_id).description == "\ufffdz"

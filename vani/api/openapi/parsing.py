@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, mod
 from vani.api.openapi import Operation
 from vani.api.openapi.checks import REFUSED
 from vani.errors import InvalidField
+from vani.payloads.safejson import load_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,7 +34,14 @@ class Body(BaseModel):
 
     @classmethod
     def sent(cls) -> Any:
-        return request.get_json(silent=True)
+        """The JSON body made safe to store (``safejson``: no NUL, no lone surrogate), or None
+        when the request holds no JSON."""
+        if not request.is_json:
+            return None
+        try:
+            return load_json(request.get_data(cache=True))
+        except ValueError:
+            return None
 
     @model_validator(mode="before")
     @classmethod
