@@ -1,4 +1,5 @@
-"""Every blueprint, registered in one place."""
+"""Every blueprint, registered in one place, with the providers' own pages on them (a provider's
+views live in its package and add their routes to the API's or the dashboard's blueprint)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -6,6 +7,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from vani.api import bp as api_bp
+    from vani.providers.calendly import api_views, views  # noqa: F401  (routes, before the blueprints register)
+    from vani.providers.gmail import views as gmail_views  # noqa: F401  (routes)
     from vani.extensions import csrf
     from vani.health import bp as health_bp
     from vani.inbound import bp as inbound_bp

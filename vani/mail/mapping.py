@@ -19,7 +19,7 @@ from vani.models.dbutil import insert_new
 from vani.outbound import outbox
 from vani.payloads.coerce import as_time
 from vani.processing.context import EventContext
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 
 
 def _addresses(values) -> list[str]:

@@ -10,7 +10,7 @@ from vani.notifications import moments
 from vani.outbound import outbox
 from vani.processing.context import EventContext
 from vani.prospects import qualification
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 
 
 def record(ctx: EventContext, submission_ref: str, *, answers: list[dict], email: str | None,

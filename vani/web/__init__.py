@@ -45,10 +45,8 @@ def init_app(app: Flask) -> None:
 from vani.web import (  # noqa: E402,F401  (routes)
     access,
     auth,
-    calendly,
     deliveries,
     events,
-    gmail,
     invitations,
     mailboxes,
     messages,

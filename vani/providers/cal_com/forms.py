@@ -19,7 +19,7 @@ from vani.payloads.phones import normalize_phone
 from vani.processing.context import EventContext
 from vani.prospects import leads
 from vani.prospects.qualification import answers_from
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 from vani.providers.cal_com.shapes import answer_value, utm_of
 
 NAMES = {"name", "full name", "fullname", "your name", "your_name"}

@@ -14,7 +14,7 @@ from vani.payloads.coerce import as_time as parse_time
 from vani.processing.context import EventContext as MappingContext
 from vani.prospects import leads, meetings, qualification
 from vani.prospects.meetings import describe_time, headline
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee, read_submission
 
 TITLE = "Calendly"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from vani.providers.base import body_digest
+from vani.plugins.contract import body_digest
 from vani.payloads.coerce import as_dict, as_time
 
 MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
