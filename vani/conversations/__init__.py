@@ -37,8 +37,8 @@ from vani.notifications import moments
 from vani.outbound import outbox
 from vani.payloads.phones import normalize_phone
 from vani.payloads.safejson import clean_text
-from vani.processing.context import EventContext
 from vani.plugins.contract import Outcome
+from vani.processing.context import EventContext
 from vani.work import effects
 
 INBOUND, OUTBOUND = MessageDirection.INBOUND, MessageDirection.OUTBOUND

@@ -27,8 +27,8 @@ from vani.models.base import utcnow
 from vani.models.dbutil import insert_ignore
 from vani.orgs.provider_settings import config_for
 from vani.payloads.coerce import as_time as parse_time
-from vani.processing.events import EVENTS
 from vani.plugins.contract import RequestData
+from vani.processing.events import EVENTS
 from vani.providers.calendly.registrar import calendly_client, current_user, paginate, uuid_of
 from vani.registration.http import ApiClient, ApiError
 
