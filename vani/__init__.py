@@ -15,7 +15,7 @@ def create_app(config=None) -> Flask:
     from vani.dashboard import live
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
-    from vani.providers.registry import REGISTRY
+    from vani.providers.registry import PROVIDERS
     from vani.work import effects
 
     if config is None or isinstance(config, dict):
@@ -43,7 +43,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
-    plugins.install(app, REGISTRY)
+    plugins.install(app, plugins.ProviderRegistry(PROVIDERS))
     work.install(app, LANES, drain=work.drain)
     effects.install(app, live.add_to)
     errors.init_app(app)

@@ -1,6 +1,6 @@
-"""The providers this Vani serves, listed once. ``create_app`` keeps their ``ProviderRegistry``
-in the app, where areas and views find it through ``vani.plugins.installed()``; the names below
-answer the same where no app runs yet (a test's parameters, say).
+"""The providers this Vani serves, listed once. ``create_app`` builds the app's ``ProviderRegistry``
+from ``PROVIDERS``, where areas and views find it through ``vani.plugins.installed()``; the names
+below answer the same where no app runs yet (the command line's, a test's parameters).
 
 Adding a provider: create its package (``vani/providers/<name>/``, a ``Provider`` subclass and its
 parts), add its ``provider`` here, and write its webhook URLs in ``vani.inbound``.
