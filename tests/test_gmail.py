@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.paths import shared_fixture_dir
 from vani.models import RejectedCall, WebhookEvent
-from vani.providers.base import BadPayload
+from vani.plugins.contract import BadPayload
 from vani.providers.gmail import IGNORED_REASON, decode_data
 
 TOKEN = "gmail-push-test-token"

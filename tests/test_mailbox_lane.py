@@ -12,6 +12,7 @@ from vani.mail import mailboxes, sync
 from vani.mail.mailboxes import SyncError
 from vani.models import Mailbox
 from vani.models.base import as_utc, utcnow
+from vani.providers.imap import sync as imap_sync
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def syncer(monkeypatch):
             return outcome(mailbox)
         return outcome
 
-    monkeypatch.setitem(sync.SYNCERS, "imap", fake)
+    monkeypatch.setattr(imap_sync, "sync", fake)
     return calls, script
 
 

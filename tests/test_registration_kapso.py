@@ -10,7 +10,7 @@ from werkzeug import Response
 from tests.clients import run
 from vani.extensions import db
 from vani.models import ProviderCredential
-from vani.registration.registrars import installed_providers
+from vani.providers.registry import installed_providers
 
 PHONE = "1234567890"
 BASE = "https://dev-box.ngrok-free.app"

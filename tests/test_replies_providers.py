@@ -329,7 +329,7 @@ def test_a_send_that_outlived_its_lease_is_still_recorded_as_sent(app, client, a
     """The call took longer than the lease: the takeover guessed "may have gone out", then the
     call returned with the provider's id. The reply is sent, not failed, and sent only once."""
     from vani.conversations import sending
-    from vani.conversations.clients import Accepted
+    from vani.plugins.messaging import Accepted
     from vani.work import claims
 
     conv = kapso_conversation(app, client, db, httpserver)

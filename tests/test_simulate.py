@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from vani import samples
 from vani.models import EventStatus, Meeting, RejectedCall, WebhookEvent
-from vani.providers.base import RequestData
+from vani.plugins.contract import RequestData
 from vani.providers.registry import all_providers, get_provider
 from vani.registration.base import handled_events
 

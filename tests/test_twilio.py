@@ -48,7 +48,7 @@ def test_request_validator_official_vectors():
 
 def test_vani_verifier_accepts_the_vector(app):
     """Vani's verifier, fed the documented vector as a raw form body, accepts it."""
-    from vani.providers.base import RequestData, SignatureError
+    from vani.plugins.contract import RequestData, SignatureError
     from vani.providers.twilio import verifier
 
     body = "&".join(f"{k}={v.replace('+', '%2B')}" for k, v in VECTOR_PARAMS.items()).encode()

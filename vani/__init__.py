@@ -11,10 +11,11 @@ from vani.version import __version__  # noqa: F401  (the package's version, as u
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
     from config import BASE_DIR, Config, load_env_file
-    from vani import blueprints, cli, config_checks, errors, proxy, security, tenancy, tracing, work
+    from vani import blueprints, cli, config_checks, errors, plugins, proxy, security, tenancy, tracing, work
     from vani.dashboard import live
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
     from vani.lanes import LANES
+    from vani.providers.registry import PROVIDERS
     from vani.work import effects
 
     if config is None or isinstance(config, dict):
@@ -42,6 +43,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_ext.init_app(app, app.config.get("REDIS_CLIENT"))
+    plugins.install(app, plugins.ProviderRegistry(PROVIDERS))
     work.install(app, LANES, drain=work.drain)
     effects.install(app, live.add_to)
     errors.init_app(app)

@@ -16,13 +16,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from vani import ingest, metrics, orgs, tenancy
+from vani import ingest, metrics, orgs, plugins, tenancy
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.ingest import refusals
 from vani.payloads.safejson import clean_text
-from vani.providers import registry
-from vani.providers.base import Provider, RequestData
+from vani.plugins.contract import Provider, RequestData
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +39,33 @@ _SKIP_HEADERS = {"cookie", "authorization"}
             description="Signed by Calendly (Calendly-Webhook-Signature). Prefer /api/webhooks/calendly/<org key>.",
             extra={"deprecated": True})
 def calendly(org_key: str | None = None):
-    return receive(registry.calendly, org_key)
+    return receive(plugins.installed().get("calendly"), org_key)
 
 
 @bp.post("/api/webhooks/cal-com")
 @bp.post("/api/webhooks/cal_com")
 @bp.post("/api/webhooks/cal-com/<org_key>")
 def cal_com(org_key: str | None = None):
-    return receive(registry.cal_com, org_key)
+    return receive(plugins.installed().get("cal_com"), org_key)
 
 
 @bp.post("/api/webhooks/kapso")
 @bp.post("/api/whatsapp/webhook")
 @bp.post("/api/webhooks/kapso/<org_key>")
 def kapso(org_key: str | None = None):
-    return receive(registry.kapso, org_key)
+    return receive(plugins.installed().get("kapso"), org_key)
 
 
 @bp.post("/api/webhooks/twilio")
 @bp.post("/api/webhooks/twilio/<org_key>")
 def twilio(org_key: str | None = None):
-    return receive(registry.twilio, org_key)
+    return receive(plugins.installed().get("twilio"), org_key)
 
 
 @bp.post("/api/webhooks/gmail")
 @bp.post("/api/webhooks/gmail/<org_key>")
 def gmail(org_key: str | None = None):
-    return receive(registry.gmail, org_key)
+    return receive(plugins.installed().get("gmail"), org_key)
 
 
 def error(status: int, code: str, detail: str | None = None) -> Response:

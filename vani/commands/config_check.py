@@ -12,15 +12,16 @@ from vani.config_checks import Finding, core
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration, providers' webhook secrets included."""
-    from vani.providers.registry import webhook_providers
-    from vani.registration.registrars import REGISTRARS
+    from vani import plugins
+    from vani.registration.registrars import registrar_names
 
     found = core(config)
 
     def error(message: str) -> None:
         found.append(Finding("error", message))
 
-    for provider in webhook_providers():
+    registering = registrar_names()
+    for provider in plugins.installed().webhook():
         if provider.name in skip:
             continue
         if any(config.get(name) for name in provider.secret_settings) or provider.name in stored_secret_providers:
@@ -30,7 +31,7 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
             found.append(Finding("ok", f"{provider.title}: pushes verified by their OIDC token"))
             continue
         settings = " or ".join(provider.secret_settings)
-        register = (" (or run `flask --app run vani webhooks register`)" if provider.name in REGISTRARS else "")
+        register = (" (or run `flask --app run vani webhooks register`)" if provider.name in registering else "")
         error(f"{provider.title}: no webhook secret ({settings} unset"
               f"{' and none registered by Vani' if register else ''}); its webhooks would be refused. "
               f"Set {settings}{register}, or pass --skip {provider.name.replace('_', '-')} if you do not use it")

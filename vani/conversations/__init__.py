@@ -1,7 +1,7 @@
 """Conversations and messages: what the WhatsApp mappers (Kapso, Twilio) record, and reads.
 
 Two-way WhatsApp lives beside it: replies queued once per intent (``outgoing``), sent by the
-``message_sends`` lane through Kapso or Twilio (``sending``, ``clients``), their fate written into
+``message_sends`` lane through the conversation's provider's messenger (``sending``), their fate written into
 the conversation (``timeline``), and the rules that answer by themselves (``autoreply``, ``rules``).
 
 Everything runs inside the inbound event's transaction and is idempotent: a message is unique
@@ -37,8 +37,8 @@ from vani.notifications import moments
 from vani.outbound import outbox
 from vani.payloads.phones import normalize_phone
 from vani.payloads.safejson import clean_text
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext
-from vani.providers.base import Outcome
 from vani.work import effects
 
 INBOUND, OUTBOUND = MessageDirection.INBOUND, MessageDirection.OUTBOUND

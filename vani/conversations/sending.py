@@ -15,17 +15,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from vani import tenancy, work
-from vani.conversations import clients, outgoing, timeline
-from vani.conversations.clients import Accepted, SendError
-from vani.dashboard.urls import webhook_url
+from vani import plugins, tenancy, work
+from vani.conversations import outgoing, timeline
 from vani.extensions import db
 from vani.models import Conversation, Message
 from vani.models.base import utcnow
 from vani.models.replies import MessageSend, OutgoingStatus, SendAttempt, SendKind
 from vani.orgs import provider_settings
-from vani.orgs.secrets import secrets_for
-from vani.providers.registry import get_provider
+from vani.plugins import messaging
+from vani.plugins.messaging import Accepted, SendError
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +41,29 @@ def policy(cfg: Mapping) -> work.RetryPolicy:
 
 
 def lease(cfg: Mapping) -> timedelta:
-    return timedelta(seconds=clients.timeout(cfg) + 20)
+    return timedelta(seconds=messaging.timeout(cfg) + 20)
 
 
-def _number(conv: Conversation, cfg: Mapping) -> str:
-    """The business number a Kapso send leaves from: the one the conversation arrived on."""
-    return conv.business_ref or cfg.get("KAPSO_PHONE_NUMBER_ID") or ""
+def _messenger(conv: Conversation) -> messaging.Messenger:
+    try:
+        messenger = plugins.installed().get(conv.provider).messenger
+    except KeyError:
+        messenger = None
+    if messenger is None:
+        raise SendError(f"Vani cannot send through {conv.provider}", retry=False, code="unsupported")
+    return messenger
 
 
 def _call(send: MessageSend, conv: Conversation, message: Message, cfg: Mapping) -> Accepted:
-    """One call to the provider for this send."""
+    """One call to the conversation's provider (its messenger) for this send."""
     if send.kind == SendKind.READ:
-        return clients.kapso_mark_read(cfg, _number(conv, cfg), message.provider_message_id)
+        return _messenger(conv).mark_read(conv, message.provider_message_id, cfg)
     if conv.phone is None:
         raise SendError("the conversation has no customer phone number", retry=False, code="no_phone")
     if send.kind == SendKind.TEXT and message.origin != "auto" and not outgoing.window_open(conv.id):
         raise SendError("the 24-hour window closed before it could be sent: send a template", retry=False,
                         code="outside_service_window")
-    if conv.provider == "kapso":
-        return clients.kapso_send(cfg, _number(conv, cfg), conv.phone, send.payload)
-    if conv.provider == "twilio":
-        token = next(iter(secrets_for(get_provider("twilio"), conv.org_id)), None)
-        return clients.twilio_send(cfg, token, conv.phone, send.payload, webhook_url("twilio", conv.org_id),
-                                   channel=conv.channel)
-    raise SendError(f"Vani cannot send through {conv.provider}", retry=False, code="unsupported")
+    return _messenger(conv).send(conv, send.payload, cfg)
 
 
 def _started(claim: work.Claim, send_id: int) -> bool:

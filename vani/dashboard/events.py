@@ -7,12 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
+from vani import plugins
 from vani.dashboard.filters import parse_bool, parse_choice, parse_day, parse_int
 from vani.dashboard.menus import distinct_values, forget
 from vani.extensions import db
 from vani.models import EventStatus, Meeting, Prospect, RejectedCall, WebhookEvent
 from vani.models.paging import keyset, keyset_page, page
-from vani.providers.registry import all_providers
 
 # What a list row needs: never the body, headers or payload.
 LIST_COLUMNS = (
@@ -36,7 +36,7 @@ class EventFilters:
 
     @classmethod
     def from_args(cls, args) -> "EventFilters":
-        providers = [p.name for p in all_providers()]
+        providers = [p.name for p in plugins.installed().all()]
         return cls(
             provider=parse_choice("provider", args.get("provider"), providers),
             event_type=(args.get("type") or "").strip() or None,

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from vani import tenancy
+from vani import plugins, tenancy
 from vani.extensions import db
 from vani.models import EventStatus, RejectedCall, WebhookEvent
 from vani.models.base import as_utc, utcnow
-from vani.providers.registry import all_providers
 
 
 @dataclass
@@ -30,7 +29,7 @@ def provider_stats(now: datetime | None = None) -> list[ProviderStats]:
     """Events of the last 24 h by provider and status, last event time, rejected calls."""
     now = now or utcnow()
     since = now - timedelta(hours=24)
-    stats = {p.name: ProviderStats(p.name, p.title or p.name) for p in all_providers()}
+    stats = {p.name: ProviderStats(p.name, p.title or p.name) for p in plugins.installed().all()}
     rows = db.session.execute(
         select(WebhookEvent.provider, WebhookEvent.status, func.count())
         .where(WebhookEvent.received_at >= since)

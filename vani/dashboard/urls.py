@@ -5,10 +5,9 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from vani import orgs
+from vani import orgs, plugins
 from vani.models import Organisation
 from vani.orgs.secrets import secrets_for
-from vani.providers.registry import get_provider, webhook_paths, webhook_providers
 
 
 @dataclass
@@ -29,9 +28,10 @@ def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
     org = org or orgs.in_force()
     base = public_base()
     out = []
-    for p in webhook_providers():
+    providers = plugins.installed()
+    for p in providers.webhook():
         configured = bool(secrets_for(p, org.id))
-        paths = webhook_paths(p, org.key) + (webhook_paths(p) if org.is_default else [])
+        paths = providers.webhook_paths(p, org.key) + (providers.webhook_paths(p) if org.is_default else [])
         out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))
     return out
 
@@ -42,5 +42,6 @@ def webhook_url(provider_name: str, org_id: int) -> str | None:
     base = current_app.config.get("PUBLIC_URL")
     if not base:
         return None
-    paths = webhook_paths(get_provider(provider_name), orgs.get(org_id).key)
+    providers = plugins.installed()
+    paths = providers.webhook_paths(providers.get(provider_name), orgs.get(org_id).key)
     return base.rstrip("/") + paths[0] if paths else None

@@ -21,7 +21,7 @@ from vani.models import EventStatus
 from vani.models.base import utcnow
 from vani.orgs.secrets import secrets_for
 from vani.payloads.safejson import clean_text
-from vani.providers.base import BadPayload, Incoming, Provider, RequestData, SignatureError
+from vani.plugins.contract import BadPayload, Incoming, Provider, RequestData, SignatureError
 
 log = logging.getLogger(__name__)
 

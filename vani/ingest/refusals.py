@@ -26,7 +26,7 @@ from vani import metrics
 from vani.extensions import db, redis_ext
 from vani.models import RejectedCall
 from vani.payloads.safejson import clean_text
-from vani.providers.base import Provider
+from vani.plugins.contract import Provider
 
 log = logging.getLogger(__name__)
 

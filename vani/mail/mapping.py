@@ -18,8 +18,8 @@ from vani.models import Email, EmailDirection, EventType, Mailbox, Prospect
 from vani.models.dbutil import insert_new
 from vani.outbound import outbox
 from vani.payloads.coerce import as_time
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext
-from vani.providers.base import Outcome
 
 
 def _addresses(values) -> list[str]:

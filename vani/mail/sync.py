@@ -1,33 +1,28 @@
 """The ``mailbox_syncs`` lane: a mailbox is an item of work while a sync is due.
 
 A push, an IMAP IDLE wake-up, the poll or *Sync now* makes a mailbox ``pending``; a worker
-claims it (lease, fencing token) and runs its kind's sync, which stores new mail as events and
+claims it (lease, fencing token) and runs its provider's syncer (the provider named by its kind), which stores new mail as events and
 moves the mailbox's position in the same transaction. Failures are retried with backoff and
 shown on the mailbox page; refused credentials stop the retries until someone reconnects.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import update
 
-from vani import work
+from vani import plugins, work
 from vani.extensions import db
 from vani.mail.mailboxes import SyncError
 from vani.models import Mailbox, MailboxState, SyncStatus
 from vani.models.base import utcnow
 from vani.processing import events
-from vani.providers.gmail import sync as gmail_sync
-from vani.providers.imap import sync as imap_sync
 from vani.work import effects
 
 log = logging.getLogger(__name__)
-
-SYNCERS: dict[str, Callable[[Mailbox, Mapping], int]] = {"gmail": gmail_sync.sync, "imap": imap_sync.sync}
-
 
 def policy(cfg: Mapping) -> work.RetryPolicy:
     """30 s, 1 min, 2 min … at most 30 min between tries; dead after a day of failing."""
@@ -46,7 +41,7 @@ def sync_one(claim: work.Claim, mailbox_id: int) -> None:
         return
     cfg = current_app.config
     try:
-        new = SYNCERS[mailbox.kind](mailbox, cfg)
+        new = plugins.installed().get(mailbox.kind).syncer.sync(mailbox, cfg)
     except SyncError as exc:
         db.session.rollback()
         _failed(claim, mailbox_id, exc.message, exc.reconnect)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
-from vani import tenancy
+from vani import plugins, tenancy
 from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import ProviderCredential
@@ -29,10 +29,10 @@ def _stored(org_id: int) -> dict[str, str]:
 
 
 def config_for(org_id: int | None = None) -> dict:
-    """The app's settings as the organisation (in force unless given) sees them; with a Calendly
-    connection, ``CALENDLY_API_TOKEN`` is its OAuth access token (refreshed when about to expire)."""
+    """The app's settings as the organisation (in force unless given) sees them; a provider
+    connected through OAuth puts its access token (refreshed when about to expire) in the API
+    setting it stands in for (``CALENDLY_API_TOKEN`` for "Connect Calendly"), over a stored one."""
     from vani import orgs
-    from vani.providers.calendly.oauth import connection_token
 
     org_id = org_id or tenancy.require()
     config = dict(current_app.config)
@@ -40,9 +40,11 @@ def config_for(org_id: int | None = None) -> dict:
         for name in ALL_SETTINGS:
             config[name] = None  # the environment's keys are the default organisation's
     config.update(_stored(org_id))
-    token = connection_token(org_id)  # "Connect Calendly" wins over a personal access token
-    if token:
-        config["CALENDLY_API_TOKEN"] = token
+    for provider in plugins.installed().with_part("connector"):
+        setting = provider.connector.api_setting
+        token = provider.connector.api_token(org_id) if setting else None
+        if token:
+            config[setting] = token
     return config
 
 

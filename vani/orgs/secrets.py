@@ -20,7 +20,7 @@ from vani import orgs, tenancy
 from vani.extensions import db
 from vani.models import ProviderCredential
 from vani.models.base import as_utc, utcnow
-from vani.providers.base import InstallSecret
+from vani.plugins.contract import InstallSecret
 
 SECRET_NAME = "webhook_secret"
 PREVIOUS_NAME = "webhook_secret_previous"

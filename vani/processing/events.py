@@ -18,14 +18,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import metrics, prospects, tenancy, tracing, work
+from vani import metrics, plugins, prospects, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.notifications import moments
 from vani.outbound import fanout, outbox
 from vani.processing.context import EventContext
-from vani.providers.registry import get_provider
 from vani.work import effects
 
 log = logging.getLogger(__name__)
@@ -57,11 +56,11 @@ def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
     provider's outcome, or raises."""
     with tenancy.acting_for(event.org_id):
         if not isolated:
-            outcome = get_provider(event.provider).map(event, ctx)
+            outcome = plugins.installed().get(event.provider).map(event, ctx)
             db.session.flush()
             return outcome
         with db.session.begin_nested():
-            outcome = get_provider(event.provider).map(event, ctx)
+            outcome = plugins.installed().get(event.provider).map(event, ctx)
             db.session.flush()
         return outcome
 

@@ -8,9 +8,9 @@ from vani.models import EventType, Lead, NotificationKind
 from vani.models.dbutil import insert_new
 from vani.notifications import moments
 from vani.outbound import outbox
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext
 from vani.prospects import qualification
-from vani.providers.base import Outcome
 
 
 def record(ctx: EventContext, submission_ref: str, *, answers: list[dict], email: str | None,

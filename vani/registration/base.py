@@ -8,14 +8,13 @@ URL); subscriptions made by anyone else are left alone.
 from __future__ import annotations
 
 import secrets as pysecrets
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from vani import plugins
 from vani.orgs.secrets import store_secret, stored_credential
-from vani.providers.registry import webhook_paths
 from vani.tunnel import host_kind, split_suffixes
 
 
@@ -54,9 +53,7 @@ class Registrar:
 
     @property
     def provider(self):
-        from vani.providers.registry import get_provider
-
-        return get_provider(self.name)
+        return plugins.installed().get(self.name)
 
     @property
     def title(self) -> str:
@@ -79,7 +76,7 @@ class Registrar:
     def target(self, base_url: str) -> str:
         """The organisation's webhook URL (the default organisation keeps its URL without a key)."""
         key = None if self.org is None or self.org.is_default else self.org.key
-        return base_url.rstrip("/") + webhook_paths(self.provider, key)[0]
+        return base_url.rstrip("/") + plugins.installed().webhook_paths(self.provider, key)[0]
 
     # -- provider API ----------------------------------------------------------------------
     def list_remote(self) -> list[Remote]:
@@ -93,10 +90,8 @@ class Registrar:
 
 
 def handled_events(provider) -> list[str]:
-    """The event names the provider's mapper has handlers for (its ``HANDLERS`` table), if any."""
-    mapper = getattr(sys.modules.get(type(provider).__module__), "mapper", None)
-    handlers = getattr(mapper, "HANDLERS", None)
-    return list(handlers) if isinstance(handlers, dict) else []
+    """The event names the provider's mapper has handlers for, as the provider says (``handlers``)."""
+    return list(provider.handlers)
 
 
 def save_credential(provider_name: str, secret: str, external_id: str, url: str) -> None:
@@ -161,7 +156,7 @@ def register(registrar: Registrar, base_url: str, env_name: str, dry_run: bool =
     stored = stored_credential(registrar.name)
     remotes = registrar.list_remote()
     key = None if registrar.org is None or registrar.org.is_default else registrar.org.key
-    routes = tuple(webhook_paths(registrar.provider, key))
+    routes = tuple(plugins.installed().webhook_paths(registrar.provider, key))
     ours = [r for r in remotes if is_ours(r, target, stored, routes, env_name, extra)]
     current = next((r for r in ours if r.url == target and r.active and set(wanted) <= set(r.events)
                     and stored is not None and stored.external_id == r.id and stored.value), None)

@@ -44,10 +44,8 @@ from vani.extensions import login_manager
 from vani.web import (  # noqa: E402,F401  (routes)
     access,
     auth,
-    calendly,
     deliveries,
     events,
-    gmail,
     invitations,
     mailboxes,
     messages,

@@ -1,5 +1,5 @@
 """Mailboxes: each one's connection state, last sync, watch expiry and last error; *Sync now*;
-adding an IMAP mailbox (Gmail connects through Google: ``vani.web.gmail``)."""
+adding an IMAP mailbox (Gmail connects through Google: ``vani.providers.gmail.views``)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for

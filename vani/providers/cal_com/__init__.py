@@ -1,8 +1,13 @@
-"""Cal.com webhooks."""
+"""Cal.com webhooks.
+
+Parts: ``verifier`` (the signature), the parser below, ``mapper`` with ``shapes`` and ``forms``
+(bookings, meetings, routing forms), ``registrar`` (webhook registration with an API key).
+"""
 from __future__ import annotations
 
-from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
+from vani.plugins.contract import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
 from vani.providers.cal_com import mapper, verifier
+from vani.providers.cal_com.registrar import CalComRegistrar
 
 
 class CalComProvider(Provider):
@@ -11,6 +16,8 @@ class CalComProvider(Provider):
     secret_settings = ("CAL_COM_WEBHOOK_SECRET",)
     relevant_headers = (verifier.HEADER, "X-Cal-Webhook-Version")
     content_types = ("application/json",)  # a declared non-JSON body is refused (415)
+    handlers = mapper.HANDLERS
+    registrar = CalComRegistrar
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets, now, tolerance)

@@ -16,10 +16,10 @@ from vani.payloads.coerce import as_dict as _dict
 from vani.payloads.coerce import as_email, is_email
 from vani.payloads.coerce import as_text as _str
 from vani.payloads.phones import normalize_phone
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext
 from vani.prospects import leads
 from vani.prospects.qualification import answers_from
-from vani.providers.base import Outcome
 from vani.providers.cal_com.shapes import answer_value, utm_of
 
 NAMES = {"name", "full name", "fullname", "your name", "your_name"}

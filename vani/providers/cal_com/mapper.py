@@ -15,10 +15,10 @@ from vani import prospects
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, NotificationKind, Prospect
 from vani.notifications import moments
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext as MappingContext
 from vani.prospects import meetings, qualification
 from vani.prospects.meetings import describe_time, headline
-from vani.providers.base import Outcome
 from vani.providers.cal_com import forms
 from vani.providers.cal_com.shapes import Booking, read_booking
 

@@ -1,7 +1,7 @@
 """Cal.com: ``X-Cal-Signature-256`` is the hex HMAC-SHA256 of the raw body with the secret."""
 from __future__ import annotations
 
-from vani.providers.base import RequestData, SignatureError
+from vani.plugins.contract import RequestData, SignatureError
 from vani.providers.signing import hmac_sha256_hex, matches_any
 
 HEADER = "X-Cal-Signature-256"

@@ -1,8 +1,18 @@
-"""Calendly webhooks (v2 API webhook subscriptions)."""
+"""Calendly: webhooks (v2 API webhook subscriptions) and "Connect Calendly".
+
+Parts: ``verifier`` (the signature), the parser below, ``mapper`` with ``shapes`` (meetings, leads,
+routing forms), ``registrar`` (webhook registration with an API token), ``oauth`` and
+``connection`` (the connector: OAuth tokens, the organisation's connection and its subscription),
+``sync`` (the syncer: missed bookings through the API), and the pages: ``views`` (dashboard) and
+``api`` (the token API's Calendly routes).
+"""
 from __future__ import annotations
 
-from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
+from vani.plugins.contract import BadPayload, Incoming, Outcome, Provider, RequestData, body_digest, parse_json_object
 from vani.providers.calendly import mapper, verifier
+from vani.providers.calendly import sync as calendly_sync
+from vani.providers.calendly.connection import CONNECTOR
+from vani.providers.calendly.registrar import CalendlyRegistrar
 
 
 class CalendlyProvider(Provider):
@@ -11,6 +21,10 @@ class CalendlyProvider(Provider):
     secret_settings = ("CALENDLY_WEBHOOK_SIGNING_KEY",)
     relevant_headers = (verifier.HEADER,)
     content_types = ("application/json",)  # a declared non-JSON body is refused (415)
+    handlers = mapper.HANDLERS
+    registrar = CalendlyRegistrar
+    connector = CONNECTOR
+    syncer = calendly_sync
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets, now, tolerance)

@@ -1,5 +1,6 @@
-"""An organisation's Calendly connection ("Connect Calendly"): finishing the OAuth sign-in, the
-organisation-scope webhook subscription made with it (its signing key stored as the organisation's
+"""An organisation's Calendly connection ("Connect Calendly"): its connector (the OAuth flow is
+``vani.plugins.oauth``'s; connecting reads the account), the organisation-scope webhook
+subscription made with it (its signing key stored as the organisation's
 Calendly secret), its state as Calendly reports it, repair, sync and disconnect.
 
 Calendly disables a subscription after a day of failed deliveries and never says so: the page,
@@ -8,33 +9,30 @@ the API status and the scheduled check ask it. A 401 from Calendly marks the con
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets as pysecrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
-from vani import orgs, tenancy
-from vani.errors import Forbidden, InvalidField, NotFound, VaniError
+from vani import orgs, plugins, tenancy
+from vani.errors import NotFound
 from vani.extensions import db
 from vani.models import ConnectionState, ProviderConnection, SubscriptionState, WebhookEvent
 from vani.models.base import isoformat, utcnow
 from vani.orgs.secrets import forget_secret, store_secret
 from vani.payloads.coerce import as_time
+from vani.plugins.oauth import Report
 from vani.providers.calendly import oauth as calendly_oauth
 from vani.providers.calendly import sync as calendly_sync
 from vani.providers.calendly.oauth import PROVIDER, api_client, recording, usable
 from vani.providers.calendly.registrar import EVENTS, current_user, paginate, uuid_of
-from vani.providers.registry import get_provider, webhook_paths
 from vani.registration.http import ApiError
 
 log = logging.getLogger(__name__)
 
-PENDING_SECONDS = 15 * 60  # a sign-in not finished by then starts again (Calendly's codes live 10 minutes)
 PAGE_SIZE = 100
 
 
@@ -46,13 +44,6 @@ class Subscription:
     callback_url: str | None = None
     retry_started_at: datetime | None = None  # Calendly has been retrying failed deliveries since
     error: str | None = None  # why Calendly could not be asked
-
-
-@dataclass
-class Report:
-    """What a change did at Calendly and in Vani, and what it could not do."""
-    done: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
 
 def current() -> ProviderConnection | None:
@@ -71,44 +62,32 @@ def required() -> ProviderConnection:
 def webhook_url(base_url: str) -> str:
     """The organisation's Calendly webhook URL (the default organisation's has no key)."""
     org = orgs.in_force()
-    paths = webhook_paths(get_provider(PROVIDER), None if org.is_default else org.key)
+    providers = plugins.installed()
+    paths = providers.webhook_paths(providers.get(PROVIDER), None if org.is_default else org.key)
     return base_url.rstrip("/") + paths[0]
 
 
 # -- connecting --------------------------------------------------------------------------------
-def start(redirect_uri: str) -> tuple[str, dict]:
-    """The authorize URL for the organisation in force, and the sign-in to keep in the session."""
-    problem = calendly_oauth.missing_settings()
-    if problem:
-        raise VaniError(f"Connecting Calendly is not set up: {problem}.")
-    return calendly_oauth.authorization(redirect_uri, tenancy.require())
+class CalendlyConnector(calendly_oauth.CalendlyOAuth):
+    """"Connect Calendly": the OAuth app (``calendly_oauth``), then the account read, the connection
+    stored and the webhook subscription made; its token stands in for ``CALENDLY_API_TOKEN``."""
+
+    api_setting = "CALENDLY_API_TOKEN"  # "Connect Calendly" wins over a personal access token
+
+    def api_token(self, org_id: int) -> str | None:
+        return calendly_oauth.connection_token(org_id)
+
+    def connected(self, token: Mapping, pending: Mapping, **context) -> Report:
+        return connected(calendly_oauth.tokens(token), context["base_url"])
 
 
-def check_callback(pending: Mapping | None, args: Mapping) -> str:
-    """The code from Calendly's redirect, once it is proven to answer the sign-in this member
-    started for this organisation. Raises otherwise, storing nothing."""
-    if args.get("error"):
-        raise VaniError(f"Calendly did not connect: {args.get('error_description') or args['error']}.")
-    state = args.get("state") or ""
-    if not pending or not state or not hmac.compare_digest(str(pending.get("state", "")), state):
-        raise VaniError("This Calendly sign-in does not match one started here (missing or wrong state); "
-                        "start again with Connect Calendly.")
-    if pending.get("org_id") != tenancy.require():
-        raise Forbidden("This Calendly sign-in was started for another organisation; switch back to it and "
-                        "connect again from there.")
-    if time.time() - float(pending.get("started") or 0) > PENDING_SECONDS:
-        raise VaniError("This Calendly sign-in took too long; start again with Connect Calendly.")
-    if not args.get("code"):
-        raise InvalidField("code", "Calendly's redirect carries no code")
-    return args["code"]
+CONNECTOR = CalendlyConnector()
 
 
-def complete(pending: Mapping | None, args: Mapping, base_url: str) -> tuple[ProviderConnection, Report]:
-    """Finish the sign-in: exchange the code, read the account, store the connection and make
-    the webhook subscription. Raises ``ApiError`` when Calendly refuses a step; once the account is
-    read the connection is stored, and the page shows what is missing (a subscription, say)."""
-    code = check_callback(pending, args)
-    tokens = calendly_oauth.exchange(code, dict(pending))
+def connected(tokens: calendly_oauth.Tokens, base_url: str) -> Report:
+    """Read the account, store the connection and make the webhook subscription. Raises
+    ``ApiError`` when Calendly refuses a step; once the account is read the connection is stored,
+    and the page shows what is missing (a subscription, say)."""
     conn = current() or ProviderConnection(provider=PROVIDER, access_token=tokens.access_token)
     calendly_oauth.save(conn, tokens)
     me = current_user(api_client(conn))
@@ -116,9 +95,9 @@ def complete(pending: Mapping | None, args: Mapping, base_url: str) -> tuple[Pro
     conn.account_email, conn.organization_uri = me.get("email"), me["current_organization"]
     db.session.add(conn)
     db.session.commit()
-    report = Report(done=[f"connected Calendly as {conn.account_name or conn.account_email or conn.account_uri}"])
+    report = Report("Calendly", [f"connected Calendly as {conn.account_name or conn.account_email or conn.account_uri}"])
     report.done += replace_subscription(conn, base_url)
-    return conn, report
+    return report
 
 
 def replace_subscription(conn: ProviderConnection, base_url: str) -> list[str]:
@@ -165,7 +144,7 @@ def replace_subscription(conn: ProviderConnection, base_url: str) -> list[str]:
 
 
 def repair(base_url: str) -> Report:
-    return Report(done=replace_subscription(required(), base_url))
+    return Report("Calendly", replace_subscription(required(), base_url))
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -243,7 +222,7 @@ def sync(since: datetime | None = None) -> calendly_sync.SyncResult:
 def disconnect() -> Report:
     """Delete the subscription at Calendly, revoke both tokens and forget the connection. What
     Calendly refuses is reported; the connection is removed from Vani all the same."""
-    conn, report = required(), Report()
+    conn, report = required(), Report("Calendly")
     try:
         conn = usable(conn)
     except ApiError as exc:

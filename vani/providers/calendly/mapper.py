@@ -11,10 +11,10 @@ from typing import Callable
 from vani import prospects
 from vani.models import MeetingStatus, Prospect
 from vani.payloads.coerce import as_time as parse_time
+from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext as MappingContext
 from vani.prospects import leads, meetings, qualification
 from vani.prospects.meetings import describe_time, headline
-from vani.providers.base import Outcome
 from vani.providers.calendly.shapes import Invitee, no_show_invitee, read_invitee, read_submission
 
 TITLE = "Calendly"

@@ -20,15 +20,15 @@ from datetime import UTC, datetime, timedelta
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from vani import tenancy, work
+from vani import plugins, tenancy, work
 from vani.extensions import db, redis_ext
 from vani.models import EventStatus, WebhookEvent
 from vani.models.base import utcnow
 from vani.models.dbutil import insert_ignore
 from vani.orgs.provider_settings import config_for
 from vani.payloads.coerce import as_time as parse_time
+from vani.plugins.contract import RequestData
 from vani.processing.events import EVENTS
-from vani.providers.base import RequestData
 from vani.providers.calendly.registrar import calendly_client, current_user, paginate, uuid_of
 from vani.registration.http import ApiClient, ApiError
 
@@ -124,9 +124,7 @@ def already_stored(event_type: str, subject_uri: str) -> bool:
 
 def store(body: dict) -> int | None:
     """Store one synthesised delivery like the webhook path would; None when already known."""
-    from vani.providers.registry import get_provider
-
-    provider = get_provider("calendly")
+    provider = plugins.installed().get("calendly")
     raw = json.dumps(body, separators=(",", ":")).encode()
     item = provider.parse(RequestData(body=raw, headers={}, url=""))[0]
     subject = (body.get("payload") or {}).get("uri") or ""

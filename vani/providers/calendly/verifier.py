@@ -2,7 +2,7 @@
 HMAC-SHA256 over ``"<t>." + raw body`` with the signing key."""
 from __future__ import annotations
 
-from vani.providers.base import RequestData, SignatureError
+from vani.plugins.contract import RequestData, SignatureError
 from vani.providers.signing import hmac_sha256_hex, matches_any
 
 HEADER = "Calendly-Webhook-Signature"

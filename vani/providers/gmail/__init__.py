@@ -11,6 +11,10 @@ Whom a push reaches depends on how it was authenticated: the install's credentia
 token, ``GMAIL_PUSH_TOKEN`` from the environment) serve one push subscription for every
 organisation, so the push goes to each organisation that connected the mailbox; an
 organisation's own stored token speaks for that organisation alone.
+
+Parts: ``oidc`` (the push's token), the verifier and parser below, ``api`` (the Gmail API and
+Google's OAuth client), ``connect`` (the connector: "Connect Gmail", disconnecting), ``sync``
+(the syncer the mailbox lane calls, and the watches), and ``views`` (its dashboard routes).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from flask import current_app
 
 from vani import work
 from vani.payloads.safejson import load_json
-from vani.providers.base import (
+from vani.plugins.contract import (
     Authority,
     BadPayload,
     Incoming,
@@ -35,6 +39,8 @@ from vani.providers.base import (
     parse_json_object,
 )
 from vani.providers.gmail import oidc
+from vani.providers.gmail import sync as gmail_sync
+from vani.providers.gmail.connect import CONNECTOR
 from vani.work import effects
 
 IGNORED_REASON = "no connected Gmail mailbox has this address"
@@ -85,6 +91,8 @@ class GmailProvider(Provider):
     title = "Gmail (Pub/Sub push)"
     secret_settings = ("GMAIL_PUSH_TOKEN",)
     relevant_headers = ()
+    connector = CONNECTOR
+    syncer = gmail_sync
 
     def verifies_without_secrets(self) -> bool:
         """With OIDC set up, a push is verified even when no shared token is set."""

@@ -1,6 +1,6 @@
 """The Gmail API as Vani calls it: JSON over HTTPS with the mailbox's access token, every call
 under a hard deadline, through the egress (``vani.egress``). The token is refreshed at Google's token endpoint
-(requests-oauthlib) before it expires, and once more when Gmail answers 401.
+(``vani.plugins.oauth``, requests-oauthlib) before it expires, and once more when Gmail answers 401.
 
 Failures are ``GmailError``, a ``SyncError`` with the HTTP status (None: no answer). It asks for
 a reconnect when Google refuses the grant (``invalid_grant``) or the token after a refresh
@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import quote
 
-import requests
 from oauthlib.oauth2 import OAuth2Error
 
 from vani import egress
 from vani.mail.mailboxes import SyncError
 from vani.models import Mailbox
 from vani.models.base import as_utc, utcnow
-from vani.providers.oauth_errors import token_error
+from vani.plugins import oauth
 
 SCOPE = "https://www.googleapis.com/auth/gmail.readonly"
 USE_MARGIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is used
@@ -43,37 +41,42 @@ def timeout(cfg: Mapping) -> float:
 
 
 # -- Google's token endpoint ------------------------------------------------------------------
-def _refused(response: requests.Response) -> requests.Response:
-    """A compliance hook: an error answer from the token endpoint becomes a ``GmailError``."""
-    if response.status_code < 400:
-        return response
-    error, detail = token_error(response, lambda r: r.text.strip()[:300])
-    raise GmailError(f"Google refused the token request ({response.status_code}) - {detail}",
-                     response.status_code, reconnect=error == "invalid_grant", reason=error)
+class GoogleOAuth(oauth.Connector):
+    """Google's OAuth client for Gmail: read-only scope, offline access (a refresh token), the client
+    credentials in the token request's body, errors as ``GmailError`` (the connector,
+    ``connect.CONNECTOR``, adds what connecting does)."""
+
+    title, signs_in = "Gmail", "Google"
+    did_not_connect = "Google did not connect the mailbox"
+    settings = ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GMAIL_PUBSUB_TOPIC")
+    pending_key = "gmail_oauth"
+    scopes = (SCOPE,)
+    authorize_params = {"access_type": "offline", "prompt": "consent"}
+    credentials_in_body = True
+
+    def authorize_url(self, cfg: Mapping) -> str:
+        return cfg["GOOGLE_AUTH_URL"]
+
+    def token_url(self, cfg: Mapping) -> str:
+        return cfg["GOOGLE_TOKEN_URL"]
+
+    def credentials(self, cfg: Mapping) -> tuple[str, str]:
+        return cfg["GOOGLE_CLIENT_ID"], cfg["GOOGLE_CLIENT_SECRET"]
+
+    def timeout(self, cfg: Mapping) -> float:
+        return timeout(cfg)
+
+    def error(self, message: str) -> Exception:
+        return GmailError(message)
+
+    def protocol_error(self, message: str, exc: OAuth2Error) -> Exception:
+        return GmailError(message, exc.status_code, reconnect=exc.error == "invalid_grant", reason=exc.error)
+
+    def refused(self, message: str, status: int, error: str | None, detail: str) -> Exception:
+        return GmailError(message, status, reconnect=error == "invalid_grant", reason=error)
 
 
-def oauth_session(cfg: Mapping, **kwargs):
-    """requests-oauthlib's session for Google, through the egress: its connections guarded and cut
-    at the deadline like any other."""
-    oauth = egress.oauth_session(cfg["GOOGLE_CLIENT_ID"], **kwargs)
-    oauth.register_compliance_hook("access_token_response", _refused)
-    oauth.register_compliance_hook("refresh_token_response", _refused)
-    return oauth
-
-
-@contextmanager
-def token_call(what: str, cfg: Mapping):
-    """Transport and protocol failures of a call to the token endpoint, as ``GmailError``."""
-    try:
-        with egress.deadline(timeout(cfg)):
-            yield
-    except egress.BlockedTarget as exc:
-        raise GmailError(f"cannot reach Google to {what}: refused target: {exc}") from None
-    except requests.RequestException as exc:
-        raise GmailError(f"cannot reach Google to {what}: {egress.describe(exc)}") from None
-    except OAuth2Error as exc:
-        raise GmailError(f"could not {what} with Google: {exc.description or exc.error}",
-                         exc.status_code, reconnect=exc.error == "invalid_grant", reason=exc.error) from None
+GOOGLE = GoogleOAuth()
 
 
 def save_tokens(mailbox: Mailbox, token: Mapping) -> None:
@@ -89,12 +92,7 @@ def refresh(mailbox: Mailbox, cfg: Mapping) -> None:
     """A new access token from the stored refresh token (no commit)."""
     if not mailbox.refresh_token:
         raise GmailError("no refresh token is stored: connect the mailbox again", reconnect=True)
-    oauth = oauth_session(cfg)
-    with token_call("refresh the access token", cfg):
-        token = oauth.refresh_token(cfg["GOOGLE_TOKEN_URL"], refresh_token=mailbox.refresh_token,
-                                    client_id=cfg["GOOGLE_CLIENT_ID"], client_secret=cfg["GOOGLE_CLIENT_SECRET"],
-                                    timeout=timeout(cfg))
-    save_tokens(mailbox, token)
+    save_tokens(mailbox, oauth.refresh(GOOGLE, mailbox.refresh_token, cfg, "refresh the access token"))
 
 
 def revoke(token: str, cfg: Mapping) -> None:

@@ -20,7 +20,7 @@ from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
 from vani import egress
-from vani.providers.base import SignatureError
+from vani.plugins.contract import SignatureError
 
 log = logging.getLogger(__name__)
 

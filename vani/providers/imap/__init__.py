@@ -1,14 +1,20 @@
 """IMAP mailboxes: no webhook reaches Vani; the sync stores each message as an ``email.received``
-or ``email.sent`` event of this provider (``vani.mail``), mapped here like any event."""
+or ``email.sent`` event of this provider (``vani.mail``), mapped here like any event.
+
+Parts: ``client`` (IMAPClient through the egress), ``sync`` (the syncer the mailbox lane calls),
+``watch`` (IMAP IDLE, waking the lane).
+"""
 from __future__ import annotations
 
-from vani.providers.base import Outcome, Provider
+from vani.plugins.contract import Outcome, Provider
+from vani.providers.imap import sync as imap_sync
 
 
 class ImapProvider(Provider):
     name = "imap"
     title = "IMAP mailboxes"
     webhook = False  # read by Vani's own sync, never called
+    syncer = imap_sync
 
     def verify(self, data, secrets, now, tolerance) -> None:  # pragma: no cover - no endpoint
         raise NotImplementedError("IMAP has no webhook endpoint")

@@ -1,5 +1,10 @@
 """Kapso WhatsApp webhooks (v2 payloads, single or batched, and the older flat shape). The event
-and its dedupe key come from the signed body (see ``events``)."""
+and its dedupe key come from the signed body (see ``events``).
+
+Parts: ``verifier`` (the signature), the parser below with ``events``, ``mapper`` with
+``workflow`` (conversations, messages, statuses), ``registrar`` (webhook registration per phone
+number), ``messenger`` (replies, templates and read receipts).
+"""
 from __future__ import annotations
 
 import json
@@ -7,10 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
-from vani.providers.base import (
+from vani.plugins.contract import (
     BadPayload, Incoming, Outcome, Provider, RequestData, SignatureError, body_digest, parse_json_object,
 )
 from vani.providers.kapso import events, mapper, verifier
+from vani.providers.kapso.messenger import KapsoMessenger
+from vani.providers.kapso.registrar import KapsoRegistrar
 
 MAX_BATCH_ITEMS = 1000  # Kapso's own limit is 100
 FUTURE_SLACK = timedelta(hours=1)
@@ -22,6 +29,8 @@ class KapsoProvider(Provider):
     secret_settings = ("KAPSO_WEBHOOK_SECRET",)
     relevant_headers = ("X-Webhook-Event", "X-Webhook-Signature", "X-Kapso-Signature", "X-Idempotency-Key",
                         "X-Webhook-Batch", "X-Batch-Size", "X-Webhook-Payload-Version")
+    registrar = KapsoRegistrar
+    messenger = KapsoMessenger()
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from vani.providers.base import body_digest
 from vani.payloads.coerce import as_dict, as_time
+from vani.plugins.contract import body_digest
 
 MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
 CONVERSATION_EVENTS = {"active": "created", "ended": "ended", "inactive": "inactive"}

@@ -23,7 +23,7 @@ from vani.models import ConversationStatus, MessageStatus
 from vani.models.base import as_utc
 from vani.payloads.coerce import as_time as iso_time
 from vani.payloads.phones import normalize_phone
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 from vani.providers.kapso import workflow
 
 PROVIDER = "kapso"

@@ -2,7 +2,7 @@
 body with the webhook's secret key."""
 from __future__ import annotations
 
-from vani.providers.base import RequestData, SignatureError
+from vani.plugins.contract import RequestData, SignatureError
 from vani.providers.signing import hmac_sha256_hex, matches_any
 
 HEADERS = ("X-Webhook-Signature", "X-Kapso-Signature")

@@ -8,7 +8,7 @@ from vani.extensions import db
 from vani.models import Conversation, EventType, NotificationKind, Prospect
 from vani.notifications import moments
 from vani.outbound import outbox
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 from vani.work import effects
 
 PROVIDER = "kapso"

@@ -1,11 +1,16 @@
-"""Twilio messaging webhooks (WhatsApp and SMS): inbound messages and status callbacks."""
+"""Twilio messaging webhooks (WhatsApp and SMS): inbound messages and status callbacks.
+
+Parts: ``verifier`` (the signature over the URL and form), the parser below, ``mapper``
+(conversations, messages, statuses), ``messenger`` (replies and templates).
+"""
 from __future__ import annotations
 
 from flask import Response
 
-from vani.providers.base import BadPayload, Incoming, Outcome, Provider, RequestData
 from vani.payloads.safejson import clean_text
+from vani.plugins.contract import BadPayload, Incoming, Outcome, Provider, RequestData
 from vani.providers.twilio import mapper, verifier
+from vani.providers.twilio.messenger import TwilioMessenger
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -24,6 +29,9 @@ class TwilioProvider(Provider):
     max_form_fields = 200
     relevant_headers = (verifier.HEADER, "X-Twilio-Webhooks-Signature-Settings", "I-Twilio-Idempotency-Token",
                         "X-Forwarded-Proto", "X-Forwarded-Host")
+
+    def __init__(self):
+        self.messenger = TwilioMessenger(self)  # sends with the auth token it verifies calls with
 
     def verify(self, data: RequestData, secrets, now, tolerance) -> None:
         verifier.verify(data, secrets)

@@ -12,7 +12,7 @@ import json
 from vani.conversations import INBOUND, OUTBOUND, MessageIn, StatusStep, record_message
 from vani.models import MessageStatus
 from vani.payloads.phones import normalize_phone
-from vani.providers.base import Outcome
+from vani.plugins.contract import Outcome
 
 PROVIDER = "twilio"
 # Twilio's message statuses (its words) → Vani's.

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, parse_qsl
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from werkzeug.datastructures import MultiDict
 
-from vani.providers.base import RequestData, SignatureError
+from vani.plugins.contract import RequestData, SignatureError
 
 HEADER = "X-Twilio-Signature"
 

@@ -1,13 +1,17 @@
-"""What a provider plugin is: a verifier, a parser and a mapper behind one webhook blueprint.
+"""What a provider plugin is: a verifier, a parser and a mapper behind its webhook URLs, and the
+optional parts it may bring (a registrar, a connector, a syncer, a messenger).
 
 A provider package (``vani/providers/<name>/``) defines a ``Provider`` subclass and exposes an
-instance as ``provider``; ``registry.py`` lists it once and ``vani.inbound`` serves its URLs.
+instance as ``provider``; ``vani/providers/registry.py`` lists it once, ``create_app`` keeps the
+app's ``ProviderRegistry`` of them and ``vani.inbound`` serves their URLs. Areas import these types
+from here and find providers through ``vani.plugins.installed()``, never by importing a provider.
 """
 from __future__ import annotations
 
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, jsonify
@@ -17,7 +21,6 @@ from vani.payloads.safejson import TooDeep, load_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from vani.models import WebhookEvent
-    from vani.processing.context import EventContext
 
 
 class SignatureError(Exception):
@@ -124,6 +127,13 @@ class Provider:
     max_body_bytes: int | None = None  # tighter than VANI_MAX_BODY_BYTES for this provider
     max_form_fields: int = 1000  # form-encoded bodies only
     webhook: bool = True  # False: no inbound URL (the events come from Vani's own sync)
+    handlers: Mapping[str, Any] = {}  # the events its mapper handles (what registration subscribes to)
+
+    # Optional parts, None where the provider has none; each lives in the provider's package.
+    registrar: type | None = None  # registers Vani's webhook at the provider (a ``registration.base.Registrar``)
+    connector: Any = None  # "Connect <provider>" through OAuth (a ``vani.plugins.oauth.Connector``)
+    syncer: Any = None  # fetches what no webhook brought: a module with ``sync`` (a mailbox's: ``sync(mailbox, cfg)``)
+    messenger: Any = None  # sends WhatsApp messages (a ``vani.plugins.messaging.Messenger``)
 
     def verify(self, data: RequestData, secrets: list[str], now: float, tolerance: int) -> None:
         """Raise ``SignatureError`` unless the call is authentic. ``secrets`` are the called
@@ -141,7 +151,8 @@ class Provider:
         (no NUL, no lone surrogate, no NaN)."""
         raise NotImplementedError
 
-    def map(self, event: "WebhookEvent", ctx: "EventContext") -> Outcome:
+    def map(self, event: "WebhookEvent", ctx: Any) -> Outcome:
+        """What the event means (``ctx``: the processing's ``EventContext``, for the subject it names)."""
         raise NotImplementedError
 
     def respond(self, status: str, event_ids: list[int], extra: dict) -> Response:

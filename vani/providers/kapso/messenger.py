@@ -1,42 +1,17 @@
-"""Calling the WhatsApp providers: Kapso's Meta-compatible API and Twilio's Messages API.
-
-Each call ends in ``Accepted`` (the provider's message id) or raises ``SendError``, which says
-whether trying again can help: 5xx, 429 and timeouts can; any other 4xx cannot.
-"""
+"""Kapso's messenger: WhatsApp messages and read receipts through Kapso's Meta-compatible API
+(Meta's Cloud API shape, ``X-API-Key``), over the egress. A send leaves from the business number
+the conversation arrived on."""
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from vani import egress
+from vani.plugins.messaging import Accepted, Messenger, SendError, retryable, timeout
 
 META_VERSION = "v24.0"
 
 
-@dataclass
-class Accepted:
-    provider_message_id: str | None
-    http_status: int | None = None
-
-
-class SendError(Exception):
-    def __init__(self, message: str, *, retry: bool, code: str | None = None, http_status: int | None = None,
-                 retry_after: str | None = None):
-        super().__init__(message)
-        self.message, self.retry, self.code = message, retry, code
-        self.http_status, self.retry_after = http_status, retry_after
-
-
-def retryable(status: int | None) -> bool:
-    return status is None or status == 429 or status >= 500
-
-
-def timeout(cfg: Mapping) -> float:
-    return max(float(cfg.get("VANI_SEND_TIMEOUT_SECONDS") or 10), 1.0)
-
-
-# -- Kapso (Meta's Cloud API shape) ------------------------------------------------------------
 def kapso_key(cfg: Mapping) -> str | None:
     return cfg.get("KAPSO_API_KEY") or cfg.get("KAPSO_API_TOKEN")
 
@@ -115,55 +90,14 @@ def kapso_mark_read(cfg: Mapping, phone_number_id: str, message_id: str) -> Acce
                                              "message_id": message_id})
 
 
-# -- Twilio (through the official library) -----------------------------------------------------
-def twilio_send(cfg: Mapping, auth_token: str | None, to: str, payload: Mapping, status_callback: str | None,
-                channel: str = "whatsapp") -> Accepted:
-    from requests import RequestException
-    from twilio.base.exceptions import TwilioRestException
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
+def business_number(conv, cfg: Mapping) -> str:
+    """The business number a send leaves from: the one the conversation arrived on."""
+    return conv.business_ref or cfg.get("KAPSO_PHONE_NUMBER_ID") or ""
 
-    sid, sender = cfg.get("TWILIO_ACCOUNT_SID"), cfg.get("TWILIO_WHATSAPP_FROM")
-    if not (sid and auth_token and sender):
-        raise SendError("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM must all be set",
-                        retry=False, code="not_configured")
 
-    class Recording(TwilioHttpClient):  # keeps the last response's headers (Retry-After)
-        last = None
+class KapsoMessenger(Messenger):
+    def send(self, conv, payload: Mapping, cfg: Mapping) -> Accepted:
+        return kapso_send(cfg, business_number(conv, cfg), conv.phone, payload)
 
-        def request(self, *args, **kwargs):
-            self.last = super().request(*args, **kwargs)
-            return self.last
-
-    transport = Recording(timeout=timeout(cfg))
-    transport.session = egress.session()  # guarded, a hard deadline on the whole call, no proxies from the environment
-    client = Client(sid, auth_token, http_client=transport)
-    if cfg.get("TWILIO_API_BASE_URL"):
-        client.api.base_url = cfg["TWILIO_API_BASE_URL"].rstrip("/")
-    prefix = "whatsapp:" if channel == "whatsapp" else ""
-    params: dict = {"from_": sender if sender.startswith(prefix) else prefix + sender, "to": prefix + to}
-    if status_callback:
-        params["status_callback"] = status_callback
-    if "template" in payload:
-        t = payload["template"]
-        variables = t.get("variables") or {}
-        if isinstance(variables, list):
-            variables = {str(i + 1): str(v) for i, v in enumerate(variables)}
-        params["content_sid"] = t["name"]
-        if variables:
-            params["content_variables"] = json.dumps(variables, ensure_ascii=False)
-    else:
-        params["body"] = payload["text"]
-    try:
-        with egress.deadline(timeout(cfg)):
-            message = client.messages.create(**params)
-    except TwilioRestException as exc:
-        headers = getattr(transport.last, "headers", None) or {}
-        raise SendError(str(exc.msg or exc)[:1000], retry=retryable(exc.status), http_status=exc.status,
-                        code=str(exc.code) if exc.code is not None else None,
-                        retry_after=headers.get("Retry-After")) from None
-    except egress.BlockedTarget as exc:
-        raise SendError(f"Twilio was not called: refused target: {exc}", retry=False, code="refused_target") from None
-    except (RequestException, OSError) as exc:
-        raise SendError(f"Twilio did not answer: {egress.describe(exc)}", retry=True, code="timeout") from None
-    return Accepted(message.sid, 201)
+    def mark_read(self, conv, message_id: str, cfg: Mapping) -> Accepted:
+        return kapso_mark_read(cfg, business_number(conv, cfg), message_id)

@@ -1,0 +1,48 @@
+"""What a provider's messenger (the part that sends WhatsApp messages) answers: ``Accepted`` with
+the provider's message id, or ``SendError`` saying whether trying again can help (5xx, 429 and
+timeouts can; any other 4xx cannot). ``vani.conversations.sending`` calls the conversation's
+provider's messenger; Kapso's and Twilio's live in their packages."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vani.models import Conversation
+
+
+@dataclass
+class Accepted:
+    provider_message_id: str | None
+    http_status: int | None = None
+
+
+class SendError(Exception):
+    def __init__(self, message: str, *, retry: bool, code: str | None = None, http_status: int | None = None,
+                 retry_after: str | None = None):
+        super().__init__(message)
+        self.message, self.retry, self.code = message, retry, code
+        self.http_status, self.retry_after = http_status, retry_after
+
+
+def retryable(status: int | None) -> bool:
+    return status is None or status == 429 or status >= 500
+
+
+def timeout(cfg: Mapping) -> float:
+    """How long one call to a provider may take (``VANI_SEND_TIMEOUT_SECONDS``)."""
+    return max(float(cfg.get("VANI_SEND_TIMEOUT_SECONDS") or 10), 1.0)
+
+
+class Messenger:
+    """Sends a conversation's messages through its provider; ``cfg`` is the settings as the
+    conversation's organisation sees them."""
+
+    def send(self, conv: "Conversation", payload: Mapping, cfg: Mapping) -> Accepted:
+        """A text (``{"text": …}``) or a template (``{"template": {"name", "language", "variables"}}``)."""
+        raise NotImplementedError
+
+    def mark_read(self, conv: "Conversation", message_id: str, cfg: Mapping) -> Accepted:
+        """A read receipt for the customer's message ``message_id``."""
+        raise SendError(f"Vani cannot send read receipts through {conv.provider}", retry=False, code="unsupported")
