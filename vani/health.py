@@ -23,7 +23,6 @@ def healthz():
 
 
 def _may_see_errors() -> bool:
-
     if loopback_caller(request, current_app.config):
         return True
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")

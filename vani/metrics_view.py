@@ -42,7 +42,6 @@ class StateCollector:
     and a scrape never walks them."""
 
     def collect(self):
-
         items = GaugeMetricFamily("vani_work_items_waiting", "Unfinished work items by lane and state (queue depth: "
                                   "the ready and retry states; dead letters: the dead state)", labels=["lane", "state"])
         dead = GaugeMetricFamily("vani_dead_letters_waiting", "Dead letters waiting for a person, by lane",
@@ -73,7 +72,6 @@ class StateCollector:
 
     def _queues(self):
         from redis.exceptions import RedisError
-
 
         queues = GaugeMetricFamily("vani_queue_length", "Jobs waiting in the RQ queues", labels=["queue"])
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 
 from vani.commands.group import for_org, vani_cli
+from vani.providers.calendly.sync import parse_since, sync
+from vani.registration.http import ApiError
 
 
 @vani_cli.group("calendly")
@@ -16,8 +18,6 @@ def calendly() -> None:
 @for_org
 def sync_command(since: str | None) -> None:
     """Fetch scheduled events and invitees from Calendly and map the ones Vani has not seen."""
-    from vani.providers.calendly.sync import parse_since, sync
-    from vani.registration.http import ApiError
 
     try:
         start = parse_since(since)

@@ -6,14 +6,16 @@ import sys
 import click
 from flask import current_app
 
+from vani import plugins
 from vani.commands.group import vani_cli
 from vani.config_checks import Finding, core
+from vani.extensions import db
+from vani.models import ProviderCredential
+from vani.registration.registrars import registrar_names
 
 
 def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
     """Judge ``config`` as a production configuration, providers' webhook secrets included."""
-    from vani import plugins
-    from vani.registration.registrars import registrar_names
 
     found = core(config)
 
@@ -41,9 +43,6 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
 def stored_secret_providers() -> set[str]:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
-
-    from vani.extensions import db
-    from vani.models import ProviderCredential
 
     try:
         rows = db.session.execute(select(ProviderCredential.provider).where(

@@ -30,7 +30,6 @@ def create_token(name: str, scopes: tuple[str, ...], expires_in_days: int | None
     """Create an organisation's API token; it is printed once."""
     from datetime import timedelta
 
-
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     row, token = make(name, scopes, expires)
     click.echo(f"token {row.id} ({name}; scopes {', '.join(row.scopes)}"

@@ -18,7 +18,6 @@ def for_org(command):
     @click.option("--org", "org_slug", metavar="SLUG", help="The organisation (default: the default one).")
     @functools.wraps(command)
     def wrapped(*args, org_slug: str | None = None, **kwargs):
-
         try:
             org_id = orgs.by_slug(org_slug).id if org_slug else orgs.default_id()
         except NotFound as exc:

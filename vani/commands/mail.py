@@ -27,7 +27,6 @@ def _settings_mailbox() -> None:
     """The mailbox IMAP_HOST/IMAP_USER/IMAP_PASSWORD describe, in the default organisation."""
     from flask import current_app
 
-
     try:
         with tenancy.acting_for(orgs.default_id()):
             imap_client.ensure_settings_mailbox(current_app.config)
@@ -36,7 +35,6 @@ def _settings_mailbox() -> None:
 
 
 def _org_id(slug: str | None) -> int | None:
-
     if not slug:
         return None
     try:
@@ -52,7 +50,6 @@ def sync_command(org_slug: str | None, process: bool) -> None:
     """Read every mailbox once, now, in this process, and print how each went (exit code 1 when
     one failed). Mailboxes waiting for a new password are left alone."""
     from sqlalchemy import select
-
 
     _settings_mailbox()
     org_id = _org_id(org_slug)
@@ -79,7 +76,6 @@ def _sync_one(mailbox_id: int) -> tuple[str, bool]:
     """Sync one mailbox of the organisation in force through its lane, here; its line and
     whether it went well."""
     from sqlalchemy import select
-
 
     mailbox = mailboxes.get(mailbox_id)
     name = f"{mailbox.kind} {mailbox.address}: "
@@ -109,7 +105,6 @@ def _sync_one(mailbox_id: int) -> tuple[str, bool]:
 def _process(org_ids: set[int]) -> tuple[int, int]:
     """Map the organisations' due events here and now (the events lane, inline)."""
     from sqlalchemy import select
-
 
     done: set[int] = set()
     for _ in range(MAX_ROUNDS):
@@ -141,7 +136,6 @@ def watch_command() -> None:
     import threading
 
     from flask import current_app
-
 
     _settings_mailbox()
     stop = threading.Event()

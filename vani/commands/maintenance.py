@@ -16,7 +16,6 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
     """Delete old raw events, rejected calls and delivery attempts (prospects, meetings, notes stay)."""
     from flask import current_app
 
-
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     try:
         counts = cleanup(days, dry_run=dry_run)
@@ -31,7 +30,6 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
 def scheduler_command() -> None:
     """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
     from flask import current_app
-
 
     click.echo(f"sweeping every {current_app.config.get('VANI_SWEEP_SECONDS', 5)} s")
     for entry in CRON:

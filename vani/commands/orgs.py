@@ -18,7 +18,6 @@ def print_urls(org) -> None:
     """The organisation's webhook URLs, one provider a line (PUBLIC_URL, else a local base)."""
     from flask import current_app
 
-
     base = (current_app.config.get("PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8000}").rstrip("/")
     for provider in webhook_providers():
         paths = webhook_paths(provider, org.key) + (webhook_paths(provider) if org.is_default else [])

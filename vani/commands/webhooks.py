@@ -7,7 +7,14 @@ import sys
 import click
 from flask import current_app
 
+from vani import orgs, samples
 from vani.commands.group import for_org, vani_cli
+from vani.errors import VaniError
+from vani.orgs.provider_settings import config_for, store_setting
+from vani.orgs.secrets import secrets_for, store_secret
+from vani.providers.registry import webhook_paths, webhook_providers
+from vani.registration.registrars import ApiError, normalize_name, register, registrars, stored_credential
+from vani.tunnel import discover
 
 
 @vani_cli.group("webhooks")
@@ -17,7 +24,6 @@ def webhooks() -> None:
 
 def public_base(given: str | None) -> tuple[str | None, str]:
     """The public base URL: --url, PUBLIC_URL, or a running ngrok agent's tunnel to PORT."""
-    from vani.tunnel import discover
 
     if given:
         return given.rstrip("/"), "--url"
@@ -35,9 +41,6 @@ def public_base(given: str | None) -> tuple[str | None, str]:
 @for_org
 def register_command(base_url: str | None, providers: tuple[str, ...], dry_run: bool, force: bool) -> None:
     """Create or update an organisation's webhook subscription at each configured provider."""
-    from vani import orgs
-    from vani.orgs.provider_settings import config_for
-    from vani.registration.registrars import ApiError, register, registrars
 
     base, source = public_base(base_url)
     if not base:
@@ -70,9 +73,6 @@ def register_command(base_url: str | None, providers: tuple[str, ...], dry_run: 
 @for_org
 def status_command(providers: tuple[str, ...]) -> None:
     """Show an organisation's stored registrations and what each provider reports."""
-    from vani import orgs
-    from vani.orgs.provider_settings import config_for
-    from vani.registration.registrars import ApiError, registrars, stored_credential
 
     base, _ = public_base(None)
     click.echo(f"public URL: {base or 'none found (set PUBLIC_URL or start ngrok)'}")
@@ -123,11 +123,6 @@ def status_command(providers: tuple[str, ...]) -> None:
 def simulate_command(provider_name: str, event: str | None, base_url: str | None, bad_signature: bool) -> None:
     """Send a signed sample EVENT body to PROVIDER's webhook URL and print the answer."""
     import requests
-
-    from vani import orgs, samples
-    from vani.orgs.secrets import secrets_for
-    from vani.providers.registry import webhook_paths, webhook_providers
-    from vani.registration.registrars import normalize_name
 
     name = normalize_name(provider_name)
     provider = next((p for p in webhook_providers() if p.name == name), None)
@@ -182,9 +177,6 @@ def simulate_command(provider_name: str, event: str | None, base_url: str | None
 def set_secret(provider_name: str, secret: str) -> None:
     """Store an organisation's webhook signing secret for PROVIDER (encrypted); the one it
     replaces is accepted 24 h more."""
-    from vani.orgs.secrets import store_secret
-    from vani.providers.registry import webhook_providers
-    from vani.registration.registrars import normalize_name
 
     name = normalize_name(provider_name)
     if name not in {p.name for p in webhook_providers()}:
@@ -204,10 +196,6 @@ def set_key(provider_name: str, setting: str, value: str) -> None:
     """Store an organisation's provider API setting (encrypted), e.g. ``set-key kapso
     KAPSO_API_KEY …`` or ``set-key kapso KAPSO_PHONE_NUMBER_ID …``; ``webhooks register`` and
     syncs use it."""
-    from vani import orgs
-    from vani.errors import VaniError
-    from vani.orgs.provider_settings import store_setting
-    from vani.registration.registrars import normalize_name
 
     name = normalize_name(provider_name)
     try:

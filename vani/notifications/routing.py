@@ -54,7 +54,6 @@ def settings_for(org_id: int) -> dict:
     (the default organisation falls back to the environment's); the SMTP server is the install's."""
     from flask import current_app
 
-
     cfg = current_app.config
     org = db.session.get(Organisation, org_id)
     settings = {k: cfg.get(k) for k in ("SMTP_URL", "VANI_NOTIFY_EMAIL_FROM", "VANI_NOTIFY_TIMEOUT_SECONDS",

@@ -38,7 +38,6 @@ def switch_org():
 
 @bp.get("/organisation")
 def organisation():
-
     return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls(),
                            key_settings=ORG_SETTINGS, keys_set=configured_settings())
 

@@ -121,7 +121,6 @@ def has_endpoint(name: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _provider_titles() -> dict[str, str]:
-
     return {p.name: p.title or p.name for p in all_providers()}
 
 

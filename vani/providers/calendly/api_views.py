@@ -14,14 +14,20 @@ from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
 from vani.api.openapi.parsing import request_body, request_query
 from vani.extensions import db
+from vani.jobs.maintenance import calendly_sync as job
 from vani.models import Scope, WebhookEvent
 from vani.models.base import isoformat
 from vani.orgs.provider_settings import config_for
+from vani.providers.calendly import connection as calendly_connection
+from vani.providers.calendly.connection import current, disconnect, sync
+from vani.providers.calendly.registrar import calendly_client, current_user
+from vani.providers.calendly.sync import last_sync
+from vani.registration.http import ApiError
+from vani.registration.registrars import stored_credential
+from vani.work.wake import enqueue_job
 
 
 def _not_configured():
-    from vani.providers.calendly.connection import current
-
     conn = current()
     if conn is not None:  # connected, but Calendly refused its tokens
         return jsonify({"error": "needs_reconnect", "detail": "Calendly refused this organisation's connection; "
@@ -37,8 +43,6 @@ def _not_configured():
             body_required=False, query=b.SyncIn, errors=(409, 502, 503))
 def calendly_sync():
     """Start a sync (202 with the job id), or with ``"wait": true`` run it now and answer its counts."""
-    from vani.providers.calendly.connection import sync
-    from vani.registration.http import ApiError
 
     body = request_body()
     since = body.since_time()
@@ -50,8 +54,6 @@ def calendly_sync():
         except ApiError as exc:
             return jsonify({"error": "calendly_error", "detail": str(exc), "status": exc.status}), 502
         return jsonify({"status": "done", "result": result.to_dict()})
-    from vani.jobs.maintenance import calendly_sync as job
-    from vani.work.wake import enqueue_job
 
     try:
         queued = enqueue_job(job, since.isoformat() if since else None, tenancy.require())
@@ -67,11 +69,6 @@ def calendly_status():
     """The API connection (``?check=false`` skips the live calls), the OAuth connection with its
     webhook subscription as Calendly reports it, Vani's registered webhook, the last Calendly event
     received and the last sync."""
-    from vani.providers.calendly import connection as calendly_connection
-    from vani.providers.calendly.registrar import calendly_client, current_user
-    from vani.providers.calendly.sync import last_sync
-    from vani.registration.http import ApiError
-    from vani.registration.registrars import stored_credential
 
     cfg = config_for(tenancy.require())
     configured = bool(cfg.get("CALENDLY_API_TOKEN"))
@@ -109,7 +106,6 @@ def calendly_status():
 def calendly_disconnect():
     """Disconnect the organisation's Calendly: the subscription deleted there, the tokens revoked,
     the connection forgotten (even when Calendly refuses a step: ``failed`` says which)."""
-    from vani.providers.calendly.connection import disconnect
 
     report = disconnect()  # NotFound (404 JSON) without a connection
     return jsonify({"status": "disconnected", "done": report.done, "failed": report.failed})

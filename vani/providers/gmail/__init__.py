@@ -25,7 +25,11 @@ from urllib.parse import parse_qs
 
 from flask import current_app
 
-from vani import work
+from vani import tenancy, work
+from vani.extensions import db
+from vani.mail import mailboxes
+from vani.mail.mapping import map_email
+from vani.models import Mailbox
 from vani.payloads.safejson import load_json
 from vani.plugins.contract import (
     Authority,
@@ -74,10 +78,6 @@ def decode_data(data: str) -> dict:
 def _owners(address) -> list[int]:
     """The organisations with a Gmail mailbox at ``address``."""
     from sqlalchemy import select
-
-    from vani import tenancy
-    from vani.extensions import db
-    from vani.models import Mailbox
 
     if not isinstance(address, str) or not address.strip():
         return []
@@ -143,9 +143,6 @@ class GmailProvider(Provider):
                          payload=payload, body=data.body, org_id=org_id) for org_id in owners]
 
     def map(self, event, ctx) -> Outcome:
-        from vani.mail import mailboxes
-        from vani.mail.mapping import map_email
-
         if event.event_type in ("email.received", "email.sent"):
             return map_email(event, ctx)
         decoded = (event.payload or {}).get("decoded") or {}
