@@ -53,11 +53,30 @@ def stored_secret_providers() -> set[str]:
         return set()
 
 
+def unreadable_secrets() -> list[Finding]:
+    """An error for each stored secret none of the keys can decrypt (nothing when the keys or the
+    database are unusable: those are reported on their own)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from vani.crypto import SecretUnreadable
+    from vani.extensions import db
+    from vani.orgs.key_rotation import unreadable_values
+
+    try:
+        found = unreadable_values()
+    except (SecretUnreadable, SQLAlchemyError):
+        db.session.rollback()
+        return []
+    return [Finding("error", f"a stored secret cannot be decrypted with VANI_ENCRYPTION_KEYS ({item})")
+            for item in found]
+
+
 @vani_cli.command("check-config")
 @click.option("--skip", multiple=True, help="A provider you do not use (no secret needed).")
 def check_config_command(skip: tuple[str, ...]) -> None:
     """Report what is missing or unsafe for production; exit 1 when anything is."""
     findings = check(current_app.config, stored_secret_providers(), {s.replace("-", "_") for s in skip})
+    findings += unreadable_secrets()
     colours = {"error": "red", "warning": "yellow", "ok": "green"}
     for finding in findings:
         click.secho(f"{finding.level:7} {finding.message}", fg=colours[finding.level])
