@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 import click
 from flask import current_app
@@ -10,12 +11,17 @@ from vani.commands.group import vani_cli
 from vani.config_checks import Finding, core
 
 
-def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
-    """Judge ``config`` as a production configuration, providers' webhook secrets included."""
+def check(config, stored_secret_providers: Mapping[str, list[str]] | set[str],
+          skip: set[str] = frozenset()) -> list[Finding]:
+    """Judge ``config`` as a production configuration, providers' webhook secrets included
+    (``stored_secret_providers``: the providers with a stored secret, each with the slugs of the
+    organisations that stored one)."""
     from vani.providers.registry import webhook_providers
     from vani.registration.registrars import REGISTRARS
 
     found = core(config)
+    stored = (stored_secret_providers if isinstance(stored_secret_providers, Mapping)
+              else dict.fromkeys(stored_secret_providers, []))
 
     def error(message: str) -> None:
         found.append(Finding("error", message))
@@ -23,8 +29,13 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
     for provider in webhook_providers():
         if provider.name in skip:
             continue
-        if any(config.get(name) for name in provider.secret_settings) or provider.name in stored_secret_providers:
-            found.append(Finding("ok", f"{provider.title}: webhook secret configured"))
+        in_env = [name for name in provider.secret_settings if config.get(name)]
+        if in_env or provider.name in stored:
+            where = in_env[:1]
+            if stored.get(provider.name):
+                where.append(f"stored for {', '.join(stored[provider.name])}")
+            found.append(Finding("ok", f"{provider.title}: webhook secret configured"
+                                       + (f" ({'; '.join(where)})" if where else "")))
             continue
         if provider.name == "gmail" and config.get("GMAIL_PUSH_AUDIENCE"):
             found.append(Finding("ok", f"{provider.title}: pushes verified by their OIDC token"))
@@ -37,20 +48,30 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
     return found
 
 
-def stored_secret_providers() -> set[str]:
+def stored_secret_providers() -> dict[str, list[str]]:
+    """Every provider with a stored webhook secret, and the organisations (slugs) that stored one:
+    the command runs for the whole install, so it reads across organisations."""
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
+    from vani import tenancy
     from vani.extensions import db
-    from vani.models import ProviderCredential
+    from vani.models import Organisation, ProviderCredential
 
+    found: dict[str, list[str]] = {}
     try:
-        rows = db.session.execute(select(ProviderCredential.provider).where(
-            ProviderCredential.name == "webhook_secret")).scalars()
-        return set(rows)
+        with tenancy.everywhere():
+            rows = db.session.execute(
+                select(ProviderCredential.provider, Organisation.slug)
+                .join(Organisation, Organisation.id == ProviderCredential.org_id)
+                .where(ProviderCredential.name == "webhook_secret")
+                .order_by(ProviderCredential.provider, Organisation.slug)).all()
     except SQLAlchemyError:
         db.session.rollback()
-        return set()
+        return found
+    for provider, slug in rows:
+        found.setdefault(provider, []).append(slug)
+    return found
 
 
 @vani_cli.command("check-config")
