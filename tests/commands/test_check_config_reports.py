@@ -52,3 +52,12 @@ def test_secrets_stored_for_any_organisation_count_with_none_in_force(app):
     assert "Calendly: webhook secret configured (stored for default)" in output
     assert "Cal.com: webhook secret configured (stored for acme)" in output
     assert "no webhook secret" not in output
+
+
+def test_only_check_config_is_let_start_unsafe():
+    from vani.config_checks import reporting
+
+    assert reporting(["flask", "--app", "run", "vani", "check-config", "--skip", "kapso"])
+    for argv in (["flask", "--app", "run", "vani", "worker"], ["gunicorn", "-c", "gunicorn.conf.py", "run:app"],
+                 ["flask", "--app", "run", "vani", "webhooks", "set-secret", "kapso", "check-config"]):
+        assert not reporting(argv), argv
