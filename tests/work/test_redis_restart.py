@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import func, select
 
-from tests.booking_support import calendly
+from tests.bookings import calendly
 from tests.signing import post_calendly
 from vani.devserver.redis_choice import embedded_binary, free_port, server_argv, wait_until_ready
 from vani.extensions import db, redis_ext
