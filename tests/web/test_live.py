@@ -27,7 +27,7 @@ def test_stream_drops_unknown_messages_and_sends_heartbeats(app, login, redis_cl
     from vani.dashboard.stream import sse_stream
 
     channel = f"test:live:{uuid.uuid4().hex}"  # pub/sub is server-wide: keep other test runs out
-    stream = sse_stream(redis_client, channel, max_seconds=2.0, heartbeat=0.3, poll=0.1)
+    stream = sse_stream(redis_client, channel, max_seconds=0.8, heartbeat=0.2, poll=0.05)
     assert next(stream).startswith("retry:")
     redis_client.publish(channel, "evil\ndata: x")
     redis_client.publish(channel, "other:1")
