@@ -119,11 +119,10 @@ def fresh_database_url(_app, tmp_path: Path):
 @pytest.fixture
 def run_worker(app, redis_client):
     """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
-    from rq import SimpleWorker
-
+    from tests.work.helpers import PromptWorker
     from vani.work.processes import all_queues
 
-    class CountingWorker(SimpleWorker):
+    class CountingWorker(PromptWorker):
         jobs_run = 0
 
         def execute_job(self, job, queue):

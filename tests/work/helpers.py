@@ -1,10 +1,12 @@
-"""Running a lane's work in the test process, the way a drain job does, with an injectable clock."""
+"""Running a lane's work in the test process, the way a drain job does, with an injectable clock;
+and an RQ worker that stops as soon as its queues are empty."""
 from __future__ import annotations
 
 import random
 from datetime import datetime
 
 from flask import current_app
+from rq import SimpleWorker
 
 from vani import tenancy
 from vani.work import claims, runner
@@ -37,3 +39,15 @@ def process_events() -> None:
     from vani.processing.events import EVENTS
 
     drain(EVENTS)
+
+
+class PromptWorker(SimpleWorker):
+    """RQ's ``SimpleWorker``, listening for commands (stop, kill a job) with a short poll. RQ polls
+    every 60 s, and redis-py 8.2 waits for the poll to end when the listener stops, so a burst
+    against a real Redis could take a minute to return after its last job."""
+
+    def subscribe(self):
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=0.1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)

@@ -106,12 +106,13 @@ class Dovecot:
                 raise RuntimeError(f"dovecot did not listen on port {self.port}: {self.log()}")
             time.sleep(0.05)
 
-    def stop(self) -> None:
-        """Stop the server and every process it started: open connections drop."""
+    def stop(self, graceful: bool = True) -> None:
+        """Stop the server and every process it started: open connections drop. Not ``graceful``:
+        killed at once, as when a test is over."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
+        if graceful and proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(10)
@@ -122,6 +123,7 @@ class Dovecot:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        proc.wait(5)
         deadline = time.monotonic() + 5
         while listening(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -160,5 +162,5 @@ def dovecot(app):
         server.start()
         yield server
     finally:
-        server.stop()
+        server.stop(graceful=False)
         shutil.rmtree(root, ignore_errors=True)

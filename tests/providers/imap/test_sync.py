@@ -249,8 +249,8 @@ def wait_until(condition, timeout: float = 15.0) -> bool:
     return False
 
 
-def run_watcher(app):
-    watcher, stop = imap_watch.Watcher(app, relist=0.2), threading.Event()
+def run_watcher(app, relist: float = 0.2):
+    watcher, stop = imap_watch.Watcher(app, relist=relist), threading.Event()
     thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
     thread.start()
     return watcher, stop, thread
@@ -284,10 +284,10 @@ def test_the_watcher_tries_a_refused_password_once(app, db, dovecot):
     mailbox_id = mailboxes.add_imap(dovecot.form(password="not-the-password")).id
     db.session.execute(Mailbox.__table__.update().values(status="idle"))
     db.session.commit()
-    watcher, stop, thread = run_watcher(app)
+    watcher, stop, thread = run_watcher(app, relist=0.05)
     try:
         assert wait_until(lambda: len(watcher.refused) == 1 and not watcher.watches)
-        time.sleep(1)  # a few more looks at the list: no new try
+        time.sleep(0.3)  # a few more looks at the list: no new try
         assert dovecot.log().count("auth failed") == 1 and not watcher.watches
     finally:
         stop_watcher(watcher, stop, thread)
