@@ -76,13 +76,14 @@ def test_expired_and_revoked_tokens_stop_working_and_use_is_recorded(client):
     assert refused.json["error"] == "unauthorized"
 
 
-def test_unknown_scopes_and_names_are_refused():
+def test_unknown_scopes_and_names_are_refused(app):
     from vani.errors import InvalidField
 
     with pytest.raises(InvalidField, match="not a scope"):
         create_token("x", ["read", "root"])
     with pytest.raises(InvalidField, match="name"):
         create_token("  ", ["read"])
+    assert db.session.query(ApiToken).count() == 0
 
 
 def test_cli_create_list_revoke(app, client):

@@ -82,9 +82,10 @@ def test_an_error_answer_is_replayed_with_its_status(api, db):
 
 
 @pytest.mark.parametrize("value", ["", "   ", "x" * 201, "caf\u00e9", "tab\there"])
-def test_unusable_keys_are_refused(api, httpserver, value):
+def test_unusable_keys_are_refused(api, db, httpserver, value):
     r = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"]}, headers=key(value))
     assert r.status_code == 400 and r.get_json()["field"] == "Idempotency-Key"
+    assert count(db, WebhookSubscription) == 0 and count(db, IdempotentRequest) == 0
 
 
 def test_a_first_try_that_failed_frees_its_key(app, api, db, httpserver, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from tests.outbound.helpers import deliver, emit, subscribe, verify
 from vani.extensions import db
-from vani.models import DeliveryAttempt, WebhookDelivery
+from vani.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 
 
@@ -30,6 +30,8 @@ def test_create_accepts_a_given_secret_and_star(api, httpserver):
     r = api.post("/api/v1/webhooks/subscriptions", json={"url": httpserver.url_for("/h"), "events": "*",
                                                          "secret": secret})
     assert r.status_code == 201 and r.get_json()["secret"] == secret and r.get_json()["events"] == ["*"]
+    stored = db.session.get(WebhookSubscription, r.get_json()["id"])
+    assert stored.events == ["*"] and stored.secret == secret
 
 
 @pytest.mark.parametrize("body, field", [
@@ -46,12 +48,14 @@ def test_create_validation_errors_name_the_field(api, body, field):
     r = api.post("/api/v1/webhooks/subscriptions", json=body)
     assert r.status_code == 400
     assert r.get_json()["field"] == field and r.get_json()["detail"]
+    assert db.session.query(WebhookSubscription).count() == 0
 
 
 def test_private_targets_refused_through_the_api_when_not_allowed(app, api):
     app.config["VANI_ALLOW_PRIVATE_TARGETS"] = False
     r = api.post("/api/v1/webhooks/subscriptions", json={"url": "http://[::1]:8080/h", "events": ["*"]})
     assert r.status_code == 400 and r.get_json()["field"] == "url" and "loopback" in r.get_json()["detail"]
+    assert db.session.query(WebhookSubscription).count() == 0
 
 
 def test_patch_rotate_delete_and_404s(api, httpserver):

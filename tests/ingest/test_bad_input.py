@@ -63,6 +63,7 @@ def test_bodies_that_are_not_a_json_object(client, provider, body, code):
 def test_missing_event_name(client, provider, data, code):
     r = send(client, provider, json.dumps(data).encode())
     assert r.status_code == 400 and r.json["error"] == code
+    assert bs.count(WebhookEvent) == 0 and bs.count(RejectedCall, RejectedCall.reason == code) == 1
 
 
 @pytest.mark.parametrize("provider", URLS)
@@ -80,6 +81,7 @@ def test_max_content_length_also_gives_json_413(client, app):
     body = json.dumps(calendly("invitee.created")).encode()
     r = send(client, "calendly", body)
     assert r.status_code == 413 and r.is_json
+    assert bs.count(WebhookEvent) == 0 and bs.count(RejectedCall, RejectedCall.reason == "body_too_large") == 1
 
 
 def test_chunked_body_over_the_limit_is_413(client, app):
@@ -89,6 +91,7 @@ def test_chunked_body_over_the_limit_is_413(client, app):
     r = client.post(URLS["calendly"], input_stream=io.BytesIO(body), headers={**headers, "Transfer-Encoding": "chunked"},
                     environ_base={"wsgi.input_terminated": True})  # as a server sets it for chunked bodies
     assert r.status_code == 413 and r.is_json
+    assert bs.count(WebhookEvent) == 0 and bs.count(RejectedCall, RejectedCall.reason == "body_too_large") == 1
 
 
 def test_body_at_the_limit_is_accepted(client, app):
@@ -116,12 +119,16 @@ def test_content_type(client, provider, content_type, status):
     assert r.status_code == status and r.is_json
     if status == 415:
         assert r.json["error"] == "unsupported_media_type"
+        assert bs.count(WebhookEvent) == 0 and bs.count(RejectedCall) == 1
+    else:
+        assert bs.event(r.json["event_id"]).payload == json.loads(body) and bs.count(RejectedCall) == 0
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_other_methods_get_json_405(client, method):
     r = client.open(URLS["calendly"], method=method)
     assert r.status_code == 405 and r.is_json
+    assert bs.count(WebhookEvent) == 0
 
 
 def test_payload_with_nul_and_nan_is_stored(client, run_worker):
@@ -143,12 +150,15 @@ def test_fuzzed_inputs_never_500(client):
     import random
 
     rng = random.Random(7)
+    accepted = 0
     pieces = [b"{", b"}", b"[", b"]", b'"event"', b":", b",", b'"payload"', b"null", b"\\u0000", b"\xff", b"1e999"]
     for i in range(200):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
         provider = "calendly" if i % 2 else "cal_com"
         r = send(client, provider, body, rng.choice(["application/json", None, "text/plain"]))
         assert r.status_code in (200, 400, 415) and r.is_json, (body, r.status_code)
+        accepted += r.status_code == 200
+    assert bs.count(WebhookEvent) == accepted  # every acceptance stored one event, no refusal any
 
 
 def test_unconfigured_secret_in_testing_accepts_unverified_with_warning(client, app, run_worker, caplog):

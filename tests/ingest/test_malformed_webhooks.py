@@ -175,11 +175,12 @@ def test_bad_query_strings_and_methods(client, hostile, db, provider):
     assert count(db, RejectedCall) == tally.refused
 
 
-def test_far_future_timestamp_that_verifies_is_stale_not_a_crash(client, hostile):
+def test_far_future_timestamp_that_verifies_is_stale_not_a_crash(client, hostile, db):
     body = hs.dump(hs.json_bodies()["calendly"][0][1])
     for t in (10 ** 30, -(10 ** 30), 10 ** 400):
         r = client.post(URLS["calendly"], data=body, headers=calendly_headers(body, t=t))
         assert r.status_code == 401 and r.json["error"] == "stale_timestamp", r.json
+    assert count(db, WebhookEvent) == 0 and count(db, RejectedCall, RejectedCall.reason == "stale_timestamp") == 3
 
 
 def test_rejected_call_record_is_bounded_for_huge_urls_and_addresses(client, hostile, db):

@@ -97,9 +97,11 @@ def test_database_down_answers_503_json(client, monkeypatch):
     monkeypatch.setattr(group_commit, "write_rows", boom)
     r = post_calendly(client, calendly("invitee.created"))
     assert r.status_code == 503 and r.is_json and r.json["error"] == "database_unavailable"
+    assert bs.count(WebhookEvent) == 0
     monkeypatch.undo()
     r = post_calendly(client, calendly("invitee.created"))  # the provider's retry succeeds
     assert r.status_code == 200 and r.json["status"] == "accepted"
+    assert bs.count(WebhookEvent) == 1 and bs.event(r.json["event_id"]).status == "received"
 
 
 def test_database_down_while_loading_secrets_answers_503(client, monkeypatch):
@@ -108,3 +110,4 @@ def test_database_down_while_loading_secrets_answers_503(client, monkeypatch):
     monkeypatch.setattr(ingest, "secrets_for", boom)
     r = post_calendly(client, calendly("invitee.created"))
     assert r.status_code == 503 and r.json["error"] == "database_unavailable"
+    assert bs.count(WebhookEvent) == 0

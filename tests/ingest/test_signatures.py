@@ -40,6 +40,8 @@ def test_good_signature_is_accepted_and_marked_verified(client):
 def test_second_calendly_url_answers_too(client):
     r = client.post("/api/v1/calendly/webhook", data=BODY, headers=calendly_headers(BODY))
     assert r.status_code == 200 and r.json["status"] == "accepted"
+    stored = bs.event(r.json["event_id"])
+    assert (stored.provider, stored.verified, bytes(stored.body)) == ("calendly", True, BODY)
 
 
 # Headers are built at test time from the current clock ``t``.

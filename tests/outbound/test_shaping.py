@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.outbound.helpers import attempts, deliver, delivery
-from vani.models import DeliveryStatus, WebhookDelivery
+from vani.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 SUBS = "/api/v1/webhooks/subscriptions"
 EMIT = "/api/v1/webhooks/deliveries"
@@ -36,12 +36,13 @@ def emit(api, event: str, payload: dict) -> list[int]:
     ({"path": "data.x", "op": "exists", "value": "yes"}, "filter[0]"),
     ({"path": "data.x", "op": "in", "value": []}, "filter[0]"),
 ])
-def test_filters_are_checked_when_saved(api, httpserver, condition, field):
+def test_filters_are_checked_when_saved(api, db, httpserver, condition, field):
     r = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "filter": [condition]})
     assert r.status_code == 400 and r.get_json()["field"] == field, r.get_json()
     refused = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "filter": "x"})
     assert refused.status_code == 400
     assert refused.json["error"] == "invalid_parameter" and refused.json["field"] == "filter"
+    assert db.session.query(WebhookSubscription).count() == 0
 
 
 def test_a_delivery_is_made_only_when_the_filter_matches(api, db, httpserver):
@@ -95,9 +96,10 @@ def test_custom_headers_are_sent_stored_encrypted_and_shown_masked(api, db, http
     {"Transfer-Encoding": "chunked"}, {"X-A": "line\r\nbreak"}, {"X-A": ""}, {"bad name": "x"},
     {"X-A": "caf\u00e9\u2603"}, {f"X-{n}": "v" for n in range(21)},
 ])
-def test_headers_that_would_break_signing_or_http_are_refused(api, httpserver, headers):
+def test_headers_that_would_break_signing_or_http_are_refused(api, db, httpserver, headers):
     r = api.post(SUBS, json={"url": httpserver.url_for("/h"), "events": ["*"], "headers": headers})
     assert r.status_code == 400 and r.get_json()["field"] == "headers", r.get_json()
+    assert db.session.query(WebhookSubscription).count() == 0
 
 
 def test_a_paused_subscription_keeps_its_deliveries_and_sends_them_in_order_on_resume(api, db, httpserver):

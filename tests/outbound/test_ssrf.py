@@ -103,9 +103,12 @@ def test_ip_literal_refused_at_send_time_when_the_setting_changed(app, httpserve
 
 @pytest.mark.parametrize("url", ["https://crm.example.com:22/hook", "http://crm.example.com:25/",
                                  "http://crm.example.com:1023/", "http://crm.example.com:0/"])
-def test_only_web_ports_are_allowed(app, url):
+def test_only_web_ports_are_allowed(app, db, url):
+    from vani.models import WebhookSubscription
+
     with pytest.raises(InvalidField, match="port .* is refused"):
         subscribe(url)
+    assert db.session.query(WebhookSubscription).count() == 0
 
 
 def test_web_ports_pass_and_any_port_can_be_allowed(app, dns):

@@ -158,3 +158,13 @@ def dead_redis():
     from redis.retry import Retry
 
     return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+def every_row() -> dict[str, list[tuple]]:
+    """Every row of every table, fresh from the database: equal before and after a request that
+    changed nothing."""
+    from sqlalchemy import select
+
+    db.session.expire_all()
+    return {table.name: sorted(map(tuple, db.session.execute(select(table)).all()), key=repr)
+            for table in db.metadata.sorted_tables}

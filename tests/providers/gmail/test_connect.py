@@ -148,6 +148,7 @@ def test_without_the_settings_connect_says_what_to_set(google, app, login):
 def test_only_an_admin_connects(google, login):
     r = login("staff").get("/dashboard/mailboxes/gmail/connect")
     assert r.status_code == 403 and "needs the admin role" in r.get_data(as_text=True)
+    assert count_mailboxes() == 0 and google.server.log == []  # not sent to Google
 
 
 def test_a_refused_code_stores_nothing(google, login):

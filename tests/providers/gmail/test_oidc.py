@@ -89,8 +89,9 @@ def test_the_certificates_are_kept_for_their_max_age(oidc, client):
 def test_unreachable_certificates_refuse_the_push(oidc, client):
     oidc.queue("GET /oauth2/v1/certs", json_response({"error": "backend"}, 503))
     r = send(client, sign(claims()))
-    assert r.status_code == 401 and "Could not fetch certificates" in r.json["detail"]
+    assert r.status_code == 401 and "Could not fetch certificates" in r.json["detail"] and stored() == []
     assert send(client, sign(claims()), n=2).status_code == 200  # a failed fetch is not kept
+    assert len(stored()) == 1
 
 
 def test_with_oidc_set_up_a_push_without_a_token_is_refused_not_stored_unverified(oidc, client):
@@ -103,7 +104,7 @@ def test_with_oidc_set_up_a_push_without_a_token_is_refused_not_stored_unverifie
 def test_without_the_service_account_setting_nothing_passes(oidc, app, client):
     app.config["GMAIL_PUSH_SERVICE_ACCOUNT"] = None
     r = send(client, sign(claims()))
-    assert r.status_code == 401 and r.json["error"] == "oidc_not_configured"
+    assert r.status_code == 401 and r.json["error"] == "oidc_not_configured" and stored() == []
 
 
 def test_the_shared_token_still_works_beside_oidc(oidc, app, client):

@@ -80,7 +80,7 @@ def envelope(data: str, **message) -> bytes:
                        "subscription": "projects/p/subscriptions/s"}).encode()
 
 
-def test_malformed_envelopes_are_400(client, gmail):
+def test_malformed_envelopes_are_400(client, gmail, db):
     cases = [
         (b"{}", "missing_message"),
         (json.dumps({"message": {"data": "e30="}}).encode(), "missing_message_id"),
@@ -92,6 +92,9 @@ def test_malformed_envelopes_are_400(client, gmail):
     for body, code in cases:
         r = client.post(f"/api/webhooks/gmail?token={TOKEN}", data=body, content_type="application/json")
         assert r.status_code == 400 and r.json["error"] == code, (body, r.json)
+    assert db.session.execute(select(WebhookEvent)).scalars().all() == []
+    reasons = db.session.execute(select(RejectedCall.reason).order_by(RejectedCall.id)).scalars().all()
+    assert reasons == [code for _, code in cases]
 
 
 def test_unpadded_and_urlsafe_data_decode():

@@ -114,7 +114,7 @@ def test_the_event_type_comes_from_the_body_not_the_header(client, db):
     assert event.event_type == "whatsapp.message.delivered"
 
 
-def test_a_body_far_older_than_the_replay_window_is_refused(client, app):
+def test_a_body_far_older_than_the_replay_window_is_refused(client, app, db):
     app.config["VANI_KAPSO_MAX_AGE_SECONDS"] = 7 * 86400
     stem, body, recorded = next(f for f in fixture_bodies() if f[0] == "docs_message_received_text")
     r = post_kapso(client, body, "whatsapp.message.received")  # captured in October 2025
@@ -129,6 +129,8 @@ def test_a_body_far_older_than_the_replay_window_is_refused(client, app):
     fresh["message"]["timestamp"] = str(int(clock.time()) + 7200)  # from the future: not Kapso's either
     r = post_kapso(client, json.dumps(fresh).encode(), "whatsapp.message.received")
     assert r.status_code == 401 and r.json["error"] == "stale_timestamp"
+    assert count(db, WebhookEvent) == 1  # only the fresh one
+    assert count(db, RejectedCall, RejectedCall.reason == "stale_timestamp") == 2
 
 
 def test_signatures(client, db):
@@ -146,9 +148,10 @@ def test_signatures(client, db):
     tampered = client.post("/api/webhooks/kapso", data=body + b" ", headers=kapso_headers(body, "x"))
     assert tampered.status_code == 401
     assert count(db, RejectedCall, RejectedCall.provider == "kapso") == 3
+    assert count(db, WebhookEvent) == 2  # the two signed calls, each stored once
 
 
-def test_bad_bodies_are_400(client):
+def test_bad_bodies_are_400(client, db):
     for body, code in ((b"not json", "invalid_json"), (b"[1]", "not_an_object"),
                        (json.dumps({"message": {}}).encode(), "missing_event")):
         r = client.post("/api/webhooks/kapso", data=body, headers=kapso_headers(body))
@@ -156,6 +159,9 @@ def test_bad_bodies_are_400(client):
     batch = json.dumps({"type": "whatsapp.message.received", "batch": True, "data": []}).encode()
     r = client.post("/api/webhooks/kapso", data=batch, headers=kapso_headers(batch))
     assert r.status_code == 400 and r.json["error"] == "missing_batch_data"
+    assert count(db, WebhookEvent) == 0
+    reasons = db.session.execute(select(RejectedCall.reason).order_by(RejectedCall.id)).scalars().all()
+    assert reasons == ["invalid_json", "not_an_object", "missing_event", "missing_batch_data"]
 
 
 def test_batch_item_that_is_not_an_object_is_stored_and_ignored(client, run_worker, db):

@@ -36,6 +36,13 @@ def db_events() -> list[WebhookEvent]:
     return list(db.session.execute(select(WebhookEvent)).scalars())
 
 
+def refusals() -> list[str]:
+    """The reasons of the refused calls recorded, oldest first."""
+    from vani.extensions import db
+
+    return list(db.session.execute(select(RejectedCall.reason).order_by(RejectedCall.id)).scalars())
+
+
 def test_request_validator_official_vectors():
     validator = RequestValidator("12345")
     assert validator.compute_signature(VECTOR_URL, VECTOR_PARAMS) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
@@ -127,6 +134,7 @@ def test_not_a_form_is_400(client):
     assert r.status_code == 400 and r.json["error"] == "not_form_encoded"
     r = post_twilio(client, "Body=hi&From=whatsapp%3A%2B15550100009")
     assert r.status_code == 400 and r.json["error"] == "missing_message_sid"
+    assert db_events() == [] and refusals() == ["not_form_encoded", "missing_message_sid"]
 
 
 def test_every_shared_fixture_through_the_endpoint(client, run_worker, db):
@@ -203,6 +211,7 @@ def test_an_oversized_twilio_form_is_refused_before_any_signature_work(client):
                     headers={"X-Twilio-Signature": "forged"})
     assert time.perf_counter() - started < 0.5
     assert r.status_code == 413 and r.json["error"] == "body_too_large" and "65536" in r.json["detail"]
+    assert db_events() == [] and refusals() == ["body_too_large"]
 
 
 def test_a_twilio_form_with_thousands_of_fields_is_refused(client):
@@ -210,6 +219,7 @@ def test_a_twilio_form_with_thousands_of_fields_is_refused(client):
     r = client.post("/api/webhooks/twilio", data=body, content_type="application/x-www-form-urlencoded",
                     headers={"X-Twilio-Signature": "forged"})
     assert r.status_code == 400 and r.json["error"] == "too_many_fields"
+    assert db_events() == [] and refusals() == ["too_many_fields"]
 
 
 @pytest.mark.parametrize("query", ["?xbodySHA256=1", "?bodySHA256x=1", "?a=bodySHA256", "?bodySHA256=abc"])
@@ -217,3 +227,4 @@ def test_body_sha256_is_read_from_the_query_as_twilio_does(client, query):
     r = client.post(f"/api/webhooks/twilio{query}", data=b'{"not": "a form"}', content_type="application/json",
                     headers={"X-Twilio-Signature": "forged"})
     assert r.status_code == 401 and r.json["error"] == "invalid_signature"
+    assert db_events() == [] and refusals() == ["invalid_signature"]
