@@ -24,19 +24,25 @@ def _chromium_or_skip():
     return playwright
 
 
-@pytest.fixture
-def browser_page():
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module; each test has a fresh context (cookies, storage) of its own."""
     sync_api = _chromium_or_skip()
     with sync_api.sync_playwright() as p:
         executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="Asia/Kolkata",
-                                      locale="en-GB")
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1360, "height": 900}, timezone_id="Asia/Kolkata",
+                                   locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
 
 
 def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_user, httpserver, run_worker):
