@@ -47,9 +47,10 @@ def worker_number() -> int | None:
 def worker_database(url: str, worker: int) -> str:
     """The configured database's name with the worker's suffix (made if missing on PostgreSQL)."""
     configured = make_url(url)
-    if configured.get_backend_name() != "postgresql":
+    if configured.get_backend_name() != "postgresql":  # a SQLite file
         path = Path(configured.database)
-        return configured.set(database=str(path.with_stem(f"{path.stem}_gw{worker}"))).render_as_string(False)
+        return configured.set(database=str(path.with_stem(f"{path.stem}_gw{worker}"))).render_as_string(
+            hide_password=False)
     name = f"{configured.database}_gw{worker}"
     admin = create_engine(configured, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -64,11 +65,11 @@ def database_url(tmp_path_factory) -> str:
     if url:
         from config import _database_url
 
+        os.environ.setdefault("DATABASE_URL", url)
         url = _database_url(url)
         if worker_number() is not None:
             url = worker_database(url, worker_number())
             os.environ["DATABASE_URL"] = url  # for the processes the tests start
-        os.environ.setdefault("DATABASE_URL", url)
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
