@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tests.outbound_support import subscribe
+from tests.outbound.helpers import subscribe
 
 SUBS = "/api/v1/webhooks/subscriptions"
 
