@@ -35,7 +35,9 @@ def pytest_cmdline_main(config):
         return
     if real_services() or config.args_source != pytest.Config.ArgsSource.TESTPATHS:
         return  # PostgreSQL and Redis, or chosen files: one process
-    option.numprocesses, option.dist = len(os.sched_getaffinity(0)), "loadfile"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cores > 1:
+        option.numprocesses, option.dist = cores, "loadfile"
 
 
 def worker_number() -> int | None:
