@@ -4,7 +4,7 @@ time, so the parsers, mappers and forms are reached too) must never get a 5xx. P
 of answers by status and every 5xx found (the goal is 0).
 
 Run: ``python -m bench.fuzz [--examples 10000]`` (SQLite and fakeredis, in-process). The test
-suite runs a few hundred of the same examples (``tests/test_fuzz.py``).
+suite runs a few hundred of the same examples (``tests/api/test_fuzz.py``).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Checks: no 5xx, and status codes, content types, headers and bodies as documente
 Schemathesis' report; the exit status is its own (0: nothing found).
 
 Run: ``python -m bench.schemathesis [--examples 500] [--workers 4]``. The test suite runs a short
-version in-process (``tests/test_api_schemathesis.py``).
+version in-process (``tests/api/test_schemathesis.py``).
 """
 from __future__ import annotations
 

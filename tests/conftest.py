@@ -1,5 +1,11 @@
 """Test fixtures. PostgreSQL and real Redis when ``TEST_DATABASE_URL``/``DATABASE_URL`` and
-``REDIS_URL`` are set (CI), else a SQLite file and fakeredis."""
+``REDIS_URL`` are set (CI), else a SQLite file and fakeredis.
+
+With pytest-xdist installed, the whole suite against SQLite and fakeredis runs in one worker per
+core (``-n 0`` runs it in one process); a run against PostgreSQL and Redis, or of chosen tests,
+stays in one process unless ``-n`` says otherwise. Each worker has a database of its own (on
+PostgreSQL, the configured one's name with the worker's suffix, made here) and, on a real Redis,
+the configured database number plus the worker's (pub/sub is shared by the whole server)."""
 from __future__ import annotations
 
 import os
@@ -15,19 +21,78 @@ from vani import create_app
 from vani.extensions import db as _db
 
 
+def real_services() -> bool:
+    return any(os.environ.get(name) for name in ("TEST_DATABASE_URL", "DATABASE_URL", "REDIS_URL"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """One worker per core for the whole suite on SQLite and fakeredis, when pytest-xdist is there."""
+    option = config.option
+    if getattr(option, "numprocesses", "absent") is not None or worker_number() is not None:
+        return  # no pytest-xdist, -n given, or a worker already
+    if option.collectonly or option.usepdb:
+        return
+    if real_services() or config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return  # PostgreSQL and Redis, or chosen files: one process
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cores > 1:
+        option.numprocesses, option.dist = cores, "loadfile"
+
+
+def worker_number() -> int | None:
+    """0, 1, … in a pytest-xdist worker; None in a single process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return int(worker.removeprefix("gw")) if worker else None
+
+
+def worker_database(url: str, worker: int) -> str:
+    """The configured database's name with the worker's suffix (made if missing on PostgreSQL)."""
+    configured = make_url(url)
+    if configured.get_backend_name() != "postgresql":  # a SQLite file
+        path = Path(configured.database)
+        return configured.set(database=str(path.with_stem(f"{path.stem}_gw{worker}"))).render_as_string(
+            hide_password=False)
+    name = f"{configured.database}_gw{worker}"
+    admin = create_engine(configured, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
+
+
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
         from config import _database_url
 
         os.environ.setdefault("DATABASE_URL", url)
-        return _database_url(url)
+        url = _database_url(url)
+        if worker_number() is not None:
+            url = worker_database(url, worker_number())
+            os.environ["DATABASE_URL"] = url  # for the processes the tests start
+        return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def redis_url() -> str | None:
+    """``REDIS_URL``; in a worker, with the configured database number plus the worker's."""
+    url = os.environ.get("REDIS_URL")
+    if url and worker_number():
+        from urllib.parse import urlsplit
+
+        from redis.connection import parse_url
+
+        number = int(parse_url(url).get("db", 0)) + worker_number()
+        url = urlsplit(url)._replace(path=f"/{number}").geturl()
+        os.environ["REDIS_URL"] = url  # for the processes the tests start
+    return url
 
 
 @pytest.fixture(scope="session")
 def redis_client():
-    url = os.environ.get("REDIS_URL")
+    url = redis_url()
     if url:
         import redis
 
@@ -119,11 +184,10 @@ def fresh_database_url(_app, tmp_path: Path):
 @pytest.fixture
 def run_worker(app, redis_client):
     """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
-    from rq import SimpleWorker
-
+    from tests.work.helpers import PromptWorker
     from vani.work.processes import all_queues
 
-    class CountingWorker(SimpleWorker):
+    class CountingWorker(PromptWorker):
         jobs_run = 0
 
         def execute_job(self, job, queue):

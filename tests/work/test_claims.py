@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.booking_support import calendly
-from tests.outbound_support import attempts, delivery, emit, subscribe
+from tests.bookings import calendly
+from tests.outbound.helpers import attempts, delivery, emit, subscribe
 from tests.signing import post_calendly
 from vani.extensions import db
 from vani.models import DeliveryStatus, EventStatus, WebhookEvent

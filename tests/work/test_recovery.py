@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests import booking_support as bs
-from tests.booking_support import calendly
-from tests.outbound_support import attempts, deliver, delivery, emit, subscribe
+from tests import bookings as bs
+from tests.bookings import calendly
+from tests.outbound.helpers import attempts, deliver, delivery, emit, subscribe
 from tests.signing import post_calendly
-from tests.work_support import drain
+from tests.work.helpers import drain
 from vani.models import DeliveryStatus, EventStatus, Meeting
 from vani.models.base import utcnow
 from vani.processing.events import EVENTS

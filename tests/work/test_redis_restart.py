@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import func, select
 
-from tests.booking_support import calendly
+from tests.bookings import calendly
 from tests.signing import post_calendly
 from vani.devserver.redis_choice import embedded_binary, free_port, server_argv, wait_until_ready
 from vani.extensions import db, redis_ext
@@ -101,11 +101,8 @@ def test_workers_and_scheduler_ride_out_an_emptied_redis(app, client, tmp_path):
     finally:
         app.extensions["vani_redis"] = real
         redis_ext.reset()
+        for proc in processes:  # killed: how they stop is not what this test is about
+            proc.kill()
         for proc in processes:
-            proc.terminate()
-        for proc in processes:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait(15)
         server.kill()

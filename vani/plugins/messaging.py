@@ -31,8 +31,10 @@ def retryable(status: int | None) -> bool:
 
 
 def timeout(cfg: Mapping) -> float:
-    """How long one call to a provider may take (``VANI_SEND_TIMEOUT_SECONDS``)."""
-    return max(float(cfg.get("VANI_SEND_TIMEOUT_SECONDS") or 10), 1.0)
+    """How long one call to a provider may take (``VANI_SEND_TIMEOUT_SECONDS``): 10 s unless set, at
+    least 1 s (a fraction of a second is taken as given)."""
+    seconds = float(cfg.get("VANI_SEND_TIMEOUT_SECONDS") or 10)
+    return seconds if 0 < seconds < 1 else max(seconds, 1.0)
 
 
 class Messenger:

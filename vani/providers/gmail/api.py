@@ -37,7 +37,9 @@ class GmailError(SyncError):
 
 
 def timeout(cfg: Mapping) -> float:
-    return float(max(int(cfg.get("VANI_MAIL_TIMEOUT_SECONDS", 30)), 1))
+    """Whole seconds a Google call may take, at least 1 (a fraction of a second is taken as given)."""
+    seconds = float(cfg.get("VANI_MAIL_TIMEOUT_SECONDS", 30))
+    return seconds if 0 < seconds < 1 else float(max(int(seconds), 1))
 
 
 # -- Google's token endpoint ------------------------------------------------------------------
