@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.outbound_support import emit
+from tests.outbound.helpers import emit
 from vani.commands import progress as progress_module
 from vani.commands.progress import Progress
 from vani.extensions import db

@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text
 
-from tests.booking_support import cal_booking
+from tests.bookings import cal_booking
 from tests.signing import cal_com_headers, calendly_headers, dumps
 from vani import orgs, tenancy
 from vani.extensions import db
