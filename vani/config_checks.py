@@ -1,14 +1,16 @@
 """What is missing or unsafe in a configuration, judged for production.
 
-``flask vani check-config`` prints every finding and fails on errors. Every process runs the same
-checks when it starts (``enforce``): in production an error stops it, elsewhere errors are
-logged as warnings. Missing provider secrets are left to the command (requests fail closed anyway:
+``flask vani check-config`` prints every finding and fails on errors. Every other process runs
+the same checks when it starts (``enforce``): in production an error stops it, elsewhere errors
+are logged as warnings. The command itself starts whatever it finds, so that it can report it.
+Missing provider secrets are left to the command (requests fail closed anyway:
 ``503 secret_not_configured``), as is everything that needs the database.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 
 from flask import Flask
@@ -89,14 +91,22 @@ def core(config) -> list[Finding]:
     return found
 
 
+def reporting(argv: list[str] | None = None) -> bool:
+    """True in ``flask vani check-config``, the one process that starts with unsafe settings:
+    it reports them (and fails) instead of refusing to start."""
+    args = (sys.argv if argv is None else argv)[1:]
+    return any(args[i:i + 2] == ["vani", "check-config"] for i in range(len(args)))
+
+
 def enforce(app: Flask) -> None:
     """At start-up: production refuses to run with an error; elsewhere errors are warnings."""
     env = app.config.get("ENV_NAME")
-    if env == "testing":
+    if env == "testing" or reporting():
         return
     errors = [f.message for f in core(app.config) if f.level == "error"]
     if env == "production" and errors:
-        raise UnsafeConfig("refusing to start in production:\n  - " + "\n  - ".join(errors))
+        raise UnsafeConfig("refusing to start in production (`flask --app run vani check-config` reports "
+                           "everything to fix):\n  - " + "\n  - ".join(errors))
     for message in errors:
         if not message.startswith("VANI_ENV is") and not message.startswith("the database is SQLite"):
             log.warning("unsafe for production: %s", message)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import Text
+from sqlalchemy import Text, type_coerce
 from sqlalchemy.types import TypeDecorator
 
 KEY_FILE = "encryption.key"
@@ -90,6 +90,20 @@ def rotate(token: str) -> str:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
         raise SecretUnreadable("a stored secret cannot be decrypted with VANI_ENCRYPTION_KEYS") from None
+
+
+def token(column):
+    """``column`` as stored (its Fernet token, not decrypted), for reading values one by one so
+    that one no key can read fails alone instead of the whole query."""
+    return type_coerce(column, Text)
+
+
+def readable(token_text: str) -> str | None:
+    """The secret in ``token_text``; None when none of the keys can decrypt it."""
+    try:
+        return decrypt(token_text)
+    except SecretUnreadable:
+        return None
 
 
 class Encrypted(TypeDecorator):

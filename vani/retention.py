@@ -4,6 +4,7 @@ deleted, whatever its age: events waiting, being processed or dead (a dead lette
 a person acts on it). Stored idempotent answers and sign-in counts go once they no longer serve."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -34,14 +35,17 @@ def _detach(table_name: str, ids: list[int]) -> None:
                 db.session.execute(update(table).where(fk.parent.in_(ids)).values({fk.parent.name: None}))
 
 
-def cleanup(days: int | None = None, dry_run: bool = False, now: datetime | None = None) -> dict[str, int]:
+def cleanup(days: int | None = None, dry_run: bool = False, now: datetime | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Delete (or with ``dry_run`` count) rows older than ``days``, in every organisation.
-    Returns counts per table."""
+    Returns counts per table; ``progress(table, deleted, total)`` is told after each batch
+    (``total`` counted first)."""
     with tenancy.everywhere():
-        return _cleanup(days, dry_run, now)
+        return _cleanup(days, dry_run, now, progress)
 
 
-def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str, int]:
+def _cleanup(days: int | None, dry_run: bool, now: datetime | None,
+             progress: Callable[[str, int, int], None] | None) -> dict[str, int]:
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     if days < 1:
         raise ValueError("the retention must be at least 1 day")
@@ -51,9 +55,12 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str,
         cond = getattr(model, column) < cutoff
         if extra is not None:
             cond = cond & extra
-        if dry_run:
+        if dry_run or progress:
             counts[label] = db.session.execute(select(func.count()).select_from(model).where(cond)).scalar_one()
+        if dry_run:
             continue
+        if progress:
+            progress(label, 0, counts[label])
         total = 0
         while True:
             ids = list(db.session.execute(select(model.id).where(cond).order_by(model.id).limit(BATCH)).scalars())
@@ -63,6 +70,8 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None) -> dict[str,
             db.session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
             db.session.commit()
             total += len(ids)
+            if progress:
+                progress(label, total, max(total, counts[label]))
         counts[label] = total
     db.session.rollback()
     if not dry_run:

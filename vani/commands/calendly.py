@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from vani.commands.group import for_org, vani_cli
+from vani.commands.progress import Progress
 from vani.providers.calendly.sync import parse_since, sync
 from vani.registration.http import ApiError
 
@@ -24,7 +25,8 @@ def sync_command(since: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
-        result = sync(start)
+        with Progress() as progress:
+            result = sync(start, progress=progress)
     except ApiError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"since {result.since}: {result.scheduled_events} scheduled event(s), "

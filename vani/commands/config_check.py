@@ -2,22 +2,31 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 import click
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from vani import plugins
+from vani import plugins, tenancy
 from vani.commands.group import vani_cli
 from vani.config_checks import Finding, core
+from vani.crypto import SecretUnreadable
 from vani.extensions import db
-from vani.models import ProviderCredential
+from vani.models import Organisation, ProviderCredential
+from vani.orgs.key_rotation import unreadable_values
 from vani.registration.registrars import registrar_names
 
 
-def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset()) -> list[Finding]:
-    """Judge ``config`` as a production configuration, providers' webhook secrets included."""
-
+def check(config, stored_secret_providers: Mapping[str, list[str]] | set[str],
+          skip: set[str] = frozenset()) -> list[Finding]:
+    """Judge ``config`` as a production configuration, providers' webhook secrets included
+    (``stored_secret_providers``: the providers with a stored secret, each with the slugs of the
+    organisations that stored one)."""
     found = core(config)
+    stored = (stored_secret_providers if isinstance(stored_secret_providers, Mapping)
+              else dict.fromkeys(stored_secret_providers, []))
 
     def error(message: str) -> None:
         found.append(Finding("error", message))
@@ -26,8 +35,13 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
     for provider in plugins.installed().webhook():
         if provider.name in skip:
             continue
-        if any(config.get(name) for name in provider.secret_settings) or provider.name in stored_secret_providers:
-            found.append(Finding("ok", f"{provider.title}: webhook secret configured"))
+        in_env = [name for name in provider.secret_settings if config.get(name)]
+        if in_env or provider.name in stored:
+            where = in_env[:1]
+            if stored.get(provider.name):
+                where.append(f"stored for {', '.join(stored[provider.name])}")
+            found.append(Finding("ok", f"{provider.title}: webhook secret configured"
+                                       + (f" ({'; '.join(where)})" if where else "")))
             continue
         if provider.name == "gmail" and config.get("GMAIL_PUSH_AUDIENCE"):
             found.append(Finding("ok", f"{provider.title}: pushes verified by their OIDC token"))
@@ -40,17 +54,35 @@ def check(config, stored_secret_providers: set[str], skip: set[str] = frozenset(
     return found
 
 
-def stored_secret_providers() -> set[str]:
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
+def stored_secret_providers() -> dict[str, list[str]]:
+    """Every provider with a stored webhook secret, and the organisations (slugs) that stored one:
+    the command runs for the whole install, so it reads across organisations."""
+    found: dict[str, list[str]] = {}
     try:
-        rows = db.session.execute(select(ProviderCredential.provider).where(
-            ProviderCredential.name == "webhook_secret")).scalars()
-        return set(rows)
+        with tenancy.everywhere():
+            rows = db.session.execute(
+                select(ProviderCredential.provider, Organisation.slug)
+                .join(Organisation, Organisation.id == ProviderCredential.org_id)
+                .where(ProviderCredential.name == "webhook_secret")
+                .order_by(ProviderCredential.provider, Organisation.slug)).all()
     except SQLAlchemyError:
         db.session.rollback()
-        return set()
+        return found
+    for provider, slug in rows:
+        found.setdefault(provider, []).append(slug)
+    return found
+
+
+def unreadable_secrets() -> list[Finding]:
+    """An error for each stored secret none of the keys can decrypt (nothing when the keys or the
+    database are unusable: those are reported on their own)."""
+    try:
+        found = unreadable_values()
+    except (SecretUnreadable, SQLAlchemyError):
+        db.session.rollback()
+        return []
+    return [Finding("error", f"a stored secret cannot be decrypted with VANI_ENCRYPTION_KEYS ({item})")
+            for item in found]
 
 
 @vani_cli.command("check-config")
@@ -58,6 +90,7 @@ def stored_secret_providers() -> set[str]:
 def check_config_command(skip: tuple[str, ...]) -> None:
     """Report what is missing or unsafe for production; exit 1 when anything is."""
     findings = check(current_app.config, stored_secret_providers(), {s.replace("-", "_") for s in skip})
+    findings += unreadable_secrets()
     colours = {"error": "red", "warning": "yellow", "ok": "green"}
     for finding in findings:
         click.secho(f"{finding.level:7} {finding.message}", fg=colours[finding.level])

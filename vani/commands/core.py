@@ -8,6 +8,7 @@ from vani.accounts.tokens import create_token as make
 from vani.accounts.tokens import list_tokens as rows
 from vani.accounts.tokens import revoke_token as revoke
 from vani.commands.group import for_org, vani_cli
+from vani.commands.progress import Progress
 from vani.crypto import SecretUnreadable
 from vani.errors import NotFound
 from vani.extensions import db
@@ -99,11 +100,19 @@ def sweep() -> None:
 @vani_cli.command("rotate-encryption-key")
 def rotate_encryption_key() -> None:
     """Re-encrypt every stored secret with the first key of VANI_ENCRYPTION_KEYS (then the other
-    keys can be removed)."""
+    keys can be removed). A stored secret no key can decrypt is left as it is and listed; the
+    command then exits with status 1, so keep the old keys until each is stored again."""
 
     try:
-        counts = rotate_all()
+        with Progress() as progress:
+            result = rotate_all(progress=progress)
     except SecretUnreadable as exc:
         raise click.ClickException(str(exc)) from None
-    for column, count in counts.items():
+    for column, count in result.counts.items():
         click.echo(f"{column}: {count} re-encrypted")
+    for item in result.skipped:
+        click.secho(f"skipped {item}", fg="yellow", err=True)
+    if result.skipped:
+        click.secho(f"{len(result.skipped)} stored secret(s) could not be decrypted with any key and were left "
+                    "as they were: keep the old keys configured until each is stored again", fg="red", err=True)
+        raise SystemExit(1)

@@ -5,6 +5,7 @@ import click
 
 from vani import orgs, tenancy, work
 from vani.commands.group import vani_cli
+from vani.commands.progress import Progress
 from vani.errors import InvalidField, NotFound
 from vani.extensions import db
 from vani.mail import mailboxes, store
@@ -59,11 +60,15 @@ def sync_command(org_slug: str | None, process: bool) -> None:
     if not found:
         click.echo("no mailboxes (add one on the dashboard, or set IMAP_HOST, IMAP_USER and IMAP_PASSWORD)")
     failed = 0
-    for mailbox_id, mailbox_org in found:
-        with tenancy.acting_for(mailbox_org):
-            line, ok = _sync_one(mailbox_id)
-        click.echo(line)
-        failed += not ok
+    with Progress() as progress:
+        for done, (mailbox_id, mailbox_org) in enumerate(found):
+            progress("mailboxes", done, len(found))
+            with tenancy.acting_for(mailbox_org):
+                line, ok = _sync_one(mailbox_id)
+            progress.echo(line)
+            failed += not ok
+        if found:
+            progress("mailboxes", len(found), len(found))
     if process:
         processed, unprocessed = _process({o for _, o in found})
         click.echo(f"processed {processed} event(s)" + (f", {unprocessed} failed" if unprocessed else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from vani.commands.group import vani_cli
+from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
 from vani.retention import cleanup
 from vani.work.processes import run_scheduler
@@ -18,7 +19,8 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
 
     days = current_app.config["VANI_RETENTION_DAYS"] if days is None else days
     try:
-        counts = cleanup(days, dry_run=dry_run)
+        with Progress() as progress:
+            counts = cleanup(days, dry_run=dry_run, progress=progress)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--days") from None
     verb = "would delete" if dry_run else "deleted"

@@ -101,5 +101,6 @@ def set_notifications(routes: str | None, slack_url: str | None, email_to: str |
         org = orgs.set_notifications(routes=routes, slack_url=slack_url, email_to=email_to)
     except VaniError as exc:
         raise click.ClickException(exc.detail) from None
+    slack = "set" if org.slack_url else ("unreadable" if org.slack_unreadable else "unset")
     click.echo(f"{org.slug}: routes {org.notify_routes or '(all configured channels)'}; "
-               f"Slack {'set' if org.slack_webhook_url else 'unset'}; email to {org.notify_email_to or 'nobody'}")
+               f"Slack {slack}; email to {org.notify_email_to or 'nobody'}")

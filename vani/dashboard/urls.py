@@ -7,7 +7,7 @@ from flask import current_app, request
 
 from vani import orgs, plugins
 from vani.models import Organisation
-from vani.orgs.secrets import secrets_for
+from vani.orgs.secrets import secrets_for, unreadable_secrets
 
 
 @dataclass
@@ -16,6 +16,7 @@ class ProviderUrls:
     title: str
     urls: list[str]
     configured: bool
+    unreadable: bool = False  # a stored secret no key can decrypt: its calls are answered 503
 
 
 def public_base() -> str:
@@ -32,7 +33,8 @@ def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
     for p in providers.webhook():
         configured = bool(secrets_for(p, org.id))
         paths = providers.webhook_paths(p, org.key) + (providers.webhook_paths(p) if org.is_default else [])
-        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured))
+        out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured,
+                                bool(unreadable_secrets(p.name, org.id))))
     return out
 
 

@@ -19,7 +19,7 @@ from vani.extensions import db
 from vani.ingest.group_commit import committer
 from vani.models import EventStatus
 from vani.models.base import utcnow
-from vani.orgs.secrets import secrets_for
+from vani.orgs.secrets import secrets_for, unreadable_secrets
 from vani.payloads.safejson import clean_text
 from vani.plugins.contract import BadPayload, Incoming, Provider, RequestData, SignatureError
 
@@ -80,9 +80,10 @@ def verify(provider: Provider, data: RequestData, secrets: list[str], org_id: in
         provider.verify(data, fresh, time.time(), tolerance)
 
 
-def _secrets(provider: Provider, org_id: int) -> list[str]:
+def _secrets(provider: Provider, org_id: int) -> tuple[list[str], list[str]]:
+    """The secrets that may have signed the call, and the names of stored ones no key can read."""
     try:
-        return secrets_for(provider, org_id)
+        return secrets_for(provider, org_id), [u.name for u in unreadable_secrets(provider.name, org_id)]
     except DBAPIError as exc:
         db.session.rollback()
         log.error("database unavailable while loading %s secrets: %s", provider.name, exc)
@@ -95,15 +96,23 @@ def _secrets(provider: Provider, org_id: int) -> list[str]:
 
 
 def authenticate(provider: Provider, data: RequestData, org_id: int) -> dict:
-    """Check the call's signature; what to add to the answer (nothing, or the unverified warning)."""
-    secrets = _secrets(provider, org_id)
+    """Check the call's signature; what to add to the answer (nothing, or the unverified warning).
+    While a stored secret cannot be decrypted, a call no readable secret verifies is answered
+    ``503 secret_unreadable`` (not stored; the provider retries), as it may be signed with it."""
+    secrets, unreadable = _secrets(provider, org_id)
     names = " or ".join(provider.secret_settings)
+    cannot_read = Refused(503, "secret_unreadable", f"the stored {provider.name} {' and '.join(unreadable)} "
+                          "cannot be decrypted; the call was not stored, retry later")
     if secrets or provider.verifies_without_secrets():
         try:
             verify(provider, data, secrets, org_id)
         except SignatureError as exc:
+            if exc.reason == "invalid_signature" and unreadable:
+                raise cannot_read from None
             raise Refused(401, exc.reason, exc.detail, exc.checked_url) from None
         return {}
+    if unreadable:
+        raise cannot_read
     if current_app.config.get("ENV_NAME") == "production":
         raise Refused(503, "secret_not_configured", f"{names} is not set; refusing unverifiable calls in production")
     log.warning("%s is not set: accepting %s webhook UNVERIFIED", names, provider.title)

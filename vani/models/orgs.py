@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from vani.crypto import Encrypted
+from vani.crypto import Encrypted, SecretUnreadable
 from vani.extensions import db
 from vani.models.base import BigId, UTCDateTime, isoformat, state_type, utcnow
 
@@ -41,13 +41,30 @@ class Organisation(db.Model):
     key: Mapped[str] = mapped_column(String(64), unique=True, default=new_key)  # in webhook URLs
     # Notifications: routes and channels (the default organisation falls back to the settings).
     notify_routes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    slack_webhook_url: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
+    # Deferred: decrypted only where it is read, so that one no key can read breaks no page.
+    slack_webhook_url: Mapped[str | None] = mapped_column(Encrypted, nullable=True, deferred=True)
     notify_email_to: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
     def is_default(self) -> bool:
         return self.slug == DEFAULT_SLUG
+
+    @property
+    def slack_url(self) -> str | None:
+        """The Slack URL; None when unset or when no key can decrypt it (``slack_unreadable``)."""
+        try:
+            return self.slack_webhook_url
+        except SecretUnreadable:
+            return None
+
+    @property
+    def slack_unreadable(self) -> bool:
+        try:
+            self.slack_webhook_url
+        except SecretUnreadable:
+            return True
+        return False
 
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "slug": self.slug, "timezone": self.timezone,

@@ -45,7 +45,7 @@ def parse_routes(spec: str | None) -> dict[str, list[str]] | None:
     return routes
 
 
-ORG_SETTINGS = {"VANI_NOTIFY_ROUTES": "notify_routes", "SLACK_WEBHOOK_URL": "slack_webhook_url",
+ORG_SETTINGS = {"VANI_NOTIFY_ROUTES": "notify_routes", "SLACK_WEBHOOK_URL": "slack_url",
                 "VANI_NOTIFY_EMAIL_TO": "notify_email_to"}
 
 

@@ -1,12 +1,14 @@
 """The provider API settings an organisation works with (API keys, a Kapso number id): its own,
 stored encrypted per organisation, and for the default organisation the environment's as well
-(a stored one wins). Registrars and syncs read them through ``config_for``."""
+(a stored one wins). Registrars and syncs read them through ``config_for``; a stored one no key
+can decrypt counts as not set (``secrets.unreadable_credentials`` lists it)."""
 from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
-from vani import plugins, tenancy
+from vani import crypto, plugins, tenancy
 from vani.errors import InvalidField
 from vani.extensions import db
 from vani.models import ProviderCredential
@@ -22,10 +24,11 @@ ALL_SETTINGS = {name for names in ORG_SETTINGS.values() for name in names}
 
 
 def _stored(org_id: int) -> dict[str, str]:
-    rows = db.session.execute(select(ProviderCredential.name, ProviderCredential.value).where(
+    rows = db.session.execute(select(ProviderCredential.name, crypto.token(ProviderCredential.value)).where(
         ProviderCredential.org_id == org_id, ProviderCredential.name.in_([n.lower() for n in ALL_SETTINGS]))
         .execution_options(unscoped=True)).all()
-    return {name.upper(): value for name, value in rows if value}
+    values = {name.upper(): crypto.readable(token) for name, token in rows}
+    return {name: value for name, value in values.items() if value}
 
 
 def config_for(org_id: int | None = None) -> dict:
@@ -64,7 +67,8 @@ def store_setting(provider_name: str, setting: str, value: str) -> None:
     if not value or len(value) > 4000:
         raise InvalidField("value", "give a value of 1 to 4000 characters")
     row = db.session.execute(select(ProviderCredential).where(
-        ProviderCredential.provider == provider_name, ProviderCredential.name == setting.lower())).scalar_one_or_none()
+        ProviderCredential.provider == provider_name, ProviderCredential.name == setting.lower())
+        .options(defer(ProviderCredential.value))).scalar_one_or_none()  # overwritten, even when unreadable
     if row is None:
         row = ProviderCredential(org_id=tenancy.require(), provider=provider_name, name=setting.lower())
         db.session.add(row)

@@ -6,17 +6,20 @@ order, and makes each matching event's delivery unless the subscription already 
 unique (event, subscription) pair: a backfill run twice sends nothing twice). Progress is
 written after every chunk, fenced by the claim, so a worker that dies loses at most a chunk's
 work and the next one continues from the cursor. A backfill that has spent its time budget hands
-itself back and continues in a fresh claim.
+itself back and continues in a fresh claim. ``run_here`` walks one in the calling process
+(``flask vani deliveries backfill``), showing its progress.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from vani import work
+from vani import tenancy, work
 from vani.errors import Conflict, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Backfill, BackfillStatus, OutboundEvent, WebhookSubscription
@@ -79,8 +82,9 @@ def _chunk(org_id: int, since: datetime, after: int, last: int) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-def run(claim: work.Claim, backfill_id: int) -> None:
-    """Walk one claimed backfill until it is done or its time budget is spent."""
+def run(claim: work.Claim, backfill_id: int, progress: Callable[[str, int, int], None] | None = None) -> None:
+    """Walk one claimed backfill until it is done or its time budget is spent, telling
+    ``progress("events", scanned, total)`` after each chunk."""
     b = db.session.get(Backfill, backfill_id, populate_existing=True)
     if b is None:
         return
@@ -111,11 +115,33 @@ def run(claim: work.Claim, backfill_id: int) -> None:
         if not moved:  # the lease was lost: another worker continues from the cursor
             claim.settled[backfill_id] = None
             return
+        if progress:
+            progress("events", min(scanned, total), total)
         claim.renew()
         if time.monotonic() - started > BUDGET_SECONDS:
             effects.wake(BACKFILLS)  # a fresh job continues once the release is committed
             claim.release([backfill_id])
             return
+
+
+def run_here(backfill_id: int, progress: Callable[[str, int, int], None] | None = None,
+             pause: Callable[[float], None] = time.sleep) -> Backfill:
+    """Walk the backfill in this process until it is done, dead, or failed and waiting for its
+    retry (which a worker does); while a worker holds it, follow the worker's progress. Returns it."""
+    lane = dataclasses.replace(BACKFILLS, handler=work.one_by_one(functools.partial(run, progress=progress)))
+    ran = True
+    while True:
+        with tenancy.everywhere():
+            b = db.session.get(Backfill, backfill_id, populate_existing=True)
+        if progress:
+            progress("events", min(b.scanned or 0, b.total or 0), b.total or 0)
+        if b.status in (BackfillStatus.DONE, BackfillStatus.DEAD, BackfillStatus.FAILED):
+            return b
+        if not ran:  # a worker has it, or it is not due yet
+            db.session.rollback()
+            pause(1.0)
+        with tenancy.acting_for(None):  # as a worker does: the handler puts its organisation in force
+            ran = bool(work.run_inline(lane, [backfill_id]))
 
 
 BACKFILLS = work.Lane(

@@ -10,6 +10,7 @@ from vani.accounts import users
 from vani.dashboard.urls import provider_urls
 from vani.errors import VaniError
 from vani.orgs.provider_settings import ORG_SETTINGS, configured_settings
+from vani.orgs.secrets import unreadable_credentials
 from vani.web.access import ORG_KEY
 from vani.web.blueprint import bp
 
@@ -38,8 +39,9 @@ def switch_org():
 
 @bp.get("/organisation")
 def organisation():
-    return render_template("orgs/settings.html", org=orgs.in_force(), urls=provider_urls(),
-                           key_settings=ORG_SETTINGS, keys_set=configured_settings())
+    org = orgs.in_force()
+    return render_template("orgs/settings.html", org=org, urls=provider_urls(), key_settings=ORG_SETTINGS,
+                           keys_set=configured_settings(), unreadable=unreadable_credentials(org.id))
 
 
 def _superuser() -> None:

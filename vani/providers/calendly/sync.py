@@ -140,8 +140,9 @@ def store(body: dict) -> int | None:
 
 
 def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
-         client: ApiClient | None = None) -> SyncResult:
-    """Pull, store and map. Raises ``ApiError`` with a clear message when Calendly refuses."""
+         client: ApiClient | None = None, progress: Callable[[str, int, int], None] | None = None) -> SyncResult:
+    """Pull, store and map. Raises ``ApiError`` with a clear message when Calendly refuses.
+    ``progress(step, done, total)`` is told after each scheduled event, and around the mapping."""
     cfg = config_for(tenancy.require())
     if not cfg.get("CALENDLY_API_TOKEN"):
         raise ApiError("CALENDLY_API_TOKEN is not set: create a personal access token in Calendly "
@@ -151,8 +152,11 @@ def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sl
     me = current_user(client)
     result = SyncResult(since=calendly_time(since))
     new_ids: list[int] = []
-    for event in scheduled_events(client, me, since):
+    events = scheduled_events(client, me, since)
+    for finished, event in enumerate(events):
         result.scheduled_events += 1
+        if progress:
+            progress("scheduled events", finished, len(events))
         if not event.get("uri"):
             continue
         invitees = paginate(client, f"/scheduled_events/{uuid_of(event['uri'])}/invitees", {"count": PAGE_SIZE})
@@ -165,8 +169,14 @@ def sync(since: datetime | None = None, sleep: Callable[[float], None] = time.sl
                 else:
                     result.stored += 1
                     new_ids.append(event_id)
+    if progress:
+        progress("scheduled events", len(events), len(events))
     if new_ids:  # mapped here and now, oldest history first: created, no-show, canceled
+        if progress:
+            progress("mapping new events", 0, len(new_ids))
         work.run_inline(EVENTS, new_ids)
+        if progress:
+            progress("mapping new events", len(new_ids), len(new_ids))
         statuses = db.session.execute(select(WebhookEvent.status).where(WebhookEvent.id.in_(new_ids))).scalars()
         for status in statuses:
             if status in (EventStatus.PROCESSED, EventStatus.IGNORED):
