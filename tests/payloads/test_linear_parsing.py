@@ -45,12 +45,18 @@ def adversarial(cap: int):
 
 
 def timed(call, *args, bound: float = BOUND):
-    start = time.perf_counter()
-    try:
-        result = call(*args)
-    except (InvalidField, ValueError) as exc:
-        result = exc
-    took = time.perf_counter() - start
+    """The call's result, asserting it took less than ``bound``: the best of two tries, so that a
+    pause of a busy machine is not taken for work that grows with the input."""
+    took = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        try:
+            result = call(*args)
+        except (InvalidField, ValueError) as exc:
+            result = exc
+        took = min(took, time.perf_counter() - start)
+        if took < bound:
+            break
     assert took < bound, f"{took:.2f}s on {len(args[0]) if args and isinstance(args[0], str) else '?'} characters"
     return result
 
