@@ -49,6 +49,22 @@ def _database_url(default: str) -> str:
     return url
 
 
+def _engine_options(url: str) -> dict:
+    """The database pool. Each process keeps up to VANI_DB_POOL_SIZE connections open, and opens
+    up to VANI_DB_MAX_OVERFLOW more under load: size them so that every process of every host fits
+    in the server's max_connections (docs/deploy.md, Scaling). Behind PgBouncer in transaction
+    mode (VANI_PGBOUNCER=1), psycopg's prepared statements must be off: a transaction may run on
+    another server connection than the one that prepared them."""
+    options = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800, "hide_parameters": True}
+    if url.startswith("sqlite"):
+        return options
+    options.update(pool_size=_int("VANI_DB_POOL_SIZE", 5), max_overflow=_int("VANI_DB_MAX_OVERFLOW", 10),
+                   pool_timeout=float(_env("VANI_DB_POOL_TIMEOUT", "10")))
+    if _flag("VANI_PGBOUNCER", False):
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 class Config:
     ENV_NAME = "development"
     DEBUG = False
@@ -63,9 +79,12 @@ class Config:
         # No ping per checkout (a round trip per request on the ingest path): a connection the
         # server dropped fails once with a 503 and is replaced; idle ones are recycled. Errors are
         # logged without their bound parameters (they hold prospects' data and secrets).
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _flag("VANI_DB_PRE_PING", False), "pool_recycle": 1800,
-                                          "hide_parameters": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # Redis Sentinel: "host:port,host:port" and the master's name; REDIS_URL still gives the
+        # database number and password. Every Redis use (queues, live updates) goes through it.
+        self.REDIS_SENTINELS = _env("REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = _env("REDIS_SENTINEL_MASTER", "mymaster")
         self.PUBLIC_URL = (_env("PUBLIC_URL", "") or "").rstrip("/")
         # Behind a reverse proxy: how many proxies add X-Forwarded-* (VANI_TRUST_PROXY=1 means one),
         # and the peers allowed to (anyone else's forwarded headers are ignored).
@@ -97,12 +116,17 @@ class Config:
         self.VANI_EVENT_MAX_ATTEMPTS = _int("VANI_EVENT_MAX_ATTEMPTS", 8)
         self.VANI_SWEEP_SECONDS = float(_env("VANI_SWEEP_SECONDS", "5"))  # the scheduler's sweep interval
         self.VANI_DRAIN_SECONDS = float(_env("VANI_DRAIN_SECONDS", "60"))  # a drain job's time budget
-        self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "fork")  # fork | simple
+        # simple: jobs run in the worker process; fork: a process per job (each leaves metric files)
+        self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "simple")
         # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
         self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
         # Operators: GET /metrics needs this bearer token when set, else it answers loopback only.
         self.VANI_METRICS_TOKEN = _env("VANI_METRICS_TOKEN")
+        self.VANI_METRICS_BIND = _env("VANI_METRICS_BIND", "127.0.0.1:9464")  # flask vani metrics serve
+        # 1: a worker, scheduler or mail watcher serves this host's metrics on VANI_METRICS_BIND itself
+        # (a container of its own; on a host of several processes, run `flask vani metrics serve`)
+        self.VANI_METRICS_SERVE = _flag("VANI_METRICS_SERVE", False)
         self.VANI_LOG_FORMAT = _env("VANI_LOG_FORMAT", "text")  # text | json (one object per line)
         # Outbound webhooks
         self.VANI_ALLOW_PRIVATE_TARGETS = _flag("VANI_ALLOW_PRIVATE_TARGETS", self.ENV_NAME != "production")

@@ -10,6 +10,9 @@ from vani.version import __version__  # noqa: F401  (the package's version, as u
 
 def create_app(config=None) -> Flask:
     """Build the app. ``config`` is a Config instance, a dict of overrides, or None (from the environment)."""
+    from vani import metrics_folder
+
+    metrics_folder.prepare()  # before any metric exists: their files go there
     from config import BASE_DIR, Config, load_env_file
     from vani import blueprints, cli, config_checks, errors, plugins, proxy, security, tenancy, tracing, work
     from vani.dashboard import live

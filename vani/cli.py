@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         deliveries,
         mail,
         maintenance,
+        metrics,
         notifications,
         orgs,
         webhooks,

@@ -88,7 +88,7 @@ def check_id(value: int, what: str) -> int:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics") \
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics", "/metrics/state") \
         or request.accept_mimetypes.best == "application/json"
 
 

@@ -28,6 +28,26 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def sentinel_client(config, options: dict):
+    """A client of the master that Redis Sentinel names (``REDIS_SENTINELS``, ``REDIS_SENTINEL_MASTER``):
+    after a failover it reconnects to the new master. ``REDIS_URL`` still gives the database number,
+    the user and the password of the master; the sentinels are asked without them."""
+    from redis.connection import parse_url
+    from redis.sentinel import Sentinel
+
+    sentinels = []
+    for entry in str(config["REDIS_SENTINELS"]).split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"REDIS_SENTINELS: {entry.strip()!r} is not host:port")
+        sentinels.append((host.strip("[]"), int(port)))
+    url = parse_url(config["REDIS_URL"])
+    master = {k: url[k] for k in ("db", "username", "password") if url.get(k) is not None}
+    timeouts = {k: options[k] for k in ("socket_connect_timeout", "socket_timeout")}
+    return Sentinel(sentinels, sentinel_kwargs=timeouts, **timeouts).master_for(
+        config["REDIS_SENTINEL_MASTER"], **master, **options)
+
+
 class RedisExtension:
     """One Redis client per app, and a breaker: after a failure Redis is skipped for a moment,
     so a dead Redis costs callers nothing while the work waits in the database."""
@@ -45,13 +65,13 @@ class RedisExtension:
 
         if client is None:
             # Fail fast: a request must not hang on a dead Redis (work stays in the database).
-            client = redis.Redis.from_url(
-                app.config["REDIS_URL"],
-                retry=Retry(NoBackoff(), 1),
-                socket_connect_timeout=app.config.get("VANI_REDIS_CONNECT_TIMEOUT", 0.5),
-                socket_timeout=app.config.get("VANI_REDIS_TIMEOUT", 2.0),
-                health_check_interval=30,
-            )
+            options = dict(retry=Retry(NoBackoff(), 1),
+                           socket_connect_timeout=app.config.get("VANI_REDIS_CONNECT_TIMEOUT", 0.5),
+                           socket_timeout=app.config.get("VANI_REDIS_TIMEOUT", 2.0), health_check_interval=30)
+            if app.config.get("REDIS_SENTINELS"):
+                client = sentinel_client(app.config, options)
+            else:
+                client = redis.Redis.from_url(app.config["REDIS_URL"], **options)
         app.extensions["vani_redis"] = client
 
     @property

@@ -1,4 +1,12 @@
-"""Liveness and readiness probes. Anyone may ask; only a caller with an admin-scope API token, or
+"""Liveness and readiness probes.
+
+``/readyz`` means "this node can accept webhooks": that needs the database only (ingest stores
+the call and answers; work stored while Redis is away is handed over when it is back). So a
+database that does not answer makes the node unready (503), while Redis that does not answer is
+reported as ``degraded`` with a 200: a Redis blip must not take every web node out of the load
+balancer and turn providers' calls into failures.
+
+Anyone may ask; only a caller with an admin-scope API token, or
 on this machine (loopback, when no proxy was declared: ``proxy.loopback_caller``), is told why
 something is not ready (error texts can name hosts and users): another organisation's reader has
 no business knowing the install's database host."""
@@ -56,5 +64,6 @@ def readyz():
     if errors and _may_see_errors():
         for name, error in errors.items():
             checks[name]["error"] = error
-    ready = all(c["ok"] for c in checks.values())
-    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), 200 if ready else 503
+    if not checks["database"]["ok"]:
+        return jsonify({"status": "unavailable", "checks": checks}), 503
+    return jsonify({"status": "ready" if checks["redis"]["ok"] else "degraded", "checks": checks}), 200

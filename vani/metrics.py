@@ -66,3 +66,44 @@ def delivery_attempt(subscription_id: int, success: bool, seconds: float) -> Non
 
 def notification_sent(channel: str, status: str) -> None:
     NOTIFICATIONS.labels(channel, status).inc()
+
+
+class _OwnCounts:
+    """This process's counters (without multiprocess mode)."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+def host_registry() -> CollectorRegistry:
+    """What this host's processes counted: every process's files in ``PROMETHEUS_MULTIPROC_DIR``
+    (the web workers, the work engine's workers, the scheduler and the mail watcher of this host),
+    or this process's own counts without it. A fresh registry per scrape."""
+    import os
+
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_OwnCounts())
+    return registry
+
+
+def scrape_refusal(config, authorization: str, remote_addr: str | None) -> tuple[int, str] | None:
+    """Why a scrape is refused (status, reason), or None when it may read: with
+    ``VANI_METRICS_TOKEN`` set, a matching ``Authorization: Bearer`` header; without it, loopback."""
+    import hmac
+
+    from vani.proxy import LOOPBACK
+
+    token = config.get("VANI_METRICS_TOKEN")
+    if token:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        return 401, "send Authorization: Bearer $VANI_METRICS_TOKEN"
+    if remote_addr in LOOPBACK:
+        return None
+    return 403, "metrics are served to loopback only unless VANI_METRICS_TOKEN is set"

@@ -1,15 +1,17 @@
-"""``GET /metrics``: Prometheus text format, with ``Authorization: Bearer $VANI_METRICS_TOKEN``
-when that is set, and only from loopback when it is not.
+"""Prometheus text format, with ``Authorization: Bearer $VANI_METRICS_TOKEN`` when that is set,
+and only from loopback when it is not. Two scrapes, so that a deployment of many hosts counts
+everything once:
 
-Beside the counters of ``vani.metrics`` (every process's, in multiprocess mode), a scrape reads
-what is waiting from the database: each lane's items by state (its queue depth and dead
-letters, per lane) and deliveries by subscription and state, and the RQ queues' lengths.
+- ``GET /metrics``: what this host's processes counted (``vani.metrics``; every process of the
+  host in multiprocess mode). Scrape every host: a host that runs no web server serves the same
+  with ``flask vani metrics serve``.
+- ``GET /metrics/state``: what is waiting, read from the shared database and Redis at scrape
+  time: each lane's items by state (queue depth, dead letters), deliveries by subscription and
+  state, and the RQ queues' lengths. Scrape it once for the deployment.
 """
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -20,20 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from vani import metrics
 from vani.extensions import db
 from vani.models import DeliveryStatus, WebhookDelivery
-from vani.proxy import LOOPBACK
 from vani.work.lane import installed
 from vani.work.wake import MAINTENANCE_QUEUE, get_queue, queue_name
 
 log = logging.getLogger("vani.scrape")  # the name log filters select by
 
 bp = Blueprint("metrics", __name__)
-
-
-class OwnCounts:
-    """This process's counters (without multiprocess mode)."""
-
-    def collect(self):
-        return metrics.REGISTRY.collect()
 
 
 class StateCollector:
@@ -83,31 +77,34 @@ class StateCollector:
 
 
 def _allowed() -> Response | None:
-    token = current_app.config.get("VANI_METRICS_TOKEN")
-    if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
-            return None
-        response = jsonify({"error": "unauthorized", "detail": "send Authorization: Bearer $VANI_METRICS_TOKEN"})
-        response.status_code, response.headers["WWW-Authenticate"] = 401, 'Bearer realm="metrics"'
-        return response
-    if request.remote_addr in LOOPBACK:
+    refused = metrics.scrape_refusal(current_app.config, request.headers.get("Authorization", ""),
+                                     request.remote_addr)
+    if refused is None:
         return None
-    return jsonify({"error": "forbidden", "detail": "metrics are served to loopback only unless "
-                    "VANI_METRICS_TOKEN is set"}), 403
+    status, detail = refused
+    response = jsonify({"error": "unauthorized" if status == 401 else "forbidden", "detail": detail})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
 
 
 @bp.get("/metrics")
 def scrape():
+    """This host's processes: what they counted (every host is scraped)."""
+    refused = _allowed()
+    if refused is not None:
+        return refused
+    return Response(generate_latest(metrics.host_registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/metrics/state")
+def scrape_state():
+    """What is waiting, read from the database and Redis that every host shares: the same for the
+    whole deployment, so it is scraped once (through the load balancer), not once per host."""
     refused = _allowed()
     if refused is not None:
         return refused
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry.register(OwnCounts())
     registry.register(StateCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

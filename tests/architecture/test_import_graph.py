@@ -47,7 +47,7 @@ LAYERS = {
     "vani.work": ENGINE, "vani.models": ENGINE, "vani.egress": ENGINE, "vani.tenancy": ENGINE,
     "vani.plugins": ENGINE,
     "vani.extensions": BASE, "vani.crypto": BASE, "vani.errors": BASE, "vani.tracing": BASE,
-    "vani.metrics": BASE, "vani.proxy": BASE, "vani.security": BASE, "vani.samples": BASE,
+    "vani.metrics": BASE, "vani.metrics_folder": BASE, "vani.metrics_export": BASE, "vani.proxy": BASE, "vani.security": BASE, "vani.samples": BASE,
     "vani.version": BASE, "vani.payloads": BASE,
 }
 

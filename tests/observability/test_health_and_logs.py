@@ -1,4 +1,5 @@
-"""What an operator's tools see: ``/readyz`` tells what is down, but why only to admin tokens and
+"""What an operator's tools see: ``/readyz`` means "can accept webhooks" (the database; Redis down
+is only degraded) and tells what is down, but why only to admin tokens and
 to loopback callers when no proxy was declared (behind one, a loopback peer is the proxy);
 database errors are logged without their values, and the access log leaves out query strings."""
 from __future__ import annotations
@@ -25,10 +26,33 @@ def test_readyz_says_what_is_down_but_why_only_to_an_admin_token(app, client, ap
         with_token = client.get("/readyz", headers={"Authorization": f"Bearer {api_token}"}, environ_base=OUTSIDE)
     finally:
         app.extensions["vani_redis"] = real
-    assert anonymous.status_code == 503
-    assert anonymous.json == {"status": "unavailable", "checks": {"database": {"ok": True}, "redis": {"ok": False}}}
+    assert anonymous.status_code == 200  # ingest needs only the database: stay in the load balancer
+    assert anonymous.json == {"status": "degraded", "checks": {"database": {"ok": True}, "redis": {"ok": False}}}
     assert "127.0.0.1" not in anonymous.get_data(as_text=True)
     assert "Connection refused" in with_token.json["checks"]["redis"]["error"]
+
+
+def test_readyz_is_ready_when_both_answer(client):
+    r = client.get("/readyz", environ_base=OUTSIDE)
+    assert r.status_code == 200
+    assert r.json == {"status": "ready", "checks": {"database": {"ok": True}, "redis": {"ok": True}}}
+
+
+def test_readyz_is_unavailable_when_the_database_does_not_answer(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from vani.extensions import db
+
+    def refused(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection to server at db.internal failed"))
+
+    monkeypatch.setattr(db.session, "execute", refused)
+    outside = client.get("/readyz", environ_base=OUTSIDE)
+    local = client.get("/readyz")
+    assert outside.status_code == 503 and outside.json["status"] == "unavailable"
+    assert outside.json["checks"]["database"] == {"ok": False}
+    assert "db.internal" not in outside.get_data(as_text=True)
+    assert local.status_code == 503 and "db.internal" in local.json["checks"]["database"]["error"]
 
 
 def test_a_database_error_is_logged_without_its_values(app, client, caplog, monkeypatch):
@@ -59,7 +83,7 @@ def test_readyz_tells_why_only_to_loopback_and_admin_tokens(app):
         forwarded = client.get("/readyz", headers={"X-Forwarded-For": "198.51.100.7"})
     finally:
         app.extensions["vani_redis"] = real
-    assert as_reader.status_code == 503 and "error" not in as_reader.json["checks"]["redis"]
+    assert as_reader.status_code == 200 and "error" not in as_reader.json["checks"]["redis"]
     assert "127.0.0.1" not in as_reader.get_data(as_text=True)
     assert "Connection refused" in as_admin.json["checks"]["redis"]["error"]
     assert "Connection refused" in from_loopback.json["checks"]["redis"]["error"]
@@ -79,7 +103,7 @@ def test_behind_a_declared_proxy_a_loopback_peer_is_not_told_why(app, declared):
         as_admin = client.get("/readyz", headers=bearer(admin))
     finally:
         app.extensions["vani_redis"] = real
-    assert through_proxy.status_code == 503 and through_proxy.json["checks"]["redis"] == {"ok": False}
+    assert through_proxy.status_code == 200 and through_proxy.json["checks"]["redis"] == {"ok": False}
     assert "Connection refused" not in through_proxy.get_data(as_text=True)
     assert "Connection refused" in as_admin.json["checks"]["redis"]["error"]
 

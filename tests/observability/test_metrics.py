@@ -1,4 +1,5 @@
-"""GET /metrics: who may read it, and the counters after a webhook, a delivery and a failure."""
+"""GET /metrics (this host's counts) and GET /metrics/state (what waits, for the whole deployment):
+who may read them, what each holds, and the counters after a webhook, a delivery and a failure."""
 from __future__ import annotations
 
 import os
@@ -13,11 +14,36 @@ from tests.outbound.helpers import deliver, subscribe
 from tests.signing import post_calendly
 
 
-def scrape(client) -> dict[tuple, float]:
-    r = client.get("/metrics")
+def samples_of(client, path: str) -> dict[tuple, float]:
+    r = client.get(path)
     assert r.status_code == 200 and r.mimetype == "text/plain", r.get_data()[:200]
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(r.get_data(as_text=True)) for s in family.samples}
+
+
+def scrape(client) -> dict[tuple, float]:
+    """What Prometheus holds after scraping this host and the deployment's state."""
+    return {**samples_of(client, "/metrics"), **samples_of(client, "/metrics/state")}
+
+
+def test_a_host_scrape_counts_and_the_state_scrape_reads_what_waits(client, db):
+    """Gauges read from the shared database come from the state scrape alone: with every host
+    exporting them, a sum over hosts would count each waiting item once per host."""
+    assert post_calendly(client, calendly("invitee.created", 4)).status_code == 200
+    host = {name for name, _ in samples_of(client, "/metrics")}
+    state = {name for name, _ in samples_of(client, "/metrics/state")}
+    assert "vani_webhooks_received_total" in host and "vani_webhooks_received_total" not in state
+    assert {"vani_work_items_waiting", "vani_dead_letters_waiting", "vani_queue_length"} <= state
+    assert not host & {"vani_work_items_waiting", "vani_dead_letters_waiting", "vani_queue_length", "vani_deliveries"}
+
+
+def test_the_state_scrape_has_the_same_gate(app, client):
+    assert client.get("/metrics/state", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
+    app.config["VANI_METRICS_TOKEN"] = "scrape-me"
+    assert client.get("/metrics/state").status_code == 401
+    ok = client.get("/metrics/state", headers={"Authorization": "Bearer scrape-me"},
+                    environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert ok.status_code == 200
 
 
 def value(samples: dict, name: str, **labels) -> float:
@@ -88,9 +114,13 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"), "VANI_ENV": "testing",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
     os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"])
-    count = "from vani import metrics; metrics.webhook_answered('kapso', 200, 0.002)"
-    for _ in range(2):
-        subprocess.run([sys.executable, "-c", count], env=env, check=True, cwd=os.getcwd())
+    count = ("from vani import metrics_folder; metrics_folder.prepare()\n"
+             "from vani import metrics; metrics.webhook_answered('kapso', 200, 0.002); print('counted', flush=True)\n"
+             "import sys; sys.stdin.read()")  # runs, as a worker does, while the web scrapes
+    counting = [subprocess.Popen([sys.executable, "-c", count], env=env, cwd=os.getcwd(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in counting:
+        assert process.stdout.readline().strip() == "counted"
     web = textwrap.dedent("""
         from vani import create_app
         from vani.extensions import db
@@ -99,8 +129,13 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
             db.create_all()
         print(app.test_client().get("/metrics").get_data(as_text=True))
     """)
-    out = subprocess.run([sys.executable, "-c", web], env=env, check=True, cwd=os.getcwd(), capture_output=True,
-                         text=True).stdout
+    try:
+        out = subprocess.run([sys.executable, "-c", web], env=env, check=True, cwd=os.getcwd(), capture_output=True,
+                             text=True).stdout
+    finally:
+        for process in counting:
+            process.stdin.close()
+            process.wait(timeout=30)
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(out) for s in family.samples}
     assert value(samples, "vani_webhooks_received_total", provider="kapso", status="200") == 2
@@ -112,6 +147,6 @@ def test_the_example_alerts_use_metrics_that_exist(client):
 
     rules = (Path(__file__).resolve().parents[2] / "deploy" / "prometheus-alerts.yml").read_text()
     used = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in re.findall(r"\bvani_[a-z_]+", rules)}
-    exposed = {re.sub(r"_total$", "", name) for name in
-               re.findall(r"^# TYPE (vani_[a-z_]+) ", client.get("/metrics").get_data(as_text=True), re.M)}
+    text = client.get("/metrics").get_data(as_text=True) + client.get("/metrics/state").get_data(as_text=True)
+    exposed = {re.sub(r"_total$", "", name) for name in re.findall(r"^# TYPE (vani_[a-z_]+) ", text, re.M)}
     assert len(used) >= 7 and used <= exposed, used - exposed

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani import tenancy
+from vani import metrics_export, tenancy
 from vani.accounts.tokens import create_token as make
 from vani.accounts.tokens import list_tokens as rows
 from vani.accounts.tokens import revoke_token as revoke
@@ -71,6 +71,10 @@ def revoke_token(token_id: int) -> None:
 def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the app context (it rides out Redis restarts)."""
 
+    from flask import current_app
+
+    if not burst:
+        metrics_export.serve_in_thread(current_app.config)
     run_worker(list(queues) or None, burst=burst, simple=simple or None)
 
 

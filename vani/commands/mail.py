@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani import orgs, tenancy, work
+from vani import metrics_export, orgs, tenancy, work
 from vani.commands.group import vani_cli
 from vani.commands.progress import Progress
 from vani.errors import InvalidField, NotFound
@@ -143,6 +143,7 @@ def watch_command() -> None:
     from flask import current_app
 
     _settings_mailbox()
+    metrics_export.serve_in_thread(current_app.config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

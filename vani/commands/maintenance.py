@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from vani import metrics_export
 from vani.commands.group import vani_cli
 from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
@@ -33,6 +34,7 @@ def scheduler_command() -> None:
     """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
     from flask import current_app
 
+    metrics_export.serve_in_thread(current_app.config)
     click.echo(f"sweeping every {current_app.config.get('VANI_SWEEP_SECONDS', 5)} s")
     for entry in CRON:
         click.echo(f"scheduled {entry.func.__module__}.{entry.func.__name__}: "
