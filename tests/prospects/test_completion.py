@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tests import bookings as bs
 from tests.bookings import cal_booking, calendly, calendly_no_show, invitee_uri
+from tests.outbound.helpers import subscribe
 from tests.prospects.helpers import (
     cal_com,
     cal_ended,
@@ -19,7 +20,7 @@ from tests.prospects.helpers import calendly as deliver
 from vani import tenancy
 from vani.extensions import db
 from vani.jobs import maintenance
-from vani.models import Meeting, OutboundEvent, Prospect, ProspectNote
+from vani.models import Meeting, OutboundEvent, Prospect, ProspectNote, WebhookDelivery
 from vani.work.wake import enqueue_job
 
 ENDED = "2026-01-05T10:30:00Z"  # the end of the Calendly booking tests.bookings writes
@@ -49,6 +50,7 @@ def test_a_calendly_meeting_is_completed_once_its_end_time_has_passed_by_the_gra
 
 
 def test_the_sweep_run_twice_completes_and_tells_once(client, run_worker):
+    subscription_id = subscribe("https://crm.example.test/hooks", events=["meeting.completed"])[0].id
     deliver(client, run_worker, calendly("invitee.created"))
     assert sweep(AFTER_GRACE) == 1
     assert sweep(AFTER_GRACE) == 0
@@ -56,6 +58,8 @@ def test_the_sweep_run_twice_completes_and_tells_once(client, run_worker):
     assert bs.emitted()["meeting.completed"] == 1
     assert len(completed_notifications()) == 1
     assert sum("after its end time" in n for n in notes("lena@example.test")) == 1
+    [delivery] = db.session.execute(select(WebhookDelivery)).scalars()  # subscribers get it, once
+    assert delivery.subscription_id == subscription_id
 
 
 @pytest.mark.parametrize("grace,completed", [("0", 1), ("15", 0), ("60", 0)])
@@ -164,3 +168,33 @@ def test_the_meeting_page_and_prospect_timeline_say_it_completed_after_its_end_t
     prospect_page = viewer.get(f"/dashboard/prospects/{m.prospect_id}").get_data(as_text=True)
     for page in (meeting_page, prospect_page):
         assert "Calendly meeting completed after its end time (2026-01-05 10:30 UTC)" in page
+
+
+def test_a_meeting_a_worker_holds_now_is_left_to_the_next_run(app, client, run_worker):
+    """While the events lane holds a meeting (mapping its MEETING_ENDED, say), the sweep neither
+    waits for it nor completes it: the next run looks again."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    import threading
+
+    from sqlalchemy import text
+
+    deliver(client, run_worker, calendly("invitee.created"))
+    meeting_id = bs.meeting("calendly", invitee_uri(1)).id
+    db.session.rollback()
+    result: list[int] = []
+
+    def run_sweep():
+        with app.app_context():
+            result.append(sweep(AFTER_GRACE))
+            db.session.remove()
+
+    with db.engine.connect() as worker:
+        worker.execute(text("SELECT id FROM meetings WHERE id = :id FOR UPDATE"), {"id": meeting_id})
+        thread = threading.Thread(target=run_sweep)
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive(), "the sweep waited for the locked meeting"
+        worker.rollback()
+    assert result == [0] and bs.meeting("calendly", invitee_uri(1)).status == "scheduled"
+    assert sweep(AFTER_GRACE) == 1
