@@ -121,6 +121,8 @@ class Config:
         # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
         self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
+        # A meeting no provider said ended is completed this long after its end time.
+        self.VANI_MEETING_GRACE_MINUTES = _int("VANI_MEETING_GRACE_MINUTES", 15)
         # Operators: GET /metrics needs this bearer token when set, else it answers loopback only.
         self.VANI_METRICS_TOKEN = _env("VANI_METRICS_TOKEN")
         self.VANI_METRICS_BIND = _env("VANI_METRICS_BIND", "127.0.0.1:9464")  # flask vani metrics serve

@@ -5,10 +5,11 @@
     year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"
   });
 
-  /* Show <time datetime="…Z"> in the viewer's timezone; the UTC value stays in the title. */
+  /* Show <time datetime="…Z"> in the viewer's timezone; the UTC value stays in the title.
+     A time the server drew in the organisation's zone (data-zone) stays as it is. */
   function localize(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
-      if (el.dataset.local) return;
+      if (el.dataset.local || el.dataset.zone) return;
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) return;
       el.title = el.getAttribute("datetime").replace("T", " ").replace("Z", " UTC");
@@ -20,6 +21,7 @@
   /* The server-drawn chart labels hours in UTC: show them in the viewer's timezone too. */
   var hourFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   function localizeChart(root) {
+    if (root.querySelector("svg.chart[data-zone]")) return;  /* drawn in the organisation's zone */
     root.querySelectorAll("svg.chart [data-hour]").forEach(function (el) {
       var d = new Date(el.getAttribute("data-hour"));
       if (!isNaN(d)) el.textContent = hourFmt.format(d);

@@ -65,14 +65,15 @@ def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.locator("svg.chart")).to_be_visible()
+    expect(page.locator(".tz-name")).to_have_text("UTC")  # the organisation's zone, not the viewer's
     expect(page.locator("#live-status")).to_be_visible()  # the SSE stream connected
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
     page.get_by_role("link", name="Events", exact=True).click()
     expect(page.get_by_role("heading", name="Events")).to_be_visible()
     first_time = page.locator("tbody time").first
-    expect(first_time).not_to_contain_text("UTC")  # shown in the viewer's timezone …
-    assert "UTC" in first_time.get_attribute("title")  # … with UTC on hover
+    expect(first_time).to_contain_text("UTC")  # the organisation's zone (none set: UTC), left as drawn …
+    assert first_time.get_attribute("data-zone") == "UTC" and "UTC" in first_time.get_attribute("title")
     page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)
 
     page.locator(f'tr[data-id="{event_id}"] a', has_text="invitee.created").click()

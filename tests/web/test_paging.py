@@ -1,5 +1,5 @@
 """Keyset pages through the dashboard lists (every row once, filters kept), times in the
-viewer's timezone with UTC on hover, and the chart's hours ready to be shown locally."""
+organisation's time zone with UTC on hover, and the chart's hours with their UTC instants."""
 from __future__ import annotations
 
 import re
@@ -68,11 +68,11 @@ def test_a_cursor_that_was_not_given_out_is_a_clear_400(login, path):
     assert r.status_code == 400 and "cursor: not a cursor this API returned" in r.get_data(as_text=True)
 
 
-def test_times_are_utc_in_markup_for_the_viewer_timezone_with_utc_on_hover(login):
+def test_times_are_utc_in_markup_for_the_organisations_zone_with_utc_on_hover(login):
     event = add_event()
     html = login("viewer").get("/dashboard/events").get_data(as_text=True)
     stamp = event.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert re.search(rf'<time datetime="{stamp}" title="[^"]+ UTC">', html)
+    assert re.search(rf'<time datetime="{stamp}" title="[^"]+ UTC" data-zone="UTC">', html)
 
 
 def test_chart_hours_carry_their_utc_instant_for_local_labels(login):
@@ -81,4 +81,4 @@ def test_chart_hours_carry_their_utc_instant_for_local_labels(login):
     hours = re.findall(r'data-hour="(\d{4}-\d\d-\d\dT\d\d:00:00Z)"', html)
     assert len(hours) == 8  # a label every 6 hours over 48 hours
     assert re.search(r'<title data-at="[^"]+Z" data-rest="1 events, 1 failed">', html)
-    assert '<span class="tz-name">UTC</span>' in html  # the script names the viewer's zone
+    assert '<span class="tz-name">UTC</span>' in html  # the organisation's zone (none set: UTC)

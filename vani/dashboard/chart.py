@@ -1,9 +1,13 @@
 """Server-rendered SVG bar chart of events per hour (no JavaScript, no chart library)."""
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from markupsafe import Markup, escape
 
 from vani.dashboard.overview import HourBucket
+from vani.models import clock
+from vani.models.base import as_utc
 
 WIDTH, HEIGHT = 960, 180
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
@@ -24,17 +28,20 @@ def _iso(bucket: HourBucket) -> str:
     return bucket.start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def events_chart(buckets: list[HourBucket]) -> Markup:
-    """Stacked bars (processed and other vs failed) with hour labels every 6 hours, in UTC;
-    the page's script relabels hours and tooltips in the viewer's timezone (``data-hour``, ``data-at``)."""
+def events_chart(buckets: list[HourBucket], where: tzinfo | None = None) -> Markup:
+    """Stacked bars (processed and other vs failed) with hour labels every 6 hours, in the
+    organisation's time zone (or ``where``; each label and tooltip carries its UTC instant too:
+    ``data-hour``, ``data-at``)."""
     total = sum(b.total for b in buckets)
     top = _nice_max(max((b.total for b in buckets), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(buckets), 1)
     bar_w = max(slot - 2, 1)
     label = f"Events per hour over the last {len(buckets)} hours: {total} in total"
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
-             f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">']
+    where = where or clock.zone()
+    zone = escape(getattr(where, "key", "UTC"))
+    parts = [f'<svg class="chart" data-zone="{zone}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-label="{escape(label)}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">']
     for frac in (0, 0.5, 1):
         y = TOP + plot_h * (1 - frac)
         value = top * frac
@@ -46,7 +53,7 @@ def events_chart(buckets: list[HourBucket]) -> Markup:
         ok = b.total - b.failed
         h_ok = plot_h * ok / top
         h_failed = plot_h * b.failed / top
-        when = b.start.strftime("%Y-%m-%d %H:00 UTC")
+        when = clock.describe(b.start, where=where)
         counts = f"{b.total} events" + (f", {b.failed} failed" if b.failed else "")
         parts.append(f'<g><title data-at="{_iso(b)}" data-rest="{escape(counts)}">{escape(when)}: {escape(counts)}</title>')
         parts.append(f'<rect class="hit" x="{x:.1f}" y="{TOP}" width="{bar_w:.1f}" height="{plot_h}"/>')
@@ -57,8 +64,9 @@ def events_chart(buckets: list[HourBucket]) -> Markup:
             parts.append(f'<rect class="bar-failed" x="{x:.1f}" y="{TOP + plot_h - h_ok - h_failed:.1f}" '
                          f'width="{bar_w:.1f}" height="{h_failed:.1f}"/>')
         parts.append("</g>")
-        if b.start.hour % 6 == 0:
+        local = as_utc(b.start).astimezone(where)
+        if local.hour % 6 == 0:
             parts.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{HEIGHT - 6}" data-hour="{_iso(b)}" '
-                         f'text-anchor="middle">{b.start.strftime("%H:00")}</text>')
+                         f'text-anchor="middle">{local.strftime("%H:%M")}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -1,6 +1,7 @@
 """Scheduled maintenance, queued by the scheduler (``CRON``) and run by a worker in the app
 context: the daily retention cleanup, keeping Calendly connections' tokens fresh, the daily
-renewal of Gmail watches, the alerts on silent failure; and the Calendly sync the API can ask for."""
+renewal of Gmail watches, the alerts on silent failure, completing meetings whose end time has
+passed; and the Calendly sync the API can ask for."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ from vani import orgs, retention, tenancy
 from vani.notifications import alerts
 from vani.outbound.subscriptions import clear_expired_secrets
 from vani.payloads.coerce import as_time
+from vani.prospects import completion
 from vani.providers.calendly.connection import maintain_all, sync
 from vani.providers.gmail.sync import renew_watches
 from vani.work.processes import CronEntry
@@ -63,8 +65,16 @@ def forget_expired_secrets() -> int:
     return clear_expired_secrets()
 
 
+def complete_ended_meetings() -> int:
+    """Meetings no provider said ended, completed once their end time has passed by
+    ``VANI_MEETING_GRACE_MINUTES`` (idempotent: a second run completes nothing again)."""
+
+    return completion.complete_ended()
+
+
 # What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
 CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
         CronEntry(refresh_calendly_connections, interval=600, timeout=300),
         CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800),  # a watch lasts 7 days
-        CronEntry(check_alerts, interval=300, timeout=300)]
+        CronEntry(check_alerts, interval=300, timeout=300),
+        CronEntry(complete_ended_meetings, interval=60, timeout=300)]

@@ -119,6 +119,7 @@ class Meeting(OrgOwned, db.Model):
         Index("ix_meetings_status_start", "org_id", "status", "start_at"),
         Index("ix_meetings_start", "org_id", "start_at", "id"),
         Index("ix_meetings_booking_id", "org_id", "provider", "booking_id"),
+        Index("ix_meetings_status_end", "status", "end_at"),  # every organisation's ended meetings
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

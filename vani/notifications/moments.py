@@ -33,7 +33,7 @@ def notify(ctx: EventContext, kind: NotificationKind, moment_key: str, meeting: 
     ctx.notifications.append(dict(
         kind=kind, moment_key=moment_key[:255], status=NotificationStatus.PENDING,
         meeting_id=meeting.id if meeting else None, prospect_id=prospect.id if prospect else None,
-        event_id=ctx.event.id, data=data or {}, attempts=0, created_at=ctx.received_at))
+        event_id=ctx.event_id, data=data or {}, attempts=0, created_at=ctx.received_at))
 
 
 def write(rows: list[dict], now: datetime) -> list[int]:

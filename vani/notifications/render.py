@@ -8,7 +8,7 @@ from flask import current_app
 from vani.extensions import db
 from vani.models import Meeting, Notification, Prospect
 from vani.models import NotificationKind as Kind
-from vani.models.base import as_utc
+from vani.models import clock
 
 TITLES = {
     Kind.PAYMENT_RECEIVED: "Payment received",
@@ -48,9 +48,9 @@ def dashboard_link(path: str) -> str | None:
     return base + path if base else None
 
 
-def _when(value) -> str | None:
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+def _when(value, org_id: int | None) -> str | None:
+    """A time in the organisation's time zone, the zone named."""
+    return clock.describe(value, org_id) if value else None
 
 
 def _amount(meeting: Meeting | None, data: dict) -> str | None:
@@ -103,7 +103,8 @@ def render(n: Notification) -> Rendered:
         summary = f"{who} filled in {data.get('form') or 'a form'}."
         quote = "\n".join(f"{a.get('question')}: {a.get('answer')}" for a in (data.get("answers") or [])[:8]) or None
     elif n.kind == Kind.MEETING_SCHEDULED:
-        summary = f"{who} booked {meeting_title}" + (f" for {_when(meeting.start_at)}." if meeting and meeting.start_at else ".")
+        when = _when(meeting.start_at, n.org_id) if meeting else None
+        summary = f"{who} booked {meeting_title}" + (f" for {when}." if when else ".")
     elif n.kind == Kind.MEETING_CANCELLED:
         summary = f"{who} cancelled {meeting_title}" + (f": {data['reason']}" if data.get("reason") else ".")
     elif n.kind == Kind.MEETING_NO_SHOW:
@@ -120,7 +121,7 @@ def render(n: Notification) -> Rendered:
         contact = " · ".join(x for x in (prospect.email, prospect.phone) if x)
         fields.append(("Prospect", f"{prospect.name or '—'}" + (f" ({contact})" if contact else "")))
     if meeting:
-        fields.append(("Meeting", " · ".join(x for x in (meeting.title, _when(meeting.start_at)) if x) or "—"))
+        fields.append(("Meeting", " · ".join(x for x in (meeting.title, _when(meeting.start_at, n.org_id)) if x) or "—"))
     if n.kind == Kind.PAYMENT_RECEIVED and _amount(meeting, data):
         fields.append(("Amount", _amount(meeting, data)))
     if data.get("conversation_id") and n.kind in (Kind.MESSAGE_RECEIVED, Kind.MESSAGE_FAILED,

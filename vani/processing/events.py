@@ -115,11 +115,11 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
 
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     """Write what the batch's successful events emitted; (new delivery ids, new send ids)."""
-    emitted = outbox.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+    emitted = outbox.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                             for ctx in done for row in ctx.outbox], now)
     deliveries = fanout.fan_out(emitted, now)
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
-    sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
+    sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                            for ctx in done for row in ctx.notifications], now)
     return deliveries, sends
 

@@ -6,7 +6,7 @@ wins over anything), and scheduling never reopens a finished meeting.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from vani import prospects
 from vani.extensions import db
 from vani.models import EventType, Meeting, MeetingStatus, NotificationKind, ProspectStage
+from vani.models import clock
 from vani.models.base import as_utc, utcnow
 from vani.models.dbutil import fit, insert_new
 from vani.notifications import moments
@@ -39,12 +40,12 @@ NOTIFIED = (NotificationKind.MEETING_SCHEDULED, NotificationKind.MEETING_CANCELL
 
 
 def describe_time(value: datetime) -> str:
-    """``2026-01-05 10:00 UTC``"""
-    return as_utc(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """``2026-01-05 11:00 CET``: in the time zone of the organisation in force, the zone named."""
+    return clock.describe(value)
 
 
 def headline(provider_title: str, verb: str, start: datetime | None, title: str | None) -> str:
-    """``Calendly meeting scheduled for 2026-01-05 10:00 UTC – 30 Minute Meeting``"""
+    """``Calendly meeting scheduled for 2026-01-05 11:00 CET – 30 Minute Meeting``"""
     text = f"{provider_title} meeting {verb}"
     if start is not None:
         text += f" for {describe_time(start)}"
@@ -148,6 +149,23 @@ def set_status(ctx: EventContext, meeting: Meeting, status: MeetingStatus, chang
     db.session.flush()
     _emit(ctx, meeting, status)
     return True
+
+
+def complete(ctx: EventContext, meeting: Meeting, changed_at: datetime | None = None) -> bool:
+    """The meeting has ended: ``completed``, ``meeting.completed``, its prospect ``met``, and the
+    team told. False, and nothing raised, when it was completed already (or may not be)."""
+    if not set_status(ctx, meeting, MeetingStatus.COMPLETED, changed_at):
+        return False
+    notify_completed(ctx, meeting)
+    return True
+
+
+def notify_completed(ctx: EventContext, meeting: Meeting) -> None:
+    """Tell the team the meeting has ended: once per meeting, whoever says so first (the
+    provider's "meeting ended" or its end time passing)."""
+    kind = NotificationKind.MEETING_COMPLETED
+    moments.notify(ctx, kind, f"{kind}:{meeting.provider}:{meeting.provider_ref}", meeting=meeting,
+                   data=data(meeting))
 
 
 def clear_no_show(ctx: EventContext, meeting: Meeting, changed_at: datetime | None = None) -> bool:

@@ -166,5 +166,5 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
         row["data"] = {**row["data"], "stage": stage}
     if not created:
         outbox.emit_keyed(ctx, EventType.PROSPECT_UPDATED, {**prospect.to_dict(), "previous_stage": before},
-                          f"prospect.stage:{prospect.id}:{before}:{stage}:{ctx.event.id}")
+                          f"prospect.stage:{prospect.id}:{before}:{stage}:{ctx.origin}")
     return True

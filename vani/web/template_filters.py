@@ -20,7 +20,8 @@ from vani.models import (
     Role,
     SendStatus,
 )
-from vani.models.base import as_utc
+from vani.models import clock
+from vani.models.base import as_utc, utcnow
 from vani.models.masking import conceal
 from vani.providers.registry import all_providers
 
@@ -48,13 +49,22 @@ BADGES = _tones()
 
 
 def time_tag(value: datetime | None, empty: str = "—") -> Markup:
-    """``<time>`` with the UTC ISO value; a few lines of JS show it in the viewer's timezone."""
+    """``<time>`` in the organisation's time zone, the zone named (``2026-01-05 11:00:00 CET``),
+    with the UTC value in its ``datetime`` and on hover."""
     value = as_utc(value)
     if value is None:
         return Markup(f'<span class="muted">{escape(empty)}</span>')
     iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Markup(f'<time datetime="{iso}" title="{text}">{text}</time>')
+    utc = value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    where = clock.zone()
+    text = clock.describe(value, fmt=clock.SECONDS, where=where)
+    zone = escape(getattr(where, "key", "UTC"))
+    return Markup(f'<time datetime="{iso}" title="{utc}" data-zone="{zone}">{escape(text)}</time>')
+
+
+def zone_label() -> str:
+    """The organisation's time zone as the dashboard names it now (``CET``, ``UTC``)."""
+    return clock.zone_label(utcnow().astimezone(clock.zone()))
 
 
 def breakable(value: str | None) -> Markup:
@@ -143,6 +153,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(target, "target")
     app.add_template_filter(shown, "shown")
     app.add_template_global(sees_secrets)
+    app.add_template_global(zone_label)
     app.add_template_global(page_url)
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)

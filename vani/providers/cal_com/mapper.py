@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from vani import prospects
 from vani.extensions import db
-from vani.models import Meeting, MeetingStatus, NotificationKind, Prospect
-from vani.notifications import moments
+from vani.models import Meeting, MeetingStatus, Prospect
 from vani.plugins.contract import Outcome
 from vani.processing.context import EventContext as MappingContext
 from vani.prospects import meetings, qualification
@@ -138,8 +137,7 @@ def ended(b: Booking, ctx: MappingContext) -> Outcome:
     meeting, prospect, why = _meeting(b, ctx, MeetingStatus.COMPLETED)
     if meeting is None:
         return Outcome.ignored(why)
-    kind = NotificationKind.MEETING_COMPLETED
-    moments.notify(ctx, kind, f"{kind}:cal_com:{meeting.provider_ref}", meeting=meeting, data=meetings.data(meeting))
+    meetings.notify_completed(ctx, meeting)
     _note(ctx, prospect, meeting, f"{TITLE} meeting completed" + (f" – {meeting.title}" if meeting.title else ""),
           "completed")
     return Outcome.processed()
