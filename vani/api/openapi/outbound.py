@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from vani.api.openapi.bodies import Condition
-from vani.api.openapi.models import Event, Json, Page
+from vani.api.openapi.models import Event, Json, Meeting, Page
 from vani.models import BackfillStatus, DeliveryStatus
 from vani.models.outbound import AttemptTrigger
 
@@ -131,6 +131,20 @@ class CalendlyStatus(BaseModel):
     webhook: Json | None
     last_event: Event | None
     last_sync: Json | None
+
+
+class CalendlyEvent(Meeting):
+    """A Calendly booking Vani holds (one per invitee; a group event's invitees share ``scheduled_event``)."""
+    scheduled_event: str | None = Field(description="the Calendly scheduled event's URI")
+    invitee: str = Field(description="the Calendly invitee's URI (the meeting's provider_ref)")
+    invitee_email: str | None = Field(description="the prospect's email")
+    invitee_name: str | None = Field(description="the prospect's name")
+    location_type: str | None
+    updated_at: datetime
+
+
+class CalendlyEventPage(Page):
+    data: list[CalendlyEvent]
 
 
 class Disconnected(BaseModel):
