@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from vani.api.openapi.bodies import Condition
 from vani.api.openapi.models import Event, Json, Meeting, Page
-from vani.models import BackfillStatus, DeliveryStatus
+from vani.models import BackfillStatus, DeliveryStatus, SignatureScheme
 from vani.models.outbound import AttemptTrigger
 
 MASKED = ("Without the subscriptions scope, what may carry a subscriber's secrets is masked (•••): the user "
@@ -42,6 +42,7 @@ class Subscription(BaseModel):
     paused_at: datetime | None
     rate_limit: int | None
     ordered: bool
+    signature: SignatureScheme = Field(description="standard-webhooks or hmac-sha256 (see docs/events.md)")
 
 
 class SubscriptionList(BaseModel):
