@@ -117,3 +117,35 @@ def test_a_contact_without_a_number_is_ignored(client, run_worker, db):
     (event,) = deliver(client, run_worker, contact_event("contact.created", display_name="Nobody"))
     assert (event.status, event.outcome) == ("ignored", "the contact has no phone number")
     assert prospects(db) == []
+
+
+def test_the_guides_signed_curl_bodies_are_handled(app, client, run_worker, db):
+    """Every ``BODY='…'`` of the Kapso guide, with its shell's current time filled in and signed
+    as its curl lines sign it, is accepted under the production replay window and processed."""
+    import time
+    from datetime import datetime, timezone
+
+    from tests.paths import ROOT
+
+    app.config["VANI_KAPSO_MAX_AGE_SECONDS"] = 7 * 86400
+    now = time.time()
+    shell = {"'$(date +%s)'": str(int(now)),
+             "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    guide = (ROOT / "docs" / "providers" / "kapso.md").read_text()
+    bodies = []
+    for line in guide.splitlines():
+        if line.startswith("BODY='"):
+            text = line[len("BODY='"):-1]
+            for command, value in shell.items():
+                text = text.replace(command, value)
+            assert "$(" not in text, text
+            bodies.append(text.encode())
+    assert len(bodies) == 3
+    events = deliver(client, run_worker, *bodies)
+    assert [(e.event_type, e.status) for e in events] == [
+        ("whatsapp.message.received", "processed"), ("conversation.status_changed", "processed"),
+        ("contact.updated", "processed")]
+    conv = db.session.execute(select(Conversation).execution_options(populate_existing=True)).scalar_one()
+    assert conv.status == "ended"
+    (prospect,) = prospects(db)
+    assert (prospect.phone, prospect.name) == ("+15551234567", "Priya Shah")
