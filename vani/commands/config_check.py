@@ -16,6 +16,7 @@ from vani.crypto import SecretUnreadable
 from vani.extensions import db
 from vani.models import Organisation, ProviderCredential
 from vani.orgs.key_rotation import unreadable_values
+from vani.providers.kapso.api_base import send_url
 from vani.registration.registrars import registrar_names
 
 
@@ -51,7 +52,18 @@ def check(config, stored_secret_providers: Mapping[str, list[str]] | set[str],
         error(f"{provider.title}: no webhook secret ({settings} unset"
               f"{' and none registered by Vani' if register else ''}); its webhooks would be refused. "
               f"Set {settings}{register}, or pass --skip {provider.name.replace('_', '-')} if you do not use it")
+    if "kapso" not in skip:
+        found.append(kapso_send_finding(config))
     return found
+
+
+def kapso_send_finding(config) -> Finding:
+    """Where WhatsApp replies through Kapso go, as resolved from KAPSO_API_BASE_URL (any of the
+    forms Kapso's guides give resolves to the same Meta-style path)."""
+    url = send_url(config, config.get("KAPSO_PHONE_NUMBER_ID") or "{phone_number_id}")
+    given = config.get("KAPSO_API_BASE_URL") or config.get("KAPSO_API_BASE") or "unset"
+    return Finding("ok", f"Kapso (WhatsApp): replies are sent to POST {url} with X-API-Key "
+                         f"(KAPSO_API_BASE_URL: {given})")
 
 
 def stored_secret_providers() -> dict[str, list[str]]:

@@ -43,6 +43,7 @@ from vani.models.outbound import (  # noqa: F401
     AttemptTrigger,
     DeliveryAttempt,
     DeliveryStatus,
+    SignatureScheme,
     WebhookDelivery,
     WebhookSubscription,
 )

@@ -29,6 +29,12 @@ class AttemptTrigger(enum.StrEnum):
     LOST = "lost"            # the worker stopped during the attempt; recorded by the takeover
 
 
+class SignatureScheme(enum.StrEnum):
+    """How a subscription's deliveries are signed, and the body they carry."""
+    STANDARD_WEBHOOKS = "standard-webhooks"  # webhook-id/-timestamp/-signature; {id, type, timestamp, data}
+    HMAC_SHA256 = "hmac-sha256"              # X-Signature: hex HMAC of the body; {event, resource_id, timestamp, data}
+
+
 class WebhookSubscription(OrgOwned, db.Model):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (Index("ix_webhook_subscriptions_created", "org_id", "created_at", "id"),)
@@ -52,6 +58,8 @@ class WebhookSubscription(OrgOwned, db.Model):
     # Per prospect, in event order: a delivery waits while an earlier one for its prospect is
     # pending (a retry included). Opt-in: one failing prospect holds up only its own deliveries.
     ordered: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[SignatureScheme] = mapped_column(state_type(SignatureScheme, 32),
+                                                       default=SignatureScheme.STANDARD_WEBHOOKS)
     # Health
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # of the current streak
@@ -122,7 +130,7 @@ class WebhookSubscription(OrgOwned, db.Model):
             "health": self.health(), "filter": list(self.filter or []),
             "headers": {name: mask_header(value) for name, value in self.custom_headers.items()},
             "paused": self.paused, "paused_at": isoformat(self.paused_at), "rate_limit": self.rate_limit,
-            "ordered": bool(self.ordered),
+            "ordered": bool(self.ordered), "signature": str(self.signature or SignatureScheme.STANDARD_WEBHOOKS),
         }
 
 

@@ -26,6 +26,7 @@ from vani.models import (
     DeliveryAttempt,
     DeliveryStatus,
     OutboundEvent,
+    SignatureScheme,
     WebhookDelivery,
     WebhookSubscription,
 )
@@ -68,6 +69,7 @@ class OutgoingDelivery:
     request_id: str | None = None  # the request its event follows from (vani.tracing)
     headers: dict[str, str] = field(default_factory=dict)  # the subscription's custom headers
     rate_limit: int | None = None
+    scheme: str = SignatureScheme.STANDARD_WEBHOOKS  # how it is signed (the body was made for it)
 
 
 @dataclass
@@ -85,8 +87,8 @@ def load_outgoing(ids: list[int], now: datetime) -> list[OutgoingDelivery]:
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
     outgoing = [OutgoingDelivery(sub.org_id, delivery_id, sub.id, bool(manual), sub.url, sub.signing_secrets(now), event.msg_id,
-                signing.event_body(event.msg_id, event.type, event.created_at, event.data), event.request_id,
-                sub.custom_headers, sub.rate_limit)
+                signing.body_for(sub.signature, event.msg_id, event.type, event.created_at, event.data),
+                event.request_id, sub.custom_headers, sub.rate_limit, sub.signature)
             for delivery_id, manual, event, sub in rows]
     db.session.rollback()  # end the read transaction before the network calls
     return outgoing
@@ -126,8 +128,9 @@ def _send_claim(claim: work.Claim) -> None:
             deferred.append(out.delivery_id)
             continue
         wall = utcnow()  # receivers check webhook-timestamp against their own clock
-        signed = signing.request_headers(out.msg_id, wall, signing.sign(out.secrets, out.msg_id, wall, out.body))
-        headers = {**out.headers, **signed}
+        signed = signing.headers_for(out.scheme, out.secrets, out.msg_id, wall, out.body)
+        own = {name.lower() for name in signed}
+        headers = {**{k: v for k, v in out.headers.items() if k.lower() not in own}, **signed}
         result = post(out.url, out.body.encode(), headers, timeout, policy)
         headers = {**shaping.masked(out.headers), **signed}  # what the attempt log keeps
         with tracing.bound(out.request_id):

@@ -11,9 +11,9 @@ from vani import tenancy, work
 from vani.errors import Conflict, InvalidField
 from vani.extensions import db
 from vani.models import DeliveryStatus, EventType, OutboundEvent, WebhookDelivery, WebhookSubscription
-from vani.models.base import isoformat, utcnow
+from vani.models.base import utcnow
 from vani.models.dbutil import dialect_insert
-from vani.outbound import limits, outbox, shaping
+from vani.outbound import limits, outbox, shaping, signing
 from vani.outbound.subscriptions import get_subscription, validate_event_type
 from vani.payloads.safejson import clean
 from vani.work import effects
@@ -23,13 +23,13 @@ TEST_EVENT = EventType.WEBHOOK_TEST
 
 def wants(sub: WebhookSubscription, event: dict) -> bool:
     """Whether ``sub`` wants this outbound event: its type, then its payload filter on the body
-    receivers get (``id``, ``type``, ``timestamp``, ``data``)."""
+    its receiver gets (``id``, ``type``, ``timestamp``, ``data``; with the ``hmac-sha256``
+    signature ``event``, ``resource_id``, ``timestamp``, ``data``)."""
     if not sub.matches(event["type"]):
         return False
     if not sub.filter:
         return True
-    body = {"id": event["msg_id"], "type": event["type"], "timestamp": isoformat(event["created_at"]),
-            "data": event["data"]}
+    body = signing.payload(sub.signature, event["msg_id"], event["type"], event["created_at"], event["data"])
     return shaping.matches(sub.filter, body)
 
 

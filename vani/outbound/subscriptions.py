@@ -9,7 +9,14 @@ from sqlalchemy import delete, func, select, update
 from vani import egress
 from vani.errors import InvalidField, NotFound, check_id
 from vani.extensions import db
-from vani.models import Backfill, DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from vani.models import (
+    Backfill,
+    DeliveryAttempt,
+    DeliveryStatus,
+    SignatureScheme,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from vani.models.base import utcnow
 from vani.outbound import limits, shaping, signing
 from vani.outbound.delivery_lane import DELIVERIES
@@ -92,10 +99,13 @@ def validate_rate_limit(value: object) -> int | None:
 
 def create_subscription(url: object, events: object, description: object = None, secret: object = None,
                         filter: object = None, headers: object = None,  # noqa: A002  (the API's names)
-                        rate_limit: object = None, ordered: object = False) -> tuple[WebhookSubscription, str]:
+                        rate_limit: object = None, ordered: object = False,
+                        signature: object = None) -> tuple[WebhookSubscription, str]:
     """Create and commit. Returns the row and its secret in full (show it once). Past the
-    organisation's limit, raises ``LimitReached`` and stores nothing."""
+    organisation's limit, raises ``LimitReached`` and stores nothing. ``signature``:
+    ``standard-webhooks`` (omitted) or ``hmac-sha256``."""
     sub = WebhookSubscription(
+        signature=signing.validate_scheme(signature) if signature is not None else SignatureScheme.STANDARD_WEBHOOKS,
         url=validate_url(url), events=validate_events(events), description=validate_description(description),
         secret=signing.validate_secret(secret) if secret is not None else signing.new_secret(),
         active=True, consecutive_failures=0, filter=shaping.validate_filter(filter),
@@ -110,7 +120,8 @@ def create_subscription(url: object, events: object, description: object = None,
 def update_subscription(subscription_id: int, *, url: object = _UNSET, events: object = _UNSET,
                         active: object = _UNSET, description: object = _UNSET, filter: object = _UNSET,  # noqa: A002
                         headers: object = _UNSET, rate_limit: object = _UNSET,
-                        paused: object = _UNSET, ordered: object = _UNSET) -> WebhookSubscription:
+                        paused: object = _UNSET, ordered: object = _UNSET,
+                        signature: object = _UNSET) -> WebhookSubscription:
     """Change the given fields and commit. Deactivating cancels its pending deliveries;
     re-activating clears the health streak and the disabled reason. A pause keeps making
     deliveries without sending them; resuming sends them, oldest first."""
@@ -123,6 +134,8 @@ def update_subscription(subscription_id: int, *, url: object = _UNSET, events: o
         sub.rate_limit = validate_rate_limit(rate_limit)
     if ordered is not _UNSET:
         sub.ordered = validate_flag(ordered, "ordered")
+    if signature is not _UNSET:  # deliveries not yet sent go out signed the new way
+        sub.signature = signing.validate_scheme(signature)
     resumed = False
     if paused is not _UNSET:
         if not isinstance(paused, bool):

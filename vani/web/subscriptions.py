@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from vani import outbound
 from vani.dashboard.deliveries import health_label
 from vani.errors import VaniError
-from vani.models import Role
+from vani.models import Role, SignatureScheme
 from vani.models.base import as_utc
 from vani.models.masking import conceal
 from vani.outbound import backfill, shaping
@@ -62,14 +62,14 @@ def _detail(sub, status: int = 200, secret: str | None = None, form=None):
     headers = shaping.masked(sub.custom_headers) if sees_secrets() else conceal("headers", sub.custom_headers)
     return render_template("subscriptions/detail.html", s=sub, counts=counts, secret=secret,
                            health=health_label(sub), form=form, conditions=[shaping.describe(c) for c in sub.filter or []],
-                           headers=headers, backfills=backfill.recent(sub.id, 5)), status
+                           headers=headers, backfills=backfill.recent(sub.id, 5), schemes=SignatureScheme), status
 
 
 def _list(form=None, status: int = 200):
     subs = outbound.list_subscriptions()
     counts = outbound.delivery_counts([s.id for s in subs]) if subs else {}
     return render_template("subscriptions/list.html", subs=subs, counts=counts, health=health_label,
-                           form=form or {}, test_event=outbound.TEST_EVENT), status
+                           form=form or {}, test_event=outbound.TEST_EVENT, schemes=SignatureScheme), status
 
 
 @bp.get("/subscriptions")
@@ -83,7 +83,8 @@ def create_subscription():
     form = request.form
     try:
         sub, secret = outbound.create_subscription(form.get("url", "").strip(), _events_field(form.get("events")),
-                                                   form.get("description") or None)
+                                                   form.get("description") or None,
+                                                   signature=form.get("signature") or None)
     except (outbound.InvalidField, outbound.Conflict) as exc:
         flash(str(exc), "error")
         return _list(form, 400 if isinstance(exc, outbound.InvalidField) else 409)
@@ -101,8 +102,9 @@ def subscription_detail(sub_id: int):
 def update_subscription(sub_id: int):
     sub = subscription_or_404(sub_id)
     form = request.form
+    signed = {"signature": form["signature"]} if form.get("signature") else {}
     try:
-        outbound.update_subscription(sub.id, url=form.get("url", "").strip(),
+        outbound.update_subscription(sub.id, **signed, url=form.get("url", "").strip(),
                                      events=_events_field(form.get("events")),
                                      description=form.get("description") or None,
                                      filter=_filter_field(form.get("filter")),

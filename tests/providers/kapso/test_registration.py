@@ -67,3 +67,12 @@ def test_needs_the_phone_number_id(app, fake):
     app.config["KAPSO_PHONE_NUMBER_ID"] = None
     result = run(app, "register", "--url", BASE, "--provider", "kapso")
     assert result.exit_code == 1 and "KAPSO_PHONE_NUMBER_ID is not set" in result.output
+
+
+def test_a_base_url_with_the_api_prefix_registers_at_the_platform_path(app, fake):
+    server, hooks = fake
+    app.config["KAPSO_API_BASE"] = server.url_for("").rstrip("/") + "/api/v1"
+    result = run(app, "register", "--url", BASE, "--provider", "kapso")
+    assert result.exit_code == 0, result.output
+    assert len(hooks) == 1
+    assert {r.path for r, _ in server.log} == {f"/platform/v1/whatsapp/phone_numbers/{PHONE}/webhooks"}

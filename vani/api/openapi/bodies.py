@@ -16,7 +16,7 @@ from vani.api.openapi.parsing import Body
 from vani.conversations import outgoing, rules
 from vani.conversations.autoreply import MAX_KEYWORDS, MAX_PATTERN, MAX_REPEATS
 from vani.errors import MAX_ID, InvalidField
-from vani.models import DeliveryStatus
+from vani.models import DeliveryStatus, SignatureScheme
 from vani.models.base import as_utc
 from vani.models.replies import RuleTrigger
 from vani.outbound import shaping, signing
@@ -75,6 +75,11 @@ HEADERS = Field(None, description="sent with every delivery (e.g. an API key); s
 ORDERED = Field(False, description="send each prospect's deliveries in event order: one waits while an earlier one "
                 "for its prospect is pending (a retry included)")
 RATE = Field(None, description="at most this many deliveries a second (the rest wait their turn)")
+SIGNATURE = Field(None, description="standard-webhooks (the default: webhook-id, webhook-timestamp and "
+                  "webhook-signature headers, body {id, type, timestamp, data}) or hmac-sha256 (X-Signature: the hex "
+                  "HMAC-SHA256 of the raw body keyed with the subscription's secret, body {event, resource_id, "
+                  "timestamp, data})")
+Signature = Annotated[SignatureScheme | None, checked_by(lambda v: v is None or signing.validate_scheme(v))]
 
 
 class SubscriptionIn(Body):
@@ -86,6 +91,7 @@ class SubscriptionIn(Body):
     rate_limit: RateLimit = RATE
     ordered: Annotated[bool, _flag("ordered")] = ORDERED
     headers: Annotated[dict[str, str] | None, checked_by(shaping.validate_headers)] = HEADERS
+    signature: Signature = SIGNATURE
 
 
 class SubscriptionPatch(Body):
@@ -94,6 +100,8 @@ class SubscriptionPatch(Body):
     headers: dict[str, str] | None = HEADERS
     rate_limit: RateLimit = RATE
     ordered: Annotated[bool, _flag("ordered")] = Field(None, description="see ordered on creation")
+    signature: Signature = Field(None, description="see signature on creation; deliveries not yet sent go out "
+                                 "signed the new way")
     paused: Annotated[bool, _flag("paused")] = Field(None, description="true: deliveries are made but wait; "
                                                                        "false: they are sent, in order")
     url: Url = None

@@ -6,8 +6,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from vani.api.openapi.bodies import Condition
-from vani.api.openapi.models import Event, Json, Page
-from vani.models import BackfillStatus, DeliveryStatus
+from vani.api.openapi.models import Event, Json, Meeting, Page
+from vani.models import BackfillStatus, DeliveryStatus, SignatureScheme
 from vani.models.outbound import AttemptTrigger
 
 MASKED = ("Without the subscriptions scope, what may carry a subscriber's secrets is masked (•••): the user "
@@ -42,6 +42,7 @@ class Subscription(BaseModel):
     paused_at: datetime | None
     rate_limit: int | None
     ordered: bool
+    signature: SignatureScheme = Field(description="standard-webhooks or hmac-sha256 (see docs/events.md)")
 
 
 class SubscriptionList(BaseModel):
@@ -131,6 +132,20 @@ class CalendlyStatus(BaseModel):
     webhook: Json | None
     last_event: Event | None
     last_sync: Json | None
+
+
+class CalendlyEvent(Meeting):
+    """A Calendly booking Vani holds (one per invitee; a group event's invitees share ``scheduled_event``)."""
+    scheduled_event: str | None = Field(description="the Calendly scheduled event's URI")
+    invitee: str = Field(description="the Calendly invitee's URI (the meeting's provider_ref)")
+    invitee_email: str | None = Field(description="the prospect's email")
+    invitee_name: str | None = Field(description="the prospect's name")
+    location_type: str | None
+    updated_at: datetime
+
+
+class CalendlyEventPage(Page):
+    data: list[CalendlyEvent]
 
 
 class Disconnected(BaseModel):

@@ -111,6 +111,14 @@ class MeetingQuery(Query):
     cursor: Cursor = CURSOR
 
 
+class CalendlyEventQuery(Query):
+    email: str = EMAIL
+    status: Annotated[MeetingStatus, parsed_by(_choice(MeetingStatus))] = None
+    scheduled_event: str = Field(None, max_length=512, description="a Calendly scheduled event's URI: its invitees")
+    limit: Limit = LIMIT
+    cursor: Cursor = CURSOR
+
+
 class ConversationQuery(Query):
     phone: Phone = PHONE
     prospect_id: Annotated[int, Field(ge=0), parsed_by(_row_id)] = None

@@ -1,5 +1,6 @@
-"""POST /api/v1/calendly/sync, GET /api/v1/calendly/status and DELETE /api/v1/calendly/connection
-(the organisation's "Connect Calendly" OAuth connection; a personal access token works too)."""
+"""POST /api/v1/calendly/sync, GET /api/v1/calendly/status, DELETE /api/v1/calendly/connection
+(the organisation's "Connect Calendly" OAuth connection; a personal access token works too) and
+GET /api/v1/calendly/events (the Calendly bookings Vani holds)."""
 from __future__ import annotations
 
 from flask import jsonify
@@ -13,13 +14,16 @@ from vani.api.openapi import documented
 from vani.api.openapi import outbound as o
 from vani.api.openapi import queries as q
 from vani.api.openapi.parsing import request_body, request_query
+from vani.api.pagination import paginated_response
 from vani.extensions import db
 from vani.jobs.maintenance import calendly_sync as job
-from vani.models import Scope, WebhookEvent
+from vani.models import Meeting, Scope, WebhookEvent
 from vani.models.base import isoformat
 from vani.orgs.provider_settings import config_for
 from vani.providers.calendly import connection as calendly_connection
+from vani.payloads.coerce import as_email
 from vani.providers.calendly.connection import current, disconnect, sync
+from vani.providers.calendly.events import calendly_event, calendly_meetings
 from vani.providers.calendly.registrar import calendly_client, current_user
 from vani.providers.calendly.sync import last_sync
 from vani.registration.http import ApiError
@@ -109,3 +113,14 @@ def calendly_disconnect():
 
     report = disconnect()  # NotFound (404 JSON) without a connection
     return jsonify({"status": "disconnected", "done": report.done, "failed": report.failed})
+
+
+@bp.get("/calendly/events")
+@documented("List Calendly events", "calendly", {200: o.CalendlyEventPage}, query=q.CalendlyEventQuery)
+def list_calendly_events():
+    """The Calendly bookings Vani holds (from webhooks and syncs), newest first: one per invitee,
+    with its scheduled event's URI, so a group event's invitees can be put together."""
+
+    query = request_query()
+    stmt = calendly_meetings(as_email(query.email) if query.email else None, query.status, query.scheduled_event)
+    return paginated_response(stmt, Meeting.created_at, Meeting.id, query, serialize=calendly_event)

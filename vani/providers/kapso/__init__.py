@@ -2,8 +2,10 @@
 and its dedupe key come from the signed body (see ``events``).
 
 Parts: ``verifier`` (the signature), the parser below with ``events``, ``mapper`` with
-``workflow`` (conversations, messages, statuses), ``registrar`` (webhook registration per phone
-number), ``messenger`` (replies, templates and read receipts).
+``workflow`` and ``flat`` (conversations, messages, statuses, contacts; ``flat``: the older flat
+bodies), ``registrar`` (webhook registration per phone number), ``messenger`` (replies,
+templates and read receipts) and ``api_base`` (where Kapso's API lives, whatever form its base
+URL is given in).
 """
 from __future__ import annotations
 

@@ -10,11 +10,36 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from vani.models import MessageStatus
 from vani.payloads.coerce import as_dict, as_time
 from vani.plugins.contract import body_digest
 
 MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
 CONVERSATION_EVENTS = {"active": "created", "ended": "ended", "inactive": "inactive"}
+MESSAGE_STATUS = {"message.sent": MessageStatus.SENT, "message.delivered": MessageStatus.DELIVERED,
+                  "message.read": MessageStatus.READ, "message.failed": MessageStatus.FAILED}
+
+
+def event_name(event_type: str) -> str:
+    """``whatsapp.message.received`` / ``message_received`` → ``message.received``."""
+    name = (event_type or "").strip().lower()
+    if name.startswith("whatsapp."):
+        name = name[len("whatsapp."):]
+    return name.replace("_", ".")
+
+
+def parse_time(value) -> datetime | None:
+    """Unix seconds (number or digit string) or ISO 8601, as UTC; None when absent or unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip()) if len(value.strip()) < 20 else None
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return as_time(value)
 
 
 def event_of(body: dict) -> str | None:

@@ -5,9 +5,8 @@ Single bodies carry no event name (it is in ``X-Webhook-Event``, stored as the e
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from vani import prospects
 from vani.conversations import (
     INBOUND,
     OUTBOUND,
@@ -21,39 +20,15 @@ from vani.conversations import (
 )
 from vani.models import ConversationStatus, MessageStatus
 from vani.models.base import as_utc
-from vani.payloads.coerce import as_time as iso_time
 from vani.payloads.phones import normalize_phone
 from vani.plugins.contract import Outcome
-from vani.providers.kapso import workflow
+from vani.providers.kapso import flat, workflow
+from vani.providers.kapso.events import MESSAGE_STATUS, event_name, parse_time
 
 PROVIDER = "kapso"
 CONVERSATION_STATUS = {"conversation.created": ConversationStatus.ACTIVE,
                        "conversation.ended": ConversationStatus.ENDED,
                        "conversation.inactive": ConversationStatus.INACTIVE}
-MESSAGE_STATUS = {"message.sent": MessageStatus.SENT, "message.delivered": MessageStatus.DELIVERED,
-                  "message.read": MessageStatus.READ, "message.failed": MessageStatus.FAILED}
-
-
-def event_name(event_type: str) -> str:
-    """``whatsapp.message.received`` / ``message_received`` → ``message.received``."""
-    name = (event_type or "").strip().lower()
-    if name.startswith("whatsapp."):
-        name = name[len("whatsapp."):]
-    return name.replace("_", ".")
-
-
-def parse_time(value) -> datetime | None:
-    """Unix seconds (number or digit string) or ISO 8601, as UTC; None when absent or unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip()) if len(value.strip()) < 20 else None
-    if isinstance(value, (int, float)):
-        try:
-            return datetime.fromtimestamp(int(value), tz=timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            return None
-    return iso_time(value)
 
 
 def _dict(value) -> dict:
@@ -65,13 +40,13 @@ def map_event(event_type: str, body, ctx) -> Outcome:
         return Outcome.ignored("the payload is not an object")
     name = event_name(event_type)
     if isinstance(body.get("payload"), dict) and "message" not in body:
-        return map_flat(name, body, ctx)
+        return flat.map_flat(name, body, ctx)
     if name.startswith("message."):
         return map_message(name, body, ctx)
     if name.startswith("conversation."):
         return map_conversation(name, body, ctx)
     if name.startswith("contact."):
-        return map_contact(body, ctx)
+        return map_contact(name, body, ctx)
     if name == "workflow.execution.handoff":
         return workflow.map_handoff(body, ctx)
     return Outcome.ignored(f"Kapso event {event_type!r} is not handled")
@@ -168,34 +143,7 @@ def map_conversation(name: str, body: dict, ctx) -> Outcome:
     return Outcome.processed(f"conversation stays {conv.status} (this {status} is not newer)")
 
 
-def map_contact(body: dict, ctx) -> Outcome:
-    """A contact change: fill in the name of the prospect with that number (never creates one)."""
-    contact = _dict(body.get("contact"))
-    phone = normalize_phone(text_or_none(contact.get("wa_id") or contact.get("phone_number") or contact.get("phone")))
-    name = contact.get("name") or contact.get("display_name") or _dict(contact.get("profile")).get("name")
-    prospect = prospects.find(phone=phone) if phone else None
-    if prospect is None:
-        return Outcome.ignored("no prospect has this contact's phone number")
-    prospects.upsert(ctx, phone=phone, name=name if isinstance(name, str) else None)
-    return Outcome.processed("contact details applied to the prospect")
-
-
-def map_flat(name: str, body: dict, ctx) -> Outcome:
-    """The older flat shape: ``{event_type, conversation_id, message_id, payload: {...}}``."""
-    payload = body["payload"]
-    message_id = text_or_none(body.get("message_id"), 255)
-    if not message_id:
-        return Outcome.ignored("the payload has no message_id")
-    contact = payload.get("contact")
-    contact = contact if isinstance(contact, dict) else {"name": contact} if isinstance(contact, str) else {}
-    inbound = name.endswith("received")
-    phone = (payload.get("from") if inbound else payload.get("to")) or contact.get("phone") or contact.get("phone_number")
-    content = payload.get("content")
-    text = content if isinstance(content, str) else _dict(content).get("text") or _dict(content).get("body")
-    message_at = parse_time(payload.get("timestamp") or body.get("timestamp") or body.get("created_at"))
-    own = MESSAGE_STATUS.get(name) or (MessageStatus.RECEIVED if inbound else MessageStatus.SENT)
-    return record_message(ctx, MessageIn(
-        provider=PROVIDER, provider_message_id=message_id, direction=INBOUND if inbound else OUTBOUND,
-        phone=phone, conversation_ref=text_or_none(body.get("conversation_id"), 255),
-        contact_name=contact.get("name"), type=payload.get("message_type") or "text", text=text,
-        message_at=message_at, steps=[StatusStep(own, message_at or ctx.event.received_at)]))
+def map_contact(name: str, body: dict, ctx) -> Outcome:
+    """``whatsapp.contact.*``: the body's ``contact`` creates or updates the prospect with its number."""
+    conv = _dict(body.get("conversation"))
+    return flat.apply_contact(name, _dict(body.get("contact")), text_or_none(conv.get("id"), 255), ctx)

@@ -8,17 +8,11 @@ from collections.abc import Mapping
 
 from vani import egress
 from vani.plugins.messaging import Accepted, Messenger, SendError, retryable, timeout
-
-META_VERSION = "v24.0"
+from vani.providers.kapso.api_base import send_url
 
 
 def kapso_key(cfg: Mapping) -> str | None:
     return cfg.get("KAPSO_API_KEY") or cfg.get("KAPSO_API_TOKEN")
-
-
-def kapso_url(cfg: Mapping, phone_number_id: str) -> str:
-    base = (cfg.get("KAPSO_API_BASE_URL") or cfg.get("KAPSO_API_BASE") or "https://api.kapso.ai").rstrip("/")
-    return f"{base}/meta/whatsapp/{META_VERSION}/{phone_number_id}/messages"
 
 
 def meta_body(to: str, payload: Mapping) -> dict:
@@ -58,7 +52,7 @@ def kapso_call(cfg: Mapping, phone_number_id: str, body: dict) -> Accepted:
     if not phone_number_id:
         raise SendError("the conversation has no business number (phone_number_id) to send from",
                         retry=False, code="no_business_number")
-    reply = egress.call("POST", kapso_url(cfg, phone_number_id), timeout(cfg), json=body,
+    reply = egress.call("POST", send_url(cfg, phone_number_id), timeout(cfg), json=body,
                       headers={"X-API-Key": key, "Content-Type": "application/json"})
     if reply.error and reply.status_code is None:
         raise SendError(reply.error, retry=True, code="timeout" if "timed out" in reply.error else "network")

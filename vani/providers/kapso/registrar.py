@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from vani.providers.kapso.api_base import root
 from vani.registration.base import Registrar, Remote
 from vani.registration.http import ApiClient
 
@@ -29,7 +30,7 @@ class KapsoRegistrar(Registrar):
 
     def __init__(self, config, sleep: Callable[[float], None] = time.sleep, org=None):
         super().__init__(config, sleep, org)
-        self.client = ApiClient("Kapso", config["KAPSO_API_BASE"],
+        self.client = ApiClient("Kapso", root(config.get("KAPSO_API_BASE") or config.get("KAPSO_API_BASE_URL")),
                                 headers={"X-API-Key": config.get("KAPSO_API_KEY") or ""},
                                 credential_hint="KAPSO_API_KEY", sleep=sleep)
 
