@@ -37,6 +37,15 @@ class ReasonRequired(Conflict):
     code = "reason_required"
 
 
+class InvalidFields(InvalidField):
+    """Several refused fields: the first answers (the API), ``fields`` holds each reason (a form)."""
+
+    def __init__(self, fields: dict[str, str]):
+        field, reason = next(iter(fields.items()))
+        super().__init__(field, reason)
+        self.fields = fields
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who made a change: a member in the dashboard, or an API token."""
@@ -110,14 +119,19 @@ def clean(fields: Mapping, prospect: Prospect | None = None) -> dict:
     if unknown:
         raise InvalidField(unknown[0], f"unknown field; allowed: {', '.join(EDITABLE)}")
     out: dict[str, Any] = {}
-    checks = {"name": lambda v: _text(v, "name", 255), "email": _email, "phone": _phone, "timezone": _timezone}
+    refused: dict[str, str] = {}
+    checks = {"name": lambda v: _text(v, "name", 255), "email": _email, "phone": _phone, "timezone": _timezone,
+              "owner_id": lambda v: member_email(v) if v is not None else None}
     for name, check in checks.items():
         if name in fields:
-            out[name] = check(fields[name])
+            try:
+                out[name] = check(fields[name])
+            except InvalidField as exc:
+                refused[exc.field or name] = exc.detail
+    if refused:
+        raise InvalidFields(refused)
     if "owner_id" in fields:
-        owner = fields["owner_id"]
-        out["owner_id"] = owner
-        out["owner_email"] = member_email(owner) if owner is not None else None
+        out["owner_id"], out["owner_email"] = fields["owner_id"], out["owner_id"]
     email = out.get("email", prospect.email if prospect else None)
     phone = out.get("phone", prospect.phone if prospect else None)
     if not email and not phone:

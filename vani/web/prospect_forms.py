@@ -46,7 +46,7 @@ def _fields(form) -> dict:
 
 
 def _refused(exc: VaniError) -> dict:
-    return {exc.field if exc.field else "_": exc.detail}
+    return getattr(exc, "fields", None) or {exc.field if exc.field else "_": exc.detail}
 
 
 def _key(prefix: str) -> str:
