@@ -105,11 +105,12 @@ def edit_prospect(prospect_id: int):
     return redirect(url_for("dash.prospect_detail", prospect_id=prospect_id), 303)
 
 
-def _act(prospect_id: int, form_name: str, change, done: str):
-    """Run ``change`` on the prospect: back to its page, or the page again with the refusal."""
+def _act(prospect_id: int, form_name: str, change):
+    """Run ``change`` on the prospect (it says what it did): back to its page, or the page again
+    with the refusal beside the field."""
     p = _prospect(prospect_id)
     try:
-        message = change(p) or done
+        message = change(p)
     except VaniError as exc:
         db.session.rollback()
         return detail(_prospect(prospect_id), {form_name: _refused(exc)}, exc.status)
@@ -127,14 +128,17 @@ def set_prospect_owner(prospect_id: int):
         editing.update(p, {"owner_id": owner}, actor())
         return f"Owner set to {p.owner_email or 'nobody'}."
 
-    return _act(prospect_id, "owner", change, "")
+    return _act(prospect_id, "owner", change)
 
 
 @bp.post("/prospects/<int:prospect_id>/notes")
 @role_required(Role.STAFF)
 def add_prospect_note(prospect_id: int):
-    return _act(prospect_id, "note", lambda p: editing.add_note(p, request.form.get("body", ""), actor(),
-                                                               key=_key("dash-note")) and None, "Note added.")
+    def change(p: Prospect):
+        _, created = editing.add_note(p, request.form.get("body", ""), actor(), key=_key("dash-note"))
+        return "Note added." if created else "That note was already added."
+
+    return _act(prospect_id, "note", change)
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")
@@ -144,7 +148,7 @@ def move_prospect_stage(prospect_id: int):
         moved = editing.move_stage(p, request.form.get("stage", ""), request.form.get("reason") or None, actor())
         return f"Stage moved to {p.stage}." if moved else f"The prospect is already {p.stage}."
 
-    return _act(prospect_id, "stage", change, "")
+    return _act(prospect_id, "stage", change)
 
 
 def _template(form) -> dict:
@@ -158,8 +162,8 @@ def _template(form) -> dict:
 @role_required(Role.STAFF)
 def start_prospect_conversation(prospect_id: int):
     def change(p: Prospect):
-        conv, _, created = starting.start(p, _template(request.form), _key("dash-start"), origin="dashboard",
+        _, _, created = starting.start(p, _template(request.form), _key("dash-start"), origin="dashboard",
                                           user_id=current_user.id)
         return "Template queued: the conversation has started." if created else "That template was already sent."
 
-    return _act(prospect_id, "start", change, "")
+    return _act(prospect_id, "start", change)
