@@ -41,9 +41,10 @@ def test_create_and_edit_show_refusals_beside_the_fields(login, db):
     r = staff.post("/dashboard/prospects/new", data={"csrf_token": staff.csrf, "phone": "call me", "timezone": "Nowhere"})
     page = html(r)  # every refused field says why
     assert "international" in field_error(page, "prospect-phone") and "IANA" in field_error(page, "prospect-timezone")
-    pid = new_prospect(staff, name="Lena", email="lena@example.test", phone="+1 555 010 0031")
+    pid = new_prospect(staff, name="Lena", email="lena@example.test", phone="+1 555 010 0031", owner_id="")
     p = db.session.get(Prospect, pid)
     assert (p.name, p.phone, p.source) == ("Lena", "+15550100031", "dashboard")
+    assert (p.owner_id, p.owner_set_by_hand) == (None, False)  # "Nobody" chosen: a booking's host may own it
 
     r = staff.post(f"/dashboard/prospects/{pid}/edit", data={"csrf_token": staff.csrf, "name": "Lena Novak",
                                                              "email": "lena@example.test", "timezone": "Mars/Base"})

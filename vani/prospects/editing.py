@@ -171,7 +171,7 @@ def create(fields: Mapping, actor: Actor) -> Prospect:
     values = clean(fields)
     now = utcnow()
     prospect = Prospect(org_id=tenancy.require(), source=actor.source, stage=ProspectStage.LEAD,
-                        created_at=now, updated_at=now, owner_set_by_hand="owner_id" in values, **values)
+                        created_at=now, updated_at=now, owner_set_by_hand=values.get("owner_id") is not None, **values)
     db.session.add(prospect)
     _flush(prospect.email)
     _emit(EventType.PROSPECT_CREATED, {**prospect.to_dict(), "changed_by": actor.to_dict()}, prospect.id)
