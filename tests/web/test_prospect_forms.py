@@ -38,7 +38,8 @@ def test_create_and_edit_show_refusals_beside_the_fields(login, db):
     assert r.status_code == 400
     assert "email address" in field_error(html(r), "prospect-email")
     assert 'value="Lena"' in html(r)  # what was typed stays
-    r = staff.post("/dashboard/prospects/new", data={"csrf_token": staff.csrf, "phone": "call me", "timezone": "Nowhere"})
+    r = staff.post("/dashboard/prospects/new",
+                   data={"csrf_token": staff.csrf, "phone": "call me", "timezone": "Nowhere"})
     page = html(r)  # every refused field says why
     assert "international" in field_error(page, "prospect-phone") and "IANA" in field_error(page, "prospect-timezone")
     pid = new_prospect(staff, name="Lena", email="lena@example.test", phone="+1 555 010 0031", owner_id="")
