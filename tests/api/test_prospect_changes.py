@@ -121,3 +121,11 @@ def test_another_organisations_prospect_is_not_found(api, db):
     assert r.status_code == 404
     assert theirs.post(f"{PROSPECTS}/{p['id']}/notes", json={"body": "x"},
                        headers={"Authorization": f"Bearer {token}"}).status_code == 404
+
+
+def test_create_token_offers_the_write_scope(app, client):
+    out = app.test_cli_runner().invoke(args=["vani", "create-token", "crm", "--scope", "write"]).output
+    token = out.strip().splitlines()[-1]
+    assert "scopes write" in out
+    r = client.post(PROSPECTS, json={"email": "lena@example.test"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201
