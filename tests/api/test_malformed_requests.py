@@ -134,7 +134,7 @@ def test_bad_authorization_is_a_json_401(app, client, header):
 
 
 def test_methods_not_allowed_are_json(app, bearer, client):
-    for path in ("/api/v1/events", "/api/v1/events/1", "/api/v1/prospects/1", "/api/v1/conversations"):
+    for path in ("/api/v1/events", "/api/v1/events/1", "/api/v1/meetings", "/api/v1/conversations"):
         for method in ("POST", "PUT", "PATCH", "DELETE"):
             r = client.open(path, method=method, headers=bearer)
             assert r.status_code == 405 and r.is_json and r.json["error"], (path, method)

@@ -161,12 +161,19 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
         ("sync mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/sync", {}, "staff"),
         ("remove mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/remove", {}, "admin"),
         ("set prospect owner", f"/dashboard/prospects/{ids['prospect']}/owner", {"owner": "me"}, "staff"),
+        ("create prospect", "/dashboard/prospects/new", {"email": "new@prospect.test"}, "staff"),
+        ("edit prospect", f"/dashboard/prospects/{ids['prospect']}/edit", {"name": "Renamed"}, "staff"),
+        ("add note", f"/dashboard/prospects/{ids['prospect']}/notes", {"body": "Call back Monday"}, "staff"),
+        ("move stage", f"/dashboard/prospects/{ids['prospect']}/stage", {"stage": "paid"}, "staff"),
+        ("start conversation", f"/dashboard/prospects/{ids['new_prospect']}/conversations",
+         {"template_name": "intro", "nonce": "nonce-123456"}, "staff"),
+        ("organisation messaging", "/dashboard/organisation/messaging", {"mark_read_on_arrival": "on"}, "admin"),
         ("disconnect Gmail mailbox", f"/dashboard/mailboxes/{ids['mailbox']}/gmail/disconnect", {}, "admin"),
     ]
 
 
 PLACEHOLDER_IDS = dict.fromkeys(("event", "delivery", "subscription", "notification", "user", "token", "conversation",
-                                 "reply", "rule", "mailbox", "prospect", "invitation"), 1)
+                                 "reply", "rule", "mailbox", "prospect", "new_prospect", "invitation"), 1)
 ROUTE_NAMES = [r[0] for r in _routes(PLACEHOLDER_IDS)]
 RANK = {"viewer": 0, "staff": 1, "admin": 2}
 # Allowed, with nothing to change in these rows: no Calendly connection (connecting sends the admin to
@@ -179,12 +186,15 @@ NOTHING_TO_CHANGE = {"connect calendly", "repair calendly subscription", "sync c
 def ids(app, make_user) -> dict[str, int]:
     from vani.accounts.invitations import invite
     from vani.accounts.tokens import create_token
+    from vani.prospects import editing
 
     data = seed_all()
+    app.config["KAPSO_API_KEY"] = "kapso-key"  # a WhatsApp provider to start conversations through
+    new_prospect = editing.create({"phone": "+15550100099"}, editing.Actor("seed", "dashboard"))
     target = make_user("viewer", email="target@example.com")
     reply, rule = seed_reply(data["conversation"])
     return {"conversation": data["conversation"].id, "reply": reply.id, "rule": rule.id, "mailbox": seed_mailbox().id,
-            "prospect": data["prospect"].id,"event": data["events"]["failed"].id, "delivery": data["failed"].id,
+            "prospect": data["prospect"].id, "new_prospect": new_prospect.id, "event": data["events"]["failed"].id, "delivery": data["failed"].id,
             "subscription": data["subscription"].id, "notification": data["failed_notification"].id,
             "user": target.id,
             "token": create_token("target", ["read"])[0].id,

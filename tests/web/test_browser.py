@@ -246,3 +246,50 @@ def test_prospect_page_shows_answers_source_owner_and_stage(app, live_server, br
     answers = page.locator("dl.answers").first
     expect(answers).to_contain_text(prospect.meetings[0].answers[0]["question"])
     page.screenshot(path=str(ARTIFACTS / "prospect-qualified.png"), full_page=True)
+
+
+def test_a_prospect_made_and_moved_by_hand(app, live_server, browser_page, make_user):
+    """A staff member creates a prospect, adds a note and moves its stage back: without a reason
+    the refusal shows beside the reason field; with one, the timeline says who moved it and why.
+    The page fits a phone."""
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    make_user("staff", email="hana@example.test")
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login")
+    page.get_by_label("Email").fill("hana@example.test")
+    page.get_by_label("Password").fill("password-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/dashboard/prospects")
+    page.get_by_role("link", name="New prospect").click()
+    page.get_by_label("Name").fill("Lena Novak")
+    page.get_by_label("Email").fill("lena@")
+    page.get_by_role("button", name="Create prospect").click()
+    email = page.get_by_label("Email")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#prospect-email-error")).to_contain_text("email address")
+    expect(page.get_by_label("Name")).to_have_value("Lena Novak")
+    email.fill("lena@example.test")
+    page.get_by_label("Phone (international, e.g. +15550100007)").fill("+1 555 010 0031")
+    page.get_by_role("button", name="Create prospect").click()
+    expect(page.locator("main h1")).to_have_text("Lena Novak")
+
+    page.get_by_label("Note").fill("Wants a quote for 12 seats")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator("ol.timeline")).to_contain_text("Wants a quote for 12 seats")
+    page.get_by_label("Stage", exact=True).select_option("met")
+    page.get_by_role("button", name="Move stage").click()
+    expect(page.locator("dl.facts")).to_contain_text("met")
+    page.get_by_label("Stage", exact=True).select_option("lead")
+    page.get_by_role("button", name="Move stage").click()
+    expect(page.locator("#stage-reason-error")).to_contain_text("needs a reason")
+    page.get_by_label("Reason (needed to move back)").fill("Booked by mistake")
+    page.get_by_role("button", name="Move stage").click()
+    expect(page.locator("ol.timeline")).to_contain_text("Stage moved from met to lead by hana@example.test: Booked by mistake")
+    expect(page.locator("#start-conversation")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "prospect-by-hand.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the prospect page scrolls sideways on a phone ({width}px)"

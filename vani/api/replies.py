@@ -43,6 +43,18 @@ def retry_message(conversation_id: int, message_id: int):
     return _reply(message, True)
 
 
+@bp.post("/conversations/<int:conversation_id>/read")
+@needs(Scope.MESSAGES)
+@documented("Mark a conversation read", "conversations", {200: m.ReadAnswer},
+            description="As opening it in the dashboard does: its newest inbound message is read, and the "
+                        "customer gets a read receipt (Kapso).")
+def mark_read(conversation_id: int):
+    conv = inbox.get(conversation_id)
+    queued = inbox.mark_read(conv)
+    return jsonify({"conversation_id": conv.id, "last_read_message_id": conv.last_read_message_id,
+                    "receipt_queued": queued})
+
+
 @bp.patch("/conversations/<int:conversation_id>")
 @needs(Scope.MESSAGES)
 @documented("Assign a conversation", "conversations", {200: m.Conversation}, body=b.Assignment)

@@ -12,7 +12,7 @@ from vani.commands.progress import Progress
 from vani.crypto import SecretUnreadable
 from vani.errors import NotFound
 from vani.extensions import db
-from vani.models import WebhookEvent
+from vani.models import Scope, WebhookEvent
 from vani.models.base import utcnow
 from vani.orgs.key_rotation import rotate_all
 from vani.processing.events import reprocess
@@ -23,7 +23,7 @@ from vani.work.processes import run_worker
 @vani_cli.command("create-token")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, default=("read",), show_default=True,
-              type=click.Choice(["read", "subscriptions", "emit", "messages", "admin"]),
+              type=click.Choice([str(scope) for scope in Scope]),
               help="What the token may do (repeat for several; admin includes all).")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The token stops working after this many days.")
 @for_org

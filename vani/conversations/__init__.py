@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from vani import prospects, tenancy, work
-from vani.conversations import autoreply
+from vani.conversations import autoreply, receipts
 from vani.extensions import db
 from vani.models import (
     Conversation,
@@ -118,7 +118,9 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
                   business_ref=business_ref, contact_name=contact_name, status=ConversationStatus.ACTIVE)
     if at is not None:
         values.update(created_at=at, updated_at=at)
-    db.session.execute(insert_ignore(Conversation, values, ["org_id", "provider", "provider_ref"]))
+    new_id = db.session.execute(insert_ignore(Conversation, values, ["org_id", "provider", "provider_ref"])).scalar()
+    if new_id is not None and phone:
+        adopt_started(provider, ref, phone, new_id)
     conv = db.session.execute(
         select(Conversation).where(Conversation.provider == provider, Conversation.provider_ref == ref)
         .with_for_update()).scalar_one()
@@ -126,6 +128,21 @@ def ensure_conversation(provider: str, ref: str, *, phone: str | None, channel: 
         if value and not getattr(conv, attr):
             setattr(conv, attr, value)
     return conv
+
+
+STARTED = "started:"  # the reference of a conversation Vani started, until the provider names it
+
+
+def adopt_started(provider: str, ref: str, phone: str, new_id: int) -> None:
+    """A provider's first word on a conversation Vani started with this number (its template, or
+    the customer's answer) names it: that conversation takes the provider's reference, and the
+    row just made for it goes."""
+    started = db.session.execute(select(Conversation.id).where(
+        Conversation.provider == provider, Conversation.phone == phone,
+        Conversation.provider_ref.startswith(STARTED)).order_by(Conversation.id).limit(1)).scalar()
+    if started is not None:
+        db.session.execute(delete(Conversation).where(Conversation.id == new_id))
+        db.session.execute(update(Conversation).where(Conversation.id == started).values(provider_ref=ref))
 
 
 def set_conversation_status(conv: Conversation, status: ConversationStatus, at: datetime | None) -> bool:
@@ -245,6 +262,8 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
                 "phone": conv.phone, "contact_name": conv.contact_name, "provider": m.provider,
                 "conversation_id": conv.id, "message_id": msg.id})
         if autoreply.answer(conv, msg, ctx.received_at) is not None:
+            effects.wake(work.get("message_sends"))
+        if receipts.on_arrival(conv, msg):
             effects.wake(work.get("message_sends"))
     effects.publish(ctx.org_id, f"conversation:{conv.id}")
     if changed:

@@ -134,6 +134,13 @@ def email_threads(prospect_id: int, limit: int = 200) -> list[EmailThread]:
     return out
 
 
+def can_start_conversation(prospect: Prospect) -> bool:
+    """A first WhatsApp message can be sent: the prospect has a phone and no conversation yet."""
+    from vani.conversations import conversations_for_prospect
+
+    return bool(prospect.phone) and not conversations_for_prospect(prospect.id)
+
+
 def meeting_context(meeting: Meeting) -> dict:
     """What the meeting page shows besides the meeting: its prospect, notes, events, replacements."""
     return {

@@ -23,7 +23,8 @@ class Scope(enum.StrEnum):
     READ = "read"                    # events, prospects, meetings, conversations, deliveries
     SUBSCRIPTIONS = "subscriptions"  # outbound webhook subscriptions, delivery retries
     EMIT = "emit"                    # custom outbound events
-    MESSAGES = "messages"            # send WhatsApp messages
+    MESSAGES = "messages"            # send WhatsApp messages, mark conversations read
+    WRITE = "write"                  # create and edit prospects, their notes, owners and stages
     ADMIN = "admin"                  # provider connections, syncs, everything
 
 

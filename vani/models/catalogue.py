@@ -8,6 +8,7 @@ class EventType(enum.StrEnum):
     """An outbound event's ``type``; the value is what receivers see and the outbox stores."""
     PROSPECT_CREATED = "prospect.created"
     PROSPECT_UPDATED = "prospect.updated"
+    NOTE_CREATED = "note.created"
     MEETING_SCHEDULED = "meeting.scheduled"
     MEETING_RESCHEDULED = "meeting.rescheduled"
     MEETING_CANCELLED = "meeting.cancelled"

@@ -103,13 +103,15 @@ class ProspectNote(OrgOwned, db.Model):
     body: Mapped[str] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True)
+    # The member who wrote it (a note added by hand in the dashboard), else None.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     prospect: Mapped[Prospect] = relationship(back_populates="notes")
 
     def to_dict(self) -> dict:
         return {"id": self.id, "body": self.body, "source": self.source, "meeting_id": self.meeting_id,
-                "created_at": isoformat(self.created_at)}
+                "author_id": self.author_id, "created_at": isoformat(self.created_at)}
 
 
 class Meeting(OrgOwned, db.Model):

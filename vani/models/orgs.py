@@ -44,6 +44,8 @@ class Organisation(db.Model):
     # Deferred: decrypted only where it is read, so that one no key can read breaks no page.
     slack_webhook_url: Mapped[str | None] = mapped_column(Encrypted, nullable=True, deferred=True)
     notify_email_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Send WhatsApp read receipts as soon as an inbound message arrives (not when someone opens it).
+    mark_read_on_arrival: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

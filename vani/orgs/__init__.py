@@ -178,3 +178,12 @@ def set_notifications(routes: str | None = None, slack_url: str | None = None,
         org.notify_email_to = email_to.strip() or None
     db.session.commit()
     return org
+
+
+def set_read_on_arrival(on: bool) -> Organisation:
+    """Send WhatsApp read receipts as messages arrive (True), or when someone opens the
+    conversation (False), for the organisation in force. Commits."""
+    org = in_force()
+    org.mark_read_on_arrival = bool(on)
+    db.session.commit()
+    return org

@@ -65,3 +65,13 @@ def set_org_key():
     setting = form.get("setting", "")
     provider = next((name for name, settings in ORG_SETTINGS.items() if setting in settings), "")
     return _done(lambda: store_setting(provider, setting, form.get("value", "")), f"{setting} stored.")
+
+
+@bp.post("/organisation/messaging")
+@role_required(Role.ADMIN)
+def set_org_messaging():
+    on = request.form.get("mark_read_on_arrival") == "on"
+    orgs.set_read_on_arrival(on)
+    flash("Inbound messages are now marked read as they arrive." if on
+          else "Inbound messages are now marked read when someone opens the conversation.", "success")
+    return redirect(url_for("dash.organisation"), 303)

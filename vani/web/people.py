@@ -1,14 +1,14 @@
 """Prospects (list, timeline) and meetings (list)."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
 from vani.dashboard import messaging, people
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage, Role
-from vani.web.access import role_required
 from vani.web.blueprint import bp
+from vani.web.prospect_forms import detail
 
 
 def owner_filter() -> str:
@@ -35,27 +35,7 @@ def prospects():
 @bp.get("/prospects/<int:prospect_id>")
 def prospect_detail(prospect_id: int):
     prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
-    return render_template("prospects/detail.html", p=prospect, items=people.timeline(prospect),
-                           members=messaging.member_names())
-
-
-@bp.post("/prospects/<int:prospect_id>/owner")
-@role_required(Role.STAFF)
-def set_prospect_owner(prospect_id: int):
-    prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
-    choice = (request.form.get("owner") or "").strip()
-    members = messaging.member_names()
-    if choice == "me":
-        choice = str(current_user.id)
-    if choice and not (choice.isascii() and choice.isdecimal() and int(choice) in members):
-        flash("Choose a member of this organisation.", "error")
-    else:
-        prospect.owner_id = int(choice) if choice else None
-        prospect.owner_email = members.get(prospect.owner_id) if prospect.owner_id else None
-        prospect.owner_set_by_hand = True
-        db.session.commit()
-        flash(f"Owner set to {prospect.owner_email or 'nobody'}.", "success")
-    return redirect(url_for("dash.prospect_detail", prospect_id=prospect_id), 303)
+    return detail(prospect)
 
 
 @bp.get("/meetings")

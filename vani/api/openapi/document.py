@@ -32,7 +32,8 @@ ERRORS = {400: "invalid input: `field` names it", 401: "no live bearer token", 4
           429: "over the organisation's rate: try again after Retry-After seconds",
           502: "the provider refused the call", 503: "the database or the queue is unreachable; retry"}
 SCOPES = {Scope.READ: "read every GET but subscriptions", Scope.SUBSCRIPTIONS: "manage subscriptions, retry deliveries",
-          Scope.EMIT: "send custom events", Scope.MESSAGES: "send WhatsApp messages", Scope.ADMIN: "everything"}
+          Scope.EMIT: "send custom events", Scope.MESSAGES: "send WhatsApp messages, mark conversations read",
+          Scope.WRITE: "create and edit prospects, notes, owners and stages", Scope.ADMIN: "everything"}
 
 
 class MissingDescription(Exception):

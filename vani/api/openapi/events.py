@@ -34,8 +34,36 @@ class ProspectPayload(ProspectSummary):
     updated_at: datetime | None
 
 
+class ChangedBy(Payload):
+    source: Literal["dashboard", "api"]
+    user_id: int | None = Field(description="the member, in the dashboard")
+    name: str = Field(description="the member's email, or API token <name>")
+
+
+class ProspectCreatedPayload(ProspectPayload):
+    changed_by: ChangedBy | None = Field(None, description="present when a person created it")
+
+
 class ProspectUpdatedPayload(ProspectPayload):
     previous_stage: ProspectStage | None = Field(None, description="present when the stage moved")
+    stage_reason: str | None = Field(None, description="why a person moved the stage (required to move it back)")
+    changed: list[str] | None = Field(None, description="the fields a person changed")
+    changed_by: ChangedBy | None = Field(None, description="present when a person made the change")
+
+
+class NoteObject(Payload):
+    id: int
+    body: str
+    source: str | None
+    meeting_id: int | None
+    author_id: int | None
+    created_at: datetime | None
+
+
+class NotePayload(Payload):
+    note: NoteObject
+    prospect: ProspectPayload
+    changed_by: ChangedBy
 
 
 class MeetingPayload(Payload):
@@ -183,8 +211,11 @@ class WebhookTestPayload(Payload):
 MEETING = "Same data for every meeting event: the meeting with its prospect."
 # Each type: its payload (``data``) and what it means (docs/events.md says more).
 CATALOGUE: dict[EventType, tuple[type[BaseModel], str]] = {
-    EventType.PROSPECT_CREATED: (ProspectPayload, "A new prospect was found in a booking, form or message."),
-    EventType.PROSPECT_UPDATED: (ProspectUpdatedPayload, "A known prospect gained details or moved stage."),
+    EventType.PROSPECT_CREATED: (ProspectCreatedPayload, "A new prospect was found in a booking, form or message, "
+                                                         "or created by a person."),
+    EventType.PROSPECT_UPDATED: (ProspectUpdatedPayload, "A known prospect gained details or moved stage, or a "
+                                                         "person changed it."),
+    EventType.NOTE_CREATED: (NotePayload, "A person added a note to a prospect."),
     EventType.MEETING_SCHEDULED: (MeetingPayload, "A meeting was booked (or a pending booking accepted). " + MEETING),
     EventType.MEETING_RESCHEDULED: (MeetingPayload, "A meeting was moved: a new one replaces it. " + MEETING),
     EventType.MEETING_CANCELLED: (MeetingPayload, "A meeting was cancelled. " + MEETING),

@@ -79,6 +79,7 @@ class Note(BaseModel):
     body: str
     source: str | None
     meeting_id: int | None
+    author_id: int | None = Field(None, description="the member who wrote it in the dashboard")
     created_at: datetime
 
 
@@ -174,6 +175,12 @@ class ReplyAnswer(BaseModel):
     message: Message
     send: Send | None
     replayed: bool = Field(description="true when this intent's message already existed")
+
+
+class ReadAnswer(BaseModel):
+    conversation_id: int
+    last_read_message_id: int | None = Field(description="the newest inbound message read")
+    receipt_queued: bool = Field(description="true when a read receipt is on its way to the customer (Kapso)")
 
 
 class Rule(BaseModel):

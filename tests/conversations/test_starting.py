@@ -1,0 +1,130 @@
+"""Starting a WhatsApp conversation from a prospect with an approved template (Kapso and
+Twilio), the customer's answer landing in it, marking read through the API, and read receipts
+sent as messages arrive."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tests.conversations.helpers import (
+    NUMBER_ID,
+    PHONE,
+    TWILIO_PATH,
+    kapso_answers,
+    outbound,
+    process,
+    receive_kapso,
+    receive_twilio,
+    send_lane,
+    sends,
+    twilio_ok,
+    use_kapso,
+    use_twilio,
+)
+from vani.models import Conversation, Message, Organisation
+
+TEMPLATE = {"template": {"name": "intro", "language": "es", "variables": ["Lena"]}}
+
+
+def prospect(api, **fields) -> int:
+    r = api.post("/api/v1/prospects", json={"email": "lena@example.test", "phone": PHONE, **fields})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def conversations(db) -> list[Conversation]:
+    db.session.expire_all()
+    return list(db.session.execute(select(Conversation).order_by(Conversation.id)).scalars())
+
+
+def test_a_kapso_template_starts_the_conversation_and_the_answer_lands_in_it(app, client, api, db, httpserver):
+    use_kapso(app, httpserver)
+    app.config["KAPSO_PHONE_NUMBER_ID"] = NUMBER_ID
+    seen = kapso_answers(httpserver)
+    pid = prospect(api)
+    r = api.post(f"/api/v1/prospects/{pid}/conversations", json=TEMPLATE, headers={"Idempotency-Key": "first"})
+    assert r.status_code == 202, r.get_json()
+    assert r.get_json()["message"]["text"] == "[template intro] Lena" and r.get_json()["replayed"] is False
+    again = api.post(f"/api/v1/prospects/{pid}/conversations", json=TEMPLATE, headers={"Idempotency-Key": "first"})
+    assert again.get_json() == r.get_json()  # a retried request sends nothing new
+    send_lane()
+    assert seen == [{"messaging_product": "whatsapp", "recipient_type": "individual", "to": PHONE.lstrip("+"),
+                     "type": "template", "template": {"name": "intro", "language": {"code": "es"}, "components": [
+                         {"type": "body", "parameters": [{"type": "text", "text": "Lena"}]}]}}]
+    assert outbound(db)[0].status == "sent"
+    receive_kapso(client, "¡Hola!", "wamid.in1", conv="conv_k")  # Kapso names the conversation
+    process()
+    [conv] = conversations(db)
+    assert (conv.provider, conv.provider_ref, conv.prospect_id) == ("kapso", "conv_k", pid)
+    texts = db.session.execute(select(Message.text).where(Message.conversation_id == conv.id)
+                               .order_by(Message.id)).scalars().all()
+    assert texts == ["[template intro] Lena", "¡Hola!"]
+    second = api.post(f"/api/v1/prospects/{pid}/conversations", json=TEMPLATE)
+    assert second.status_code == 409 and f"conversation {conv.id}" in second.get_json()["detail"]
+
+
+def test_a_twilio_template_starts_the_conversation_the_answer_joins(app, client, api, db, httpserver):
+    use_twilio(app, httpserver)
+    httpserver.expect_request(TWILIO_PATH, method="POST").respond_with_json(twilio_ok("SMout1"), status=201)
+    pid = prospect(api)
+    r = api.post(f"/api/v1/prospects/{pid}/conversations",
+                 json={"template": {"name": "HX0123", "variables": {"1": "Lena"}}})
+    assert r.status_code == 202, r.get_json()
+    send_lane()
+    sent = httpserver.log[0][0].form
+    assert (sent["ContentSid"], sent["To"]) == ("HX0123", f"whatsapp:{PHONE}")
+    receive_twilio(client, "SMin1", "Hola")
+    process()
+    [conv] = conversations(db)
+    assert conv.prospect_id == pid and [m.status for m in outbound(db)] == ["sent"]
+    assert len(db.session.execute(select(Message).where(Message.conversation_id == conv.id)).all()) == 2
+
+
+def test_what_cannot_start_a_conversation(app, api, db, httpserver):
+    pid = prospect(api)
+    url = f"/api/v1/prospects/{pid}/conversations"
+    r = api.post(url, json=TEMPLATE)
+    assert r.status_code == 409 and r.get_json()["error"] == "no_whatsapp_provider"
+    use_kapso(app, httpserver)
+    assert api.post(url, json={"text": "Hi"}).get_json()["field"] == "text"  # free text cannot open one
+    assert api.post(url, json={"template": {"language": "es"}}).get_json()["field"] == "template.name"
+    assert api.post(url, json={}).get_json()["field"] == "template"
+    nophone = prospect(api, email="sam@example.test", phone=None)
+    r = api.post(f"/api/v1/prospects/{nophone}/conversations", json=TEMPLATE)
+    assert r.status_code == 409 and "no phone number" in r.get_json()["detail"]
+    assert api.post("/api/v1/prospects/99999/conversations", json=TEMPLATE).status_code == 404
+    assert conversations(db) == [] and sends(db) == []
+
+
+def kapso_conversation(app, client, httpserver, db) -> Conversation:
+    use_kapso(app, httpserver)
+    receive_kapso(client, "hola", "wamid.in1", conv="conv_1")
+    process()
+    return conversations(db)[0]
+
+
+def test_marking_a_conversation_read_through_the_api(app, client, api, db, httpserver):
+    conv = kapso_conversation(app, client, httpserver, db)
+    seen = kapso_answers(httpserver)
+    r = api.post(f"/api/v1/conversations/{conv.id}/read")
+    assert r.status_code == 200 and r.get_json()["receipt_queued"] is True
+    newest = db.session.execute(select(Message.id)).scalar_one()
+    assert r.get_json()["last_read_message_id"] == newest
+    assert api.post(f"/api/v1/conversations/{conv.id}/read").get_json()["receipt_queued"] is False  # once
+    send_lane()
+    assert seen == [{"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in1"}]
+    assert api.post("/api/v1/conversations/99999/read").status_code == 404
+
+
+def test_read_receipts_on_arrival_when_the_organisation_chose_it(app, client, db, httpserver):
+    kapso_conversation(app, client, httpserver, db)
+    seen = kapso_answers(httpserver)
+    send_lane()
+    assert seen == []  # not chosen: nothing sent on arrival
+    org = db.session.execute(select(Organisation)).scalar_one()
+    org.mark_read_on_arrival = True
+    db.session.commit()
+    receive_kapso(client, "¿sigues ahí?", "wamid.in2", conv="conv_1")
+    process()
+    assert seen == [{"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in2"}]
+    [conv] = conversations(db)
+    assert conv.last_read_message_id is None  # the team still sees it unread

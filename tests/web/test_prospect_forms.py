@@ -1,0 +1,134 @@
+"""The prospect forms of the dashboard: create and edit with refusals beside their fields, notes,
+stage moves (back only with a reason, on the timeline with who and why), the owner, a first
+WhatsApp template, and the organisation's read-receipt choice."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from vani.models import Conversation, OutboundEvent, Prospect, ProspectNote
+from vani.models.replies import MessageSend
+
+
+def html(r) -> str:
+    return r.get_data(as_text=True)
+
+
+def field_error(page: str, field_id: str) -> str:
+    """The reason shown beside the field with this id (the field points at it)."""
+    assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true" aria-describedby="{field_id}-error"', page), field_id
+    found = re.search(rf'<span class="field-error" id="{field_id}-error">([^<]*)</span>', page)
+    assert found, f"no error beside {field_id}"
+    return found.group(1)
+
+
+def new_prospect(staff, **form) -> int:
+    r = staff.post("/dashboard/prospects/new", data={"csrf_token": staff.csrf, **form})
+    assert r.status_code == 303, html(r)[:2000]
+    return int(r.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_create_and_edit_show_refusals_beside_the_fields(login, db):
+    staff = login("staff")
+    form = staff.get("/dashboard/prospects/new")
+    assert form.status_code == 200 and 'for="prospect-email"' in html(form) and 'name="csrf_token"' in html(form)
+    r = staff.post("/dashboard/prospects/new", data={"csrf_token": staff.csrf, "name": "Lena", "email": "lena@",
+                                                     "phone": ""})
+    assert r.status_code == 400
+    assert "email address" in field_error(html(r), "prospect-email")
+    assert 'value="Lena"' in html(r)  # what was typed stays
+    r = staff.post("/dashboard/prospects/new",
+                   data={"csrf_token": staff.csrf, "phone": "call me", "timezone": "Nowhere"})
+    page = html(r)  # every refused field says why
+    assert "international" in field_error(page, "prospect-phone") and "IANA" in field_error(page, "prospect-timezone")
+    pid = new_prospect(staff, name="Lena", email="lena@example.test", phone="+1 555 010 0031", owner_id="")
+    p = db.session.get(Prospect, pid)
+    assert (p.name, p.phone, p.source) == ("Lena", "+15550100031", "dashboard")
+    assert (p.owner_id, p.owner_set_by_hand) == (None, False)  # "Nobody" chosen: a booking's host may own it
+
+    r = staff.post(f"/dashboard/prospects/{pid}/edit", data={"csrf_token": staff.csrf, "name": "Lena Novak",
+                                                             "email": "lena@example.test", "timezone": "Mars/Base"})
+    assert r.status_code == 400 and "IANA" in field_error(html(r), "prospect-timezone")
+    r = staff.post(f"/dashboard/prospects/{pid}/edit", data={"csrf_token": staff.csrf, "name": "Lena Novak",
+                                                             "email": "lena@example.test", "timezone": "Europe/Berlin",
+                                                             "owner_id": str(staff.user.id)})
+    assert r.status_code == 303
+    db.session.expire_all()
+    p = db.session.get(Prospect, pid)
+    assert (p.name, p.timezone, p.owner_email, p.owner_set_by_hand) == ("Lena Novak", "Europe/Berlin",
+                                                                        staff.user.email, True)
+    events = db.session.execute(select(OutboundEvent.type).order_by(OutboundEvent.id)).scalars().all()
+    assert events == ["prospect.created", "prospect.updated"]
+    assert login("viewer").get("/dashboard/prospects/new").status_code == 403
+
+
+def test_notes_and_stage_moves_on_the_prospect_page(login, db):
+    staff = login("staff")
+    pid = new_prospect(staff, email="sam@example.test")
+    page = html(staff.get(f"/dashboard/prospects/{pid}"))
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
+    for _ in range(2):  # a double submit adds one note
+        r = staff.post(f"/dashboard/prospects/{pid}/notes", data={"csrf_token": staff.csrf, "body": "Wants 12 seats",
+                                                                  "nonce": nonce})
+        assert r.status_code == 303
+    r = staff.post(f"/dashboard/prospects/{pid}/notes", data={"csrf_token": staff.csrf, "body": "  "})
+    assert r.status_code == 400 and "write the note" in field_error(html(r), "note-body")
+
+    assert staff.post(f"/dashboard/prospects/{pid}/stage",
+                      data={"csrf_token": staff.csrf, "stage": "met"}).status_code == 303
+    r = staff.post(f"/dashboard/prospects/{pid}/stage", data={"csrf_token": staff.csrf, "stage": "lead"})
+    assert r.status_code == 409 and "needs a reason" in field_error(html(r), "stage-reason")
+    r = staff.post(f"/dashboard/prospects/{pid}/stage", data={"csrf_token": staff.csrf, "stage": "lead",
+                                                              "reason": "Booked by mistake"})
+    assert r.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Prospect, pid).stage == "lead"
+    notes = db.session.execute(select(ProspectNote).order_by(ProspectNote.id)).scalars().all()
+    me = staff.user.email
+    assert [(n.body, n.author_id) for n in notes] == [
+        ("Wants 12 seats", staff.user.id), (f"Stage moved from lead to met by {me}.", staff.user.id),
+        (f"Stage moved from met to lead by {me}: Booked by mistake", staff.user.id)]
+    page = html(staff.get(f"/dashboard/prospects/{pid}"))
+    assert "Booked by mistake" in page and f"— {me}" in page
+    viewer = html(login("viewer").get(f"/dashboard/prospects/{pid}"))
+    assert "Add a note" not in viewer and "Move stage" not in viewer and "Booked by mistake" in viewer
+
+
+def test_a_first_template_from_the_prospect_page(app, login, db):
+    staff = login("staff")
+    nophone = new_prospect(staff, email="no-phone@example.test")
+    assert "Start a WhatsApp conversation" not in html(staff.get(f"/dashboard/prospects/{nophone}"))
+    pid = new_prospect(staff, phone="+15550100031")
+    assert "Start a WhatsApp conversation" in html(staff.get(f"/dashboard/prospects/{pid}"))
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations", data={"csrf_token": staff.csrf,
+                                                                      "template_name": "intro"})
+    assert r.status_code == 409 and "no WhatsApp provider" in html(r)
+    app.config["KAPSO_API_KEY"] = "kapso-key"
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations", data={"csrf_token": staff.csrf, "template_name": ""})
+    assert r.status_code == 400 and field_error(html(r), "template-name")
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations",
+                   data={"csrf_token": staff.csrf, "template_name": "intro", "template_language": "es",
+                         "template_variables": "Lena | Tuesday", "nonce": "nonce-123456"})
+    assert r.status_code == 303
+    [conv] = db.session.execute(select(Conversation)).scalars().all()
+    [send] = db.session.execute(select(MessageSend)).scalars().all()
+    assert (conv.prospect_id, conv.phone, conv.provider) == (pid, "+15550100031", "kapso")
+    assert send.payload == {"template": {"name": "intro", "language": "es", "variables": ["Lena", "Tuesday"]}}
+    assert "Start a WhatsApp conversation" not in html(staff.get(f"/dashboard/prospects/{pid}"))
+
+
+def test_read_receipts_on_arrival_is_an_admin_choice(login, db):
+    from vani.models import Organisation
+
+    admin = login("admin")
+    page = html(admin.get("/dashboard/organisation"))
+    assert '<label class="check"><input type="checkbox" name="mark_read_on_arrival"' in page
+    assert admin.post("/dashboard/organisation/messaging", data={"csrf_token": admin.csrf,
+                                                                "mark_read_on_arrival": "on"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.execute(select(Organisation.mark_read_on_arrival)).scalar_one() is True
+    admin.post("/dashboard/organisation/messaging", data={"csrf_token": admin.csrf})
+    db.session.expire_all()
+    assert db.session.execute(select(Organisation.mark_read_on_arrival)).scalar_one() is False
+    assert 'value="write"' in html(admin.get("/dashboard/tokens"))
