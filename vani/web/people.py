@@ -9,6 +9,7 @@ from vani.extensions import db
 from vani.models import Meeting, MeetingStatus, Prospect, ProspectStage, Role
 from vani.web.access import role_required
 from vani.web.blueprint import bp
+from vani.work import effects
 
 
 def owner_filter() -> str:
@@ -53,6 +54,7 @@ def set_prospect_owner(prospect_id: int):
         prospect.owner_id = int(choice) if choice else None
         prospect.owner_email = members.get(prospect.owner_id) if prospect.owner_id else None
         prospect.owner_set_by_hand = True
+        effects.publish(prospect.org_id, f"prospect:{prospect.id}")
         db.session.commit()
         flash(f"Owner set to {prospect.owner_email or 'nobody'}.", "success")
     return redirect(url_for("dash.prospect_detail", prospect_id=prospect_id), 303)
