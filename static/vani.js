@@ -195,8 +195,26 @@
     });
   }
 
+  /* Copy buttons beside webhook URLs (shown only where the clipboard can be written). */
+  function copyButtons() {
+    if (!navigator.clipboard) return;
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var text = document.getElementById(button.dataset.copy).textContent.trim();
+        var status = document.querySelector("[data-copy-status]");
+        navigator.clipboard.writeText(text).then(function () {
+          button.textContent = "Copied";
+          if (status) status.textContent = "Copied " + text;
+          setTimeout(function () { button.textContent = "Copy"; }, 2000);
+        }, function () { if (status) status.textContent = "Could not copy; select the address instead."; });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     menus();
+    copyButtons();
     localize(document);
     autosubmit();
     localizeChart(document);
