@@ -10,7 +10,7 @@ from tests.clients import open_stream, read_until
 from tests.web.seed import seed_core, seed_messaging
 from vani.extensions import db
 
-LISTS = [("/dashboard/prospects?owner=all", "prospect"), ("/dashboard/meetings?owner=all", "meeting"),
+LISTS = [("/dashboard/prospects?owner=any", "prospect"), ("/dashboard/meetings?owner=any", "meeting"),
          ("/dashboard/messages", "conversation message"), ("/dashboard/events", "event"),
          ("/dashboard/deliveries", "delivery"), ("/dashboard/notifications", "notification")]
 

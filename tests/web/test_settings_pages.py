@@ -49,7 +49,7 @@ def test_each_channel_has_a_test_button_that_sends_a_sample(app, login, httpserv
     admin = login("admin")
     page = admin.get("/dashboard/organisation").get_data(as_text=True)
     for channel in ("owner", "admins", "slack", "email", "webhook"):
-        assert f'aria-label="Send a test notification through {channel}"' in page
+        assert f'aria-label="Test {channel}: send a sample notification"' in page
     r = admin.post("/dashboard/organisation/notifications/test", data={"channel": "slack", "csrf_token": admin.csrf},
                    follow_redirects=True)
     assert "Test notification sent through slack" in r.get_data(as_text=True)
