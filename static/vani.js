@@ -104,30 +104,56 @@
     return box;
   }
 
-  var busy = new Map(); /* region id → "running" | "again" */
-  function refresh(region) {
-    var id = region.id;
-    if (busy.has(id)) { busy.set(id, "again"); return; }
-    busy.set(id, "running");
+  /* Rows fetched by id ([data-live-rows]): each replaces its row or goes on top; the list keeps its length. */
+  function mergeRows(region, fresh, added) {
+    var limit = parseInt(region.dataset.liveRows, 10) || 50;
+    Array.prototype.slice.call(fresh.children).reverse().forEach(function (row) {
+      var old = region.querySelector('tr[data-id="' + row.dataset.id + '"]');
+      if (old) { morph(old, row, added); return; }
+      region.insertBefore(row, region.firstElementChild);
+      added.push(row);
+    });
+    while (region.children.length > limit) region.removeChild(region.lastElementChild);
+  }
+
+  var busy = new Map(); /* region id → ids still to fetch, or "all" */
+  function refresh(region, id) {
+    var key = region.id, byRow = region.dataset.liveRows && id;
+    var waiting = busy.get(key);
+    if (waiting !== undefined) {
+      if (waiting !== "all") { if (byRow) waiting.push(id); else busy.set(key, "all"); }
+      return;
+    }
+    busy.set(key, []);
+    fetchRegion(region, byRow ? [id] : null);
+  }
+
+  function fetchRegion(region, ids) {
+    var key = region.id;
     var src = region.dataset.liveSrc || window.location.href;
+    if (ids) src += (src.indexOf("?") < 0 ? "?" : "&") + "ids=" + ids.join(",");
     fetch(src, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (res) { return res.ok && !res.redirected ? res.text() : null; })
       .then(function (html) {
-        var current = document.getElementById(id);
+        var current = document.getElementById(key);
         var fresh = html !== null && current ? pick(html, current) : null;
         if (!fresh) return;
         var added = [];
-        morph(current, fresh, added);
+        if (ids) mergeRows(current, fresh, added); else morph(current, fresh, added);
         localize(current);
         localizeChart(current);
         if (!(calm && calm.matches)) added.forEach(function (r) { if (r.nodeName === "TR") r.classList.add("row-new"); });
       })
       .catch(function () {})
       .then(function () {
-        var again = busy.get(id) === "again";
-        busy.delete(id);
-        var current = document.getElementById(id);
-        if (again && current) refresh(current);
+        var again = busy.get(key);
+        var current = document.getElementById(key);
+        if (current && (again === "all" || again.length)) {
+          busy.set(key, []);
+          fetchRegion(current, again === "all" ? null : again);
+        } else {
+          busy.delete(key);
+        }
       });
   }
 
@@ -148,13 +174,16 @@
     var source = new EventSource(url);
     source.onopen = function () {
       if (badge) badge.hidden = false;
-      if (!first) regions().forEach(refresh); /* catch up on anything missed while reconnecting */
+      if (!first) regions().forEach(function (r) { refresh(r, null); }); /* catch up after reconnecting */
       first = false;
     };
     source.onerror = function () { if (badge) badge.hidden = true; };
     KINDS.forEach(function (kind) {
       source.addEventListener(kind, function (msg) {
-        regions().forEach(function (region) { if (wants(region, kind, msg.data)) refresh(region); });
+        var id = msg.data.split(":")[1];
+        regions().forEach(function (region) {
+          if (wants(region, kind, msg.data)) refresh(region, /^\d+$/.test(id) ? id : null);
+        });
       });
     });
     window.addEventListener("pagehide", function () { source.close(); });

@@ -98,3 +98,19 @@ def test_unread_counts_per_conversation_and_in_the_navigation(login, redis_clien
     assert viewer.get("/dashboard/messages/unread").get_data(as_text=True).strip() == ""
     listing = viewer.get("/dashboard/messages").get_data(as_text=True)
     assert 'class="count"' not in listing
+
+
+def test_the_events_list_redraws_only_the_rows_named(login):
+    from tests.web.seed import add_event
+
+    client = login("viewer")
+    old, new = add_event(), add_event(provider="cal_com", event_type="BOOKING_CREATED")
+    rows = client.get(f"/dashboard/events?partial=1&ids={new.id}").get_data(as_text=True)
+    assert re.findall(r'<tr data-id="(\d+)"', rows) == [str(new.id)]
+    filtered = client.get(f"/dashboard/events?partial=1&provider=calendly&ids={new.id},{old.id}")
+    assert re.findall(r'<tr data-id="(\d+)"', filtered.get_data(as_text=True)) == [str(old.id)]  # filters still hold
+    page = client.get("/dashboard/events").get_data(as_text=True)
+    assert 'data-live-rows="' in page
+    for bad in ("x", "1,,-2", ",".join(["1"] * 101)):
+        r = client.get(f"/dashboard/events?partial=1&ids={bad}")
+        assert r.status_code == 400 and "ids" in r.get_data(as_text=True), bad
