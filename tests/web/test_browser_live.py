@@ -3,12 +3,15 @@ skip the new-row animation for reduced motion, count unread messages live; and e
 passes axe-core with no serious or critical violation."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.web.helpers import axe_violations, chromium_or_skip, sign_in, wait_live
 from tests.web.seed import add_event, seed_all
 
 pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +131,31 @@ def test_every_dashboard_page_passes_axe(app, live_server, context, make_user, h
     found["/dashboard/login"] = axe_violations(page)
     failing = {path: v for path, v in found.items() if v}
     assert not failing, "\n".join(f"{path}: {line}" for path, v in failing.items() for line in v)
+
+
+def test_navigation_fits_one_row_at_1280_and_opens_on_a_phone(app, live_server, context, make_user):
+    from playwright.sync_api import expect
+
+    make_user("admin", email="nav@example.com")
+    page = context.new_page()
+    sign_in(page, live_server, "nav@example.com")
+    tops = page.evaluate("Array.from(document.querySelectorAll('.nav > ul > li')).map(li => li.offsetTop)")
+    assert len(tops) == 7 and len(set(tops)) == 1, tops  # one row
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_text("Integrations", exact=True).click()
+    page.screenshot(path=str(ARTIFACTS / "navigation-1280.png"))
+    page.goto(f"{live_server}/dashboard/organisation")
+    page.screenshot(path=str(ARTIFACTS / "organisation-settings.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_text("Settings", exact=True).click()
+    page.get_by_role("link", name="Tokens").click()
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    page.get_by_text("Settings", exact=True).click()
+    page.screenshot(path=str(ARTIFACTS / "navigation-phone.png"))
+    page.get_by_text("Settings", exact=True).click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_text("Integrations", exact=True).click()
+    page.keyboard.press("Escape")  # closes the menu, focus back on its title
+    expect(page.get_by_role("link", name="Deliveries")).to_be_hidden()
+    assert page.evaluate("document.activeElement.textContent") == "Integrations"
