@@ -143,6 +143,7 @@ def _routes(ids: dict[str, int]) -> list[tuple[str, str, dict, str]]:
          "admin"),
         ("organisation key", "/dashboard/organisation/keys", {"setting": "CAL_COM_API_KEY", "value": "k"}, "admin"),
         ("organisation notifications", "/dashboard/organisation/notifications", {"routes": "*=webhook"}, "admin"),
+        ("test notification channel", "/dashboard/organisation/notifications/test", {"channel": "webhook"}, "admin"),
         ("create token", "/dashboard/tokens", {"name": "crm", "scopes": "read"}, "admin"),
         ("revoke token", f"/dashboard/tokens/{ids['token']}/revoke", {}, "admin"),
         ("connect calendly", "/dashboard/calendly/connect", {}, "admin"),
@@ -179,7 +180,7 @@ RANK = {"viewer": 0, "staff": 1, "admin": 2}
 # Allowed, with nothing to change in these rows: no Calendly connection (connecting sends the admin to
 # Calendly first), and the mailbox is an IMAP one.
 NOTHING_TO_CHANGE = {"connect calendly", "repair calendly subscription", "sync calendly", "disconnect calendly",
-                     "disconnect Gmail mailbox"}
+                     "disconnect Gmail mailbox", "test notification channel"}
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_
     expect(page.locator("#live-status")).to_be_visible()  # the SSE stream connected
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
+    page.locator(".nav-group summary", has_text="Integrations").click()  # the menu of integrations
     page.get_by_role("link", name="Events", exact=True).click()
     expect(page.get_by_role("heading", name="Events")).to_be_visible()
     first_time = page.locator("tbody time").first
@@ -83,6 +84,7 @@ def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_
     expect(page.get_by_role("link", name="Ana Lima")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "event-detail.png"), full_page=True)
 
+    page.locator(".nav-group summary", has_text="Integrations").click()  # the menu of integrations
     page.get_by_role("link", name="Deliveries", exact=True).click()
     row = page.locator(f'tr[data-id="{failed_id}"]')
     expect(row.locator(".delivery-status")).to_have_text("failed")

@@ -50,6 +50,7 @@ def mark_read(conv: Conversation) -> bool:
     if newest is None:
         return False
     conv.last_read_message_id = newest.id
+    effects.publish(conv.org_id, f"conversation:{conv.id}")  # unread counts on every open page
     queued = outgoing.queue_read(conv, newest)
     if queued:
         effects.wake(sending.MESSAGE_SENDS)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select
 
 from vani import plugins
-from vani.dashboard.filters import parse_bool, parse_choice, parse_day, parse_int
+from vani.dashboard.filters import parse_bool, parse_choice, parse_day, parse_ids, parse_int
 from vani.dashboard.menus import distinct_values, forget
 from vani.extensions import db
 from vani.models import EventStatus, Meeting, Prospect, RejectedCall, WebhookEvent
@@ -33,6 +33,7 @@ class EventFilters:
     until: datetime | None = None
     q: str | None = None
     after_id: int | None = None  # live refresh: only rows newer than this id
+    ids: tuple[int, ...] = ()  # live refresh: only these rows (those that still match the filters)
 
     @classmethod
     def from_args(cls, args) -> "EventFilters":
@@ -46,6 +47,7 @@ class EventFilters:
             until=parse_day("to", args.get("to"), end=True),
             q=(args.get("q") or "").strip() or None,
             after_id=parse_int("after", args.get("after")),
+            ids=parse_ids("ids", args.get("ids")),
         )
 
     def apply(self, stmt: Select) -> Select:
@@ -64,6 +66,8 @@ class EventFilters:
             stmt = stmt.where(e.received_at < self.until)
         if self.after_id is not None:
             stmt = stmt.where(e.id > self.after_id)
+        if self.ids:
+            stmt = stmt.where(e.id.in_(self.ids))
         if self.q:
             # Exact matches on indexed columns keep this fast on millions of rows.
             terms = [e.subject_email == self.q.lower(), e.subject_ref == self.q]

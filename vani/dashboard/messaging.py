@@ -1,7 +1,7 @@
 """WhatsApp conversations and team notifications as the dashboard lists them."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from vani.accounts import memberships
 from vani import orgs, tenancy
@@ -9,7 +9,7 @@ from vani.conversations import outgoing, recent_messages
 from vani.dashboard.filters import parse_choice
 from vani.dashboard.people import like_pattern
 from vani.extensions import db
-from vani.models import Conversation, Meeting, Notification, NotificationStatus, Prospect
+from vani.models import Conversation, Meeting, Message, MessageDirection, Notification, NotificationStatus, Prospect
 from vani.models.paging import keyset_page
 from vani.models.replies import AutoReplyRule, MessageSend, OutgoingStatus, SendKind
 from vani.payloads.phones import normalize_phone
@@ -32,6 +32,27 @@ def list_conversations(q: str | None, cursor: str | None, limit: int, assigned: 
             terms.append(c.phone == phone)
         stmt = stmt.where(or_(*terms))
     return keyset_page(stmt, c.updated_at, c.id, cursor, limit)
+
+
+def _unread():
+    """Inbound messages after the newest one the team has read, by conversation."""
+    m, c = Message, Conversation
+    return (select(m.conversation_id, func.count()).join(c, c.id == m.conversation_id)
+            .where(m.direction == MessageDirection.INBOUND, m.id > func.coalesce(c.last_read_message_id, 0))
+            .group_by(m.conversation_id))
+
+
+def unread_counts(conversation_ids) -> dict[int, int]:
+    """``{conversation id: unread messages}`` for those with any, in one query."""
+    ids = {i for i in conversation_ids if i}
+    if not ids:
+        return {}
+    return {conv_id: n for conv_id, n in db.session.execute(_unread().where(Message.conversation_id.in_(ids)))}
+
+
+def unread_total() -> int:
+    """Unread inbound messages across the organisation's conversations (the navigation's count)."""
+    return sum(n for _, n in db.session.execute(_unread()))
 
 
 def list_notifications(args, cursor: str | None, limit: int):

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-ALLOWED_PREFIXES = ("event:", "delivery:", "notification:", "message:", "conversation:")
+ALLOWED_PREFIXES = ("event:", "delivery:", "notification:", "message:", "conversation:", "prospect:", "meeting:")
 
 
 def _format(message: str) -> str:

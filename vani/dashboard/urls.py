@@ -17,6 +17,19 @@ class ProviderUrls:
     urls: list[str]
     configured: bool
     unreadable: bool = False  # a stored secret no key can decrypt: its calls are answered 503
+    key: str = ""  # the organisation's key, which the recommended URL carries
+
+    @property
+    def recommended(self) -> str | None:
+        """The one URL to paste: the organisation's own."""
+        return self.urls[0] if self.urls else None
+
+    @property
+    def aliases(self) -> list[tuple[str, str]]:
+        """The other URLs the provider's calls are also accepted at, each with why it exists."""
+        return [(u, "the same organisation, another spelling" if self.key and self.key in u
+                 else "without the organisation key, kept for set-ups from before organisations")
+                for u in self.urls[1:]]
 
 
 def public_base() -> str:
@@ -34,7 +47,7 @@ def provider_urls(org: Organisation | None = None) -> list[ProviderUrls]:
         configured = bool(secrets_for(p, org.id))
         paths = providers.webhook_paths(p, org.key) + (providers.webhook_paths(p) if org.is_default else [])
         out.append(ProviderUrls(p.name, p.title or p.name, [base + r for r in paths], configured,
-                                bool(unreadable_secrets(p.name, org.id))))
+                                bool(unreadable_secrets(p.name, org.id)), org.key))
     return out
 
 

@@ -108,6 +108,9 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     org_of = {event.id: event.org_id for event in events}
     for event_id, _, _ in outcomes:
         effects.publish(org_of[event_id], f"event:{event_id}")
+    for ctx in done:  # the prospect, meeting and notifications pages the event changed
+        topics = [f"{kind}:{row.id}" for kind, row in (("prospect", ctx.prospect), ("meeting", ctx.meeting)) if row]
+        effects.publish(ctx.org_id, *topics, *(["notification:new"] if ctx.notifications else []))
     lags = [(now - as_utc(ctx.event.received_at)).total_seconds() for ctx in done]
     db.session.commit()
     metrics.processed(lags)

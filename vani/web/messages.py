@@ -25,6 +25,7 @@ def conversations():
                                                      assigned=assigned, user_id=current_user.id)
     return render_template("conversations/list.html", rows=rows, q=q, cursor=cursor, next_cursor=next_cursor,
                            assigned=assigned, members=messaging.member_names(),
+                           unread=messaging.unread_counts(c.id for c in rows),
                            prospects=messaging.prospects_by_id(c.prospect_id for c in rows))
 
 
@@ -33,7 +34,7 @@ def conversation_detail(conversation_id: int):
     conv = conv_service.get_conversation(conversation_id) or abort(
         404, f"There is no conversation {conversation_id}.")
     partial = bool(request.args.get("partial"))
-    if not partial and current_user.can(Role.STAFF):
+    if current_user.can(Role.STAFF):  # open on screen, a new message is read as it arrives
         inbox.mark_read(conv)
     thread = messaging.thread(conv)
     if partial:
@@ -41,6 +42,18 @@ def conversation_detail(conversation_id: int):
     return render_template("conversations/detail.html", c=conv, nonce=uuid.uuid4().hex, **thread,
                            members=messaging.member_names(),
                            prospect=messaging.prospects_by_id([conv.prospect_id]).get(conv.prospect_id))
+
+
+@bp.app_context_processor
+def unread_context() -> dict:
+    """``nav_unread()``: the navigation's unread count, counted only when a page draws it."""
+    return {"nav_unread": messaging.unread_total}
+
+
+@bp.get("/messages/unread")
+def unread_badge():
+    """The navigation's unread count, drawn again live."""
+    return render_template("conversations/_unread.html", unread_total=messaging.unread_total())
 
 
 @bp.get("/notifications")

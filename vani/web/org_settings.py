@@ -4,10 +4,12 @@ one is set, never what it is."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask_login import current_user
 
 from vani import orgs
 from vani.errors import InvalidField, VaniError
 from vani.models import Role
+from vani.notifications import grid
 from vani.orgs.provider_settings import ORG_SETTINGS, store_setting
 from vani.orgs.secrets import store_secret
 from vani.providers.registry import webhook_providers
@@ -33,7 +35,8 @@ def set_org_notifications():
     form = request.form
     slack = form.get("slack_url") or ("" if form.get("clear_slack") else None)  # empty: keep the stored one
     try:
-        orgs.set_notifications(routes=form.get("routes", ""), slack_url=slack, email_to=form.get("email_to", ""))
+        routes = grid.routes_from(form.getlist("route")) if form.get("grid") else form.get("routes", "")
+        orgs.set_notifications(routes=routes, slack_url=slack, email_to=form.get("email_to", ""))
     except VaniError as exc:  # nothing saved: the page again, with the reason
         from vani.web.orgs import organisation
 
@@ -41,6 +44,19 @@ def set_org_notifications():
         return organisation(), exc.status
     flash("Notification settings saved.", "success")
     return redirect(url_for("dash.organisation"), 303)
+
+
+@bp.post("/organisation/notifications/test")
+@role_required(Role.ADMIN)
+def test_org_notification():
+    channel = request.form.get("channel", "")
+    try:
+        answer = grid.send_test(channel, current_user.email)
+    except VaniError as exc:
+        flash(exc.detail, "error")
+        return redirect(url_for("dash.organisation", _anchor="notifications"), 303)
+    flash(f"Test notification sent through {channel}: {answer}.", "success")
+    return redirect(url_for("dash.organisation", _anchor="notifications"), 303)
 
 
 @bp.post("/organisation/secrets")

@@ -10,6 +10,8 @@ from vani.accounts import users
 from vani.dashboard.urls import provider_urls
 from vani.errors import VaniError
 from vani.orgs.provider_settings import ORG_SETTINGS, configured_settings
+from vani.notifications import grid
+from vani.notifications.routing import CHANNELS, missing_setting, settings_for
 from vani.orgs.secrets import unreadable_credentials
 from vani.web.access import ORG_KEY
 from vani.web.blueprint import bp
@@ -40,8 +42,11 @@ def switch_org():
 @bp.get("/organisation")
 def organisation():
     org = orgs.in_force()
+    cfg = settings_for(org.id)
     return render_template("orgs/settings.html", org=org, urls=provider_urls(), key_settings=ORG_SETTINGS,
-                           keys_set=configured_settings(), unreadable=unreadable_credentials(org.id))
+                           keys_set=configured_settings(), unreadable=unreadable_credentials(org.id),
+                           grid=grid.checked(cfg), grid_kinds=grid.ROWS, grid_channels=CHANNELS,
+                           not_set_up={c: missing_setting(c, cfg) for c in CHANNELS})
 
 
 def _superuser() -> None:
