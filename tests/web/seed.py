@@ -52,8 +52,17 @@ def seed_core() -> dict:
                                 body_size=321, created_at=now - timedelta(minutes=10)))
     db.session.add(RejectedCall(provider="cal_com", reason="missing_signature", remote_addr="198.51.100.8",
                                 checked_url="https://vani.example.com/api/webhooks/cal-com", body_size=10))
-    db.session.commit()
+    recount_rollups()
     return {"prospect": prospect, "meeting": meeting, "events": events}
+
+
+def recount_rollups() -> None:
+    """The overview reads hourly rollups the work engine keeps; rows seeded around it are recounted."""
+    from vani import tenancy
+    from vani.dashboard.recount import recount
+
+    recount(tenancy.require())
+    db.session.commit()
 
 
 def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
@@ -83,6 +92,7 @@ def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
                                        error=None if code == 200 else "HTTP 500"))
         out[status] = delivery
     db.session.commit()
+    recount_rollups()
     return out
 
 

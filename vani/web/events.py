@@ -7,9 +7,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 
 from vani import tenancy
 from vani.dashboard import events as service
-from vani.dashboard import live
+from vani.dashboard import activity, live
 from vani.dashboard import overview as stats
-from vani.dashboard.chart import events_chart
+from vani.dashboard.chart import delivery_chart, duration, duration_chart, events_chart, funnel_chart
 from vani.dashboard.deliveries import delivery_summary
 from vani.dashboard.events import list_rejected
 from vani.dashboard.filters import parse_choice
@@ -61,12 +61,19 @@ def replay(event_id: int):
 
 @bp.get("/")
 def overview():
+    figures, hours = activity.figures(48), stats.hourly_buckets(48)
     context = dict(
         providers=stats.provider_stats(),
-        chart=events_chart(stats.hourly_buckets(48)),
+        chart=events_chart(hours), chart_hours=hours,
         deliveries=delivery_summary(),
         dead=stats.dead_letters(),
         urls=provider_urls(),
+        figures=figures,
+        charts={"deliveries": delivery_chart(figures.deliveries),
+                "latency": duration_chart(figures.latency, "Delivery latency"),
+                "lag": duration_chart(figures.lag, "Processing lag"),
+                "funnel": funnel_chart(figures.funnel)},
+        duration=duration,
     )
     template = "overview/_live.html" if request.args.get("partial") else "overview/page.html"
     return render_template(template, **context)
