@@ -35,7 +35,9 @@ def prospects():
 @bp.get("/prospects/<int:prospect_id>")
 def prospect_detail(prospect_id: int):
     prospect = db.session.get(Prospect, prospect_id) or abort(404, f"There is no prospect {prospect_id}.")
-    return render_template("prospects/detail.html", p=prospect, items=people.timeline(prospect),
+    cursor = request.args.get("cursor") or None
+    items, next_cursor = people.timeline_page(prospect.id, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    return render_template("prospects/detail.html", p=prospect, items=items, cursor=cursor, next_cursor=next_cursor,
                            members=messaging.member_names())
 
 
