@@ -26,8 +26,8 @@ def _hour(column: str, postgres: bool) -> str:
 def upgrade():
     op.create_table('hourly_rollups',
     sa.Column('hour', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('metric', sa.Enum('events', 'event_lag_ms', 'deliveries', 'delivery_latency_ms', name='rollupmetric',
-                                native_enum=False, length=32), nullable=False),
+    sa.Column('metric', sa.Enum('events', 'event_lag_ms', 'deliveries', 'delivery_latency_ms', 'prospect_stage',
+                                name='rollupmetric', native_enum=False, length=32), nullable=False),
     sa.Column('dim', sa.String(length=100), nullable=False),
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.Column('org_id', BigId, nullable=False),
@@ -50,7 +50,8 @@ def upgrade():
     with op.batch_alter_table('prospect_stage_changes', schema=None) as batch_op:
         batch_op.create_index('ix_prospect_stage_changes_prospect', ['org_id', 'prospect_id', 'created_at', 'id'], unique=False)
     # The counts of what settled before: each event and delivery once, at the hour it last
-    # settled (``flask vani recount-rollups`` recounts the duration histograms too).
+    # settled, and the prospects per stage (``flask vani recount-rollups`` recounts the
+    # duration histograms too).
     postgres = op.get_bind().dialect.name == 'postgresql'
     e_hour = _hour("COALESCE(processed_at, started_at, received_at)", postgres)
     d_hour = _hour("COALESCE(delivered_at, last_attempt_at, created_at)", postgres)
@@ -60,6 +61,9 @@ def upgrade():
     op.execute(f"INSERT INTO hourly_rollups (org_id, hour, metric, dim, value) "
                f"SELECT org_id, {d_hour}, 'deliveries', status, count(*) FROM webhook_deliveries "
                f"WHERE status IN ('delivered', 'failed') GROUP BY org_id, {d_hour}, status")
+    all_time = "'1970-01-01 00:00:00+00'" if postgres else "'1970-01-01 00:00:00.000000'"
+    op.execute(f"INSERT INTO hourly_rollups (org_id, hour, metric, dim, value) "
+               f"SELECT org_id, {all_time}, 'prospect_stage', stage, count(*) FROM prospects GROUP BY org_id, stage")
 
 
 def downgrade():

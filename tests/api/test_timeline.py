@@ -2,43 +2,10 @@
 keyset pages, in the OpenAPI document; the same entries as the prospect page."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-from tests.bookings import calendly, prospect
-from tests.signing import post_calendly
+from tests.web.seed import T0, seed_timeline
 from vani.api.openapi.models import TimelineEntry, TimelinePage
 from vani.extensions import db
-from vani.models import Conversation, Email, Lead, Message, ProspectNote
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def seed_timeline(client, run_worker) -> int:
-    """Lena books (event, meeting, stage change) and cancels (back to lead); a note, a WhatsApp
-    message, an email and a form lead of hers. Returns her prospect id."""
-    post_calendly(client, calendly("invitee.created", 1, start="2026-02-20T10:00:00.000000Z"))
-    run_worker()
-    lena = prospect("lena@example.test")
-    lena_id = lena.id
-    conv = Conversation(provider="kapso", provider_ref="conv-lena", channel="whatsapp", prospect_id=lena.id,
-                        phone="+15550100009", status="active", last_message_at=T0)
-    db.session.add(conv)
-    db.session.flush()
-    db.session.add_all([
-        Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.lena", direction="inbound",
-                type="text", text="Can we talk on Friday?", status="received", message_at=T0),
-        Email(prospect_id=lena.id, provider_message_id="INBOX/1", message_id="<m1@client.test>", direction="inbound",
-              from_address="lena@example.test", to=["sales@example.com"], subject="Pricing", snippet="How much?",
-              sent_at=T0 + timedelta(minutes=1)),
-        Lead(provider="cal_com", submission_ref="sub-1", form_name="Contact us", prospect_id=lena.id,
-             answers=[{"question": "Team size", "answer": "12"}], created_at=T0 - timedelta(days=1)),
-        ProspectNote(prospect_id=lena.id, body="Asked for a discount", note_key="t:1", created_at=T0 + timedelta(minutes=2)),
-    ])
-    db.session.commit()
-    post_calendly(client, calendly("invitee.canceled", 1, canceled_at="2026-01-03T00:00:00Z"))
-    run_worker()
-    return lena_id
-
+from vani.models import ProspectNote
 
 def test_every_kind_in_one_list_newest_first_and_paged(api, client, run_worker):
     prospect_id = seed_timeline(client, run_worker)

@@ -82,11 +82,17 @@ def test_one_organisation_never_reads_anothers_rollups(app):
     rollups.add(tally)
     tally = rollups.Tally()  # adding again adds up
     tally.count(other, utcnow(), RollupMetric.EVENTS, "calendly:processed", 1)
+    tally.count(other, rollups.ALL_TIME, RollupMetric.PROSPECT_STAGE, "lead", 3)
     rollups.add(tally)
     db.session.commit()
-    assert sum(v for _, _, v in rollups.read(RollupMetric.EVENTS, utcnow())) == 2
+
+    def seen() -> tuple[int, dict]:
+        snap = rollups.Snapshot(utcnow())
+        return sum(v for _, _, v in snap.read(RollupMetric.EVENTS, utcnow())), snap.gauge(RollupMetric.PROSPECT_STAGE)
+
+    assert seen() == (2, {})
     with tenancy.acting_for(other):
-        assert sum(v for _, _, v in rollups.read(RollupMetric.EVENTS, utcnow())) == 8
+        assert seen() == (8, {"lead": 3})
 
 
 def test_percentiles_from_a_histogram():
@@ -96,3 +102,18 @@ def test_percentiles_from_a_histogram():
     assert rollups.quantile(histogram, 0.95) == 100 + 150 * 0.9
     assert rollups.quantile({"inf": 3}, 0.95) == 3_600_000  # past the last bound: "more than an hour"
     assert [rollups.bucket(ms) for ms in (0, 100, 101, 4_000_000)] == ["100", "100", "250", "inf"]
+
+
+def test_the_funnel_counts_prospects_as_events_create_and_move_them(client, run_worker):
+    post_calendly(client, calendly("invitee.created", 1, email="ana@example.test"))
+    post_calendly(client, calendly("invitee.created", 2, email="bo@example.test"))
+    run_worker()
+    assert totals(RollupMetric.PROSPECT_STAGE) == {"booked": 2}
+    post_calendly(client, calendly("invitee.canceled", 2, email="bo@example.test", canceled_at="2026-01-03T00:00:00Z"))
+    post_calendly(client, calendly("invitee.created", 2, email="bo@example.test"))  # a redelivery: counted once
+    run_worker()
+    assert totals(RollupMetric.PROSPECT_STAGE) == {"booked": 1, "lead": 1}
+    assert {(s.stage, s.here, s.reached) for s in activity.funnel()} >= {("lead", 1, 2), ("booked", 1, 1)}
+    recount(tenancy.require())
+    db.session.commit()
+    assert {k: v for k, v in totals(RollupMetric.PROSPECT_STAGE).items() if v} == {"booked": 1, "lead": 1}

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
-from vani.dashboard.overview import window
-from vani.extensions import db
-from vani.models import DeliveryStatus, Prospect, ProspectStage, RollupMetric
+from vani.dashboard.overview import snapshot, window
+from vani.models import DeliveryStatus, ProspectStage, RollupMetric
+from vani.models.base import utcnow
 from vani.work import rollups
 
 RETRYING = "retrying"  # the rollups' name for a failed attempt that will be retried
@@ -23,10 +21,11 @@ class DeliveryHour:
     gave_up: int = 0
 
 
-def delivery_hours(hours: int = 48, now: datetime | None = None) -> list[DeliveryHour]:
+def delivery_hours(hours: int = 48, now: datetime | None = None,
+                   snap: rollups.Snapshot | None = None) -> list[DeliveryHour]:
     first, _ = window(hours, now)
     out = {first + timedelta(hours=i): DeliveryHour(first + timedelta(hours=i)) for i in range(hours)}
-    for hour, dim, value in rollups.read(RollupMetric.DELIVERIES, first):
+    for hour, dim, value in (snap or rollups.Snapshot(first)).read(RollupMetric.DELIVERIES, first):
         item = out.get(hour)
         if item is None:
             continue
@@ -53,11 +52,12 @@ class DurationHour:
         return rollups.quantile(self.histogram, 0.95)
 
 
-def duration_hours(metric: RollupMetric, hours: int = 48, now: datetime | None = None) -> list[DurationHour]:
+def duration_hours(metric: RollupMetric, hours: int = 48, now: datetime | None = None,
+                   snap: rollups.Snapshot | None = None) -> list[DurationHour]:
     """Per hour, the histogram of ``metric`` (delivery latency or processing lag)."""
     first, _ = window(hours, now)
     out = {first + timedelta(hours=i): DurationHour(first + timedelta(hours=i)) for i in range(hours)}
-    for hour, dim, value in rollups.read(metric, first):
+    for hour, dim, value in (snap or rollups.Snapshot(first)).read(metric, first):
         item = out.get(hour)
         if item is not None:
             item.histogram[dim] = item.histogram.get(dim, 0) + value
@@ -85,12 +85,13 @@ class FunnelStep:
 FUNNEL = (ProspectStage.LEAD, ProspectStage.BOOKED, ProspectStage.MET, ProspectStage.NO_SHOW, ProspectStage.PAID)
 
 
-def funnel() -> list[FunnelStep]:
-    """Prospects per stage now (one index-only count per organisation: ``ix_prospects_stage``),
+def funnel(snap: rollups.Snapshot | None = None) -> list[FunnelStep]:
+    """Prospects per stage now (the rollups' gauge, kept as events create and move prospects),
     and how many reached each stage or went further."""
     here = dict.fromkeys(FUNNEL, 0)
-    for stage, count in db.session.execute(select(Prospect.stage, func.count()).group_by(Prospect.stage)):
-        here[ProspectStage(stage or ProspectStage.LEAD)] += count
+    for stage, count in (snap or rollups.Snapshot(utcnow())).gauge(RollupMetric.PROSPECT_STAGE).items():
+        if stage in here:
+            here[ProspectStage(stage)] += count
     steps = []
     for stage in FUNNEL:
         reached = sum(n for s, n in here.items() if s.rank >= stage.rank and (s == stage or s.rank > stage.rank))
@@ -115,6 +116,7 @@ class Figures:
         return overall(self.lag)
 
 
-def figures(hours: int = 48, now: datetime | None = None) -> Figures:
-    return Figures(delivery_hours(hours, now), duration_hours(RollupMetric.DELIVERY_LATENCY, hours, now),
-                   duration_hours(RollupMetric.EVENT_LAG, hours, now), funnel())
+def figures(hours: int = 48, now: datetime | None = None, snap: rollups.Snapshot | None = None) -> Figures:
+    snap = snap or snapshot(hours, now)
+    return Figures(delivery_hours(hours, now, snap), duration_hours(RollupMetric.DELIVERY_LATENCY, hours, now, snap),
+                   duration_hours(RollupMetric.EVENT_LAG, hours, now, snap), funnel(snap))

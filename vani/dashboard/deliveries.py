@@ -43,12 +43,13 @@ def failing_subscriptions(limit: int = 20) -> list[WebhookSubscription]:
         .order_by(s.consecutive_failures.desc(), s.id).limit(limit)).scalars())
 
 
-def delivery_summary(hours: int = 24) -> DeliverySummary:
+def delivery_summary(hours: int = 24, snap: rollups.Snapshot | None = None) -> DeliverySummary:
     """Delivered and failed (given up) over the last ``hours`` hours from the hourly rollups;
     pending and delivering: those created in that time still waiting."""
     since = utcnow() - timedelta(hours=hours)
+    first = since + timedelta(hours=1)  # the hour of now and the hours - 1 before it
     by_status = dict.fromkeys(DeliveryStatus, 0)
-    for _, dim, value in rollups.read(RollupMetric.DELIVERIES, since + timedelta(hours=1)):
+    for _, dim, value in (snap or rollups.Snapshot(first)).read(RollupMetric.DELIVERIES, first):
         if dim in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
             by_status[DeliveryStatus(dim)] += value
     d = WebhookDelivery

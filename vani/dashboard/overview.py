@@ -37,15 +37,21 @@ def window(hours: int, now: datetime | None = None) -> tuple[datetime, datetime]
     return last - timedelta(hours=hours - 1), last
 
 
-def provider_stats(now: datetime | None = None) -> list[ProviderStats]:
+def snapshot(hours: int = 48, now: datetime | None = None) -> rollups.Snapshot:
+    """The rollups of the last ``hours`` hours and the gauges, read once for a whole page."""
+    return rollups.Snapshot(window(hours, now)[0])
+
+
+def provider_stats(now: datetime | None = None, snap: rollups.Snapshot | None = None) -> list[ProviderStats]:
     """Per provider over the last 24 hours: outcomes from the hourly rollups (a retried event's
     failed attempts count as failed), events still waiting, last event time, rejected calls."""
     now = now or utcnow()
     since = now - timedelta(hours=24)
     first, _ = window(24, now)
+    snap = snap or rollups.Snapshot(first)
     stats = {p.name: ProviderStats(p.name, p.title or p.name) for p in plugins.installed().all()}
     counts: dict[tuple[str, str], int] = {}
-    for _, dim, value in rollups.read(RollupMetric.EVENTS, first):
+    for _, dim, value in snap.read(RollupMetric.EVENTS, first):
         provider, _, status = dim.rpartition(":")
         counts[(provider, status)] = counts.get((provider, status), 0) + value
     # Waiting rows only: a short range of the (status, received_at) index each.
@@ -77,12 +83,14 @@ class HourBucket:
     failed: int = 0
 
 
-def hourly_buckets(hours: int = 48, now: datetime | None = None) -> list[HourBucket]:
+def hourly_buckets(hours: int = 48, now: datetime | None = None,
+                   snap: rollups.Snapshot | None = None) -> list[HourBucket]:
     """Events settled per hour for the last ``hours`` hours, from the rollups (oldest first,
     empty hours included); ``failed``: attempts that failed, retried or not."""
     first, _ = window(hours, now)
+    snap = snap or rollups.Snapshot(first)
     buckets = {first + timedelta(hours=i): HourBucket(first + timedelta(hours=i)) for i in range(hours)}
-    for hour, dim, value in rollups.read(RollupMetric.EVENTS, first):
+    for hour, dim, value in snap.read(RollupMetric.EVENTS, first):
         bucket = buckets.get(hour)
         if bucket is not None:
             bucket.total += value

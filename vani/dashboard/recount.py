@@ -2,15 +2,17 @@
 after an upgrade, or for data written around the work engine (imports, test fixtures).
 
 Each event and delivery counts once, in its current state, at the hour it last settled; the lag
-and latency histograms come from the times stored on the rows. Rollups of work settled later are
+and latency histograms come from the times stored on the rows, the funnel's gauge from the
+prospects' stages. Rollups of work settled later are
 added by the engine as usual.
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, text
+from sqlalchemy import bindparam, delete, text
 
 from vani.extensions import db
-from vani.models import DeliveryStatus, EventStatus, HourlyRollup, RollupMetric
+from vani.models import ALL_TIME, DeliveryStatus, EventStatus, HourlyRollup, RollupMetric
+from vani.models.base import UTCDateTime
 from vani.work.rollups import BUCKETS_MS, INF
 
 SETTLED = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.FAILED, EventStatus.DEAD)
@@ -57,6 +59,8 @@ def statements(postgres: bool) -> list[str]:
         head + f"SELECT org_id, {d_hour}, '{RollupMetric.DELIVERIES}', status, count(*) FROM webhook_deliveries "
                f"WHERE org_id = :org AND status IN ({_quoted((DeliveryStatus.DELIVERED, DeliveryStatus.FAILED))}) "
                f"GROUP BY org_id, {d_hour}, status",
+        head + f"SELECT org_id, :all_time, '{RollupMetric.PROSPECT_STAGE}', stage, count(*) FROM prospects "
+               f"WHERE org_id = :org GROUP BY org_id, stage",
         head + f"SELECT org_id, {_hour('delivered_at', postgres)}, '{RollupMetric.DELIVERY_LATENCY}', "
                f"{_bucket(latency)}, count(*) FROM webhook_deliveries WHERE org_id = :org "
                f"AND status = '{DeliveryStatus.DELIVERED}' AND delivered_at IS NOT NULL "
@@ -70,4 +74,7 @@ def recount(org_id: int) -> None:
                        .execution_options(unscoped=True))
     postgres = db.session.get_bind().dialect.name == "postgresql"
     for sql in statements(postgres):
-        db.session.execute(text(sql), {"org": org_id})
+        stmt, params = text(sql), {"org": org_id}
+        if ":all_time" in sql:  # the gauge's row (a datetime stored as the column stores it)
+            stmt, params = stmt.bindparams(bindparam("all_time", type_=UTCDateTime)), {**params, "all_time": ALL_TIME}
+        db.session.execute(stmt, params)

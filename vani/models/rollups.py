@@ -3,7 +3,7 @@ hundred small rows instead of counting millions of events; and each prospect's s
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, ForeignKey, Index, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,10 +20,16 @@ class RollupMetric(enum.StrEnum):
     EVENT_LAG = "event_lag_ms"                 # receipt → first outcome; dim: a histogram bucket (ms)
     DELIVERIES = "deliveries"                  # settled delivery attempts; dim: the status it went to
     DELIVERY_LATENCY = "delivery_latency_ms"   # created → delivered; dim: a histogram bucket (ms)
+    PROSPECT_STAGE = "prospect_stage"          # a gauge: prospects at the stage named by dim, at ALL_TIME
+
+
+# The ``hour`` of a gauge: a count of now (prospects per stage), not of one hour.
+ALL_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class HourlyRollup(OrgOwned, db.Model):
-    """``value`` of ``metric`` (narrowed by ``dim``) in the hour starting at ``hour`` (UTC)."""
+    """``value`` of ``metric`` (narrowed by ``dim``) in the hour starting at ``hour`` (UTC); a
+    gauge's one row per dim is at ``ALL_TIME``."""
 
     __tablename__ = "hourly_rollups"
     __table_args__ = (PrimaryKeyConstraint("org_id", "metric", "hour", "dim", name="pk_hourly_rollups"),)

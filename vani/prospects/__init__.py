@@ -70,8 +70,7 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
         if changed:
             db.session.flush()
     if created:
-        if prospect.stage not in (None, ProspectStage.LEAD):
-            record_stage(ctx, prospect, None, prospect.stage)
+        record_stage(ctx, prospect, None, ProspectStage(prospect.stage or ProspectStage.LEAD))
         outbox.emit(ctx, EventType.PROSPECT_CREATED, prospect.to_dict(), prospect.id)
         kind = NotificationKind.PROSPECT_CREATED
         moments.notify(ctx, kind, f"{kind}:{prospect.id}", prospect=prospect,

@@ -174,6 +174,10 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
 
 
 def record_stage(ctx: EventContext, prospect: Prospect, before: ProspectStage | None, stage: ProspectStage) -> None:
-    """Keep the move on the prospect's timeline (``before`` None: created at ``stage``)."""
+    """Count the move for the funnel (written with the batch) and keep it on the prospect's
+    timeline (``before`` None: created at ``stage``; a new lead is no move to show)."""
+    ctx.stage_moves.append((before, stage))
+    if before is None and stage == ProspectStage.LEAD:
+        return
     db.session.add(ProspectStageChange(org_id=ctx.org_id, prospect_id=prospect.id, from_stage=before,
                                        to_stage=stage, event_id=ctx.event.id, created_at=ctx.received_at))

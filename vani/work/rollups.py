@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 
 from vani.extensions import db
-from vani.models import HourlyRollup, RollupMetric
+from vani.models import ALL_TIME, HourlyRollup, RollupMetric
 from vani.models.base import as_utc
 from vani.models.dbutil import dialect_insert
 
 # Upper bounds of the duration histograms' buckets, in milliseconds; "inf" takes the rest.
 BUCKETS_MS = (100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000)
 INF = "inf"
+GAUGES = (RollupMetric.PROSPECT_STAGE,)  # counts of now, one row per dim at ALL_TIME
 
 
 def hour_of(at: datetime) -> datetime:
@@ -63,13 +64,37 @@ def add(tally: Tally) -> None:
     db.session.execute(stmt, rows)
 
 
-def read(metric: RollupMetric, since: datetime, until: datetime | None = None) -> list[tuple[datetime, str, int]]:
-    """(hour, dim, value) of ``metric`` for the organisation in force, hours from ``since``."""
-    r = HourlyRollup
-    stmt = select(r.hour, r.dim, r.value).where(r.metric == metric, r.hour >= hour_of(since))
-    if until is not None:
-        stmt = stmt.where(r.hour < until)
-    return [(hour_of(hour), dim, value) for hour, dim, value in db.session.execute(stmt)]
+class Snapshot:
+    """Every rollup of the organisation in force from ``since`` on, and its gauges, read in one
+    query: what a page showing several metrics reads them from."""
+
+    def __init__(self, since: datetime):
+        r = HourlyRollup
+        self.since = hour_of(since)
+        self.rows: dict[RollupMetric, list[tuple[datetime, str, int]]] = {}
+        self.gauges: dict[RollupMetric, dict[str, int]] = {}
+        # Two ranges of the primary key (organisation, metric, hour): the hours since, the gauges.
+        hourly = [m for m in RollupMetric if m not in GAUGES]
+        stmt = union_all(
+            select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(hourly), r.hour >= self.since),
+            select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(GAUGES), r.hour == ALL_TIME))
+        for metric, hour, dim, value in db.session.execute(stmt):
+            hour = hour_of(hour)
+            if hour == ALL_TIME:
+                gauge = self.gauges.setdefault(RollupMetric(metric), {})
+                gauge[dim] = gauge.get(dim, 0) + value
+            else:
+                self.rows.setdefault(RollupMetric(metric), []).append((hour, dim, value))
+
+    def read(self, metric: RollupMetric, since: datetime) -> list[tuple[datetime, str, int]]:
+        """(hour, dim, value) of ``metric`` from ``since`` (no earlier than the snapshot's) on."""
+        since = hour_of(since)
+        if since < self.since:
+            raise ValueError(f"the snapshot starts at {self.since}, after {since}")
+        return [row for row in self.rows.get(metric, ()) if row[0] >= since]
+
+    def gauge(self, metric: RollupMetric) -> dict[str, int]:
+        return dict(self.gauges.get(metric, {}))
 
 
 def quantile(histogram: dict[str, int], q: float) -> float | None:
