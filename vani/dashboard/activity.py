@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from vani.dashboard.overview import snapshot, window
 from vani.models import DeliveryStatus, ProspectStage, RollupMetric
@@ -43,11 +44,11 @@ class DurationHour:
     count: int = 0
     histogram: dict[str, int] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def p50(self) -> float | None:
         return rollups.quantile(self.histogram, 0.5)
 
-    @property
+    @cached_property
     def p95(self) -> float | None:
         return rollups.quantile(self.histogram, 0.95)
 

@@ -79,7 +79,7 @@ class Snapshot:
             select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(hourly), r.hour >= self.since),
             select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(GAUGES), r.hour == ALL_TIME))
         for metric, hour, dim, value in db.session.execute(stmt):
-            hour = hour_of(hour)
+            hour = hour if hour.tzinfo is not None else hour.replace(tzinfo=UTC)  # stored on the hour
             if hour == ALL_TIME:
                 gauge = self.gauges.setdefault(RollupMetric(metric), {})
                 gauge[dim] = gauge.get(dim, 0) + value
