@@ -69,7 +69,7 @@ def events_chart(buckets: list[HourBucket]) -> Markup:
 
 
 # -- the other overview charts: one frame, patterns and shapes as well as colour -------------------
-def _frame(label: str, top: float, fmt, pattern: str = "") -> list[str]:
+def _frame(label: str, top: float, fmt, pattern: str = "", left: int = LEFT) -> list[str]:
     """The opening tag, an optional fill pattern (hatching) and the grid with its y labels."""
     plot_h = HEIGHT - TOP - BOTTOM
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
@@ -78,8 +78,8 @@ def _frame(label: str, top: float, fmt, pattern: str = "") -> list[str]:
         parts.append(HATCH.format(id=pattern))
     for frac in (0, 0.5, 1):
         y = TOP + plot_h * (1 - frac)
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(top * frac)}</text>')
+        parts.append(f'<line class="grid" x1="{left}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{fmt(top * frac)}</text>')
     return parts
 
 
@@ -140,12 +140,13 @@ def duration_chart(hours, what: str) -> Markup:
     named at its end; hours with nothing measured leave a gap."""
     values = [v for h in hours for v in (h.p50, h.p95) if v is not None]
     top = _nice_max(int(max(values, default=0)) + 1) if values else 1000
-    plot_w, plot_h = WIDTH - LEFT - RIGHT - 30, HEIGHT - TOP - BOTTOM
+    left = LEFT + 24  # room for "500 ms"
+    plot_w, plot_h = WIDTH - left - RIGHT - 30, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(hours), 1)
     label = f"{what} per hour over the last {len(hours)} hours, p50 and p95"
-    parts = _frame(label, top, lambda v: duration(v) if v else "0")
+    parts = _frame(label, top, lambda v: duration(v) if v else "0", left=left)
     for i, h in enumerate(hours):
-        parts.append(_hour_label(h.start, LEFT + (i + 0.5) * slot))
+        parts.append(_hour_label(h.start, left + (i + 0.5) * slot))
     for name, attr, mark in (("p50", "p50", "dot"), ("p95", "p95", "square")):
         points, last = [], None
         for i, h in enumerate(hours):
@@ -153,7 +154,7 @@ def duration_chart(hours, what: str) -> Markup:
             if value is None:
                 points.append(None)
                 continue
-            x, y = LEFT + (i + 0.5) * slot, TOP + plot_h * (1 - min(value, top) / top)
+            x, y = left + (i + 0.5) * slot, TOP + plot_h * (1 - min(value, top) / top)
             points.append((x, y))
             last = (x, y)
             shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"/>' if mark == "dot" else
