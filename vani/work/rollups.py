@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import select, union_all
+from sqlalchemy import String, select, type_coerce, union_all
 
+from vani import tenancy
 from vani.extensions import db
 from vani.models import ALL_TIME, HourlyRollup, RollupMetric
 from vani.models.base import as_utc
@@ -69,22 +70,24 @@ class Snapshot:
     query: what a page showing several metrics reads them from."""
 
     def __init__(self, since: datetime):
-        r = HourlyRollup
+        t = HourlyRollup.__table__  # the table, so about a thousand rows come back as plain tuples
+        org = t.c.org_id == tenancy.require()
         self.since = hour_of(since)
-        self.rows: dict[RollupMetric, list[tuple[datetime, str, int]]] = {}
-        self.gauges: dict[RollupMetric, dict[str, int]] = {}
+        self.rows: dict[str, list[tuple[datetime, str, int]]] = {}
+        self.gauges: dict[str, dict[str, int]] = {}
         # Two ranges of the primary key (organisation, metric, hour): the hours since, the gauges.
         hourly = [m for m in RollupMetric if m not in GAUGES]
+        metric = type_coerce(t.c.metric, String)
         stmt = union_all(
-            select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(hourly), r.hour >= self.since),
-            select(r.metric, r.hour, r.dim, r.value).where(r.metric.in_(GAUGES), r.hour == ALL_TIME))
-        for metric, hour, dim, value in db.session.execute(stmt):
+            select(metric, t.c.hour, t.c.dim, t.c.value).where(org, t.c.metric.in_(hourly), t.c.hour >= self.since),
+            select(metric, t.c.hour, t.c.dim, t.c.value).where(org, t.c.metric.in_(GAUGES), t.c.hour == ALL_TIME))
+        for name, hour, dim, value in db.session.execute(stmt).all():
             hour = hour if hour.tzinfo is not None else hour.replace(tzinfo=UTC)  # stored on the hour
             if hour == ALL_TIME:
-                gauge = self.gauges.setdefault(RollupMetric(metric), {})
+                gauge = self.gauges.setdefault(name, {})
                 gauge[dim] = gauge.get(dim, 0) + value
             else:
-                self.rows.setdefault(RollupMetric(metric), []).append((hour, dim, value))
+                self.rows.setdefault(name, []).append((hour, dim, value))
 
     def read(self, metric: RollupMetric, since: datetime) -> list[tuple[datetime, str, int]]:
         """(hour, dim, value) of ``metric`` from ``since`` (no earlier than the snapshot's) on."""
