@@ -12,7 +12,7 @@ from vani.dashboard import activity
 from vani.dashboard.recount import recount
 from vani.extensions import db
 from vani.models import EventStatus, HourlyRollup, RollupMetric, WebhookEvent
-from vani.models.base import utcnow
+from vani.models.base import as_utc, utcnow
 from vani.work import rollups
 
 
@@ -44,8 +44,12 @@ def test_settled_events_are_counted_as_they_settle_and_the_overview_reads_the_co
     assert 'aria-label="Events settled per hour over the last 48 hours: 4 in total"' in page
     from vani.dashboard.overview import provider_stats
 
-    calendly_stats = next(p for p in provider_stats() if p.name == "calendly")
-    assert (calendly_stats.count("processed"), calendly_stats.count("ignored"), calendly_stats.count("received")) == (3, 0, 1)
+    stats = {p.name: p for p in provider_stats()}
+    assert (stats["calendly"].count("processed"), stats["calendly"].count("ignored"),
+            stats["calendly"].count("received")) == (3, 0, 1)
+    last = db.session.execute(select(WebhookEvent.received_at).where(WebhookEvent.provider == "calendly")
+                              .order_by(WebhookEvent.received_at.desc())).scalars().first()
+    assert stats["calendly"].last_received_at == as_utc(last) and stats["kapso"].last_received_at is None
 
 
 def test_a_recount_agrees_with_what_the_engine_counted(client, run_worker):

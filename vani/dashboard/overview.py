@@ -63,11 +63,13 @@ def provider_stats(now: datetime | None = None, snap: rollups.Snapshot | None = 
         item = stats.setdefault(provider, ProviderStats(provider, provider))
         item.by_status[status] = item.by_status.get(status, 0) + count
         item.total += count
-    for item in stats.values():
-        # One index lookup per provider (provider, received_at, id).
-        item.last_received_at = as_utc(db.session.execute(
-            select(WebhookEvent.received_at).where(WebhookEvent.provider == item.name)
-            .order_by(WebhookEvent.received_at.desc()).limit(1)).scalar())
+    # One statement, one index lookup per provider on (org, provider, received_at, id).
+    e, org = WebhookEvent, tenancy.require()
+    last = db.session.execute(select(*[
+        select(e.received_at).where(e.org_id == org, e.provider == name).order_by(e.received_at.desc())
+        .limit(1).scalar_subquery() for name in stats])).one() if stats else ()
+    for item, at in zip(stats.values(), last):
+        item.last_received_at = as_utc(at)
     rows = db.session.execute(
         select(RejectedCall.provider, func.count()).where(RejectedCall.created_at >= since)
         .group_by(RejectedCall.provider))
