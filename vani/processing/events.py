@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from vani import metrics, plugins, prospects, tenancy, tracing, work
 from vani.extensions import db
-from vani.models import ALL_TIME, EventStatus, RollupMetric, WebhookEvent
+from vani.models import EventStatus, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.notifications import moments
 from vani.outbound import fanout, outbox
@@ -121,13 +121,8 @@ def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
     sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.event.request_id)
                            for ctx in done for row in ctx.notifications], now)
-    stages = rollups.Tally()  # the funnel's gauge: prospects per stage now
-    for ctx in done:
-        for before, after in ctx.stage_moves:
-            if before is not None:
-                stages.count(ctx.org_id, ALL_TIME, RollupMetric.PROSPECT_STAGE, before, -1)
-            stages.count(ctx.org_id, ALL_TIME, RollupMetric.PROSPECT_STAGE, after)
-    rollups.add(stages)
+    rollups.move(RollupMetric.PROSPECT_STAGE,  # the funnel's gauge: prospects per stage now
+                 [(ctx.org_id, before, after) for ctx in done for before, after in ctx.stage_moves])
     return deliveries, sends
 
 

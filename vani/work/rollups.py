@@ -65,6 +65,18 @@ def add(tally: Tally) -> None:
     db.session.execute(stmt, rows)
 
 
+def move(metric: RollupMetric, moves) -> None:
+    """Move counts between the dims of a gauge, ``(organisation, dim before or None: new, dim
+    after)`` each (no commit: in the transaction of the change). Whatever moves a prospect's
+    stage calls it with ``PROSPECT_STAGE``, so the funnel never counts prospects."""
+    tally = Tally()
+    for org_id, before, after in moves:
+        if before is not None:
+            tally.count(org_id, ALL_TIME, metric, before, -1)
+        tally.count(org_id, ALL_TIME, metric, after)
+    add(tally)
+
+
 class Snapshot:
     """Every rollup of the organisation in force from ``since`` on, and its gauges, read in one
     query: what a page showing several metrics reads them from."""
