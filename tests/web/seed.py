@@ -1,7 +1,7 @@
 """Rows for the dashboard tests: every page has something to show."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from vani.extensions import db
 from vani.models import Meeting, Prospect, ProspectNote, RejectedCall, WebhookEvent
@@ -52,8 +52,17 @@ def seed_core() -> dict:
                                 body_size=321, created_at=now - timedelta(minutes=10)))
     db.session.add(RejectedCall(provider="cal_com", reason="missing_signature", remote_addr="198.51.100.8",
                                 checked_url="https://vani.example.com/api/webhooks/cal-com", body_size=10))
-    db.session.commit()
+    recount_rollups()
     return {"prospect": prospect, "meeting": meeting, "events": events}
+
+
+def recount_rollups() -> None:
+    """The overview reads hourly rollups the work engine keeps; rows seeded around it are recounted."""
+    from vani import tenancy
+    from vani.dashboard.recount import recount
+
+    recount(tenancy.require())
+    db.session.commit()
 
 
 def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
@@ -83,6 +92,7 @@ def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
                                        error=None if code == 200 else "HTTP 500"))
         out[status] = delivery
     db.session.commit()
+    recount_rollups()
     return out
 
 
@@ -168,3 +178,65 @@ def every_row() -> dict[str, list[tuple]]:
     db.session.expire_all()
     return {table.name: sorted(map(tuple, db.session.execute(select(table)).all()), key=repr)
             for table in db.metadata.sorted_tables}
+
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def seed_timeline(client, run_worker) -> int:
+    """Lena books on Calendly (event, meeting, stage change) and cancels (back to lead); a note, a
+    WhatsApp message, an email and a form lead of hers. Returns her prospect id."""
+    from tests.bookings import calendly, prospect
+    from tests.signing import post_calendly
+    from vani.models import Conversation, Email, Lead, Message
+
+    post_calendly(client, calendly("invitee.created", 1, start="2026-02-20T10:00:00.000000Z"))
+    run_worker()
+    lena_id = prospect("lena@example.test").id
+    conv = Conversation(provider="kapso", provider_ref="conv-lena", channel="whatsapp", prospect_id=lena_id,
+                        phone="+15550100009", status="active", last_message_at=T0)
+    db.session.add(conv)
+    db.session.flush()
+    db.session.add_all([
+        Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.lena", direction="inbound",
+                type="text", text="Can we talk on Friday?", status="received", message_at=T0),
+        Email(prospect_id=lena_id, provider_message_id="INBOX/1", message_id="<m1@client.test>", direction="inbound",
+              from_address="lena@example.test", to=["sales@example.com"], subject="Pricing", snippet="How much?",
+              sent_at=T0 + timedelta(minutes=1)),
+        Lead(provider="cal_com", submission_ref="sub-1", form_name="Contact us", prospect_id=lena_id,
+             answers=[{"question": "Team size", "answer": "12"}], created_at=T0 - timedelta(days=1)),
+        ProspectNote(prospect_id=lena_id, body="Asked for a discount", note_key="t:1",
+                     created_at=T0 + timedelta(minutes=2)),
+    ])
+    db.session.commit()
+    post_calendly(client, calendly("invitee.canceled", 1, canceled_at="2026-01-03T00:00:00Z"))
+    run_worker()
+    return lena_id
+
+
+def seed_activity(hours: int = 48) -> None:
+    """Two days of hourly rollups (deliveries, latency, lag), as the work engine would have kept
+    them, and prospects at every stage: the overview's charts have something to draw."""
+    import random
+
+    from vani import tenancy
+    from vani.models import RollupMetric
+    from vani.work import rollups
+
+    from vani.dashboard.recount import recount
+
+    org, now, rng = tenancy.require(), utcnow(), random.Random(7)
+    stages = ["lead"] * 12 + ["booked"] * 7 + ["met"] * 4 + ["no_show"] * 2 + ["paid"] * 3
+    db.session.add_all([Prospect(email=f"funnel{i}@example.com", stage=s) for i, s in enumerate(stages)])
+    recount(org)  # the funnel's gauge, for prospects made around the work engine
+    tally = rollups.Tally()
+    for h in range(hours):
+        at = now - timedelta(hours=h)
+        busy = 1 + (h % 24 in range(8, 19))
+        tally.count(org, at, RollupMetric.DELIVERIES, "delivered", rng.randint(10, 30) * busy)
+        tally.count(org, at, RollupMetric.DELIVERIES, "retrying", rng.choice((0, 0, 1, 3)))
+        for _ in range(12):
+            tally.observe(org, at, RollupMetric.DELIVERY_LATENCY, rng.lognormvariate(-1.5, 1.2))
+            tally.observe(org, at, RollupMetric.EVENT_LAG, rng.lognormvariate(-3, 1))
+    rollups.add(tally)
+    db.session.commit()

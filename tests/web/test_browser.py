@@ -64,8 +64,8 @@ def test_sign_in_open_event_retry_delivery(app, live_server, browser_page, make_
     page.get_by_label("Password").fill("password-123")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-    expect(page.locator("svg.chart")).to_be_visible()
-    expect(page.locator(".tz-name")).to_have_text("UTC")  # the organisation's zone, not the viewer's
+    expect(page.locator("svg.chart").first).to_be_visible()
+    expect(page.locator(".tz-name").first).to_have_text("UTC")  # the organisation's zone, not the viewer's
     expect(page.locator("#live-status")).to_be_visible()  # the SSE stream connected
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
@@ -295,3 +295,39 @@ def test_a_prospect_made_and_moved_by_hand(app, live_server, browser_page, make_
     page.reload()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the prospect page scrolls sideways on a phone ({width}px)"
+
+
+def test_overview_charts_and_a_prospect_timeline(app, live_server, browser_page, make_user, client, run_worker):
+    """The overview's charts drawn from the rollups, their figures a click away, and a prospect's
+    timeline of every kind, in a real browser (screenshots: overview-charts.png, prospect-timeline.png)."""
+    from playwright.sync_api import expect
+
+    from tests.web.seed import seed_activity, seed_timeline
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    make_user("viewer", email="viewer@example.com")
+    seed_core()
+    seed_activity()
+    prospect_id = seed_timeline(client, run_worker)
+    page = browser_page
+    page.goto(f"{live_server}/dashboard/login")
+    page.get_by_label("Email").fill("viewer@example.com")
+    page.get_by_label("Password").fill("password-123")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("svg.chart")).to_have_count(5)
+    for name in ("Deliveries per hour", "Delivery latency", "Processing lag", "Stage funnel"):
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "overview-charts.png"), full_page=True)
+    figures = page.locator("#deliveries-chart details")
+    expect(figures.locator("table")).to_be_hidden()
+    figures.locator("summary").click()
+    expect(figures.locator("table")).to_be_visible()
+    expect(figures.locator("tbody tr").first).not_to_contain_text("UTC")  # hours in the viewer's timezone
+
+    page.goto(f"{live_server}/dashboard/prospects/{prospect_id}")
+    timeline = page.locator("#timeline")
+    for text in ("Can we talk on Friday?", "Pricing", "Contact us", "Asked for a discount"):
+        expect(timeline).to_contain_text(text)
+    expect(timeline.locator(".tl-stage_change")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "prospect-timeline.png"), full_page=True)

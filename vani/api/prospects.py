@@ -13,6 +13,7 @@ from vani.api.pagination import get_or_404, paginated_response
 from vani.conversations import conversations_for_prospect
 from vani.models import Meeting, Prospect
 from vani.payloads.coerce import as_email as normalize_email
+from vani.prospects import history
 
 
 @bp.get("/prospects")
@@ -36,6 +37,17 @@ def get_prospect(prospect_id: int):
     data["meetings"] = [m.to_dict() for m in prospect.meetings]
     data["conversations"] = [c.to_dict() for c in conversations_for_prospect(prospect.id)]
     return jsonify(data)
+
+
+@bp.get("/prospects/<int:prospect_id>/timeline")
+@documented("A prospect's timeline", "prospects", {200: m.TimelinePage}, query=q.TimelineQuery,
+            description="Notes, meetings, WhatsApp messages, emails, stage changes, leads and inbound events "
+                        "of the prospect, newest first; each entry carries the field its kind names.")
+def prospect_timeline(prospect_id: int):
+    query = request_query()
+    prospect = get_or_404(Prospect, prospect_id, "prospect")
+    entries, cursor = history.timeline(prospect.id, query.cursor, query.limit)
+    return jsonify({"data": [entry.to_dict() for entry in entries], "next_cursor": cursor})
 
 
 @bp.get("/meetings")

@@ -1,12 +1,15 @@
-"""``flask vani cleanup`` (retention, on demand) and ``flask vani scheduler`` (the sweep and cron process)."""
+"""``flask vani cleanup`` (retention, on demand), ``flask vani recount-rollups`` and ``flask vani
+scheduler`` (the sweep and cron process)."""
 from __future__ import annotations
 
 import click
 
 from vani import metrics_export
-from vani.commands.group import vani_cli
+from vani.commands.group import for_org, vani_cli
 from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
+from vani.dashboard.recount import recount
+from vani.extensions import db
 from vani.retention import cleanup
 from vani.work.processes import run_scheduler
 
@@ -27,6 +30,18 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     for label, count in counts.items():
         click.echo(f"{verb} {count} {label.replace('_', ' ')} older than {days} days")
+
+
+@vani_cli.command("recount-rollups")
+@for_org
+def recount_rollups_command() -> None:
+    """Recount the overview's hourly rollups from the stored events and deliveries (after an
+    upgrade, or an import that went around the work engine)."""
+    from vani import tenancy
+
+    recount(tenancy.require())
+    db.session.commit()
+    click.echo("recounted the hourly rollups")
 
 
 @vani_cli.command("scheduler")

@@ -13,10 +13,11 @@ from vani import outbound
 from vani.dashboard.filters import parse_choice, parse_day, parse_int
 from vani.dashboard.menus import distinct_values
 from vani.extensions import db
-from vani.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from vani.models import DeliveryAttempt, DeliveryStatus, RollupMetric, WebhookDelivery, WebhookSubscription
 from vani.models.base import utcnow
 from vani.models.masking import conceal
 from vani.models.paging import keyset_page
+from vani.work import rollups
 
 
 @dataclass
@@ -42,8 +43,20 @@ def failing_subscriptions(limit: int = 20) -> list[WebhookSubscription]:
         .order_by(s.consecutive_failures.desc(), s.id).limit(limit)).scalars())
 
 
-def delivery_summary(hours: int = 24) -> DeliverySummary:
-    summary = DeliverySummary(by_status=outbound.status_counts(since=utcnow() - timedelta(hours=hours)))
+def delivery_summary(hours: int = 24, snap: rollups.Snapshot | None = None) -> DeliverySummary:
+    """Delivered and failed (given up) over the last ``hours`` hours from the hourly rollups;
+    pending and delivering: those created in that time still waiting."""
+    since = utcnow() - timedelta(hours=hours)
+    first = since + timedelta(hours=1)  # the hour of now and the hours - 1 before it
+    by_status = dict.fromkeys(DeliveryStatus, 0)
+    for _, dim, value in (snap or rollups.Snapshot(first)).read(RollupMetric.DELIVERIES, first):
+        if dim in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+            by_status[DeliveryStatus(dim)] += value
+    d = WebhookDelivery
+    by_status.update({status: n for status, n in db.session.execute(
+        select(d.status, func.count()).where(d.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)),
+                                             d.created_at >= since).group_by(d.status))})
+    summary = DeliverySummary(by_status=by_status)
     summary.failing = failing_subscriptions()
     summary.subscriptions = db.session.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
     return summary

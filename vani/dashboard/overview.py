@@ -1,15 +1,17 @@
-"""Numbers for the overview page: per-provider activity, rejections, hourly chart buckets."""
+"""Numbers for the overview page: per-provider activity, rejections, hourly chart buckets (read from
+the hourly rollups the work engine keeps, never by counting every event)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from vani import plugins, tenancy
 from vani.extensions import db
-from vani.models import EventStatus, RejectedCall, WebhookEvent
+from vani.models import EventStatus, RejectedCall, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
+from vani.work import rollups
 
 
 @dataclass
@@ -25,24 +27,49 @@ class ProviderStats:
         return self.by_status.get(status, 0)
 
 
-def provider_stats(now: datetime | None = None) -> list[ProviderStats]:
-    """Events of the last 24 h by provider and status, last event time, rejected calls."""
+WAITING = (EventStatus.RECEIVED, EventStatus.PROCESSING)
+FAILED = (EventStatus.FAILED, EventStatus.DEAD)
+
+
+def window(hours: int, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The first and last hour (UTC) of the ``hours`` hours ending now."""
+    last = rollups.hour_of(now or utcnow())
+    return last - timedelta(hours=hours - 1), last
+
+
+def snapshot(hours: int = 48, now: datetime | None = None) -> rollups.Snapshot:
+    """The rollups of the last ``hours`` hours and the gauges, read once for a whole page."""
+    return rollups.Snapshot(window(hours, now)[0])
+
+
+def provider_stats(now: datetime | None = None, snap: rollups.Snapshot | None = None) -> list[ProviderStats]:
+    """Per provider over the last 24 hours: outcomes from the hourly rollups (a retried event's
+    failed attempts count as failed), events still waiting, last event time, rejected calls."""
     now = now or utcnow()
     since = now - timedelta(hours=24)
+    first, _ = window(24, now)
+    snap = snap or rollups.Snapshot(first)
     stats = {p.name: ProviderStats(p.name, p.title or p.name) for p in plugins.installed().all()}
-    rows = db.session.execute(
+    counts: dict[tuple[str, str], int] = {}
+    for _, dim, value in snap.read(RollupMetric.EVENTS, first):
+        provider, _, status = dim.rpartition(":")
+        counts[(provider, status)] = counts.get((provider, status), 0) + value
+    # Waiting rows only: a short range of the (status, received_at) index each.
+    counts.update(((provider, status), count) for provider, status, count in db.session.execute(
         select(WebhookEvent.provider, WebhookEvent.status, func.count())
-        .where(WebhookEvent.received_at >= since)
-        .group_by(WebhookEvent.provider, WebhookEvent.status))
-    for provider, status, count in rows:
+        .where(WebhookEvent.status.in_(WAITING), WebhookEvent.received_at >= since)
+        .group_by(WebhookEvent.provider, WebhookEvent.status)))
+    for (provider, status), count in counts.items():
         item = stats.setdefault(provider, ProviderStats(provider, provider))
-        item.by_status[status] = count
+        item.by_status[status] = item.by_status.get(status, 0) + count
         item.total += count
-    for item in stats.values():
-        # One index lookup per provider (provider, received_at, id).
-        item.last_received_at = as_utc(db.session.execute(
-            select(WebhookEvent.received_at).where(WebhookEvent.provider == item.name)
-            .order_by(WebhookEvent.received_at.desc()).limit(1)).scalar())
+    # One statement, one index lookup per provider on (org, provider, received_at, id).
+    e, org = WebhookEvent, tenancy.require()
+    last = db.session.execute(select(*[
+        select(e.received_at).where(e.org_id == org, e.provider == name).order_by(e.received_at.desc())
+        .limit(1).scalar_subquery() for name in stats])).one() if stats else ()
+    for item, at in zip(stats.values(), last):
+        item.last_received_at = as_utc(at)
     rows = db.session.execute(
         select(RejectedCall.provider, func.count()).where(RejectedCall.created_at >= since)
         .group_by(RejectedCall.provider))
@@ -58,36 +85,19 @@ class HourBucket:
     failed: int = 0
 
 
-def _hour_expr():
-    if db.engine.dialect.name == "postgresql":
-        return func.date_trunc("hour", func.timezone("UTC", WebhookEvent.received_at))
-    return func.strftime("%Y-%m-%d %H:00:00", WebhookEvent.received_at)
-
-
-def _to_hour(value) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC, minute=0, second=0, microsecond=0)
-
-
-def hourly_buckets(hours: int = 48, now: datetime | None = None) -> list[HourBucket]:
-    """Events per hour for the last ``hours`` hours (oldest first, empty hours included)."""
-    now = (now or utcnow()).astimezone(UTC)
-    last = now.replace(minute=0, second=0, microsecond=0)
-    first = last - timedelta(hours=hours - 1)
+def hourly_buckets(hours: int = 48, now: datetime | None = None,
+                   snap: rollups.Snapshot | None = None) -> list[HourBucket]:
+    """Events settled per hour for the last ``hours`` hours, from the rollups (oldest first,
+    empty hours included); ``failed``: attempts that failed, retried or not."""
+    first, _ = window(hours, now)
+    snap = snap or rollups.Snapshot(first)
     buckets = {first + timedelta(hours=i): HourBucket(first + timedelta(hours=i)) for i in range(hours)}
-    hour = _hour_expr().label("hour")
-    # Two range scans on (received_at, id) and (status, received_at, id): index-only on PostgreSQL.
-    totals = db.session.execute(
-        select(hour, func.count()).where(WebhookEvent.received_at >= first).group_by(hour))
-    failed = db.session.execute(
-        select(hour, func.count()).where(WebhookEvent.status == EventStatus.FAILED,
-                                         WebhookEvent.received_at >= first).group_by(hour))
-    for rows, attr in ((totals, "total"), (failed, "failed")):
-        for value, count in rows:
-            bucket = buckets.get(_to_hour(value))
-            if bucket is not None:
-                setattr(bucket, attr, getattr(bucket, attr) + count)
+    for hour, dim, value in snap.read(RollupMetric.EVENTS, first):
+        bucket = buckets.get(hour)
+        if bucket is not None:
+            bucket.total += value
+            if dim.rpartition(":")[2] in FAILED:
+                bucket.failed += value
     return list(buckets.values())
 
 

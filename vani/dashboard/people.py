@@ -1,4 +1,4 @@
-"""Prospects and meetings: searchable lists and a prospect's timeline."""
+"""Prospects and meetings: searchable lists, and a prospect's timeline as its page shows it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +8,10 @@ from sqlalchemy import Select, or_, select
 
 from vani.dashboard.filters import parse_choice
 from vani.extensions import db
-from vani.models import Email, Meeting, MeetingStatus, Prospect, ProspectNote, ProspectStage, WebhookEvent
-from vani.models.base import as_utc
+from vani.models import Meeting, MeetingStatus, Prospect, ProspectNote, ProspectStage, WebhookEvent
 from vani.models.paging import encode_cursor, keyset, keyset_page
 from vani.payloads.phones import normalize_phone
+from vani.prospects import history
 
 
 def like_pattern(value: str) -> str:
@@ -77,39 +77,11 @@ def list_meetings(args, cursor: str | None, limit: int):
 
 
 @dataclass
-class TimelineItem:
+class Shown:
+    """One item of the prospect page's timeline: an entry of ``prospects.history``, or a thread."""
+    kind: str
     at: datetime | None
-    kind: str  # note | meeting | message | event
     obj: object
-
-
-def _messages_for(prospect_id: int) -> list:
-    from vani.conversations import messages_for_prospect
-
-    return messages_for_prospect(prospect_id)
-
-
-def _message_time(msg) -> datetime | None:
-    return as_utc(msg.message_at or msg.created_at)
-
-
-def timeline(prospect: Prospect) -> list[TimelineItem]:
-    """Notes, meetings, messages and inbound events of a prospect, newest first."""
-    items = [TimelineItem(as_utc(n.created_at), "note", n) for n in db.session.execute(
-        select(ProspectNote).where(ProspectNote.prospect_id == prospect.id)
-        .order_by(ProspectNote.id.desc()).limit(200)).scalars()]
-    items += [TimelineItem(as_utc(m.start_at or m.created_at), "meeting", m) for m in prospect.meetings]
-    items += [TimelineItem(_message_time(m), "message", m) for m in _messages_for(prospect.id)]
-    items += [TimelineItem(thread.at, "thread", thread) for thread in email_threads(prospect.id)]
-    items += [TimelineItem(as_utc(e.received_at), "event", e) for e in db.session.execute(
-        select(WebhookEvent).where(WebhookEvent.prospect_id == prospect.id,
-                                   WebhookEvent.event_type.notin_(EMAIL_EVENTS))  # shown as their threads
-        .order_by(WebhookEvent.id.desc()).limit(100)).scalars()]
-    items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
-    return items
-
-
-EMAIL_EVENTS = ("email.received", "email.sent")
 
 
 @dataclass
@@ -119,19 +91,25 @@ class EmailThread:
     at: datetime | None
 
 
-def email_threads(prospect_id: int, limit: int = 200) -> list[EmailThread]:
-    """A prospect's mail grouped by thread (Gmail's thread, else the first reference)."""
-    emails = db.session.execute(select(Email).where(Email.prospect_id == prospect_id)
-                                .order_by(Email.sent_at.desc(), Email.id.desc()).limit(limit)).scalars()
-    threads: dict[str, list] = {}
-    for email in emails:
-        threads.setdefault(email.thread_id or email.message_id or f"#{email.id}", []).append(email)
-    out = []
-    for group in threads.values():
-        group.reverse()
-        subject = next((e.subject for e in group if e.subject), None)
-        out.append(EmailThread(subject, group, as_utc(group[-1].sent_at or group[-1].created_at)))
-    return out
+def timeline_page(prospect_id: int, cursor: str | None, limit: int) -> tuple[list[Shown], str | None]:
+    """A page of the prospect's timeline (the API's, ``prospects.history``) as the page shows it:
+    the page's emails of one thread together (Gmail's thread, else the first reference), at the
+    newest of them."""
+    entries, next_cursor = history.timeline(prospect_id, cursor, limit)
+    threads: dict[str, EmailThread] = {}
+    items: list[Shown] = []
+    for entry in entries:
+        if entry.kind != history.EntryKind.EMAIL:
+            items.append(Shown(entry.kind, entry.at, entry.obj))
+            continue
+        email = entry.obj
+        key = email.thread_id or email.message_id or f"#{email.id}"
+        if key not in threads:
+            threads[key] = EmailThread(email.subject, [], entry.at)
+            items.append(Shown("thread", entry.at, threads[key]))
+        threads[key].emails.insert(0, email)
+        threads[key].subject = threads[key].subject or email.subject
+    return items, next_cursor
 
 
 def can_start_conversation(prospect: Prospect) -> bool:

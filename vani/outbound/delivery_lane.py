@@ -26,13 +26,14 @@ from vani.models import (
     DeliveryAttempt,
     DeliveryStatus,
     OutboundEvent,
+    RollupMetric,
     SignatureScheme,
     WebhookDelivery,
     WebhookSubscription,
 )
-from vani.models.base import utcnow
+from vani.models.base import as_utc, utcnow
 from vani.outbound import health, limits, shaping, signing
-from vani.work import effects
+from vani.work import effects, rollups
 
 log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
 
@@ -224,13 +225,27 @@ def _claimable(t):
     return and_(live, not_(held))
 
 
+def count_settled(claim: work.Claim, written: list[tuple[int, DeliveryStatus]]) -> None:
+    """The lane's ``on_settle``: each outcome per hour (a retry is a failed attempt), and the time
+    from a delivery's creation to its delivery."""
+    now, states, tally = utcnow(), dict(written), rollups.Tally()
+    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.org_id, WebhookDelivery.created_at)
+                              .where(WebhookDelivery.id.in_(list(states))).execution_options(unscoped=True))
+    for delivery_id, org_id, created_at in rows:
+        status = states[delivery_id]
+        tally.count(org_id, now, RollupMetric.DELIVERIES, "retrying" if status == DeliveryStatus.PENDING else status)
+        if status == DeliveryStatus.DELIVERED:
+            tally.observe(org_id, now, RollupMetric.DELIVERY_LATENCY, (now - as_utc(created_at)).total_seconds())
+    rollups.add(tally)
+
+
 DELIVERIES = work.Lane(
     name="deliveries", model=WebhookDelivery,
     ready=(DeliveryStatus.PENDING,), running=DeliveryStatus.DELIVERING,
     retry=DeliveryStatus.PENDING, dead=DeliveryStatus.FAILED,
     handler=send_claim, policy=policy, lease=lease,
     batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
-    on_lost=record_lost, claimable=_claimable,
+    on_lost=record_lost, claimable=_claimable, on_settle=count_settled,
 )
 
 

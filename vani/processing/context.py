@@ -2,9 +2,10 @@
 
 A mapper gets an ``EventContext``: the stored event, what it touched (the prospect and meeting
 it is about, for links and search) and the rows it wants written with the rest of its batch
-(outbound events, notes, notifications). Those rows reach the batch only when the event's
-own savepoint succeeded, so a failed event leaves nothing behind (the lanes it woke and the
-live updates it published, recorded with ``vani.work.effects``, go with its savepoint).
+(outbound events, notes, notifications, the stage moves the funnel counts). Those rows reach
+the batch only when the event's own savepoint succeeded, so a failed event leaves nothing
+behind (the lanes it woke and the live updates it published, recorded with
+``vani.work.effects``, go with its savepoint).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class EventContext:
         self.outbox: list[dict] = []
         self.notes: list[dict] = []
         self.notifications: list[dict] = []
+        self.stage_moves: list[tuple] = []  # (stage before or None: created, stage after), for the funnel
 
     @classmethod
     def on_its_own(cls, org_id: int, provider: str, origin: str, at: datetime) -> EventContext:

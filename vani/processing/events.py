@@ -20,12 +20,12 @@ from sqlalchemy.exc import DBAPIError
 
 from vani import metrics, plugins, prospects, tenancy, tracing, work
 from vani.extensions import db
-from vani.models import EventStatus, WebhookEvent
+from vani.models import EventStatus, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.notifications import moments
 from vani.outbound import fanout, outbox
 from vani.processing.context import EventContext
-from vani.work import effects
+from vani.work import effects, rollups
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,26 @@ def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
     sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                            for ctx in done for row in ctx.notifications], now)
+    rollups.move(RollupMetric.PROSPECT_STAGE,  # the funnel's gauge: prospects per stage now
+                 [(ctx.org_id, before, after) for ctx in done for before, after in ctx.stage_moves])
     return deliveries, sends
+
+
+def count_settled(claim: work.Claim, written: list[tuple[int, EventStatus]]) -> None:
+    """The lane's ``on_settle``: each outcome per provider and hour, and how long events settled
+    at their first attempt waited since receipt (replays and retries would skew the lag)."""
+    now = utcnow()
+    states = dict(written)
+    tally = rollups.Tally()
+    rows = db.session.execute(select(WebhookEvent.id, WebhookEvent.org_id, WebhookEvent.provider,
+                                     WebhookEvent.received_at).where(WebhookEvent.id.in_(list(states)))
+                              .execution_options(unscoped=True))
+    for event_id, org_id, provider, received_at in rows:
+        status = states[event_id]
+        tally.count(org_id, now, RollupMetric.EVENTS, f"{provider}:{status}")
+        if status in (EventStatus.PROCESSED, EventStatus.IGNORED) and claim.attempts.get(event_id) == 1:
+            tally.observe(org_id, now, RollupMetric.EVENT_LAG, (now - as_utc(received_at)).total_seconds())
+    rollups.add(tally)
 
 
 EVENTS = work.Lane(
@@ -132,7 +151,7 @@ EVENTS = work.Lane(
     ready=(EventStatus.RECEIVED, EventStatus.FAILED), running=EventStatus.PROCESSING,
     retry=EventStatus.FAILED, dead=EventStatus.DEAD,
     handler=process_claim, policy=policy, lease=lambda cfg: timedelta(seconds=15), batch=200,
-    error_column="outcome", claim_values=lambda now: {"started_at": now},
+    error_column="outcome", claim_values=lambda now: {"started_at": now}, on_settle=count_settled,
 )
 
 

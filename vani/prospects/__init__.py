@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from vani.extensions import db
-from vani.models import EventType, Meeting, NotificationKind, Prospect, ProspectNote
+from vani.models import EventType, Meeting, NotificationKind, Prospect, ProspectNote, ProspectStage
 from vani.models.dbutil import fit, insert_ignore, insert_new
 from vani.notifications import moments
 from vani.outbound import outbox
 from vani.payloads.coerce import as_email
 from vani.processing.context import EventContext
+from vani.prospects.qualification import record_stage
 
 
 def find(email: str | None = None, phone: str | None = None) -> Prospect | None:
@@ -69,6 +70,7 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
         if changed:
             db.session.flush()
     if created:
+        record_stage(ctx, prospect, None, ProspectStage(prospect.stage or ProspectStage.LEAD))
         outbox.emit(ctx, EventType.PROSPECT_CREATED, prospect.to_dict(), prospect.id)
         kind = NotificationKind.PROSPECT_CREATED
         moments.notify(ctx, kind, f"{kind}:{prospect.id}", prospect=prospect,

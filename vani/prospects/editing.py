@@ -20,13 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from vani import tenancy
 from vani.errors import MAX_ID, Conflict, InvalidField
 from vani.extensions import db
-from vani.models import EventType, Membership, Prospect, ProspectNote, ProspectStage, User
+from vani.models import (
+    EventType, Membership, Prospect, ProspectNote, ProspectStage, ProspectStageChange, RollupMetric, User,
+)
 from vani.models.base import utcnow
 from vani.outbound import fanout, outbox
 from vani.payloads.coerce import as_email
 from vani.payloads.phones import normalize_phone
 from vani.payloads.safejson import clean_text
-from vani.work import effects
+from vani.work import effects, rollups
 
 EDITABLE = ("name", "email", "phone", "timezone", "owner_id")
 MAX_NOTE = 10_000
@@ -174,6 +176,7 @@ def create(fields: Mapping, actor: Actor) -> Prospect:
                         created_at=now, updated_at=now, owner_set_by_hand=values.get("owner_id") is not None, **values)
     db.session.add(prospect)
     _flush(prospect.email)
+    rollups.move(RollupMetric.PROSPECT_STAGE, [(prospect.org_id, None, ProspectStage.LEAD)])  # the funnel
     _emit(EventType.PROSPECT_CREATED, {**prospect.to_dict(), "changed_by": actor.to_dict()}, prospect.id)
     _changed(prospect)
     db.session.commit()
@@ -243,6 +246,9 @@ def move_stage(prospect: Prospect, stage: Any, reason: Any, actor: Actor) -> boo
     if stage.rank < before.rank and not reason:
         raise ReasonRequired(f"moving {before} back to {stage} needs a reason", "reason")
     prospect.stage, prospect.updated_at = stage, utcnow()
+    rollups.move(RollupMetric.PROSPECT_STAGE, [(prospect.org_id, before, stage)])  # the funnel
+    db.session.add(ProspectStageChange(org_id=prospect.org_id, prospect_id=prospect.id, from_stage=before,
+                                       to_stage=stage, event_id=None, created_at=prospect.updated_at))
     line = f"Stage moved from {before} to {stage} by {actor.name}"
     _note(prospect, f"{line}: {reason}" if reason else f"{line}.", actor)
     _emit(EventType.PROSPECT_UPDATED, {**prospect.to_dict(), "previous_stage": before, "stage_reason": reason,

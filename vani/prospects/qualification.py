@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import func, select
 
 from vani.extensions import db
-from vani.models import EventType, Meeting, MeetingStatus, Membership, Prospect, ProspectStage, User
+from vani.models import (
+    EventType, Meeting, MeetingStatus, Membership, Prospect, ProspectStage, ProspectStageChange, User,
+)
 from vani.outbound import outbox
 from vani.payloads.safejson import clean_text
 from vani.processing.context import EventContext
@@ -160,6 +162,7 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
     its ``prospect.created``; any other gets a ``prospect.updated``."""
     before = prospect.stage
     prospect.stage = stage
+    record_stage(ctx, prospect, before, stage)
     created = [row for row in ctx.outbox
                if row["type"] == EventType.PROSPECT_CREATED and row["data"].get("id") == prospect.id]
     for row in created:
@@ -168,3 +171,13 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
         outbox.emit_keyed(ctx, EventType.PROSPECT_UPDATED, {**prospect.to_dict(), "previous_stage": before},
                           f"prospect.stage:{prospect.id}:{before}:{stage}:{ctx.origin}")
     return True
+
+
+def record_stage(ctx: EventContext, prospect: Prospect, before: ProspectStage | None, stage: ProspectStage) -> None:
+    """Count the move for the funnel (written with the batch) and keep it on the prospect's
+    timeline (``before`` None: created at ``stage``; a new lead is no move to show)."""
+    ctx.stage_moves.append((before, stage))
+    if before is None and stage == ProspectStage.LEAD:
+        return
+    db.session.add(ProspectStageChange(org_id=ctx.org_id, prospect_id=prospect.id, from_stage=before,
+                                       to_stage=stage, event_id=ctx.event.id, created_at=ctx.received_at))

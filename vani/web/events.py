@@ -7,9 +7,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 
 from vani import tenancy
 from vani.dashboard import events as service
-from vani.dashboard import live
+from vani.dashboard import activity, live
 from vani.dashboard import overview as stats
-from vani.dashboard.chart import events_chart
+from vani.dashboard.chart import delivery_chart, duration, duration_chart, events_chart, funnel_chart
 from vani.dashboard.deliveries import delivery_summary
 from vani.dashboard.events import list_rejected
 from vani.dashboard.filters import parse_choice
@@ -61,12 +61,20 @@ def replay(event_id: int):
 
 @bp.get("/")
 def overview():
+    snap = stats.snapshot(48)  # the rollups every number below comes from, read once
+    figures, hours = activity.figures(48, snap=snap), stats.hourly_buckets(48, snap=snap)
     context = dict(
-        providers=stats.provider_stats(),
-        chart=events_chart(stats.hourly_buckets(48)),
-        deliveries=delivery_summary(),
+        providers=stats.provider_stats(snap=snap),
+        chart=events_chart(hours), chart_hours=hours,
+        deliveries=delivery_summary(snap=snap),
         dead=stats.dead_letters(),
         urls=provider_urls(),
+        figures=figures,
+        charts={"deliveries": delivery_chart(figures.deliveries),
+                "latency": duration_chart(figures.latency, "Delivery latency"),
+                "lag": duration_chart(figures.lag, "Processing lag"),
+                "funnel": funnel_chart(figures.funnel)},
+        duration=duration,
     )
     template = "overview/_live.html" if request.args.get("partial") else "overview/page.html"
     return render_template(template, **context)

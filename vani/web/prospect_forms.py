@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from vani.conversations import inbox, starting
@@ -57,7 +57,9 @@ def _key(prefix: str) -> str:
 
 def detail(prospect: Prospect, errors: dict | None = None, status: int = 200):
     """The prospect's page; ``errors`` as {form: {field: reason}}, shown beside the fields."""
-    return render_template("prospects/detail.html", p=prospect, items=people.timeline(prospect),
+    cursor = request.args.get("cursor") or None
+    items, next_cursor = people.timeline_page(prospect.id, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    return render_template("prospects/detail.html", p=prospect, items=items, cursor=cursor, next_cursor=next_cursor,
                            members=messaging.member_names(), errors=errors or {}, form=request.form,
                            stages=list(ProspectStage), nonce=uuid.uuid4().hex,
                            can_start=people.can_start_conversation(prospect)), status

@@ -127,6 +127,10 @@ class Claim:
             if not mine:
                 log.warning("%s %s: outcome not written, the lease was lost (another worker has the row)",
                             self.lane.name, item_id)
+        if self.lane.on_settle is not None:
+            written = [(item_id, self.settled[item_id]) for item_id, _, _ in outcomes if result[item_id]]
+            if written:
+                self.lane.on_settle(self, written)
         return result
 
     def _write_group(self, columns: tuple[str, ...], items: list[tuple[int, object, dict]]) -> None:

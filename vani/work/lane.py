@@ -39,6 +39,9 @@ class Lane:
     on_lost: Callable[[list[int], datetime], None] | None = None
     # An extra condition on the table a row must meet to be claimed (e.g. its subscription is on).
     claimable: Callable[[Any], Any] | None = None
+    # Called with the claim and the (id, state) of the rows it just settled, in the same
+    # transaction: where a lane adds to the hourly rollups (``vani.work.rollups``).
+    on_settle: Callable[[Any, list[tuple[int, Any]]], None] | None = None
 
     def batch_size(self, cfg: Mapping) -> int:
         return max(int(self.batch(cfg) if callable(self.batch) else self.batch), 1)

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vani.models import (
     ConversationStatus,
+    EmailDirection,
     EventStatus,
     MeetingStatus,
     MessageDirection,
     ProspectStage,
 )
 from vani.models.replies import OutgoingStatus, RuleTrigger
+from vani.prospects.history import EntryKind
 
 Id = Field(ge=1, le=2 ** 63 - 1)
 Json = dict[str, Any]
@@ -127,6 +129,56 @@ class ProspectDetail(Prospect):
 
 class ProspectPage(Page):
     data: list[Prospect]
+
+
+class Email(BaseModel):
+    id: int
+    mailbox_id: int | None
+    message_id: str | None
+    thread_id: str | None
+    direction: EmailDirection
+    from_: str | None = Field(alias="from")
+    from_name: str | None
+    to: list[str]
+    cc: list[str]
+    subject: str | None
+    snippet: str | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+class Lead(BaseModel):
+    id: int
+    provider: str
+    form_name: str | None
+    answers: list[Json]
+    utm: Json
+    created_at: datetime
+
+
+class StageChange(BaseModel):
+    id: int
+    from_stage: ProspectStage | None = Field(description="null: the prospect was created at to_stage")
+    to_stage: ProspectStage
+    event_id: int | None
+    created_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    kind: EntryKind = Field(description="which of the fields below this entry carries")
+    at: datetime = Field(description="when it happened (a meeting: its start; a message or email: when sent)")
+    id: int = Field(description="the id of the note, meeting, message … it is")
+    note: Note | None = None
+    meeting: Meeting | None = None
+    message: Message | None = None
+    email: Email | None = None
+    stage_change: StageChange | None = None
+    lead: Lead | None = None
+    event: Event | None = None
+
+
+class TimelinePage(Page):
+    data: list[TimelineEntry] = Field(description="newest first")
 
 
 # -- conversations ---------------------------------------------------------------------------------

@@ -130,6 +130,19 @@ class ConversationQuery(Query):
     cursor: Cursor = CURSOR
 
 
+def _timeline_cursor(raw: str) -> str:
+    from vani.prospects.history import decode_cursor
+
+    if raw:
+        decode_cursor(raw)  # InvalidField("cursor", …)
+    return raw
+
+
+class TimelineQuery(Query):
+    limit: Limit = LIMIT
+    cursor: Annotated[str, Field(max_length=MAX_CURSOR), parsed_by(_timeline_cursor)] = CURSOR
+
+
 class ConversationDetailQuery(Query):
     limit: Annotated[int, Field(ge=1, le=1000), parsed_by(_limit(1000))] = \
         Field(200, description="the newest messages to include (default 200)")
