@@ -7,7 +7,7 @@ from vani.commands.group import vani_cli
 from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
 from vani.retention import cleanup
-from vani.work.processes import run_scheduler
+from vani.work.scheduler import run_scheduler
 
 
 @vani_cli.command("cleanup")
