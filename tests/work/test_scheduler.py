@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -88,7 +88,7 @@ class Lead:
 
 
 def test_a_leader_that_lost_the_lead_queues_nothing_more(app, redis_client):
-    stop = __import__("threading").Event()
+    stop = threading.Event()
     Leader([CronEntry(every_ten_minutes, interval=600)], Lead(True, False), stop)()
     assert queued(redis_client) == 0  # it learned before queueing that another copy may lead
     Leader([CronEntry(every_ten_minutes, interval=600)], Lead(True, True), stop)()
