@@ -30,7 +30,7 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
 
 @vani_cli.command("scheduler")
 def scheduler_command() -> None:
-    """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
+    """Sweep every few seconds and queue the cron jobs: run one per host, one copy leads."""
     from flask import current_app
 
     click.echo(f"sweeping every {current_app.config.get('VANI_SWEEP_SECONDS', 5)} s")
