@@ -43,8 +43,11 @@ class _Postgres:
     """Advisory locks on one dedicated connection."""
 
     def __init__(self, url: str):
+        import psycopg
+
         self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.conn = None
+        self.errors = (psycopg.Error, OSError)  # what a lost or refused connection raises
         self.joined: set[int] = set()
 
     def _connection(self):
@@ -53,7 +56,10 @@ class _Postgres:
 
             conn = psycopg.connect(self.conninfo, autocommit=True, application_name="vani-leadership", **KEEPALIVE)
             for statement in SERVER_SIDE:
-                conn.execute(statement)
+                try:
+                    conn.execute(statement)
+                except psycopg.errors.UndefinedObject:  # a server older than the setting: keepalives still work
+                    log.debug("leadership: the server refused %r", statement)
             self.conn = conn
         return self.conn
 
@@ -92,6 +98,8 @@ class _Postgres:
 
 class _Files:
     """One lock file per name in a folder (``flock``: freed by the system when the process ends)."""
+
+    errors = (OSError,)
 
     def __init__(self, folder: Path | None):
         self.folder, self.open = folder, {}
@@ -200,7 +208,7 @@ class Locks:
         """``action()``; on a database error, drop the connection and every name with it."""
         try:
             result = action()
-        except Exception as exc:
+        except self._backend.errors as exc:
             if not self._broken:
                 log.warning("leadership: the database connection failed (%s); leading nothing until it is back", exc)
             self._broken = True
