@@ -90,10 +90,11 @@ class _Postgres:
     def close(self) -> None:
         conn, self.conn, self.joined = self.conn, None, set()
         if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken: nothing to release
+            try:  # let go before closing: the server ends the session a moment after the close
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            except self.errors:  # already broken: the server frees them with the session
                 pass
+            conn.close()
 
 
 class _Files:
