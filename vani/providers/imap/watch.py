@@ -192,29 +192,35 @@ class Watcher:
             log.warning("mailbox %s: its lock was lost; another copy may watch it now", mailbox_id)
             self._stop(mailbox_id)
         self.held &= still
-        for mailbox_id in self.held - set(self.wanted):  # deleted, or waiting for a new password
-            self._let_go(mailbox_id)
+        self._let_go(self.held - set(self.wanted))  # deleted, or waiting for a new password
         share = -(-len(self.wanted) // self.locks.members(MEMBERS))
         free = [LOCK.format(id=i) for i in sorted(self.wanted) if i not in self.held]
         if free and len(self.held) < share:
             self.held |= {_mailbox_of(name) for name in self.locks.try_lead_many(free)}
-        for mailbox_id in sorted(self.held, reverse=True)[:max(len(self.held) - share, 0)]:
-            self._let_go(mailbox_id)  # for a copy below its share to take
+        above = sorted(self.held, reverse=True)[:max(len(self.held) - share, 0)]
+        self._let_go(set(above))  # for a copy below its share to take
         elsewhere = len(self.wanted) - len(self.held)
         if elsewhere != self.elsewhere:
             log.info("watching %d mailbox(es) here, %d in other copies", len(self.held), elsewhere)
             self.elsewhere = elsewhere
 
-    def _stop(self, mailbox_id: int, timeout: float = 0.0) -> None:
+    def _stop(self, mailbox_id: int) -> None:
         watch = self.watches.pop(mailbox_id, None)
         if watch is not None:
             watch.stop.set()
-            watch.join(timeout)
 
-    def _let_go(self, mailbox_id: int) -> None:
-        self._stop(mailbox_id, timeout=10.0)  # its connection closed before another copy opens one
-        self.locks.resign(LOCK.format(id=mailbox_id))
-        self.held.discard(mailbox_id)
+    def _let_go(self, mailbox_ids: set[int], timeout: float = 10.0) -> None:
+        """Stop these mailboxes' watches, wait for their connections to close (before another copy
+        opens one), and release their locks."""
+        stopping = [self.watches.pop(i) for i in mailbox_ids if i in self.watches]
+        for watch in stopping:
+            watch.stop.set()
+        deadline = time.monotonic() + timeout
+        for watch in stopping:
+            watch.join(max(deadline - time.monotonic(), 0.1))
+        for mailbox_id in mailbox_ids:
+            self.locks.resign(LOCK.format(id=mailbox_id))
+            self.held.discard(mailbox_id)
 
     def run(self, stop: threading.Event) -> None:
         """Watch until ``stop`` is set, then stop every thread and let go of every lock."""
