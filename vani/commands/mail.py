@@ -136,7 +136,8 @@ def _process(org_ids: set[int]) -> tuple[int, int]:
 
 @mail.command("watch")
 def watch_command() -> None:
-    """Listen for new IMAP mail (IDLE, else polling) and ask the workers to sync; runs until stopped."""
+    """Listen for new IMAP mail (IDLE, else polling) and ask the workers to sync; runs until stopped.
+    Run one per host: each mailbox is watched by one copy, and a stopped copy's mailboxes move to the others."""
     import signal
     import threading
 

@@ -8,7 +8,7 @@ from vani.commands.group import vani_cli
 from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
 from vani.retention import cleanup
-from vani.work.processes import run_scheduler
+from vani.work.scheduler import run_scheduler
 
 
 @vani_cli.command("cleanup")
@@ -31,7 +31,7 @@ def cleanup_command(days: int | None, dry_run: bool) -> None:
 
 @vani_cli.command("scheduler")
 def scheduler_command() -> None:
-    """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
+    """Sweep every few seconds and queue the cron jobs: run one per host, one copy leads."""
     from flask import current_app
 
     metrics_export.serve_in_thread(current_app.config)

@@ -1,21 +1,15 @@
-"""The long-running processes: RQ workers and the scheduler, both riding out Redis restarts.
+"""The RQ workers, riding out Redis restarts (the scheduler is in ``vani.work.scheduler``).
 
 A worker runs RQ's ``Worker`` (or ``SimpleWorker``) on every lane's queue. When RQ gives up on a
 lost Redis, the loop here waits for Redis with backoff, logging once, and starts a new worker,
 then sweeps at once so work stored meanwhile is handed over without waiting for the scheduler.
-
-The scheduler sweeps every ``VANI_SWEEP_SECONDS`` in-process and drives RQ's ``CronScheduler``
-for the cron jobs (daily cleanup and the like); it keeps running through Redis outages too.
 """
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -30,16 +24,6 @@ from vani.work.wake import MAINTENANCE_QUEUE, queue_name
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX = 5.0
-
-
-@dataclass(frozen=True)
-class CronEntry:
-    """A job the scheduler queues on a cron line (``"17 3 * * *"``) or every ``interval`` seconds."""
-
-    func: Callable
-    cron: str | None = None
-    interval: int | None = None
-    timeout: int = 3600
 
 
 def all_queues() -> list[str]:
@@ -129,51 +113,3 @@ def run_worker(queues: list[str] | None = None, burst: bool = False, simple: boo
         if not wait_for_redis():
             return
         once.seen = False
-
-
-def build_cron(connection, entries: list[CronEntry], name: str = ""):
-    """RQ's ``CronScheduler`` with ``entries`` registered (referenced as functions, not names)."""
-    from rq.cron import CronScheduler
-
-    scheduler = CronScheduler(connection=connection, name=name)
-    for entry in entries:
-        scheduler.register(entry.func, MAINTENANCE_QUEUE, cron=entry.cron, interval=entry.interval,
-                           job_timeout=entry.timeout, result_ttl=86400, ttl=3600)
-    return scheduler
-
-
-def run_scheduler(entries: list[CronEntry], stop: threading.Event | None = None) -> None:
-    """Sweep every ``VANI_SWEEP_SECONDS`` and queue the cron entries, until SIGTERM/SIGINT or
-    ``stop``. Redis or the database going away is logged once and waited out."""
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-    interval = float(current_app.config.get("VANI_SWEEP_SECONDS", 5))
-    cron = build_cron(redis_ext.client, entries)
-    registered = False
-    redis_down = False
-    while not stop.is_set():
-        try:
-            if not registered:
-                cron.register_birth()
-                registered = True
-            if redis_down:
-                redis_down = False
-                redis_ext.reset()
-                log.info("scheduler: Redis is back; handing stored work over")
-            sweep_once("scheduler")
-            if cron.enqueue_jobs():
-                cron.save()
-            cron.heartbeat()
-            wait = min(interval, max(cron.calculate_sleep_interval(), 0.5))
-        except RedisError as exc:
-            if not redis_down:
-                log.warning("scheduler: Redis unreachable (%s); retrying until it is back", exc)
-            redis_down, registered = True, False
-            wait = 1.0
-        stop.wait(wait)
-    try:
-        cron.register_death()
-    except RedisError:
-        pass
