@@ -133,3 +133,16 @@ def test_a_malformed_sentinel_list_is_refused_with_its_reason(given):
     with pytest.raises(ValueError, match="REDIS_SENTINELS"):
         sentinel_client({"REDIS_SENTINELS": given, "REDIS_URL": "redis://localhost/0",
                          "REDIS_SENTINEL_MASTER": "m"}, {"socket_connect_timeout": 1, "socket_timeout": 1})
+
+
+def test_the_pool_suits_the_database_the_app_finally_uses(monkeypatch, tmp_path):
+    """A PostgreSQL DATABASE_URL in the environment, and the app given a SQLite file: no
+    PostgreSQL pool settings reach the SQLite engine."""
+    from vani import create_app
+    from vani.extensions import db
+
+    config_with(monkeypatch, DATABASE_URL="postgresql://vani@db.internal/vani", VANI_DB_POOL_SIZE="3")
+    app = create_app({"VANI_ENV": "testing", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'v.db'}"})
+    assert "pool_size" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    with app.app_context():
+        assert db.session.execute(text("SELECT 1")).scalar_one() == 1
