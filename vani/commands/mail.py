@@ -10,11 +10,12 @@ from vani.errors import InvalidField, NotFound
 from vani.extensions import db
 from vani.mail import mailboxes, store
 from vani.mail.sync import MAILBOX_SYNCS
-from vani.models import EventStatus, Mailbox, MailboxFolder, MailboxState, WebhookEvent
+from vani.models import EventStatus, Mailbox, MailboxFolder, MailboxState, ProcessRole, WebhookEvent
 from vani.models.base import utcnow
 from vani.processing.events import EVENTS
 from vani.providers.imap import client as imap_client
 from vani.providers.imap.watch import Watcher
+from vani.work import heartbeat
 
 MAX_ROUNDS = 100  # of event claims in ``--process``; what is left waits for a worker
 
@@ -148,5 +149,6 @@ def watch_command() -> None:
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"watching IMAP mailboxes; polling every {current_app.config.get('VANI_MAIL_POLL_SECONDS', 60)} s "
                "where the server has no IDLE")
-    Watcher(current_app._get_current_object()).run(stop)
+    with heartbeat.running(ProcessRole.MAIL_WATCHER):
+        Watcher(current_app._get_current_object()).run(stop)
     click.echo("stopped")
