@@ -90,6 +90,15 @@ class _Stoppable:
             self._cold = True
             os.kill(os.getpid(), signal.SIGTERM)  # the handler raises in the main thread
 
+    def subscribe(self) -> None:
+        """RQ's command listener, polling every second instead of every 60 s: RQ waits for the
+        poll to end when it stops the listener, which would hold a stopping worker up to a minute."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
+
     def setup_work_horse_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the worker, which passes it on
         signal.signal(signal.SIGTERM, stopping.request)
