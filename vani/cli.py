@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         maintenance,
         notifications,
         orgs,
+        status,
         webhooks,
     )
 

@@ -145,9 +145,22 @@ class Process:
     age: timedelta      # since the last beat
     silent: bool
 
+    @property
+    def ago(self) -> str:
+        """The age of the last beat, short: "4 s", "3 min", "2 h", "5 d"."""
+        seconds = max(int(self.age.total_seconds()), 0)
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{seconds // size} {unit}"
+        return f"{seconds} s"
+
 
 def silent_after(cfg) -> timedelta:
     return timedelta(seconds=SILENT_BEATS * float(cfg.get("VANI_HEARTBEAT_SECONDS", 10)))
+
+
+def silent_after_text() -> str:
+    return f"{silent_after(current_app.config).total_seconds():g} s"
 
 
 def processes(now: datetime | None = None) -> list[Process]:
