@@ -1,6 +1,6 @@
-"""Stopping the real processes: an idle or busy worker (forked or simple) and the scheduler end
-within 10 s of SIGTERM or SIGINT, wherever the signal lands; a busy worker's job finishes the
-item in hand and hands the rest of its claim back; each deletes its heartbeat row."""
+"""Stopping the real processes: an idle or busy worker (forked or simple), the scheduler and the
+mail watcher end within 10 s of SIGTERM or SIGINT, wherever the signal lands; a busy worker's job
+finishes the item in hand and hands the rest of its claim back; each deletes its heartbeat row."""
 from __future__ import annotations
 
 import random
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.outbound.helpers import delivery, emit, subscribe
 from tests.work.helpers import HangingReceiver, RedisServer, flask_process
 from vani.extensions import db
-from vani.models import DeliveryStatus, ProcessHeartbeat
+from vani.models import DeliveryStatus, ProcessHeartbeat, ProcessRole
 
 pytestmark = pytest.mark.slow
 
@@ -140,5 +140,12 @@ def test_a_job_outlasting_the_grace_is_ended(app, started, hanging, kind):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_the_scheduler_stops(started, sig):
     proc = started("scheduler")
+    assert heartbeat_of(proc).role == ProcessRole.SCHEDULER
     time.sleep(1.5)  # a sweep or two
     stop(proc, sig)
+
+
+def test_the_mail_watcher_keeps_a_heartbeat_and_stops(started):
+    proc = started("mail", "watch")
+    assert heartbeat_of(proc).role == ProcessRole.MAIL_WATCHER
+    stop(proc)

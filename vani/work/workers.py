@@ -33,7 +33,7 @@ from vani.work.wake import MAINTENANCE_QUEUE, queue_name
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX = 5.0
-IDLE_POLL = 2  # seconds an idle worker waits for a job before looking at the stop flag again
+IDLE_POLL = 1  # seconds an idle worker waits for a job before looking at the stop flag again
 
 
 def all_queues() -> list[str]:
@@ -91,12 +91,12 @@ class _Stoppable:
             os.kill(os.getpid(), signal.SIGTERM)  # the handler raises in the main thread
 
     def subscribe(self) -> None:
-        """RQ's command listener, polling every second instead of every 60 s: RQ waits for the
+        """RQ's command listener, polling twice a second instead of every 60 s: RQ waits for the
         poll to end when it stops the listener, which would hold a stopping worker up to a minute."""
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=0.5, daemon=True,
                                                        exception_handler=self._pubsub_exception_handler)
 
     def setup_work_horse_signals(self) -> None:
