@@ -14,7 +14,7 @@ from vani.models import DeliveryStatus, EventStatus, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.outbound.delivery_lane import DELIVERIES
 from vani.processing.events import EVENTS
-from vani.work import claims, runner, sweep, wake
+from vani.work import claims, runner, stopping, sweep, wake
 
 
 def stored_events(client, n: int, first: int = 0) -> list[int]:
@@ -102,6 +102,31 @@ def test_a_handler_that_raises_fails_its_whole_claim_by_the_policy(app, client):
     rows = [db.session.get(WebhookEvent, i, populate_existing=True) for i in ids]
     assert [(r.status, r.outcome) for r in rows] == [(EventStatus.FAILED, "ZeroDivisionError: division by zero")] * 2
     assert all(r.lease_token is None and r.next_attempt_at is not None for r in rows)
+
+
+def test_a_stop_during_a_claim_hands_back_the_rows_not_begun(app, client):
+    """A one-by-one handler stops between rows when the process is asked to stop; the runner
+    hands what it did not begin back (due now, attempt not counted) instead of failing it, and
+    the drain takes no new claim."""
+    ids = stored_events(client, 3)
+    done = []
+
+    def work(claim, item_id):
+        claim.done(item_id, EventStatus.IGNORED, outcome="handled")
+        db.session.commit()
+        done.append(item_id)
+        stopping.request()  # SIGTERM arrives while the first row is in hand
+
+    try:
+        claim = claims.claim(EVENTS, app.config)
+        runner.run_claim(dataclasses.replace(EVENTS, handler=runner.one_by_one(work)), claim)
+        assert runner.drain(EVENTS.name) == 0  # stopping: no new claim
+    finally:
+        stopping.clear()
+    rows = [db.session.get(WebhookEvent, i, populate_existing=True) for i in ids]
+    assert done == ids[:1]
+    assert [(r.status, r.attempts, r.lease_token) for r in rows] == [
+        (EventStatus.IGNORED, 1, None), (EventStatus.RECEIVED, 0, None), (EventStatus.RECEIVED, 0, None)]
 
 
 def test_the_wake_flag_lives_one_lease_and_goes_when_the_drain_ends(app, client, redis_client, run_worker):

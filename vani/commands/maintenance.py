@@ -7,7 +7,10 @@ from vani import metrics_export
 from vani.commands.group import vani_cli
 from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
+from vani.models import ProcessRole
 from vani.retention import cleanup
+from vani.work import heartbeat
+from vani.work.lane import installed
 from vani.work.scheduler import run_scheduler
 
 
@@ -39,4 +42,5 @@ def scheduler_command() -> None:
     for entry in CRON:
         click.echo(f"scheduled {entry.func.__module__}.{entry.func.__name__}: "
                    + (f"every {entry.interval} s" if entry.interval else f"cron '{entry.cron}'"))
-    run_scheduler(CRON)
+    with heartbeat.running(ProcessRole.SCHEDULER, [lane.name for lane in installed()]):
+        run_scheduler(CRON)

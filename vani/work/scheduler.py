@@ -17,7 +17,6 @@ leader did not queue. Redis or the database going away is logged once and waited
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from vani.extensions import db, redis_ext
-from vani.work import sweep
+from vani.work import heartbeat, stopping, sweep
 from vani.work.leadership import Locks, follow
 from vani.work.wake import MAINTENANCE_QUEUE
 
@@ -120,16 +119,6 @@ def queue_due(cron, connection, now: datetime | None = None) -> list:
     return queued
 
 
-def _sweep(reason: str) -> None:
-    try:
-        woken = [s.lane for s in sweep.run() if s.woken]
-        if woken:
-            log.info("%s: woke %s", reason, ", ".join(woken))
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        log.warning("%s: the sweep could not reach the database: %s", reason, exc)
-
-
 class Leader:
     """One term as leader: sweeps and queues until ``stop`` is set or the lead is lost."""
 
@@ -138,6 +127,13 @@ class Leader:
         self.interval = float(current_app.config.get("VANI_SWEEP_SECONDS", 5))
 
     def __call__(self) -> None:
+        heartbeat.beat(leading=True)
+        try:
+            self.lead()
+        finally:
+            heartbeat.beat(leading=False)
+
+    def lead(self) -> None:
         cron = build_cron(redis_ext.client, self.entries)  # fresh timing: the marks say what ran
         catch_up(cron, datetime.now(timezone.utc))
         registered = redis_down = False
@@ -152,7 +148,7 @@ class Leader:
                     redis_ext.reset()
                     log.info("scheduler: Redis is back; handing stored work over")
                 if time.monotonic() >= next_sweep:
-                    _sweep("scheduler")
+                    sweep.sweep_once("scheduler")
                     next_sweep = time.monotonic() + self.interval
                     cron.heartbeat()
                 if self.locks.holds(LEADER):  # the sweep may have taken a while
@@ -173,9 +169,9 @@ def run_scheduler(entries: list[CronEntry], stop: threading.Event | None = None,
     SIGTERM/SIGINT or ``stop``."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stopping.install_for(stop)
     locks = locks or Locks(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    heartbeat.beat(leading=False)
     try:
         follow(locks, LEADER, stop, Leader(entries, locks, stop))
     finally:
