@@ -49,7 +49,7 @@ def _database_url(default: str) -> str:
     return url
 
 
-def _engine_options(url: str) -> dict:
+def engine_options(url: str) -> dict:
     """The database pool. Each process keeps up to VANI_DB_POOL_SIZE connections open, and opens
     up to VANI_DB_MAX_OVERFLOW more under load: size them so that every process of every host fits
     in the server's max_connections (docs/deploy.md, Scaling). Behind PgBouncer in transaction
@@ -79,7 +79,7 @@ class Config:
         # No ping per checkout (a round trip per request on the ingest path): a connection the
         # server dropped fails once with a 503 and is replaced; idle ones are recycled. Errors are
         # logged without their bound parameters (they hold prospects' data and secrets).
-        self.SQLALCHEMY_ENGINE_OPTIONS = _engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         # Redis Sentinel: "host:port,host:port" and the master's name; REDIS_URL still gives the
         # database number and password. Every Redis use (queues, live updates) goes through it.

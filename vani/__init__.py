@@ -13,7 +13,7 @@ def create_app(config=None) -> Flask:
     from vani import metrics_folder
 
     metrics_folder.prepare()  # before any metric exists: their files go there
-    from config import BASE_DIR, Config, load_env_file
+    from config import BASE_DIR, Config, engine_options, load_env_file
     from vani import blueprints, cli, config_checks, errors, plugins, proxy, security, tenancy, tracing, work
     from vani.dashboard import live
     from vani.extensions import csrf, db, login_manager, migrate, redis_ext
@@ -33,6 +33,8 @@ def create_app(config=None) -> Flask:
     app.config.from_object(config)
     app.config["ENV_NAME"] = config.ENV_NAME
     app.config.update(overrides)
+    if "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:  # the pool suits the database finally chosen
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     config_checks.enforce(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (BASE_DIR / "instance").mkdir(exist_ok=True)
