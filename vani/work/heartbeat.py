@@ -114,7 +114,7 @@ _current: Heartbeat | None = None
 def running(role: ProcessRole, lanes: list[str] | None = None) -> Iterator[Heartbeat]:
     """Keep this process's heartbeat row for the block (deleted when the block ends)."""
     global _current
-    interval = float(current_app.config.get("VANI_HEARTBEAT_SECONDS", 10))
+    interval = float(current_app.config.get("VANI_HEARTBEAT_SECONDS", 2))
     heart = Heartbeat(db.engine, role, lanes or [], interval).start()
     _current = heart
     try:
@@ -122,6 +122,16 @@ def running(role: ProcessRole, lanes: list[str] | None = None) -> Iterator[Heart
     finally:
         _current = None
         heart.stop()
+
+
+def current_id() -> int | None:
+    """This process's heartbeat row (the owner its claims record), or None without one."""
+    return _current.row_id if _current is not None else None
+
+
+def silent_ids(cfg, now: datetime):
+    """A query of the heartbeat rows gone silent as of ``now`` (their processes were killed)."""
+    return select(_table.c.id).where(_table.c.last_beat < now - silent_after(cfg))
 
 
 def beat(leading=_KEEP) -> bool:
@@ -156,7 +166,7 @@ class Process:
 
 
 def silent_after(cfg) -> timedelta:
-    return timedelta(seconds=SILENT_BEATS * float(cfg.get("VANI_HEARTBEAT_SECONDS", 10)))
+    return timedelta(seconds=SILENT_BEATS * float(cfg.get("VANI_HEARTBEAT_SECONDS", 2)))
 
 
 def silent_after_text() -> str:
