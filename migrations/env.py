@@ -4,6 +4,9 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy import text
+
+from vani.work.leadership import key
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -13,6 +16,7 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers working
 logger = logging.getLogger('alembic.env')
+MIGRATION_LOCK = key("vani-migrations")  # the advisory lock two concurrent upgrades queue on
 
 
 def get_engine():
@@ -99,6 +103,10 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # One upgrade at a time: a second one waits here, then finds the schema up to date.
+                # The lock is the transaction's, so it ends with the migrations' commit or rollback.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
 
 

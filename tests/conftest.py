@@ -185,7 +185,7 @@ def fresh_database_url(_app, tmp_path: Path):
 def run_worker(app, redis_client):
     """Run a real RQ worker in burst mode until the queues are empty; returns how many jobs ran."""
     from tests.work.helpers import PromptWorker
-    from vani.work.processes import all_queues
+    from vani.work.workers import all_queues
 
     class CountingWorker(PromptWorker):
         jobs_run = 0

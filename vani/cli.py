@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         metrics,
         notifications,
         orgs,
+        status,
         webhooks,
     )
 

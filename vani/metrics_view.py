@@ -7,7 +7,8 @@ everything once:
   with ``flask vani metrics serve``.
 - ``GET /metrics/state``: what is waiting, read from the shared database and Redis at scrape
   time: each lane's items by state (queue depth, dead letters), deliveries by subscription and
-  state, and the RQ queues' lengths. Scrape it once for the deployment.
+  state, the live processes by role (from their heartbeats), and the RQ queues' lengths. Scrape
+  it once for the deployment.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from vani import metrics
 from vani.extensions import db
 from vani.models import DeliveryStatus, WebhookDelivery
+from vani.work import heartbeat
 from vani.work.lane import installed
 from vani.work.wake import MAINTENANCE_QUEUE, get_queue, queue_name
 
@@ -62,7 +64,24 @@ class StateCollector:
         finally:
             db.session.rollback()
         yield from (items, dead, deliveries)
+        yield from self._processes()
         yield self._queues()
+
+    def _processes(self):
+        live = GaugeMetricFamily("vani_processes_live", "Processes with a recent heartbeat, by role (worker, "
+                                 "scheduler, mail_watcher)", labels=["role"])
+        silent = GaugeMetricFamily("vani_processes_silent", "Heartbeat rows gone silent (killed processes), by role",
+                                   labels=["role"])
+        try:
+            found = heartbeat.processes()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            log.warning("metrics: could not read the heartbeats: %s", exc)
+            return
+        for role, count in heartbeat.live_counts(found).items():
+            live.add_metric([role.value], count)
+            silent.add_metric([role.value], sum(p.silent and p.role == role for p in found))
+        yield from (live, silent)
 
     def _queues(self):
         from redis.exceptions import RedisError

@@ -1,7 +1,8 @@
 """Retention: raw events, rejected calls and delivery attempts older than ``VANI_RETENTION_DAYS``
 are deleted; prospects, meetings, notes and messages are kept. Work still to be done is never
 deleted, whatever its age: events waiting, being processed or dead (a dead letter stays until
-a person acts on it). Stored idempotent answers and sign-in counts go once they no longer serve."""
+a person acts on it). Stored idempotent answers and sign-in counts go once they no longer serve,
+and the heartbeat rows of processes silent for a day (killed, never to come back)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from vani.accounts import signin_throttle
 from vani.extensions import db
 from vani.models import DeliveryAttempt, EventStatus, RejectedCall, WebhookEvent, idempotency
 from vani.models.base import utcnow
+from vani.work import heartbeat
 
 BATCH = 1000
 FINISHED_EVENTS = (EventStatus.PROCESSED, EventStatus.IGNORED)
+SILENT_PROCESSES_KEPT = timedelta(days=1)
 
 # (label, model, age column, extra condition)
 TARGETS = (
@@ -77,4 +80,5 @@ def _cleanup(days: int | None, dry_run: bool, now: datetime | None,
     if not dry_run:
         counts["idempotent_requests"] = idempotency.purge(now)
         counts["login_throttles"] = signin_throttle.purge(now)
+        counts["silent_processes"] = heartbeat.remove_silent(SILENT_PROCESSES_KEPT, now)
     return counts

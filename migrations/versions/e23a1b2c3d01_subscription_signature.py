@@ -1,14 +1,14 @@
 """subscription signature: Standard Webhooks (the default) or an X-Signature hex HMAC-SHA256 of the body
 
 Revision ID: e23a1b2c3d01
-Revises: e20c3e5d9b03
+Revises: e22b3c4d5e06
 Create Date: 2026-12-07 14:30:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = 'e23a1b2c3d01'
-down_revision = 'e20c3e5d9b03'
+down_revision = 'e22b3c4d5e06'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """work by hand: who wrote a note, and an organisation's choice to send read receipts on arrival
 
 Revision ID: e23b2c3d4e01
-Revises: e20c3e5d9b03
+Revises: e23a1b2c3d01
 Create Date: 2026-12-07 14:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = 'e23b2c3d4e01'
-down_revision = 'e20c3e5d9b03'
+down_revision = 'e23a1b2c3d01'
 branch_labels = None
 depends_on = None
 

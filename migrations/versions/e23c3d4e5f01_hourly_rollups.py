@@ -2,14 +2,14 @@
 counting events), and each prospect's stage changes for its timeline
 
 Revision ID: e23c3d4e5f01
-Revises: e20c3e5d9b03
+Revises: e23b2c3d4e01
 Create Date: 2026-12-07 14:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = 'e23c3d4e5f01'
-down_revision = 'e20c3e5d9b03'
+down_revision = 'e23b2c3d4e01'
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """meetings by status and end time: finding the meetings whose end time has passed
 
 Revision ID: e23d4a5b6c01
-Revises: e20c3e5d9b03
+Revises: e23c3d4e5f01
 Create Date: 2026-12-14 09:00:00
 """
 from alembic import op
 
 revision = 'e23d4a5b6c01'
-down_revision = 'e20c3e5d9b03'
+down_revision = 'e23c3d4e5f01'
 branch_labels = None
 depends_on = None
 

@@ -52,7 +52,7 @@ def test_notification_kinds_are_one_vocabulary():
                              "message.failed", "conversation.handoff", "lead.created", "meeting.scheduled",
                              "meeting.cancelled", "meeting.no_show")
     assert routing.ALERTS == ("alert.subscription_disabled", "alert.dead_letters",
-                              "alert.provider_subscription_disabled", "alert.provider_quiet")
+                              "alert.provider_subscription_disabled", "alert.provider_quiet", "alert.process_quiet")
     assert set(TITLES) == set(NotificationKind)  # every kind has a title
     assert set(ALERT_LINKS) == set(routing.ALERTS)
     for table in (TITLES, ALERT_LINKS, slack.EMOJI, webhook.CATALOGUE_KINDS):

@@ -78,7 +78,7 @@ def rows(db):
 def test_cleanup_deletes_only_old_finished_rows(app, db, rows):
     counts = retention.cleanup(30, now=NOW)
     assert counts == {"webhook_events": 3, "rejected_calls": 1, "delivery_attempts": 2, "idempotent_requests": 0,
-                      "login_throttles": 0}
+                      "login_throttles": 0, "silent_processes": 0}
     ages = sorted((NOW - e.received_at.replace(tzinfo=NOW.tzinfo)).days
                   for e in db.session.execute(select(WebhookEvent)).scalars())
     assert ages == [29, 29, 90, 90, 90]  # 30 days minus a second, 29 days, and three unfinished
@@ -87,7 +87,8 @@ def test_cleanup_deletes_only_old_finished_rows(app, db, rows):
     notification = db.session.execute(select(Notification)).scalar_one()
     assert notification.event_id is None  # its event went; the notification stays
     assert retention.cleanup(30, now=NOW) == {"webhook_events": 0, "rejected_calls": 0, "delivery_attempts": 0,
-                                              "idempotent_requests": 0, "login_throttles": 0}
+                                              "idempotent_requests": 0, "login_throttles": 0,
+                                              "silent_processes": 0}
 
 
 def test_dry_run_counts_without_deleting(app, db, rows):
@@ -116,7 +117,7 @@ def test_cleanup_command(app, db, rows, monkeypatch):
 
 
 def test_cron_jobs_run_in_a_worker_with_the_app_context(app, db, rows, redis_client, run_worker, monkeypatch):
-    from vani.work.processes import build_cron
+    from vani.work.scheduler import build_cron
     from vani.work.wake import MAINTENANCE_QUEUE
 
     monkeypatch.setattr(retention, "utcnow", lambda: NOW)

@@ -24,7 +24,7 @@ from vani.lanes import LANES
 from vani.work.wake import MAINTENANCE_QUEUE, queue_name
 
 pytestmark = pytest.mark.slow
-STEPS = ("install", "setup", "systemd", "smoke", "split", "upgrade")
+STEPS = ("install", "setup", "systemd", "smoke", "status", "split", "upgrade")
 EVERY_QUEUE = {queue_name(lane) for lane in LANES} | {MAINTENANCE_QUEUE}
 
 
@@ -132,6 +132,10 @@ def test_the_guide_installs_and_runs_vani(host):
     assert "200 OK" in output and '"accepted"' in output, output
     wait_for(lambda: query(host.database, "SELECT count(*) FROM prospects")[0][0] == 1, 30,
              "the signed sample call became a prospect", host.processes.logs)
+
+    output = host.type("status")  # exits 1 unless a worker and the scheduler are alive
+    roles = {line.split()[0] for line in output.splitlines() if line.strip()}
+    assert {"worker", "scheduler", "mail_watcher"} <= roles, output
 
     host.type("split")
     split = host.boot()

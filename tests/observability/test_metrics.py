@@ -109,6 +109,27 @@ def test_dead_letters_are_counted(app, client, db):
     assert value(before, "vani_dead_letters_waiting", lane="events") == 0
 
 
+def test_live_processes_by_role_from_their_heartbeats(app, client, db):
+    from datetime import timedelta
+
+    from vani.models import ProcessHeartbeat, ProcessRole
+    from vani.models.base import utcnow
+    from vani.work.heartbeat import Heartbeat
+
+    app.config["VANI_HEARTBEAT_SECONDS"] = 10
+    before = scrape(client)
+    Heartbeat(db.engine, ProcessRole.WORKER, ["vani-events"], 10).write()
+    db.session.add(ProcessHeartbeat(role=ProcessRole.SCHEDULER, host="gone", pid=1, lanes=[], version="0.0.9",
+                                    started_at=utcnow() - timedelta(hours=1), last_beat=utcnow() - timedelta(minutes=2)))
+    db.session.commit()
+    after = scrape(client)
+    assert [value(before, "vani_processes_live", role=r) for r in ("worker", "scheduler")] == [0, 0]
+    assert value(after, "vani_processes_live", role="worker") == 1
+    assert value(after, "vani_processes_live", role="scheduler") == 0  # its only row is silent: VaniNoScheduler
+    assert value(after, "vani_processes_silent", role="scheduler") == 1
+    assert ("vani_processes_live", (("role", "mail_watcher"),)) in after
+
+
 def test_multiprocess_mode_adds_up_every_process(tmp_path):
     """Two worker processes count; a third (the web) scrapes both."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"), "VANI_ENV": "testing",

@@ -4,17 +4,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from tests.bookings import calendly
 from tests.outbound.helpers import attempts, delivery, emit, subscribe
 from tests.signing import post_calendly
 from vani.extensions import db
-from vani.models import DeliveryStatus, EventStatus, WebhookEvent
+from vani.models import DeliveryStatus, EventStatus, ProcessHeartbeat, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.outbound.delivery_lane import DELIVERIES
 from vani.processing.events import EVENTS
-from vani.work import claims, runner, sweep, wake
+from vani.work import claims, runner, stopping, sweep, wake
 
 
 def stored_events(client, n: int, first: int = 0) -> list[int]:
@@ -104,6 +104,31 @@ def test_a_handler_that_raises_fails_its_whole_claim_by_the_policy(app, client):
     assert all(r.lease_token is None and r.next_attempt_at is not None for r in rows)
 
 
+def test_a_stop_during_a_claim_hands_back_the_rows_not_begun(app, client):
+    """A one-by-one handler stops between rows when the process is asked to stop; the runner
+    hands what it did not begin back (due now, attempt not counted) instead of failing it, and
+    the drain takes no new claim."""
+    ids = stored_events(client, 3)
+    done = []
+
+    def work(claim, item_id):
+        claim.done(item_id, EventStatus.IGNORED, outcome="handled")
+        db.session.commit()
+        done.append(item_id)
+        stopping.request()  # SIGTERM arrives while the first row is in hand
+
+    try:
+        claim = claims.claim(EVENTS, app.config)
+        runner.run_claim(dataclasses.replace(EVENTS, handler=runner.one_by_one(work)), claim)
+        assert runner.drain(EVENTS.name) == 0  # stopping: no new claim
+    finally:
+        stopping.clear()
+    rows = [db.session.get(WebhookEvent, i, populate_existing=True) for i in ids]
+    assert done == ids[:1]
+    assert [(r.status, r.attempts, r.lease_token) for r in rows] == [
+        (EventStatus.IGNORED, 1, None), (EventStatus.RECEIVED, 0, None), (EventStatus.RECEIVED, 0, None)]
+
+
 def test_the_wake_flag_lives_one_lease_and_goes_when_the_drain_ends(app, client, redis_client, run_worker):
     stored_events(client, 1)  # ingest kicked the lane: a drain job is queued, its flag set
     ttl = wake.flag_ttl_ms(EVENTS)
@@ -122,3 +147,32 @@ def test_the_sweep_wakes_only_lanes_with_due_work(app, client, redis_client):
     assert results["events"].due and results["events"].woken
     assert not results["deliveries"].due and not results["deliveries"].woken
     assert wake.flag_ttl_ms(EVENTS) is not None
+
+
+def test_a_claim_of_a_process_whose_heartbeat_went_silent_is_taken_over_at_once(app, client):
+    """Killed processes leave their heartbeat row: three missed beats and the next sweep takes their
+    rows over, long before the leases would run out; a live process's rows stay its own."""
+    from vani.models import ProcessRole
+    from vani.work import heartbeat
+
+    app.config["VANI_HEARTBEAT_SECONDS"] = 2
+    dead_id, live_id = stored_events(client, 2)
+    with heartbeat.running(ProcessRole.WORKER, ["vani-events"]) as dying:
+        killed = claims.claim(EVENTS, app.config, ids=[dead_id])
+        owner = dying.row_id
+    db.session.execute(insert(ProcessHeartbeat).values(  # as a SIGKILL leaves it: the row stays
+        id=owner, role=ProcessRole.WORKER, host="host-a", pid=4242, lanes=[], version="test",
+        started_at=utcnow(), last_beat=utcnow() - timedelta(seconds=3)))
+    db.session.commit()
+    with heartbeat.running(ProcessRole.WORKER, ["vani-events"]):
+        alive = claims.claim(EVENTS, app.config, ids=[live_id])
+        assert claims.take_over(EVENTS, app.config) == []  # one beat late: not yet
+        db.session.execute(update(ProcessHeartbeat).where(ProcessHeartbeat.id == owner)
+                           .values(last_beat=utcnow() - timedelta(seconds=7)))
+        db.session.commit()
+        assert claims.take_over(EVENTS, app.config) == [dead_id]  # three missed; the lease still runs
+    assert killed.ids == [dead_id] and alive.ids == [live_id]
+    event = db.session.get(WebhookEvent, dead_id, populate_existing=True)
+    assert event.status == EventStatus.FAILED and "heartbeat stopped" in event.outcome
+    assert event.lease_owner is None and event.lease_token is None
+    assert db.session.get(WebhookEvent, live_id, populate_existing=True).status == EventStatus.PROCESSING

@@ -6,9 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from tests import bookings as bs
 from tests.bookings import calendly
 from tests.outbound.helpers import attempts, deliver, delivery, emit, subscribe
 from tests.signing import post_calendly
-from tests.work.helpers import drain
+from tests.work.helpers import HangingReceiver, drain
 from vani.models import DeliveryStatus, EventStatus, Meeting
 from vani.models.base import utcnow
 from vani.processing.events import EVENTS
@@ -51,46 +49,6 @@ def start_worker(app, lane: str) -> subprocess.Popen:
 def kill(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
-
-
-class HangingReceiver:
-    """Loopback receiver whose first request hangs until released; later requests get 200."""
-
-    def __init__(self):
-        self.got_first = threading.Event()
-        self.release = threading.Event()
-        self.ids: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers["content-length"]))
-                outer.ids.append(self.headers["webhook-id"])
-                if len(outer.ids) == 1:
-                    outer.got_first.set()
-                    outer.release.wait(30)
-                try:
-                    self.send_response(200)
-                    self.send_header("content-length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:  # the killed worker's connection is gone
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

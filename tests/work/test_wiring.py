@@ -11,7 +11,8 @@ from vani.jobs.maintenance import CRON
 from vani.lanes import LANES
 from vani.work import lane as lanes
 from vani.work import wake
-from vani.work.processes import all_queues, build_cron
+from vani.work.scheduler import build_cron
+from vani.work.workers import all_queues
 from vani.work.runner import drain
 
 ROOT = Path(__file__).resolve().parent.parent.parent

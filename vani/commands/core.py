@@ -17,7 +17,7 @@ from vani.models.base import utcnow
 from vani.orgs.key_rotation import rotate_all
 from vani.processing.events import reprocess
 from vani.work import sweep as engine
-from vani.work.processes import run_worker
+from vani.work.workers import run_worker
 
 
 @vani_cli.command("create-token")

@@ -10,11 +10,12 @@ from vani.errors import InvalidField, NotFound
 from vani.extensions import db
 from vani.mail import mailboxes, store
 from vani.mail.sync import MAILBOX_SYNCS
-from vani.models import EventStatus, Mailbox, MailboxFolder, MailboxState, WebhookEvent
+from vani.models import EventStatus, Mailbox, MailboxFolder, MailboxState, ProcessRole, WebhookEvent
 from vani.models.base import utcnow
 from vani.processing.events import EVENTS
 from vani.providers.imap import client as imap_client
 from vani.providers.imap.watch import Watcher
+from vani.work import heartbeat, stopping
 
 MAX_ROUNDS = 100  # of event claims in ``--process``; what is left waits for a worker
 
@@ -136,8 +137,8 @@ def _process(org_ids: set[int]) -> tuple[int, int]:
 
 @mail.command("watch")
 def watch_command() -> None:
-    """Listen for new IMAP mail (IDLE, else polling) and ask the workers to sync; runs until stopped."""
-    import signal
+    """Listen for new IMAP mail (IDLE, else polling) and ask the workers to sync; runs until stopped.
+    Run one per host: each mailbox is watched by one copy, and a stopped copy's mailboxes move to the others."""
     import threading
 
     from flask import current_app
@@ -145,9 +146,9 @@ def watch_command() -> None:
     _settings_mailbox()
     metrics_export.serve_in_thread(current_app.config)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stopping.install_for(stop)
     click.echo(f"watching IMAP mailboxes; polling every {current_app.config.get('VANI_MAIL_POLL_SECONDS', 60)} s "
                "where the server has no IDLE")
-    Watcher(current_app._get_current_object()).run(stop)
+    with heartbeat.running(ProcessRole.MAIL_WATCHER):
+        Watcher(current_app._get_current_object()).run(stop)
     click.echo("stopped")

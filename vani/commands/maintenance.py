@@ -10,8 +10,11 @@ from vani.commands.progress import Progress
 from vani.jobs.maintenance import CRON
 from vani.dashboard.recount import recount
 from vani.extensions import db
+from vani.models import ProcessRole
 from vani.retention import cleanup
-from vani.work.processes import run_scheduler
+from vani.work import heartbeat
+from vani.work.lane import installed
+from vani.work.scheduler import run_scheduler
 
 
 @vani_cli.command("cleanup")
@@ -46,7 +49,7 @@ def recount_rollups_command() -> None:
 
 @vani_cli.command("scheduler")
 def scheduler_command() -> None:
-    """Sweep every few seconds and queue the cron jobs (run exactly one per deployment)."""
+    """Sweep every few seconds and queue the cron jobs: run one per host, one copy leads."""
     from flask import current_app
 
     metrics_export.serve_in_thread(current_app.config)
@@ -54,4 +57,5 @@ def scheduler_command() -> None:
     for entry in CRON:
         click.echo(f"scheduled {entry.func.__module__}.{entry.func.__name__}: "
                    + (f"every {entry.interval} s" if entry.interval else f"cron '{entry.cron}'"))
-    run_scheduler(CRON)
+    with heartbeat.running(ProcessRole.SCHEDULER, [lane.name for lane in installed()]):
+        run_scheduler(CRON)

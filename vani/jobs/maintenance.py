@@ -15,7 +15,7 @@ from vani.payloads.coerce import as_time
 from vani.prospects import completion
 from vani.providers.calendly.connection import maintain_all, sync
 from vani.providers.gmail.sync import renew_watches
-from vani.work.processes import CronEntry
+from vani.work.scheduler import CronEntry
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def complete_ended_meetings() -> int:
     return completion.complete_ended()
 
 
-# What the scheduler queues besides its own sweep (see vani.work.processes.run_scheduler).
+# What the scheduler queues besides its own sweep (see vani.work.scheduler.run_scheduler).
 CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
         CronEntry(refresh_calendly_connections, interval=600, timeout=300),
         CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800),  # a watch lasts 7 days

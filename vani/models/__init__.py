@@ -48,6 +48,7 @@ from vani.models.outbound import (  # noqa: F401
     WebhookSubscription,
 )
 from vani.models.outbox import OutboundEvent  # noqa: F401
+from vani.models.processes import ProcessHeartbeat, ProcessRole  # noqa: F401
 from vani.models.rollups import ALL_TIME, HourlyRollup, ProspectStageChange, RollupMetric  # noqa: F401
 from vani.models.replies import (  # noqa: F401
     AutoReplyRule, MessageSend, OutgoingStatus, RuleTrigger, SendAttempt, SendKind,

@@ -42,6 +42,9 @@ class Leased:
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The heartbeat row of the process holding the lease: once that heartbeat goes silent (the
+    # process was killed), the sweep takes the row over without waiting for the lease to run out.
+    lease_owner: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
 
 
 def utcnow() -> datetime:

@@ -38,6 +38,7 @@ class NotificationKind(enum.StrEnum):
     ALERT_DEAD_LETTERS = "alert.dead_letters"
     ALERT_PROVIDER_SUBSCRIPTION_DISABLED = "alert.provider_subscription_disabled"
     ALERT_PROVIDER_QUIET = "alert.provider_quiet"
+    ALERT_PROCESS_QUIET = "alert.process_quiet"
 
     @property
     def is_alert(self) -> bool:

@@ -1,6 +1,6 @@
 """Alerts on silent failure: notifications to the admins when work stops without anyone seeing
 it (dead letters, a provider subscription disabled, a provider gone quiet, an outbound
-subscription disabled), each raised once per incident: its moment key names the incident."""
+subscription disabled, a Vani process gone silent), each raised once per incident: its moment key names the incident."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +15,8 @@ from vani.models import (
     Notification,
     NotificationKind,
     NotificationStatus,
+    Organisation,
+    ProcessHeartbeat,
     ProviderConnection,
     SubscriptionState,
     WebhookEvent,
@@ -23,6 +25,7 @@ from vani.models import (
 from vani.models.base import as_utc, isoformat, utcnow
 from vani.models.masking import mask_url
 from vani.notifications import moments
+from vani.work import heartbeat
 from vani.work.lane import installed
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,25 @@ def quiet_providers(now: datetime) -> list[dict]:
     return rows
 
 
+def quiet_processes(now: datetime) -> list[dict]:
+    """Workers, schedulers and mail watchers whose heartbeat went silent (killed, or their host
+    gone): one alert per silent process, to every organisation, whose work they all do."""
+    t = ProcessHeartbeat.__table__
+    rows = db.session.execute(select(t.c.role, t.c.host, t.c.pid, t.c.started_at, t.c.last_beat)).all()
+    limit = heartbeat.silent_after(current_app.config)
+    silent = [r for r in rows if now - as_utc(r.last_beat) > limit]
+    if not silent:
+        return []
+    live = {role: sum(1 for r in rows if r.role == role and now - as_utc(r.last_beat) <= limit)
+            for role in {r.role for r in silent}}
+    org_ids = db.session.execute(select(Organisation.id).execution_options(unscoped=True)).scalars().all()
+    return [_row(org_id, NotificationKind.ALERT_PROCESS_QUIET, f"{r.role}:{r.host}:{r.pid}:{isoformat(r.started_at)}",
+                 now, {"role": str(r.role), "host": r.host, "pid": r.pid, "last_beat": isoformat(r.last_beat),
+                       "silent_seconds": int((now - as_utc(r.last_beat)).total_seconds()),
+                       "live_of_role": live[r.role]})
+            for r in silent for org_id in org_ids]
+
+
 def subscription_disabled(sub_id: int, reason: str, at: datetime) -> None:
     """An outbound subscription was disabled automatically (410, or failing for days): raised in
     the transaction that disabled it, once per (subscription, disable time). No commit. The alert
@@ -121,7 +143,7 @@ def raise_new(rows: list[dict], now: datetime) -> int:
 
 
 CHECKS = {"dead_letters": dead_letters, "provider_subscription_disabled": provider_subscriptions,
-          "provider_quiet": quiet_providers}
+          "provider_quiet": quiet_providers, "process_quiet": quiet_processes}
 
 
 def check(now: datetime | None = None) -> dict[str, int]:

@@ -25,10 +25,11 @@ TITLES = {
     Kind.ALERT_DEAD_LETTERS: "Dead letters waiting",
     Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED: "Provider stopped sending webhooks",
     Kind.ALERT_PROVIDER_QUIET: "Provider has gone quiet",
+    Kind.ALERT_PROCESS_QUIET: "A Vani process has gone silent",
 }
 ALERT_LINKS = {Kind.ALERT_SUBSCRIPTION_DISABLED: "/dashboard/subscriptions/{subscription_id}",
                Kind.ALERT_DEAD_LETTERS: "/dashboard/", Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED: "/dashboard/calendly",
-               Kind.ALERT_PROVIDER_QUIET: "/dashboard/events"}
+               Kind.ALERT_PROVIDER_QUIET: "/dashboard/events", Kind.ALERT_PROCESS_QUIET: "/dashboard/processes"}
 
 
 @dataclass
@@ -66,6 +67,12 @@ def _alert_summary(kind: str, data: dict) -> str:
     if kind == Kind.ALERT_DEAD_LETTERS:
         return (f"{data.get('count', 'Some')} item(s) in the {data.get('lane') or 'work'} lane gave up and wait "
                 f"for a person (retry or discard them).")
+    if kind == Kind.ALERT_PROCESS_QUIET:
+        live = data.get("live_of_role")
+        return (f"The {str(data.get('role') or 'process').replace('_', ' ')} on {data.get('host') or 'a host'} "
+                f"(pid {data.get('pid', '?')}) last beat {data.get('last_beat') or 'long ago'} and has gone silent: "
+                f"was it killed?" + (f" {live} other live one(s) carry on." if live else
+                                     " None other of its kind is alive: work waits until one starts."))
     provider = str(data.get("provider") or "a provider").replace("_", ".")
     if kind == Kind.ALERT_PROVIDER_SUBSCRIPTION_DISABLED:
         return (f"{provider.capitalize()} disabled its webhook subscription"

@@ -33,7 +33,7 @@ from vani.models import (
 )
 from vani.models.base import as_utc, utcnow
 from vani.outbound import health, limits, shaping, signing
-from vani.work import effects, rollups
+from vani.work import effects, rollups, stopping
 
 log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
 
@@ -114,7 +114,8 @@ def _send_claim(claim: work.Claim) -> None:
     started = last_write = time.monotonic()
     budget = float(cfg.get("VANI_DRAIN_SECONDS", 60))
     for i, out in enumerate(outgoing):
-        if time.monotonic() - started > budget:  # slow receivers: hand the rest to the next job
+        if time.monotonic() - started > budget or stopping.requested():
+            # slow receivers, or the worker is stopping: hand the rest to the next job
             record(claim, pending)
             pending = []
             claim.release([o.delivery_id for o in outgoing[i:]])

@@ -52,6 +52,7 @@ from vani.web import (  # noqa: E402,F401  (routes)
     org_settings,
     orgs,
     people,
+    processes,
     prospect_forms,
     replies,
     subscriptions,

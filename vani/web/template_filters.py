@@ -41,7 +41,7 @@ def _tones() -> dict[str, str]:
     tones.update({str(MeetingStatus.NO_SHOW): "warn", "healthy": "ok", "failing": "warn", "disabled": "bad",
                   "rejected": "bad", "connected": "ok", "error": "warn", "needs_reconnect": "bad", "idle": "muted",
                   "syncing": "info", "booked": "info", "met": "ok", "paid": "ok", "lead": "muted",
-                  "in_progress": "info"})
+                  "in_progress": "info", "live": "ok", "silent": "bad"})
     return tones
 
 

@@ -12,7 +12,9 @@ The engine owns the rest, the same way for every lane:
   ``queues`` names the RQ queues they go through;
 - ``effects``: the unit of work: a change records the lanes to wake and the live updates to
   publish, carried out once after its commit (never after a rollback);
-- ``sweep`` and ``processes``: the scheduler's sweep and the workers, both riding out Redis restarts.
+- ``sweep``, ``scheduler`` and ``workers``: the sweep, the scheduler (any number of copies, one
+  leading through ``leadership``) and the workers, all riding out Redis restarts; ``stopping``
+  and ``heartbeat``: clean stops, and a row per live process.
 
 Services define their lane beside their handler (e.g. ``vani.processing.EVENTS``);
 ``vani.lanes`` lists them once and ``create_app`` installs them.

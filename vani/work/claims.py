@@ -21,12 +21,13 @@ from sqlalchemy.exc import DBAPIError
 
 from vani.extensions import db
 from vani.models.base import utcnow
+from vani.work import heartbeat
 from vani.work.lane import Lane
 
 log = logging.getLogger(__name__)
 
 ERROR_MAX = 2000
-LOST = "the worker stopped during this attempt (its lease ran out); taken over"
+LOST = "the worker stopped during this attempt (its lease ran out or its heartbeat stopped); taken over"
 UNSURE = ("the worker stopped while sending, so it may have gone out: not sent again "
           "automatically; retry it by hand if it did not arrive")
 
@@ -137,7 +138,7 @@ class Claim:
         t = _table(self.lane)
         stmt = (update(t).where(t.c.id == bindparam("b_id"), t.c.lease_token == self.token,
                                 t.c.status == self.lane.running)
-                .values(status=bindparam("b_status"), lease_token=None, lease_expires_at=None,
+                .values(status=bindparam("b_status"), lease_token=None, lease_expires_at=None, lease_owner=None,
                         **{c: bindparam(f"b_{c}") for c in columns}))
         rows = [{"b_id": i, "b_status": status, **{f"b_{c}": values[c] for c in columns}}
                 for i, status, values in items]
@@ -158,7 +159,7 @@ class Claim:
         state, columns = self.failure(item_id, f"could not record the outcome {status}: the database refused it")
         t = _table(self.lane)
         db.session.execute(update(t).where(t.c.id == item_id, t.c.lease_token == self.token)
-                           .values(status=state, lease_token=None, lease_expires_at=None, **columns))
+                           .values(status=state, lease_token=None, lease_expires_at=None, lease_owner=None, **columns))
         self.settled[item_id] = state
 
     def failure(self, item_id: int, error: str, retry_after: str | None = None, now: datetime | None = None,
@@ -186,7 +187,7 @@ class Claim:
         t = _table(self.lane)
         db.session.execute(update(t).where(self._mine(t, ids)).values(
             status=self.lane.ready[0], next_attempt_at=until or utcnow(), attempts=t.c.attempts - 1,
-            lease_token=None, lease_expires_at=None))
+            lease_token=None, lease_expires_at=None, lease_owner=None))
         db.session.commit()
         for i in ids:
             self.settled[i] = self.lane.ready[0]
@@ -220,7 +221,7 @@ def claim(lane: Lane, cfg: Mapping, now: datetime | None = None, limit: int | No
     token = uuid.uuid4().hex
     stmt = (update(t).where(t.c.id.in_(due.scalar_subquery()), t.c.status.in_(lane.ready))
             .values(status=lane.running, lease_token=token, lease_expires_at=now + lease,
-                    attempts=t.c.attempts + 1, **lane.claim_values(now))
+                    lease_owner=heartbeat.current_id(), attempts=t.c.attempts + 1, **lane.claim_values(now))
             .returning(t.c.id, t.c.attempts))
     rows = db.session.execute(stmt).all()
     db.session.commit()
@@ -230,21 +231,22 @@ def claim(lane: Lane, cfg: Mapping, now: datetime | None = None, limit: int | No
 
 
 def take_over(lane: Lane, cfg: Mapping, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Rows whose lease ran out (their worker died): due again now, or dead letters when their
+    """Rows whose worker died: their lease ran out, or the heartbeat of the process holding them
+    went silent (then at once, not at the lease's end). Due again now, or dead letters when their
     attempts are spent or they may already have been sent (``Lane.unsure``). Commits; returns ids."""
     now = now or utcnow()
     t = _table(lane)
-    expired = (select(t.c.id).where(t.c.status == lane.running, t.c.lease_expires_at <= now)
+    gone = or_(t.c.lease_expires_at <= now, t.c.lease_owner.in_(heartbeat.silent_ids(cfg, now)))
+    expired = (select(t.c.id).where(t.c.status == lane.running, gone)
                .order_by(t.c.id).limit(limit).with_for_update(skip_locked=True))
     max_attempts = lane.policy(cfg).max_attempts
     unsure = lane.unsure(t) if lane.unsure is not None else None
     dead = or_(t.c.attempts >= max_attempts, unsure) if unsure is not None else t.c.attempts >= max_attempts
     error = case((unsure, UNSURE), else_=LOST) if unsure is not None else LOST
-    stmt = (update(t).where(t.c.id.in_(expired.scalar_subquery()), t.c.status == lane.running,
-                            t.c.lease_expires_at <= now)
+    stmt = (update(t).where(t.c.id.in_(expired.scalar_subquery()), t.c.status == lane.running, gone)
             .values({"status": case((dead, lane.dead), else_=lane.retry),
                      "next_attempt_at": case((dead, None), else_=now),
-                     "lease_token": None, "lease_expires_at": None, lane.error_column: error})
+                     "lease_token": None, "lease_expires_at": None, "lease_owner": None, lane.error_column: error})
             .returning(t.c.id))
     ids = sorted(db.session.execute(stmt).scalars())
     if ids:

@@ -3,7 +3,9 @@ nothing is due or the job's time budget is spent.
 
 ``drain`` is the only RQ job the engine queues (``wake.kick``). A claim whose handler raises
 is failed as a whole by the retry policy; whatever a handler leaves unsettled is failed too,
-so no row stays ``running`` longer than its lease.
+so no row stays ``running`` longer than its lease. When the process is asked to stop
+(``stopping``), the drain takes no new claim, and what a handler left unsettled is handed back
+(due again at once, the attempt not counted) for another worker.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vani import metrics, tenancy
 from vani.extensions import db
-from vani.work import claims, wake
+from vani.work import claims, stopping, wake
 from vani.work.claims import Claim
 from vani.work.lane import Lane, get
 
@@ -35,14 +37,19 @@ def run_claim(lane: Lane, claim: Claim) -> None:
         log.exception("%s: the handler failed on %d item(s)", lane.name, len(claim.unsettled))
         claim.fail_rest(f"{type(exc).__name__}: {exc}")
     else:
-        if claim.unsettled:
+        if claim.unsettled and stopping.requested():
+            db.session.rollback()
+            log.info("%s: stopping; %d item(s) handed back", lane.name, len(claim.unsettled))
+            claim.release(claim.unsettled)
+        elif claim.unsettled:
             claim.fail_rest(UNSETTLED)
     metrics.settled(lane.name, list(claim.settled.values()), str(lane.dead))
 
 
 def one_by_one(work: Callable[[Claim, int], None]) -> Callable[[Claim], None]:
     """A lane handler that does ``work(claim, item_id)`` for each claimed row in turn, renewing
-    the lease between rows, with the row's own organisation in force (for sends: one call each)."""
+    the lease between rows, with the row's own organisation in force (for sends: one call each).
+    A stop leaves the rows not begun unsettled: the runner hands them back."""
 
     @functools.wraps(work)  # the lane's handler is still the service's own work
     def handler(claim: Claim) -> None:
@@ -50,6 +57,8 @@ def one_by_one(work: Callable[[Claim, int], None]) -> Callable[[Claim], None]:
         orgs = dict(db.session.execute(select(t.c.id, t.c.org_id).where(t.c.id.in_(claim.ids))).all())
         db.session.rollback()
         for item_id in claim.ids:
+            if stopping.requested():
+                return
             claim.renew()
             if item_id in orgs:
                 with tenancy.acting_for(orgs[item_id]):
@@ -65,7 +74,7 @@ def drain(lane_name: str, slot: int = 0) -> int:
     started = time.monotonic()
     total = 0
     try:
-        while time.monotonic() - started < budget:
+        while time.monotonic() - started < budget and not stopping.requested():
             wake.hold(lane, slot)
             claim = claims.claim(lane, current_app.config)
             if claim is None:
@@ -80,7 +89,7 @@ def drain(lane_name: str, slot: int = 0) -> int:
             run_claim(lane, claim)
             total += len(claim.ids)
         wake.release(lane, slot)
-        wake.kick(lane, slot)  # budget spent: a fresh job continues behind the other queued work
+        wake.kick(lane, slot)  # budget spent or stopping: a fresh job continues (here or elsewhere)
         return total
     except SQLAlchemyError:
         db.session.rollback()

@@ -43,6 +43,20 @@ def run(now: datetime | None = None) -> list[LaneSweep]:
     return results
 
 
+def sweep_once(reason: str) -> None:
+    """Sweep now, logging the lanes woken; a database that does not answer is logged, not raised
+    (the next sweep tries again)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        woken = [s.lane for s in run() if s.woken]
+        if woken:
+            log.info("%s: woke %s", reason, ", ".join(woken))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("%s: the sweep could not reach the database: %s", reason, exc)
+
+
 def dead_letters(org_id: int | None = None) -> dict[str, int]:
     """How many dead letters each lane holds (rows waiting for a person): one organisation's,
     or with ``org_id`` None every organisation's."""

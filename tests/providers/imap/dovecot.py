@@ -132,6 +132,24 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
+    def connected(self) -> list[int]:
+        """The process id behind each open connection to this server (from ``/proc``: Linux)."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[2].rpartition(":")[2], 16) == self.port:  # ESTABLISHED
+                    inodes.add(fields[9])
+        pids = []
+        for fd in Path("/proc").glob("[0-9]*/fd/*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:  # gone, or not ours to read
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                pids.append(int(fd.parts[2]))
+        return sorted(pids)
+
     def client(self):
         """A logged-in ``IMAPClient`` (the test's own, e.g. to append messages)."""
         from imapclient import IMAPClient
