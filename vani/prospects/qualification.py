@@ -180,4 +180,5 @@ def record_stage(ctx: EventContext, prospect: Prospect, before: ProspectStage | 
     if before is None and stage == ProspectStage.LEAD:
         return
     db.session.add(ProspectStageChange(org_id=ctx.org_id, prospect_id=prospect.id, from_stage=before,
-                                       to_stage=stage, event_id=ctx.event.id, created_at=ctx.received_at))
+                                       to_stage=stage, event_id=ctx.event_id,
+                                       created_at=ctx.received_at))
