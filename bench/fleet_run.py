@@ -50,6 +50,7 @@ class Figures:
     b_counted: int = 0                   # events host B's /metrics counted
     a_counted: int = 0
     b_restarts: int = 0
+    logs: str = ""                       # the tail of each process's log
 
     def problems(self, goals: bool = False) -> list[str]:
         """What went wrong; with ``goals``, the timing goals too (for the bench, not the test)."""
@@ -130,9 +131,10 @@ class MailboxProbe(threading.Thread):
 
 
 def run(database_url: str, dovecot, webhooks: int, clients: int = 8, kill_at: float = 0.5, mailboxes: int = 2,
-        say: Callable[[str], None] = lambda line: None) -> Figures:
+        settle: float = 60.0, say: Callable[[str], None] = lambda line: None) -> Figures:
     """Migrate, connect ``mailboxes`` mailboxes of ``dovecot``, start hosts A then B, send
-    ``webhooks`` webhooks, SIGKILL host A after ``kill_at`` of them; the figures of the run."""
+    ``webhooks`` webhooks, SIGKILL host A after ``kill_at`` of them, and wait up to ``settle``
+    seconds after the kill for the work to be done; the figures of the run."""
     import redis as redis_lib
 
     f = Figures(webhooks)
@@ -161,11 +163,12 @@ def run(database_url: str, dovecot, webhooks: int, clients: int = 8, kill_at: fl
         b.start()
         until(lambda: any(b.pid("mail") in pids for pids in probe.holders().values()), 30)
         say(f"host B up: the watchers hold {probe.holders()}")
-        f.b_counted = _load(f, a, b, client, probe, clients, kill_at, database_url, say)
+        f.b_counted = _load(f, a, b, client, probe, clients, kill_at, settle, database_url, say)
     finally:
         probe.done.set()
         a.stop()
         b.stop()
+        f.logs = a.logs() + "\n" + b.logs()
         client.close()
         redis_server.kill()
         redis_server.wait(10)
@@ -176,7 +179,7 @@ def run(database_url: str, dovecot, webhooks: int, clients: int = 8, kill_at: fl
     return f
 
 
-def _load(f: Figures, a: Host, b: Host, client, probe: MailboxProbe, clients: int, kill_at: float,
+def _load(f: Figures, a: Host, b: Host, client, probe: MailboxProbe, clients: int, kill_at: float, settle: float,
           database_url: str, say: Callable[[str], None]) -> int:
     """Send the load, kill host A partway, wait for the work and the takeovers; what host B counted."""
     key, session, lock = a.env["CALENDLY_WEBHOOK_SIGNING_KEY"], requests.Session(), threading.Lock()
@@ -209,7 +212,7 @@ def _load(f: Figures, a: Host, b: Host, client, probe: MailboxProbe, clients: in
     def take_over() -> None:
         """The seconds from the kill until host B's scheduler leads, and until its watcher alone
         holds every mailbox."""
-        while time.monotonic() - killed_at[0] < 60 and (f.takeover is None or f.mail_takeover is None):
+        while time.monotonic() - killed_at[0] < settle and (f.takeover is None or f.mail_takeover is None):
             if f.takeover is None and b.pid("scheduler") in leader_pids(client):
                 f.takeover = time.monotonic() - killed_at[0]
             held = probe.holders()
@@ -226,11 +229,11 @@ def _load(f: Figures, a: Host, b: Host, client, probe: MailboxProbe, clients: in
     f.load_seconds = load_end - started
     if not killed_at:
         return 0
-    if until(lambda: sql(database_url, LEFT) == 0, 60, 0.25):
+    if until(lambda: sql(database_url, LEFT) == 0, settle - (time.monotonic() - killed_at[0]), 0.25):
         f.done_after_kill, f.done_after_load = time.monotonic() - killed_at[0], time.monotonic() - load_end
     else:
         f.remaining = sql(database_url, LEFT)
-    taking.join(60)
+    taking.join(max(settle - (time.monotonic() - killed_at[0]), 0.1))
     time.sleep(3)  # a last look for cron jobs queued again by the new leader
     f.doubles = twice_in_a_period(client)
     f.b_restarts = b.restarts()
