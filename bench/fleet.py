@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import PG_ADMIN, ROOT, scratch_database
+from bench.common import PG_ADMIN, scratch_database
 from bench.fleet_run import Figures, run
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -79,7 +79,6 @@ def main() -> int:
     if not postgres_answers() or not shutil.which("redis-server") or not os.access(DOVECOT, os.X_OK):
         print("bench.fleet needs PostgreSQL (BENCH_PG_ADMIN_URL), redis-server and Dovecot: skipped")
         return 0
-    sys.path.insert(0, str(ROOT))
     from tests.providers.imap.dovecot import Dovecot  # the throwaway Dovecot of the IMAP tests
 
     root = Path(tempfile.mkdtemp(prefix="vani-dovecot-"))
