@@ -51,7 +51,7 @@ def test_a_host_killed_under_load_leaves_its_work_its_cron_and_its_mailboxes_to_
     assert f.most_watchers == {f"sales{n}@example.com": 1 for n in range(MAILBOXES)}, f.logs
     assert f.mail_takeover is not None, f.logs
     # host B's /metrics counts what its workers did: at least every event not done when host A died
-    assert f.left_at_kill > 0
+    assert f.left_at_kill >= WEBHOOKS // 2  # the half sent after the kill, and any left of the first
     assert f.b_counted >= f.left_at_kill, f.logs
     assert f.b_restarts == 0, f.logs
     assert f.problems() == []
