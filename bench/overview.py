@@ -72,7 +72,7 @@ def prepare(db, org_id: int, prospects: int, filled: bool) -> None:
 
 
 def measure(app, client, org_id: int, events: int, runs: int) -> None:
-    from bench.dashboard import percentile, timed
+    from bench.common import percentile, timed
 
     runs = max(50, runs)
     with app.app_context():

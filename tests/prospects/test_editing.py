@@ -68,3 +68,21 @@ def test_an_email_another_prospect_has_is_refused(app, db):
         editing.update(sam, {"email": None}, ANA)
     db.session.rollback()
     assert prospect("sam@example.test") is not None
+
+
+def test_a_stage_moved_by_hand_counts_in_the_funnel_and_shows_on_the_timeline(app, db):
+    from vani.models import ProspectStageChange, RollupMetric
+    from vani.models.base import utcnow
+    from vani.prospects import history
+    from vani.work import rollups
+
+    p = editing.create({"email": "mia@example.test"}, ANA)
+    editing.move_stage(p, "met", None, ANA)
+    editing.move_stage(p, "booked", "Rescheduled by phone", ANA)
+    gauge = rollups.Snapshot(utcnow()).gauge(RollupMetric.PROSPECT_STAGE)
+    assert {str(k): v for k, v in gauge.items() if v} == {"booked": 1}
+    moves = db.session.execute(select(ProspectStageChange.from_stage, ProspectStageChange.to_stage)
+                               .order_by(ProspectStageChange.id)).all()
+    assert [(str(a), str(b)) for a, b in moves] == [("lead", "met"), ("met", "booked")]
+    kinds = [str(e.kind) for e in history.timeline(p.id, None, 50)[0]]
+    assert kinds.count("stage_change") == 2 and kinds.count("note") == 2
