@@ -108,9 +108,6 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     org_of = {event.id: event.org_id for event in events}
     for event_id, _, _ in outcomes:
         effects.publish(org_of[event_id], f"event:{event_id}")
-    for ctx in done:  # the prospect, meeting and notifications pages the event changed
-        topics = [f"{kind}:{row.id}" for kind, row in (("prospect", ctx.prospect), ("meeting", ctx.meeting)) if row]
-        effects.publish(ctx.org_id, *topics, *(["notification:new"] if ctx.notifications else []))
     lags = [(now - as_utc(ctx.event.received_at)).total_seconds() for ctx in done]
     db.session.commit()
     metrics.processed(lags)
@@ -126,6 +123,9 @@ def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
                            for ctx in done for row in ctx.notifications], now)
     rollups.move(RollupMetric.PROSPECT_STAGE,  # the funnel's gauge: prospects per stage now
                  [(ctx.org_id, before, after) for ctx in done for before, after in ctx.stage_moves])
+    for ctx in done:  # the prospect, meeting and notifications pages the change touched, live
+        topics = [f"{kind}:{row.id}" for kind, row in (("prospect", ctx.prospect), ("meeting", ctx.meeting)) if row]
+        effects.publish(ctx.org_id, *topics, *(["notification:new"] if ctx.notifications else []))
     return deliveries, sends
 
 
