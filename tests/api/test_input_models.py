@@ -17,7 +17,7 @@ def answer(r) -> tuple[int, str | None, str | None]:
 
 def test_the_first_error_answers_in_the_order_they_are_checked(api, httpserver):
     url = httpserver.url_for("/hook")
-    allowed = "description, events, filter, headers, ordered, rate_limit, secret, url"
+    allowed = "description, events, filter, headers, ordered, rate_limit, secret, signature, url"
     assert answer(api.post(SUBS, json=[url])) == \
         (400, "body", "must be a JSON object (send Content-Type: application/json)")
     # unknown fields first (by name), then missing ones, then the fields in the order the service checks them

@@ -8,12 +8,23 @@ import pytest
 
 from tests.bookings import calendly
 from tests.signing import post_calendly
-from tests.web.test_browser import ARTIFACTS, browser_page, chromium  # noqa: F401  (the browser fixtures)
+from tests.paths import ROOT
+from tests.web.helpers import chromium_or_skip, sign_in
 
 pytestmark = pytest.mark.browser
+ARTIFACTS = ROOT / "test-artifacts"
 
 
-def test_a_day_with_one_prospect(app, live_server, browser_page, make_user, client, run_worker, httpserver):  # noqa: F811
+@pytest.fixture
+def page():
+    with chromium_or_skip() as browser:
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="Asia/Kolkata")
+        context.set_default_timeout(10_000)
+        yield context.new_page()
+        context.close()
+
+
+def test_a_day_with_one_prospect(app, live_server, page, make_user, client, run_worker, httpserver):
     from playwright.sync_api import expect
 
     from tests.conversations.helpers import NUMBER_ID, PHONE, kapso_answers, receive_kapso, use_kapso
@@ -29,11 +40,7 @@ def test_a_day_with_one_prospect(app, live_server, browser_page, make_user, clie
     db.session.get(Organisation, tenancy.require()).timezone = "Europe/Berlin"
     db.session.commit()
     make_user("staff", email="rep@example.com")
-    page = browser_page
-    page.goto(f"{live_server}/dashboard/login")
-    page.get_by_label("Email").fill("rep@example.com")
-    page.get_by_label("Password").fill("password-123")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, "rep@example.com")
 
     # 1. A Calendly booking appears live on the empty prospects list.
     page.goto(f"{live_server}/dashboard/prospects?owner=any")
