@@ -109,7 +109,7 @@ def snapshot(org_id: int) -> dict[str, list]:
     for table in db.metadata.sorted_tables:
         if "org_id" in table.c:
             out[table.name] = [tuple(r) for r in db.session.execute(
-                select(table).where(table.c.org_id == org_id).order_by(table.c.id))]
+                select(table).where(table.c.org_id == org_id).order_by(*table.primary_key.columns))]
     members = select(Membership.user_id).where(Membership.org_id == org_id)
     out["users"] = [tuple(r) for r in db.session.execute(select(User.__table__).where(User.id.in_(members)))]
     db.session.rollback()
