@@ -323,7 +323,7 @@ def test_overview_charts_and_a_prospect_timeline(app, live_server, browser_page,
     expect(figures.locator("table")).to_be_hidden()
     figures.locator("summary").click()
     expect(figures.locator("table")).to_be_visible()
-    expect(figures.locator("tbody tr").first).not_to_contain_text("UTC")  # hours in the viewer's timezone
+    expect(figures.locator("tbody tr").first).to_contain_text("UTC")  # the organisation's zone (none set: UTC)
 
     page.goto(f"{live_server}/dashboard/prospects/{prospect_id}")
     timeline = page.locator("#timeline")

@@ -17,7 +17,7 @@ def grid_boxes(html: str) -> dict[str, bool]:
 def test_the_grid_shows_where_each_kind_goes_and_saves_ticked_boxes(app, login):
     admin = login("admin")
     boxes = grid_boxes(admin.get("/dashboard/organisation").get_data(as_text=True))
-    assert len(boxes) == 14 * 5 and boxes["alert.dead_letters:admins"] and not boxes["alert.dead_letters:slack"]
+    assert len(boxes) == 15 * 5 and boxes["alert.dead_letters:admins"] and not boxes["alert.dead_letters:slack"]
     r = admin.post("/dashboard/organisation/notifications", data={
         "grid": "1", "route": ["payment.received:slack", "payment.received:owner", "alert.dead_letters:email"],
         "email_to": "", "csrf_token": admin.csrf})
@@ -85,5 +85,5 @@ def test_navigation_groups_work_integrations_and_settings(login):
     groups = re.findall(r"<summary([^>]*)>(\w+)</summary>(.*?)</details>", nav, re.S)
     assert [(title, re.findall(r">(\w+)\s*</a>", links)) for _, title, links in groups] == [
         ("Integrations", ["Events", "Rejected", "Deliveries", "Subscriptions", "Calendly"]),
-        ("Settings", ["Organisation", "Members", "Tokens", "Notifications"])]
+        ("Settings", ["Organisation", "Members", "Tokens", "Notifications", "Processes"])]
     assert groups[0][0] == ' class="current"' and groups[1][0] == ""

@@ -54,5 +54,5 @@ def test_the_chart_labels_hours_in_the_organisations_zone(login):
     assert '<svg class="chart" data-zone="Asia/Kolkata"' in html
     assert '<span class="tz-name">IST</span>' in html
     labels = re.findall(r'data-hour="[^"]+"\s+text-anchor="middle">(\d\d:\d\d)</text>', html)
-    assert len(labels) == 8 and {label[3:] for label in labels} == {"30"}  # UTC+05:30: local hours
+    assert len(labels) == 8 * 4 and {label[3:] for label in labels} == {"30"}  # UTC+05:30, in every hourly chart
     assert re.search(r'<title data-at="[^"]+Z" data-rest="[^"]+">\d{4}-\d\d-\d\d \d\d:30 IST: ', html)

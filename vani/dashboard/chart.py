@@ -93,10 +93,12 @@ def _frame(label: str, top: float, fmt, pattern: str = "", left: int = LEFT) -> 
 
 
 def _hour_label(start, x: float) -> str:
-    if start.hour % 6:
+    """Every 6th hour of the organisation's time zone, labelled there (its UTC instant in ``data-hour``)."""
+    local = as_utc(start).astimezone(clock.zone())
+    if local.hour % 6:
         return ""
     return (f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" data-hour="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}" '
-            f'text-anchor="middle">{start.strftime("%H:00")}</text>')
+            f'text-anchor="middle">{local.strftime("%H:%M")}</text>')
 
 
 def _count(value: float) -> str:
@@ -131,7 +133,7 @@ def delivery_chart(hours) -> Markup:
         h_ok, h_bad = plot_h * h.delivered / top, plot_h * h.failed / top
         rest = f"{h.delivered} delivered, {h.failed} failed"
         parts.append(f'<g><title data-at="{_iso(h)}" data-rest="{rest}">'
-                     f'{h.start.strftime("%Y-%m-%d %H:00 UTC")}: {rest}</title>')
+                     f'{escape(clock.describe(h.start))}: {rest}</title>')
         parts.append(f'<rect class="hit" x="{x:.1f}" y="{TOP}" width="{bar_w:.1f}" height="{plot_h}"/>')
         if h.delivered:
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h_ok:.1f}" width="{bar_w:.1f}" '
@@ -169,7 +171,7 @@ def duration_chart(hours, what: str) -> Markup:
             shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"/>' if mark == "dot" else
                      f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6"/>')
             parts.append(f'<g class="point point-{name}"><title data-at="{_iso(h)}" data-rest="{name} '
-                         f'{duration(value)}">{h.start.strftime("%Y-%m-%d %H:00 UTC")}: {name} {duration(value)}'
+                         f'{duration(value)}">{escape(clock.describe(h.start))}: {name} {duration(value)}'
                          f'</title>{shape}</g>')
         for run in _runs(points):
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
