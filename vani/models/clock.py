@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import g, has_request_context
+
 from vani import tenancy
 from vani.extensions import db
 from vani.models.base import as_utc
@@ -30,10 +32,17 @@ def zone_named(name: str | None) -> tzinfo:
 
 def zone(org_id: int | None = None) -> tzinfo:
     """The time zone of organisation ``org_id`` (by default the one in force); UTC when unset.
-    Read once per transaction (the session keeps the organisation)."""
+    Read once per request (a page formats many times), and afresh elsewhere (a worker's change of
+    zone is seen by its next item)."""
     org_id = tenancy.current() if org_id is None else org_id
+    memo = g.setdefault("vani_zones", {}) if has_request_context() else None  # a page shows many times
+    if memo is not None and org_id in memo:
+        return memo[org_id]
     org = db.session.get(Organisation, org_id) if org_id is not None else None
-    return zone_named(org.timezone if org is not None else None)
+    found = zone_named(org.timezone if org is not None else None)
+    if memo is not None:
+        memo[org_id] = found
+    return found
 
 
 def zone_label(local: datetime) -> str:
