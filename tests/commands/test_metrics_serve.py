@@ -16,6 +16,17 @@ from tests.network import free_tcp_port
 from vani.metrics_export import exporter, parse_bind
 
 
+def first_scrape(port: int, process: subprocess.Popen) -> requests.Response:
+    """GET /metrics on ``port`` once ``process`` listens there (at most 30 s; it must not exit)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+        except requests.ConnectionError:
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            time.sleep(0.1)
+
+
 def test_it_answers_get_metrics_only(app):
     client = Client(exporter({"VANI_METRICS_TOKEN": None}))
     ok = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
@@ -67,14 +78,7 @@ def test_a_worker_only_host_serves_its_processes_counts(tmp_path):
                                "--bind", f"127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
-                time.sleep(0.1)
+        r = first_scrape(port, server)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -95,14 +99,7 @@ def test_a_process_of_its_own_container_serves_its_metrics_from_a_thread(tmp_pat
     scheduler = subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "vani", "scheduler"], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert scheduler.poll() is None and time.monotonic() < deadline, scheduler.stdout.read()
-                time.sleep(0.1)
+        r = first_scrape(port, scheduler)
         refused = requests.get(f"http://127.0.0.1:{port}/admin", timeout=2)
     finally:
         scheduler.terminate()

@@ -73,7 +73,7 @@ pidfile = {tmp_path / 'pgbouncer.pid'}
         process.wait(timeout=10)
 
 
-def workload(url: str, monkeypatch, pgbouncer: str) -> None:
+def workload(url: str, monkeypatch, pgbouncer: str) -> list[int]:
     """One client runs a statement often enough for psycopg to prepare it; another then holds the
     server connection it used, so the first one's next run lands on the other server connection."""
     monkeypatch.setenv("VANI_PGBOUNCER", pgbouncer)
@@ -86,8 +86,7 @@ def workload(url: str, monkeypatch, pgbouncer: str) -> None:
                 first.execute(text("SELECT :n + 1"), {"n": n}).scalar_one()
             with second.begin():
                 second.execute(text("SELECT 1"))  # holds the server connection the first one used last
-                for n in range(3):
-                    assert first.execute(text("SELECT :n + 1"), {"n": n}).scalar_one() == n + 1
+                return [first.execute(text("SELECT :n + 1"), {"n": n}).scalar_one() for n in range(3)]
     finally:
         engine.dispose()
 
@@ -98,4 +97,4 @@ def test_prepared_statements_break_transaction_mode(bouncer, monkeypatch):
 
 
 def test_with_the_switch_they_are_off_and_the_work_goes_through(bouncer, monkeypatch):
-    workload(bouncer, monkeypatch, pgbouncer="1")
+    assert workload(bouncer, monkeypatch, pgbouncer="1") == [1, 2, 3]

@@ -96,6 +96,7 @@ def test_an_idle_worker_stops(started, kind, sig):
     proc = started("worker", *KINDS[kind])
     time.sleep(1)  # in RQ's wait for jobs
     stop(proc, sig)
+    assert proc.returncode == 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -107,6 +108,7 @@ def test_a_stop_arriving_at_any_moment_is_never_lost(started, kind):
         proc = started("worker", *KINDS[kind], VANI_WORKER_LOG_LEVEL="DEBUG")
         time.sleep(rng.uniform(0, 2.5))
         stop(proc)
+        assert proc.returncode == 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
