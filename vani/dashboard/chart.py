@@ -92,9 +92,9 @@ def _frame(label: str, top: float, fmt, pattern: str = "", left: int = LEFT) -> 
     return parts
 
 
-def _hour_label(start, x: float) -> str:
-    """Every 6th hour of the organisation's time zone, labelled there (its UTC instant in ``data-hour``)."""
-    local = as_utc(start).astimezone(clock.zone())
+def _hour_label(start, x: float, where: tzinfo) -> str:
+    """Every 6th hour of the zone ``where``, labelled there (its UTC instant in ``data-hour``)."""
+    local = as_utc(start).astimezone(where)
     if local.hour % 6:
         return ""
     return (f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" data-hour="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}" '
@@ -128,12 +128,13 @@ def delivery_chart(hours) -> Markup:
     label = (f"Deliveries per hour over the last {len(hours)} hours: {delivered} delivered, "
              f"{failed} failed attempts")
     parts = _frame(label, top, _count, pattern="hatch-deliveries")
+    where = clock.zone()
     for i, h in enumerate(hours):
         x = LEFT + i * slot + 1
         h_ok, h_bad = plot_h * h.delivered / top, plot_h * h.failed / top
         rest = f"{h.delivered} delivered, {h.failed} failed"
         parts.append(f'<g><title data-at="{_iso(h)}" data-rest="{rest}">'
-                     f'{escape(clock.describe(h.start))}: {rest}</title>')
+                     f'{escape(clock.describe(h.start, where=where))}: {rest}</title>')
         parts.append(f'<rect class="hit" x="{x:.1f}" y="{TOP}" width="{bar_w:.1f}" height="{plot_h}"/>')
         if h.delivered:
             parts.append(f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - h_ok:.1f}" width="{bar_w:.1f}" '
@@ -141,7 +142,7 @@ def delivery_chart(hours) -> Markup:
         if h.failed:
             parts.append(f'<rect class="bar-failed" fill="url(#hatch-deliveries)" x="{x:.1f}" '
                          f'y="{TOP + plot_h - h_ok - h_bad:.1f}" width="{bar_w:.1f}" height="{h_bad:.1f}"/>')
-        parts.append("</g>" + _hour_label(h.start, x + bar_w / 2))
+        parts.append("</g>" + _hour_label(h.start, x + bar_w / 2, where))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -156,8 +157,9 @@ def duration_chart(hours, what: str) -> Markup:
     slot = plot_w / max(len(hours), 1)
     label = f"{what} per hour over the last {len(hours)} hours, p50 and p95"
     parts = _frame(label, top, lambda v: duration(v) if v else "0", left=left)
+    where = clock.zone()
     for i, h in enumerate(hours):
-        parts.append(_hour_label(h.start, left + (i + 0.5) * slot))
+        parts.append(_hour_label(h.start, left + (i + 0.5) * slot, where))
     for name, attr, mark in (("p50", "p50", "dot"), ("p95", "p95", "square")):
         points, last = [], None
         for i, h in enumerate(hours):
@@ -171,7 +173,7 @@ def duration_chart(hours, what: str) -> Markup:
             shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"/>' if mark == "dot" else
                      f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6"/>')
             parts.append(f'<g class="point point-{name}"><title data-at="{_iso(h)}" data-rest="{name} '
-                         f'{duration(value)}">{escape(clock.describe(h.start))}: {name} {duration(value)}'
+                         f'{duration(value)}">{escape(clock.describe(h.start, where=where))}: {name} {duration(value)}'
                          f'</title>{shape}</g>')
         for run in _runs(points):
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)

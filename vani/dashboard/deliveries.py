@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, func, literal, or_, select, type_coerce, union_all
 
-from vani import outbound
+from vani import outbound, tenancy
 from vani.dashboard.filters import parse_choice, parse_day, parse_int
 from vani.dashboard.menus import distinct_values
 from vani.extensions import db
@@ -36,6 +36,9 @@ class DeliverySummary:
         return self.by_status.get(DeliveryStatus.DELIVERED, 0) / self.finished if self.finished else None
 
 
+SUBSCRIPTIONS = "subscriptions"  # the count of subscriptions, beside the deliveries' states
+
+
 def failing_subscriptions(limit: int = 20) -> list[WebhookSubscription]:
     s = WebhookSubscription
     return list(db.session.execute(
@@ -52,13 +55,16 @@ def delivery_summary(hours: int = 24, snap: rollups.Snapshot | None = None) -> D
     for _, dim, value in (snap or rollups.Snapshot(first)).read(RollupMetric.DELIVERIES, first):
         if dim in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
             by_status[DeliveryStatus(dim)] += value
-    d = WebhookDelivery
-    by_status.update({status: n for status, n in db.session.execute(
-        select(d.status, func.count()).where(d.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)),
-                                             d.created_at >= since).group_by(d.status))})
+    d, subs, org = WebhookDelivery.__table__, WebhookSubscription.__table__, tenancy.require()
+    counts = dict(db.session.execute(union_all(  # one statement: the waiting deliveries and the subscriptions
+        select(type_coerce(d.c.status, String), func.count())
+        .where(d.c.org_id == org, d.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERING)),
+               d.c.created_at >= since).group_by(d.c.status),
+        select(literal(SUBSCRIPTIONS), func.count()).where(subs.c.org_id == org))).all())
     summary = DeliverySummary(by_status=by_status)
+    summary.subscriptions = counts.pop(SUBSCRIPTIONS, 0)
+    by_status.update({DeliveryStatus(status): n for status, n in counts.items()})
     summary.failing = failing_subscriptions()
-    summary.subscriptions = db.session.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
     return summary
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, cast, func, literal, null, select, type_coerce, union_all
 
 from vani import plugins, tenancy
 from vani.extensions import db
@@ -54,28 +54,42 @@ def provider_stats(now: datetime | None = None, snap: rollups.Snapshot | None = 
     for _, dim, value in snap.read(RollupMetric.EVENTS, first):
         provider, _, status = dim.rpartition(":")
         counts[(provider, status)] = counts.get((provider, status), 0) + value
-    # Waiting rows only: a short range of the (status, received_at) index each.
-    counts.update(((provider, status), count) for provider, status, count in db.session.execute(
-        select(WebhookEvent.provider, WebhookEvent.status, func.count())
-        .where(WebhookEvent.status.in_(WAITING), WebhookEvent.received_at >= since)
-        .group_by(WebhookEvent.provider, WebhookEvent.status)))
+    rejected, last = {}, {}
+    for kind, provider, status, count, at in db.session.execute(_live_counts(list(stats), since)):
+        if kind == "waiting":
+            counts[(provider, status)] = count
+        elif kind == "rejected":
+            rejected[provider] = count
+        else:
+            last[provider] = as_utc(at)
     for (provider, status), count in counts.items():
         item = stats.setdefault(provider, ProviderStats(provider, provider))
         item.by_status[status] = item.by_status.get(status, 0) + count
         item.total += count
-    # One statement, one index lookup per provider on (org, provider, received_at, id).
-    e, org = WebhookEvent, tenancy.require()
-    last = db.session.execute(select(*[
-        select(e.received_at).where(e.org_id == org, e.provider == name).order_by(e.received_at.desc())
-        .limit(1).scalar_subquery() for name in stats])).one() if stats else ()
-    for item, at in zip(stats.values(), last):
-        item.last_received_at = as_utc(at)
-    rows = db.session.execute(
-        select(RejectedCall.provider, func.count()).where(RejectedCall.created_at >= since)
-        .group_by(RejectedCall.provider))
-    for provider, count in rows:
+    for provider, count in rejected.items():
         stats.setdefault(provider, ProviderStats(provider, provider)).rejected = count
+    for provider, at in last.items():
+        stats[provider].last_received_at = at
     return list(stats.values())
+
+
+def _live_counts(providers: list[str], since: datetime):
+    """What the rollups do not hold, in one statement of ``(kind, provider, status, count, at)``
+    rows: events still waiting (a short range of the (status, received_at) index), rejected calls
+    since ``since``, and each provider's last event (one index lookup each)."""
+    e, r, org = WebhookEvent.__table__, RejectedCall.__table__, tenancy.require()
+    status, at, none = type_coerce(e.c.status, String), e.c.received_at, null()
+    parts = [
+        select(literal("waiting"), e.c.provider, status, func.count(), cast(none, at.type))
+        .where(e.c.org_id == org, e.c.status.in_(WAITING), at >= since).group_by(e.c.provider, e.c.status),
+        select(literal("rejected"), r.c.provider, cast(none, String), func.count(), cast(none, at.type))
+        .where(r.c.org_id == org, r.c.created_at >= since).group_by(r.c.provider),
+    ]
+    for name in providers:
+        last = select(at).where(e.c.org_id == org, e.c.provider == name).order_by(at.desc()).limit(1)
+        parts.append(select(literal("last"), literal(name), cast(none, String), cast(none, Integer),
+                            last.scalar_subquery()))
+    return union_all(*parts)
 
 
 @dataclass

@@ -7,6 +7,7 @@ notifications) is in the organisation's time zone (``Organisation.timezone``), e
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import g, has_request_context
@@ -37,11 +38,11 @@ def zone(org_id: int | None = None) -> tzinfo:
     org_id = tenancy.current() if org_id is None else org_id
     memo = g.setdefault("vani_zones", {}) if has_request_context() else None  # a page shows many times
     if memo is not None and org_id in memo:
-        return memo[org_id]
+        return memo[org_id][0]
     org = db.session.get(Organisation, org_id) if org_id is not None else None
     found = zone_named(org.timezone if org is not None else None)
     if memo is not None:
-        memo[org_id] = found
+        memo[org_id] = (found, org)  # the row too: the session holds rows weakly, and the page reads it again
     return found
 
 
@@ -56,5 +57,12 @@ def zone_label(local: datetime) -> str:
 
 def describe(value: datetime, org_id: int | None = None, fmt: str = MINUTES, where: tzinfo | None = None) -> str:
     """``value`` in the organisation's time zone (or ``where``), the zone named: ``2026-01-05 11:00 CET``."""
-    local = as_utc(value).astimezone(where or zone(org_id))
+    return _described(as_utc(value), fmt, where or zone(org_id))
+
+
+@lru_cache(maxsize=4096)
+def _described(value: datetime, fmt: str, where: tzinfo) -> str:
+    """The same instant is often written many times on one page (an hour in every chart and its
+    table): formatted once."""
+    local = value.astimezone(where)
     return f"{local.strftime(fmt)} {zone_label(local)}"

@@ -1,7 +1,7 @@
 """Template filters and globals: times, status badges, page links."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -54,9 +54,14 @@ def time_tag(value: datetime | None, empty: str = "—") -> Markup:
     value = as_utc(value)
     if value is None:
         return Markup(f'<span class="muted">{escape(empty)}</span>')
+    return _time_markup(value, clock.zone())
+
+
+@lru_cache(maxsize=4096)
+def _time_markup(value: datetime, where: tzinfo) -> Markup:
+    """One instant's ``<time>`` in one zone (pages show the same hours many times)."""
     iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
     utc = value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    where = clock.zone()
     text = clock.describe(value, fmt=clock.SECONDS, where=where)
     zone = escape(getattr(where, "key", "UTC"))
     return Markup(f'<time datetime="{iso}" title="{utc}" data-zone="{zone}">{escape(text)}</time>')
