@@ -127,6 +127,7 @@ class Config:
         self.VANI_RETENTION_DAYS = _int("VANI_RETENTION_DAYS", 90)
         # A meeting no provider said ended is completed this long after its end time.
         self.VANI_MEETING_GRACE_MINUTES = _int("VANI_MEETING_GRACE_MINUTES", 15)
+        self.VANI_MEETING_NOTIFY_HOURS = _int("VANI_MEETING_NOTIFY_HOURS", 24)
         # Operators: GET /metrics needs this bearer token when set, else it answers loopback only.
         self.VANI_METRICS_TOKEN = _env("VANI_METRICS_TOKEN")
         self.VANI_METRICS_BIND = _env("VANI_METRICS_BIND", "127.0.0.1:9464")  # flask vani metrics serve

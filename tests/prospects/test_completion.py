@@ -198,3 +198,26 @@ def test_a_meeting_a_worker_holds_now_is_left_to_the_next_run(app, client, run_w
         worker.rollback()
     assert result == [0] and bs.meeting("calendly", invitee_uri(1)).status == "scheduled"
     assert sweep(AFTER_GRACE) == 1
+
+
+def test_a_meeting_that_ended_long_ago_is_completed_without_telling_the_team(app, client, run_worker):
+    # The first run after an upgrade (or after the scheduler was down for days) finds last month's
+    # meetings still scheduled: each is completed, noted and sent to subscribers, but nobody is pinged.
+    subscription_id = subscribe("https://crm.example.test/hooks", events=["meeting.completed"])[0].id
+    deliver(client, run_worker, calendly("invitee.created"))
+    assert app.config["VANI_MEETING_NOTIFY_HOURS"] == 24
+    assert sweep("2026-01-06T10:31:00Z") == 1  # ended 24 h and a minute ago
+    assert bs.meeting("calendly", invitee_uri(1)).status == "completed"
+    assert bs.prospect("lena@example.test").stage == "met"
+    assert bs.emitted()["meeting.completed"] == 1
+    assert completed_notifications() == []
+    assert "after its end time" in notes("lena@example.test")[-1]
+    [delivery] = db.session.execute(select(WebhookDelivery)).scalars()
+    assert delivery.subscription_id == subscription_id
+
+
+def test_how_long_ago_a_meeting_may_end_and_still_be_told_is_a_setting(app, client, run_worker):
+    app.config["VANI_MEETING_NOTIFY_HOURS"] = 48
+    deliver(client, run_worker, calendly("invitee.created"))
+    assert sweep("2026-01-06T10:31:00Z") == 1
+    assert len(completed_notifications()) == 1

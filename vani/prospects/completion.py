@@ -6,7 +6,9 @@ subscribed. A scheduled (or started) meeting whose end lies more than
 ended" completes it (``meetings.complete``: ``meeting.completed``, its notification, the prospect
 ``met``), with a note saying it was completed after its end time. Cancelled, rescheduled and
 no-show meetings are left alone, and so are requests a host never confirmed (``pending``); a
-no-show marked later still wins.
+no-show marked later still wins. A meeting that ended more than ``VANI_MEETING_NOTIFY_HOURS`` ago
+(the first run after an upgrade, or after the scheduler was down for days) is completed the same
+way without a notification: the team is not told about last month's meetings at once.
 
 The scheduler queues ``complete_ended`` every minute (``vani.jobs.maintenance.CRON``). Each
 meeting is locked and its status read again before it changes, so two runs, or a run racing the
@@ -24,7 +26,7 @@ from sqlalchemy import select
 from vani import plugins, prospects, tenancy
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus
-from vani.models.base import utcnow
+from vani.models.base import as_utc, utcnow
 from vani.processing.context import EventContext
 from vani.processing.events import write_batch
 from vani.prospects import meetings
@@ -38,6 +40,10 @@ LIMIT = 500  # meetings per run; the next run goes on where this one stopped
 
 def grace(cfg) -> timedelta:
     return timedelta(minutes=max(int(cfg.get("VANI_MEETING_GRACE_MINUTES", 15)), 0))
+
+
+def notify_within(cfg) -> timedelta:
+    return timedelta(hours=max(int(cfg.get("VANI_MEETING_NOTIFY_HOURS", 24)), 0))
 
 
 def due(now: datetime, wait: timedelta, limit: int) -> list[tuple[int, int]]:
@@ -55,12 +61,12 @@ def complete_ended(now: datetime | None = None, limit: int = LIMIT) -> int:
     """Complete the meetings whose end time has passed by the grace period (at most ``limit``).
     Returns how many were completed."""
     now = now or utcnow()
-    wait = grace(current_app.config)
+    wait, recent = grace(current_app.config), now - notify_within(current_app.config)
     found = due(now, wait, limit)
     completed = 0
     for start in range(0, len(found), CHUNK):
         done = [ctx for meeting_id, org_id in found[start:start + CHUNK]
-                if (ctx := _complete_one(meeting_id, org_id, now, wait)) is not None]
+                if (ctx := _complete_one(meeting_id, org_id, now, wait, recent)) is not None]
         write_batch(done, now)  # the outbound events, notes and notifications, as an event's batch
         db.session.commit()
         completed += len(done)
@@ -69,9 +75,11 @@ def complete_ended(now: datetime | None = None, limit: int = LIMIT) -> int:
     return completed
 
 
-def _complete_one(meeting_id: int, org_id: int, now: datetime, wait: timedelta) -> EventContext | None:
+def _complete_one(meeting_id: int, org_id: int, now: datetime, wait: timedelta,
+                  recent: datetime) -> EventContext | None:
     """Complete one meeting (locked; skipped when a worker holds it now, the next run sees it
-    again) in its own savepoint: what it emitted, or None when nothing changed."""
+    again) in its own savepoint: what it emitted, or None when nothing changed. The team is told
+    only when it ended after ``recent``."""
     with tenancy.acting_for(org_id):
         try:
             with db.session.begin_nested():
@@ -84,7 +92,7 @@ def _complete_one(meeting_id: int, org_id: int, now: datetime, wait: timedelta) 
                     return None
                 ctx = EventContext.on_its_own(org_id, meeting.provider, f"ended:{meeting.id}", now)
                 ctx.focus(meeting)
-                if not meetings.complete(ctx, meeting):
+                if not meetings.complete(ctx, meeting, tell=as_utc(meeting.end_at) >= recent):
                     return None
                 _note(ctx, meeting)
                 db.session.flush()

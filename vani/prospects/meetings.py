@@ -151,12 +151,14 @@ def set_status(ctx: EventContext, meeting: Meeting, status: MeetingStatus, chang
     return True
 
 
-def complete(ctx: EventContext, meeting: Meeting, changed_at: datetime | None = None) -> bool:
+def complete(ctx: EventContext, meeting: Meeting, changed_at: datetime | None = None, tell: bool = True) -> bool:
     """The meeting has ended: ``completed``, ``meeting.completed``, its prospect ``met``, and the
-    team told. False, and nothing raised, when it was completed already (or may not be)."""
+    team told (unless ``tell`` is false). False, and nothing raised, when it was completed already
+    (or may not be)."""
     if not set_status(ctx, meeting, MeetingStatus.COMPLETED, changed_at):
         return False
-    notify_completed(ctx, meeting)
+    if tell:
+        notify_completed(ctx, meeting)
     return True
 
 
