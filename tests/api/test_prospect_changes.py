@@ -92,6 +92,23 @@ def test_a_note_is_added_once_per_idempotency_key(api, db):
     assert api.post(url, json={"text": "x"}).get_json()["field"] == "text"
 
 
+def test_an_edit_is_applied_once_per_idempotency_key(api, db, client):
+    p = create(api)
+    url, key = f"{PROSPECTS}/{p['id']}", {"Idempotency-Key": "edit-1"}
+    first = api.patch(url, json={"name": "Lena N."}, headers=key)
+    assert first.status_code == 200 and first.get_json()["name"] == "Lena N."
+    assert api.patch(url, json={"name": "Lena Novak"}).get_json()["name"] == "Lena Novak"
+    # A retry of the first edit, arriving after the second: the first answer, and nothing undone.
+    again = api.patch(url, json={"name": "Lena N."}, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    assert api.get(url).get_json()["name"] == "Lena Novak"
+    assert [e["name"] for e in emitted(db, "prospect.updated")] == ["Lena N.", "Lena Novak"]
+    reused = api.patch(url, json={"name": "Someone else"}, headers=key)
+    assert reused.status_code == 409 and reused.get_json()["error"] == "idempotency_key_reused"
+    patch = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/prospects/{prospect_id}"]["patch"]
+    assert "Idempotency-Key" in [param["name"] for param in patch["parameters"]]
+
+
 def test_changes_need_the_write_scope(client, api, db):
     p = create(api)
     _, reader = create_token("reader", ["read"])

@@ -1,9 +1,10 @@
-"""``Idempotency-Key`` on every POST of the token API (see ``services.idempotency``)."""
+"""``Idempotency-Key`` on every POST and PATCH of the token API (the store: ``vani.models.idempotency``)."""
 from __future__ import annotations
 
 from flask import Response, g, request
 
 from vani.api.blueprint import PUBLIC_ENDPOINTS, bp
+from vani.api.openapi.document import IDEMPOTENT
 from vani.models import idempotency
 
 REPLAYED = "Idempotent-Replayed"
@@ -11,7 +12,7 @@ REPLAYED = "Idempotent-Replayed"
 
 @bp.before_request
 def replay_or_claim():
-    if request.method != "POST" or request.endpoint in PUBLIC_ENDPOINTS or "api_token" not in g:
+    if request.method not in IDEMPOTENT or request.endpoint in PUBLIC_ENDPOINTS or "api_token" not in g:
         return None
     raw = request.headers.get("Idempotency-Key")
     if raw is None:

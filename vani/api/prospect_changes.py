@@ -1,5 +1,5 @@
 """Changing prospects through the API: create and edit, notes, the stage, and starting a
-WhatsApp conversation with a template. Every POST takes an ``Idempotency-Key``."""
+WhatsApp conversation with a template. Every POST and PATCH takes an ``Idempotency-Key``."""
 from __future__ import annotations
 
 import uuid

@@ -20,6 +20,7 @@ from vani.version import __version__
 PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
 SECURITY = "bearerAuth"
+IDEMPOTENT = ("POST", "PATCH")  # the methods that take an Idempotency-Key (vani.api.idempotency)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "repeat a request safely: for 24 hours the same key with the same request gets the first "
@@ -88,7 +89,7 @@ def _responses(op: Operation, method: str, has_path_params: bool, refs: dict) ->
         codes.add(400)
     if has_path_params:
         codes.add(404)
-    if method == "POST" and not op.public:
+    if method in IDEMPOTENT and not op.public:
         codes.add(409)  # Idempotency-Key reused or still in flight
     for status in sorted(codes):
         out[str(status)] = {"description": ERRORS[status], "content": _content(refs[Error])}
@@ -101,7 +102,7 @@ def _responses(op: Operation, method: str, has_path_params: bool, refs: dict) ->
 def _operation(op: Operation, view, method: str, rule, refs: dict, providers: list[str]) -> dict:
     path, params = _path(rule)
     params += _query(op.query, providers)
-    if method == "POST" and not op.public:
+    if method in IDEMPOTENT and not op.public:
         params.append(IDEMPOTENCY_KEY)
     data = {"operationId": f"{method.lower()}_{rule.endpoint.split('.')[-1]}", "summary": op.summary,
             "tags": [op.tag], "parameters": params, "responses": _responses(op, method, bool(rule._converters), refs)}
