@@ -184,5 +184,5 @@ def _receive(provider: Provider, org_key: str | None) -> Response:
         return reject(provider, refused, org_id)
     except ingest.Unavailable:
         return error(503, "database_unavailable", "the event could not be stored; please retry")
-    log.info("%s webhook: %s, event %s", provider.name, stored.status, ", ".join(map(str, stored.event_ids)))
+    log.debug("%s webhook: %s, event %s", provider.name, stored.status, stored.event_ids)
     return provider.respond(stored.status, stored.event_ids, stored.extra)
