@@ -1,7 +1,9 @@
 """Ingest throughput: signed Calendly webhooks vs a bare endpoint, same gunicorn, 32 connections.
 
-Needs PostgreSQL, Redis and ``wrk`` (Debian package). Prints requests/s, p50 and p99 for both and
-the ratio. Run: ``python -m bench.ingest [--seconds 10] [--workers 4]``.
+Needs PostgreSQL, Redis and ``wrk`` (Debian package). Both endpoints are warmed up for 2 s (the
+webhook with bodies of its own, so the measured ones are all new), then measured in turn. Prints
+requests/s, p50 and p99 for both, the ratio of the rates and the ratio of the p99s.
+Run: ``python -m bench.ingest [--seconds 10] [--workers 2] [--threads 16]``.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ from bench.common import ROOT, bench_env, calendly_body, create_schema, flush_re
 SCRIPT = Path(__file__).with_name("wrk_signed.lua")
 
 
-def write_requests(path: Path, count: int, key: str) -> None:
+def write_requests(path: Path, count: int, key: str, first: int = 0) -> None:
     t = str(int(time.time()))
     with path.open("w") as out:
-        for n in range(count):
+        for n in range(first, first + count):
             body = calendly_body(n)
             sig = hmac.new(key.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
             out.write(f"/api/webhooks/calendly\tt={t},v1={sig}\t{body.decode()}\n")
@@ -55,6 +57,13 @@ def run_wrk(url: str, seconds: int, connections: int, threads: int, script_args:
     return parse_wrk(out)
 
 
+def stored_events(env: dict) -> int:
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        return conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
@@ -81,27 +90,31 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         with tempfile.TemporaryDirectory() as tmp:
-            reqfile = Path(tmp) / "requests.tsv"
+            reqfile, warmfile = Path(tmp) / "requests.tsv", Path(tmp) / "warm-up.tsv"
             # Enough unique bodies that no thread wraps around (each would then be a duplicate).
-            write_requests(reqfile, max(40000, args.seconds * 6000), env["CALENDLY_WEBHOOK_SIGNING_KEY"])
+            count = max(40000, args.seconds * 6000)
+            write_requests(reqfile, count, env["CALENDLY_WEBHOOK_SIGNING_KEY"])
+            write_requests(warmfile, 12000, env["CALENDLY_WEBHOOK_SIGNING_KEY"], first=count)
+            webhook = base + "/api/webhooks/calendly"
             run_wrk(base + "/healthz", 2, args.connections, 2, None)  # warm up
+            run_wrk(webhook, 2, args.connections, 2, [str(warmfile), "2"])
+            before = stored_events(env)
             bare = run_wrk(base + "/healthz", args.seconds, args.connections, 2, None)
-            ingest = run_wrk(base + "/api/webhooks/calendly", args.seconds, args.connections, 2, [str(reqfile), "2"])
+            ingest = run_wrk(webhook, args.seconds, args.connections, 2, [str(reqfile), "2"])
     finally:
         server.terminate()
         server.wait(timeout=30)
 
-    import psycopg
-
-    with psycopg.connect(env["DATABASE_URL"]) as conn:
-        stored = conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+    stored = stored_events(env) - before
     print(f"gunicorn: {args.workers} worker(s) x {args.threads} thread(s); wrk: {args.connections} connections, "
           f"{args.seconds}s each")
     print(f"{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
     for name, r in (("bare /healthz", bare), ("POST calendly webhook", ingest)):
         print(f"{name:<24}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10}")
-    print(f"ratio ingest/bare: {ingest['rps'] / bare['rps']:.2f}  (goal >= 0.30 with p99 <= 50 ms)")
-    print(f"events stored: {stored} of {ingest['requests']} requests")
+    print(f"ratio ingest/bare: {ingest['rps'] / bare['rps']:.2f}  (goal >= 0.50)")
+    print(f"p99 ingest/bare: {ingest['p99'] / bare['p99']:.2f}  (goal <= 3.0)")
+    # wrk counts the answers it read; the calls in flight when it stops are stored too.
+    print(f"events stored during the run: {stored} for {ingest['requests']} answered calls")
     return 0
 
 
