@@ -1,11 +1,11 @@
 """Group commit for the ingest path.
 
-Concurrent requests in one process (gunicorn's threaded workers) queue their rows; whichever
-request holds the write lock writes every queued row in ONE multi-row
-``INSERT … ON CONFLICT DO NOTHING RETURNING`` and one commit, then, with the lock released so
-that the next group is written meanwhile, hands the group over to the workers in one go. A
-request whose rows were written by another waits for that hand-over and returns. Alone (tests,
-sync workers) a request simply writes its own rows: nothing waits on a timer.
+Concurrent requests in one process (gunicorn's threaded workers) queue their rows; the request
+that finds nobody writing writes every queued row in ONE multi-row
+``INSERT … ON CONFLICT DO NOTHING RETURNING`` and one commit, names the next writer, and hands
+its group over to the workers in one go while that next group is written. A request whose rows
+another wrote waits for that hand-over and returns. Alone (tests, sync workers) a request simply
+writes its own rows: nothing waits on a timer.
 """
 from __future__ import annotations
 
@@ -26,13 +26,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Slot:
-    """One request's rows and, once ``settled`` is set, what became of them."""
+    """One request's rows and, once ``settled``, what became of them."""
     rows: list[dict]
     results: list[tuple[int, bool]] | None = None
     error: BaseException | None = None
     pushed: bool = True
-    written: bool = False  # results or error are final (set under the write lock)
-    settled: threading.Event = field(default_factory=threading.Event)  # pushed is final too
+    written: bool = False  # results or error are final
+    settled: bool = False  # pushed is final too
+    leads: bool = False  # this request writes the next group
+    wake: threading.Event = field(default_factory=threading.Event)  # settled, or leads
 
     @property
     def fresh(self) -> list[tuple[int, int]]:
@@ -47,9 +49,12 @@ Push = Callable[[list[Slot]], bool]
 
 @dataclass
 class GroupCommitter:
+    """One writer at a time: the request that finds nobody writing writes every queued slot, then
+    names the first slot queued meanwhile the next writer, then hands its own group over. Each
+    waiting request is woken once, when its slot is settled or when it is to write."""
     _pending: list[Slot] = field(default_factory=list)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
-    _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _writing: bool = False
 
     def submit(self, rows: list[dict], push: Push) -> Slot:
         """Store ``rows`` (with others queued meanwhile); returns the slot with results or error.
@@ -57,17 +62,23 @@ class GroupCommitter:
         slot = Slot(rows)
         with self._mutex:
             self._pending.append(slot)
-        batch: list[Slot] = []
+            slot.leads, self._writing = not self._writing, True
+        if not slot.leads:
+            slot.wake.wait()
+            if slot.settled:
+                return slot
+        with self._mutex:  # everything queued so far, ours included
+            batch, self._pending = self._pending, []
         try:
-            with self._write_lock:
-                if not slot.written:
-                    with self._mutex:  # everything queued so far, ours included
-                        batch, self._pending = self._pending, []
-                    self._write(batch)
+            self._write(batch)
         finally:
-            if batch:  # outside the lock: the next group is written meanwhile
-                self._push(batch, push)
-        slot.settled.wait()
+            with self._mutex:
+                successor = self._pending[0] if self._pending else None
+                self._writing = successor is not None
+            if successor is not None:  # the next group is written while this one is handed over
+                successor.leads = True
+                successor.wake.set()
+            self._push(batch, push)
         return slot
 
     def _write(self, batch: list[Slot]) -> None:
@@ -99,8 +110,8 @@ class GroupCommitter:
             log.exception("could not hand a group of %d stored calls to the workers", len(stored))
             pushed = False
         for slot in batch:
-            slot.pushed = pushed
-            slot.settled.set()
+            slot.pushed, slot.settled = pushed, True
+            slot.wake.set()
 
 
 _INSERTS: dict[str, object] = {}
