@@ -13,6 +13,7 @@ import time
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -29,6 +30,19 @@ bp = Blueprint("inbound", __name__)
 
 HEADER_EXCERPT_MAX = 2048
 _SKIP_HEADERS = {"cookie", "authorization"}
+# Every URL below is served here, and only here.
+PATHS = ("/api/webhooks/", "/api/v1/calendly/webhook", "/api/whatsapp/webhook")
+
+
+class Sessions(SecureCookieSessionInterface):
+    """The signed-cookie sessions, except on providers' calls: they carry no session, so none is
+    opened, verified or saved for them (the session opens before the URL is matched, hence the
+    paths)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(PATHS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 @bp.post("/api/webhooks/calendly")
