@@ -221,4 +221,7 @@ def write_rows(rows: list[dict]) -> list[tuple[int, bool]]:
 
 def committer() -> GroupCommitter:
     """The current app's committer (one per app and process)."""
-    return current_app.extensions.setdefault("vani_group_commit", GroupCommitter())
+    found = current_app.extensions.get("vani_group_commit")
+    if found is None:  # made once: not a throwaway one per call
+        found = current_app.extensions.setdefault("vani_group_commit", GroupCommitter())
+    return found
