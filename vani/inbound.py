@@ -153,19 +153,24 @@ def _form_fields(provider: Provider, body: bytes) -> dict[str, str]:
 def read_body(provider: Provider) -> bytes:
     """The raw body, within ``VANI_MAX_BODY_BYTES`` and of a type the provider sends."""
     limit = min(current_app.config["VANI_MAX_BODY_BYTES"], provider.max_body_bytes or 1 << 62)
-    too_large = ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(limit) from None
     if len(body) > limit:  # chunked uploads carry no Content-Length
-        raise too_large
+        raise _too_large(limit)
     accepted = getattr(provider, "content_types", ())
-    if accepted and request.mimetype and not _type_accepted(request.mimetype, accepted):
-        raise ingest.Refused(415, "unsupported_media_type", f"send {' or '.join(accepted)}, not {request.mimetype}")
+    mimetype = request.mimetype
+    if accepted and mimetype and not _type_accepted(mimetype, accepted):
+        raise ingest.Refused(415, "unsupported_media_type", f"send {' or '.join(accepted)}, not {mimetype}")
     return body
+
+
+def _too_large(limit: int) -> ingest.Refused:
+    return ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
 
 
 def organisation(org_key: str | None) -> int | None:

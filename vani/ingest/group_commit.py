@@ -24,6 +24,12 @@ from vani.models.dbutil import dialect_insert
 log = logging.getLogger(__name__)
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class Slot:
     """One request's rows and, once ``settled``, what became of them."""
@@ -34,7 +40,8 @@ class Slot:
     written: bool = False  # results or error are final
     settled: bool = False  # pushed is final too
     leads: bool = False  # this request writes the next group
-    wake: threading.Event = field(default_factory=threading.Event)  # settled, or leads
+    # Released once the slot is settled or leads; a bare lock, as cheap as a signal gets.
+    wake: threading.Lock = field(default_factory=_held_lock)
 
     @property
     def fresh(self) -> list[tuple[int, int]]:
@@ -64,7 +71,7 @@ class GroupCommitter:
             self._pending.append(slot)
             slot.leads, self._writing = not self._writing, True
         if not slot.leads:
-            slot.wake.wait()
+            slot.wake.acquire()
             if slot.settled:
                 return slot
         with self._mutex:  # everything queued so far, ours included
@@ -77,7 +84,7 @@ class GroupCommitter:
                 self._writing = successor is not None
             if successor is not None:  # the next group is written while this one is handed over
                 successor.leads = True
-                successor.wake.set()
+                successor.wake.release()
             self._push(batch, push)
         return slot
 
@@ -111,7 +118,7 @@ class GroupCommitter:
             pushed = False
         for slot in batch:
             slot.pushed, slot.settled = pushed, True
-            slot.wake.set()
+            slot.wake.release()
 
 
 _INSERTS: dict[str, object] = {}
