@@ -13,6 +13,8 @@ def create_app(config=None) -> Flask:
     from vani import metrics_folder
 
     metrics_folder.prepare()  # before any metric exists: their files go there
+    from sqlalchemy.orm import configure_mappers
+
     from config import BASE_DIR, Config, engine_options, load_env_file
     from vani import blueprints, cli, config_checks, errors, plugins, proxy, security, tenancy, tracing, work
     from vani.dashboard import live
@@ -56,4 +58,7 @@ def create_app(config=None) -> Flask:
     security.init_app(app)
     blueprints.register(app)
     cli.init_app(app)
+    # Every model is imported by now: set up their mappers once here, not in the first requests
+    # that touch the database (they would each wait for it, and it takes a while).
+    configure_mappers()
     return app

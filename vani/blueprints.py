@@ -7,6 +7,7 @@ from flask import Flask
 from vani.api import bp as api_bp
 from vani.extensions import csrf
 from vani.health import bp as health_bp
+from vani.inbound import Sessions
 from vani.inbound import bp as inbound_bp
 from vani.metrics_view import bp as metrics_bp
 from vani.providers.calendly import api_views, views  # noqa: F401  (routes, before the blueprints register)
@@ -16,6 +17,7 @@ from vani.web import init_app as init_dashboard
 
 def register(app: Flask) -> None:
     csrf.exempt(inbound_bp)  # providers sign their calls; they have no session
+    app.session_interface = Sessions()
     app.register_blueprint(inbound_bp)
     csrf.exempt(api_bp)  # bearer-token auth, never a session cookie
     app.register_blueprint(api_bp)

@@ -13,6 +13,7 @@ import time
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -29,6 +30,19 @@ bp = Blueprint("inbound", __name__)
 
 HEADER_EXCERPT_MAX = 2048
 _SKIP_HEADERS = {"cookie", "authorization"}
+# Every URL below is served here, and only here.
+PATHS = ("/api/webhooks/", "/api/v1/calendly/webhook", "/api/whatsapp/webhook")
+
+
+class Sessions(SecureCookieSessionInterface):
+    """The signed-cookie sessions, except on providers' calls: they carry no session, so none is
+    opened, verified or saved for them (the session opens before the URL is matched, hence the
+    paths)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(PATHS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 @bp.post("/api/webhooks/calendly")
@@ -139,19 +153,24 @@ def _form_fields(provider: Provider, body: bytes) -> dict[str, str]:
 def read_body(provider: Provider) -> bytes:
     """The raw body, within ``VANI_MAX_BODY_BYTES`` and of a type the provider sends."""
     limit = min(current_app.config["VANI_MAX_BODY_BYTES"], provider.max_body_bytes or 1 << 62)
-    too_large = ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(limit) from None
     if len(body) > limit:  # chunked uploads carry no Content-Length
-        raise too_large
+        raise _too_large(limit)
     accepted = getattr(provider, "content_types", ())
-    if accepted and request.mimetype and not _type_accepted(request.mimetype, accepted):
-        raise ingest.Refused(415, "unsupported_media_type", f"send {' or '.join(accepted)}, not {request.mimetype}")
+    mimetype = request.mimetype
+    if accepted and mimetype and not _type_accepted(mimetype, accepted):
+        raise ingest.Refused(415, "unsupported_media_type", f"send {' or '.join(accepted)}, not {mimetype}")
     return body
+
+
+def _too_large(limit: int) -> ingest.Refused:
+    return ingest.Refused(413, "body_too_large", f"the limit is {limit} bytes")
 
 
 def organisation(org_key: str | None) -> int | None:
@@ -184,5 +203,5 @@ def _receive(provider: Provider, org_key: str | None) -> Response:
         return reject(provider, refused, org_id)
     except ingest.Unavailable:
         return error(503, "database_unavailable", "the event could not be stored; please retry")
-    log.info("%s webhook: %s, event %s", provider.name, stored.status, ", ".join(map(str, stored.event_ids)))
+    log.debug("%s webhook: %s, event %s", provider.name, stored.status, stored.event_ids)
     return provider.respond(stored.status, stored.event_ids, stored.extra)

@@ -35,9 +35,18 @@ NOTIFICATIONS = Counter("vani_notification_sends", "Notification sends settled, 
                         ["channel", "status"], registry=REGISTRY)
 
 
+# (provider, status) → its counter and histogram children: ``labels()`` costs more than the
+# update itself, on the path every webhook call takes. Bounded by providers × statuses.
+_answered: dict[tuple[str, int], tuple] = {}
+
+
 def webhook_answered(provider: str, status: int, seconds: float) -> None:
-    WEBHOOKS.labels(provider, str(status)).inc()
-    INGEST.labels(provider).observe(seconds)
+    children = _answered.get((provider, status))
+    if children is None:
+        children = _answered.setdefault((provider, status), (WEBHOOKS.labels(provider, str(status)),
+                                                             INGEST.labels(provider)))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def refusal_unrecorded(provider: str) -> None:

@@ -16,12 +16,13 @@ from sqlalchemy.exc import DBAPIError
 from vani import tracing, work
 from vani.dashboard import live
 from vani.extensions import db
-from vani.ingest.group_commit import committer
+from vani.ingest.group_commit import Slot, committer
 from vani.models import EventStatus
 from vani.models.base import utcnow
 from vani.orgs.secrets import secrets_for, unreadable_secrets
 from vani.payloads.safejson import clean_text
 from vani.plugins.contract import BadPayload, Incoming, Provider, RequestData, SignatureError
+from vani.work.wake import kick_all
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +143,17 @@ def event_rows(provider: Provider, items: list[Incoming], verified: bool, header
         for item in items]
 
 
-def hand_over(event_ids: list[int]) -> bool:
-    """Wake the event workers for freshly stored events (False: Redis is down; the sweep will).
-    The group commit wrote them on its own connection, so this is a plain kick, one per group."""
-    return work.kick(work.get("events"))
+def live_messages(slot: Slot) -> list[tuple[int, str]]:
+    """The dashboard updates a stored call makes: its newest fresh event, per organisation."""
+    return [(owner, f"event:{event_id}") for owner, event_id in dict(slot.fresh).items()]
+
+
+def hand_over(group: list[Slot]) -> bool:
+    """Wake the event workers for a group's freshly stored events and tell the dashboards, in one
+    Redis round trip for the whole group (False: Redis is down; the sweep will wake them).
+    The group commit wrote them on its own connection, so this is a plain kick."""
+    messages = [message for slot in group for message in live_messages(slot)]
+    return kick_all([work.get("events")], also=lambda pipe: live.add_to(pipe, messages))
 
 
 def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
@@ -161,13 +169,10 @@ def store_events(provider: Provider, data: RequestData, org_id: int) -> Stored:
         # Whatever the database refused, the provider should try again later: never a 500.
         log.error("could not store %s event, asking the provider to retry: %r", provider.name, slot.error)
         raise Unavailable()
-    owners = [row["org_id"] for row in rows]
     fresh = [event_id for event_id, new in slot.results if new]
     if fresh and not slot.pushed:
         extra["queued"] = False  # stored; the sweep will hand it to a worker
-    newest = {owner: event_id for owner, (event_id, new) in zip(owners, slot.results) if new}
-    live.publish_many([(owner, f"event:{event_id}") for owner, event_id in newest.items()])
     # The answer names the called organisation's events only: a push that also reached other
     # organisations (see ``Incoming.org_id``) must not tell the caller their ids.
-    mine = [(event_id, new) for owner, (event_id, new) in zip(owners, slot.results) if owner == org_id]
-    return Stored([event_id for event_id, _ in mine], fresh, slot.pushed, extra)
+    mine = [event_id for row, (event_id, _) in zip(rows, slot.results) if row["org_id"] == org_id]
+    return Stored(mine, fresh, slot.pushed, extra)
