@@ -18,13 +18,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import metrics, plugins, prospects, tenancy, tracing, work
+from vani import memo, metrics, plugins, prospects, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import EventStatus, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.notifications import moments
 from vani.outbound import fanout, outbox
 from vani.processing.context import EventContext
+from vani.prospects import qualification
 from vani.work import effects, rollups
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,15 @@ def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
 
 
 def process_claim(claim: work.Claim) -> None:
-    """The lane's handler."""
+    """The lane's handler. What the batch's events look up again and again (their
+    organisation's time zone, their hosts) is read once for the claim (``memo``)."""
     now = utcnow()
-    try:
-        process_batch(claim, now, isolated=False)
-    except _Isolate:
-        db.session.rollback()
-        process_batch(claim, now, isolated=True)
+    with memo.batch():
+        try:
+            process_batch(claim, now, isolated=False)
+        except _Isolate:
+            db.session.rollback()
+            process_batch(claim, now, isolated=True)
 
 
 def process_batch(claim: work.Claim, now, isolated: bool) -> None:
@@ -119,6 +122,7 @@ def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
                             for ctx in done for row in ctx.outbox], now)
     deliveries = fanout.fan_out(emitted, now)
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
+    qualification.write_stage_changes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.stage_changes])
     sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                            for ctx in done for row in ctx.notifications], now)
     rollups.move(RollupMetric.PROSPECT_STAGE,  # the funnel's gauge: prospects per stage now
