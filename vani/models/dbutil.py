@@ -60,12 +60,16 @@ def _renamed(model) -> dict[str, str]:
 
 def fit(model, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with each string cut to its column's length (providers may send anything)."""
-    columns = model.__table__.c
-    out = {}
-    for key, value in values.items():
-        length = getattr(columns[key].type, "length", None) if key in columns else None
-        out[key] = value[:length] if length and isinstance(value, str) else value
-    return out
+    lengths = _lengths(model)
+    return {key: value[:lengths[key]] if key in lengths and isinstance(value, str) else value
+            for key, value in values.items()}
+
+
+@functools.cache
+def _lengths(model) -> dict[str, int]:
+    """The columns of ``model`` with a length: {column: length}."""
+    return {column.key: column.type.length for column in model.__table__.c
+            if getattr(column.type, "length", None)}
 
 
 def is_postgres() -> bool:
