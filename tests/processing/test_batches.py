@@ -1,18 +1,32 @@
-"""A batch of events: a bounded number of statements per event, stage changes written with the
-batch (a failed event leaves none), and lookups kept only for the batch that read them."""
+"""A batch of events: a bounded number of statements per event (none of its own for a new
+booking on PostgreSQL), stage changes written with the batch (a failed event leaves none), a
+prospect another worker inserts meanwhile taken as found, and lookups kept only for the batch
+that read them."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, insert, select, update
 
 from tests import bookings as bs
 from tests.bookings import calendly
 from tests.signing import post_calendly
 from vani import orgs, prospects, work
 from vani.extensions import db
-from vani.models import Prospect, ProspectNote, ProspectStage, ProspectStageChange
+from vani.models import (
+    EventStatus,
+    Meeting,
+    OutboundEvent,
+    Prospect,
+    ProspectNote,
+    ProspectStage,
+    ProspectStageChange,
+    WebhookEvent,
+)
+from vani.models.base import utcnow
 from vani.processing.events import EVENTS
+from vani.prospects import known
 from vani.providers.calendly import mapper as calendly_mapper
 
 
@@ -52,6 +66,54 @@ def test_each_further_booking_in_a_batch_costs_at_most_two_statements(client):
     assert bs.count(Prospect) == 12 and bs.count(ProspectNote) == 12
     # A new prospect and its meeting are one INSERT each; everything else is written per batch.
     assert eleven - one <= 2 * 10, (one, eleven)
+
+
+def needs_postgresql():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("new rows take their ids from PostgreSQL's sequences; on SQLite each is inserted by its event")
+
+
+def test_a_batch_inserts_its_new_prospects_and_meetings_together(client):
+    needs_postgresql()
+    first, further = store_bookings(client, 1, 1), store_bookings(client, 100, 11)
+    one, eleven = process(first), process(further)
+    ids = first + further
+    assert all(bs.event(i).status == "processed" for i in ids)
+    assert bs.count(Prospect) == 12 and bs.count(Meeting) == 12 and bs.count(ProspectNote) == 12
+    # No statement of a booking's own: the new rows go in one INSERT per table (two when the
+    # first event's are flushed early, by the batch's first query).
+    assert eleven - one <= 2, (one, eleven)
+    outbound = bs.count(OutboundEvent)
+    # The same batch again finds every row it names: nothing new.
+    db.session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids))
+                       .values(status=EventStatus.RECEIVED, next_attempt_at=utcnow()).execution_options(unscoped=True))
+    db.session.commit()
+    process(ids)
+    assert all(bs.event(i).status == "processed" and bs.event(i).attempts == 2 for i in ids)
+    assert bs.count(Prospect) == 12 and bs.count(Meeting) == 12 and bs.count(ProspectNote) == 12
+    assert bs.count(OutboundEvent) == outbound
+
+
+def test_a_prospect_another_worker_inserts_meanwhile_is_taken_as_found(client, monkeypatch):
+    needs_postgresql()
+    org = orgs.ensure_default()
+    real = known.load
+
+    def racing(prospect_keys, meeting_keys):
+        real(prospect_keys, meeting_keys)  # guest5 is missing now; another worker inserts it
+        with db.engine.begin() as other:
+            other.execute(insert(Prospect.__table__).values(org_id=org.id, email="guest5@example.test",
+                                                            name="First", stage=ProspectStage.LEAD, utm={},
+                                                            owner_set_by_hand=False, created_at=utcnow(),
+                                                            updated_at=utcnow()))
+
+    monkeypatch.setattr(known, "load", racing)
+    ids = store_bookings(client, 1, 9)
+    process(ids)
+    assert all(bs.event(i).status == "processed" for i in ids)
+    assert bs.count(Prospect) == 9 and bs.count(Meeting) == 9 and bs.count(ProspectNote) == 9
+    guest5 = prospects.find("guest5@example.test")
+    assert guest5.name == "First" and guest5.meetings[0].prospect_id == guest5.id
 
 
 def test_stage_changes_are_written_with_the_batch_and_a_failed_event_leaves_none(client, run_worker, monkeypatch):
