@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import g, has_request_context
 
-from vani import tenancy
+from vani import memo, tenancy
 from vani.extensions import db
 from vani.models.base import as_utc
 from vani.models.orgs import Organisation
@@ -33,16 +33,16 @@ def zone_named(name: str | None) -> tzinfo:
 
 def zone(org_id: int | None = None) -> tzinfo:
     """The time zone of organisation ``org_id`` (by default the one in force); UTC when unset.
-    Read once per request (a page formats many times), and afresh elsewhere (a worker's change of
-    zone is seen by its next item)."""
+    Read once per request (a page formats many times) and once per batch of events (``memo``),
+    afresh elsewhere: a change of zone is seen by the next request or batch."""
     org_id = tenancy.current() if org_id is None else org_id
-    memo = g.setdefault("vani_zones", {}) if has_request_context() else None  # a page shows many times
-    if memo is not None and org_id in memo:
-        return memo[org_id][0]
+    known = g.setdefault("vani_zones", {}) if has_request_context() else memo.table("zones")
+    if known is not None and org_id in known:
+        return known[org_id][0]
     org = db.session.get(Organisation, org_id) if org_id is not None else None
     found = zone_named(org.timezone if org is not None else None)
-    if memo is not None:
-        memo[org_id] = (found, org)  # the row too: the session holds rows weakly, and the page reads it again
+    if known is not None:
+        known[org_id] = (found, org)  # the row too: the session holds rows weakly, and it is read again
     return found
 
 

@@ -155,6 +155,12 @@ class Provider:
         """What the event means (``ctx``: the processing's ``EventContext``, for the subject it names)."""
         raise NotImplementedError
 
+    def names(self, event: "WebhookEvent") -> tuple[list[str], list[str]]:
+        """The prospects' emails and the meetings' refs (this provider's) the event is about, read
+        with the rest of its batch before it is mapped. Naming none (the default) or too few
+        costs a lookup each when mapped; naming a row the event does not touch costs nothing."""
+        return [], []
+
     def respond(self, status: str, event_ids: list[int], extra: dict) -> Response:
         """The answer to an accepted call; providers with other expectations override it."""
         body: dict[str, Any] = {"status": status}

@@ -2,9 +2,9 @@
 
 A mapper gets an ``EventContext``: the stored event, what it touched (the prospect and meeting
 it is about, for links and search) and the rows it wants written with the rest of its batch
-(outbound events, notes, notifications, the stage moves the funnel counts). Those rows reach
-the batch only when the event's own savepoint succeeded, so a failed event leaves nothing
-behind (the lanes it woke and the live updates it published, recorded with
+(outbound events, notes, notifications, stage changes and the moves the funnel counts). Those
+rows reach the batch only when the event's own savepoint succeeded, so a failed event leaves
+nothing behind (the lanes it woke and the live updates it published, recorded with
 ``vani.work.effects``, go with its savepoint).
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ class EventContext:
         self.notes: list[dict] = []
         self.notifications: list[dict] = []
         self.stage_moves: list[tuple] = []  # (stage before or None: created, stage after), for the funnel
+        self.stage_changes: list[dict] = []  # the same moves as rows of the prospects' timelines
 
     @classmethod
     def on_its_own(cls, org_id: int, provider: str, origin: str, at: datetime) -> EventContext:

@@ -2,8 +2,11 @@
 
 The batch is first mapped straight through; if any event fails, that work is rolled back and
 the batch is mapped again with a savepoint per event, so one event's failure never undoes
-another's (and the common, all-good batch pays for no savepoints). The rows the batch's events emit (outbound events and their deliveries,
-notes, notifications and their sends) are written together at the end, and every event's
+another's (and the common, all-good batch pays for no savepoints). Before the first pass the
+prospects and meetings the events name are read in one query each, and the new ones are inserted
+together at its end (``vani.prospects.known``); the second pass inserts each event's own. The
+rows the batch's events emit (outbound events and their deliveries, notes, notifications and
+their sends) are written together at the end, and every event's
 outcome (processed, ignored with the reason, or failed and retried by the policy) is written
 fenced by the claim's token. One commit per claim; the wake-ups and live updates the batch
 records go out after it (``vani.work.effects``), and a failed event's savepoint takes its own
@@ -18,13 +21,14 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
-from vani import metrics, plugins, prospects, tenancy, tracing, work
+from vani import memo, metrics, plugins, prospects, tenancy, tracing, work
 from vani.extensions import db
 from vani.models import EventStatus, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.notifications import moments
 from vani.outbound import fanout, outbox
 from vani.processing.context import EventContext
+from vani.prospects import known, qualification
 from vani.work import effects, rollups
 
 log = logging.getLogger(__name__)
@@ -55,10 +59,8 @@ def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
     """Map one event for its organisation (in its own savepoint when ``isolated``); the
     provider's outcome, or raises."""
     with tenancy.acting_for(event.org_id):
-        if not isolated:
-            outcome = plugins.installed().get(event.provider).map(event, ctx)
-            db.session.flush()
-            return outcome
+        if not isolated:  # its new rows are flushed with the batch's
+            return plugins.installed().get(event.provider).map(event, ctx)
         with db.session.begin_nested():
             outcome = plugins.installed().get(event.provider).map(event, ctx)
             db.session.flush()
@@ -66,19 +68,25 @@ def map_one(event: WebhookEvent, ctx: EventContext, isolated: bool):
 
 
 def process_claim(claim: work.Claim) -> None:
-    """The lane's handler."""
+    """The lane's handler. What the batch's events look up again and again (their
+    organisation's time zone, their hosts) is read once for the claim (``memo``)."""
     now = utcnow()
-    try:
-        process_batch(claim, now, isolated=False)
-    except _Isolate:
-        db.session.rollback()
-        process_batch(claim, now, isolated=True)
+    with memo.batch():
+        try:
+            process_batch(claim, now, isolated=False)
+        except _Isolate:
+            db.session.rollback()
+            process_batch(claim, now, isolated=True)
 
 
 def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     held = claim.own()
     events = db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(held))  # every organisation's
                                 .order_by(WebhookEvent.id).execution_options(unscoped=True)).scalars().all()
+    if isolated:
+        known.forget()  # what the first pass read or added was rolled back
+    else:
+        read_named(events)
     done: list[EventContext] = []
     outcomes: list[tuple] = []
     for event in events:
@@ -103,6 +111,11 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
             "prospect_id": ctx.prospect.id if ctx.prospect is not None else event.prospect_id,
             "meeting_id": ctx.meeting.id if ctx.meeting is not None else event.meeting_id,
             "subject_email": ctx.subject_email, "subject_ref": ctx.subject_ref}))
+    if not isolated:
+        try:
+            db.session.flush()  # the batch's new prospects and meetings, a multi-row INSERT each
+        except Exception as exc:  # one of them taken by another worker meanwhile, say
+            raise _Isolate() from exc
     write_batch(done, now)  # its new deliveries and sends wake their lanes once committed
     claim.write(outcomes)
     org_of = {event.id: event.org_id for event in events}
@@ -113,12 +126,32 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     metrics.processed(lags)
 
 
+def read_named(events: list[WebhookEvent]) -> None:
+    """Read the prospects and meetings the batch's events name, one query each (``known``)."""
+    installed = plugins.installed()
+    prospect_keys: set = set()
+    meeting_keys: set = set()
+    for event in events:
+        provider = installed.get(event.provider)
+        if provider is None:
+            continue
+        try:
+            emails, refs = provider.names(event)
+        except Exception:  # bad data: its mapping says what is wrong, as its outcome
+            log.debug("event %s names no rows to read ahead", event.id, exc_info=True)
+            continue
+        prospect_keys.update(known.prospect_key(event.org_id, email) for email in emails)
+        meeting_keys.update(known.meeting_key(event.org_id, event.provider, ref) for ref in refs)
+    known.load(prospect_keys, meeting_keys)
+
+
 def write_batch(done: list[EventContext], now) -> tuple[list[int], list[int]]:
     """Write what the batch's successful events emitted; (new delivery ids, new send ids)."""
     emitted = outbox.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                             for ctx in done for row in ctx.outbox], now)
     deliveries = fanout.fan_out(emitted, now)
     prospects.write_notes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.notes])
+    qualification.write_stage_changes([dict(row, org_id=ctx.org_id) for ctx in done for row in ctx.stage_changes])
     sends = moments.write([dict(row, org_id=ctx.org_id, request_id=ctx.request_id)
                            for ctx in done for row in ctx.notifications], now)
     rollups.move(RollupMetric.PROSPECT_STAGE,  # the funnel's gauge: prospects per stage now

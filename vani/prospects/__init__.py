@@ -16,6 +16,7 @@ from vani.notifications import moments
 from vani.outbound import outbox
 from vani.payloads.coerce import as_email
 from vani.processing.context import EventContext
+from vani.prospects import known
 from vani.prospects.qualification import record_stage
 
 
@@ -45,8 +46,14 @@ def upsert(ctx: EventContext, email: str | None = None, name: str | None = None,
     new = dict(org_id=ctx.org_id, email=email, name=name, phone=phone, timezone=timezone,
                source=source or ctx.provider, created_at=ctx.received_at, updated_at=ctx.received_at,
                **(initial or {}))
-    prospect = insert_new(Prospect, new, ["org_id", "email"]) if email and not phone else None  # a first booking
-    created = prospect is not None
+    prospect, created = None, False
+    if email and not phone:  # a booking: its prospect is often read with the batch (``known``)
+        key = known.prospect_key(ctx.org_id, email)
+        prospect, created = known.get_or_add(Prospect, key, new)
+        if prospect is None:
+            prospect = insert_new(Prospect, new, ["org_id", "email"])  # a first booking
+            created = prospect is not None
+            known.remember(Prospect, key, prospect)
     if prospect is None:
         prospect = find(email, phone)
         if prospect is not None and email and prospect.email and prospect.email != email:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from vani import plugins, prospects, tenancy
+from vani import memo, plugins, prospects, tenancy
 from vani.extensions import db
 from vani.models import Meeting, MeetingStatus
 from vani.models.base import as_utc, utcnow
@@ -65,8 +65,9 @@ def complete_ended(now: datetime | None = None, limit: int = LIMIT) -> int:
     found = due(now, wait, limit)
     completed = 0
     for start in range(0, len(found), CHUNK):
-        done = [ctx for meeting_id, org_id in found[start:start + CHUNK]
-                if (ctx := _complete_one(meeting_id, org_id, now, wait, recent)) is not None]
+        with memo.batch():  # each organisation's time zone read once per chunk
+            done = [ctx for meeting_id, org_id in found[start:start + CHUNK]
+                    if (ctx := _complete_one(meeting_id, org_id, now, wait, recent)) is not None]
         write_batch(done, now)  # the outbound events, notes and notifications, as an event's batch
         db.session.commit()
         completed += len(done)

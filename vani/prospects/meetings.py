@@ -21,7 +21,7 @@ from vani.models.dbutil import fit, insert_new
 from vani.notifications import moments
 from vani.outbound import outbox
 from vani.processing.context import EventContext
-from vani.prospects import qualification
+from vani.prospects import known, qualification
 
 REF_MAX = 512  # Meeting.provider_ref
 MAX_AMOUNT = Decimal(10) ** 10  # Meeting.payment_amount is Numeric(12, 2)
@@ -69,13 +69,17 @@ def ensure(ctx: EventContext, provider: str, ref: str, initial: dict | None = No
     values = fit(Meeting, {"status": MeetingStatus.SCHEDULED, **fields, **(initial or {}),
                            "org_id": ctx.org_id, "provider": provider, "provider_ref": ref,
                            "created_at": ctx.received_at, "updated_at": ctx.received_at})
-    meeting = insert_new(Meeting, values, ["org_id", "provider", "provider_ref"])  # ours until commit
-    created = meeting is not None
+    key = known.meeting_key(ctx.org_id, provider, ref)
+    meeting, created = known.get_or_add(Meeting, key, values)  # read or added with the batch
     if meeting is None:
-        meeting = get(provider, ref)
-        for key, value in fields.items():
-            if key != "status" and value is not None and getattr(meeting, key) in (None, ""):
-                setattr(meeting, key, value)
+        meeting = insert_new(Meeting, values, ["org_id", "provider", "provider_ref"])  # ours until commit
+        created = meeting is not None
+        meeting = meeting or get(provider, ref)
+        known.remember(Meeting, key, meeting)
+    if not created:
+        for name, value in fields.items():
+            if name != "status" and value is not None and getattr(meeting, name) in (None, ""):
+                setattr(meeting, name, value)
     ctx.focus(meeting)
     return meeting, created
 

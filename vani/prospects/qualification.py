@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import func, select
+from flask import g, has_request_context
+from sqlalchemy import func, insert, select
 
+from vani import memo, tenancy
 from vani.extensions import db
 from vani.models import (
     EventType, Meeting, MeetingStatus, Membership, Prospect, ProspectStage, ProspectStageChange, User,
@@ -64,19 +66,18 @@ def utm_from(values: Mapping | None) -> dict:
 
 def member_for(email: str | None) -> int | None:
     """The id of the organisation's member with this email (the organisation in force); looked
-    up once per batch of events (hosts repeat)."""
-    from flask import g
-
-    from vani import tenancy
-
+    up once per request or batch of events (hosts repeat), afresh elsewhere."""
     if not email:
         return None
     key = (tenancy.require(), email.strip().lower())
-    cache = g.setdefault("member_for", {})
-    if key not in cache:
-        cache[key] = db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id).where(
-            Membership.org_id == key[0], func.lower(User.email) == key[1])).scalar()
-    return cache[key]
+    known = g.setdefault("member_for", {}) if has_request_context() else memo.table("member_for")
+    if known is not None and key in known:
+        return known[key]
+    found = db.session.execute(select(User.id).join(Membership, Membership.user_id == User.id).where(
+        Membership.org_id == key[0], func.lower(User.email) == key[1])).scalar()
+    if known is not None:
+        known[key] = found
+    return found
 
 
 def first_touch(prospect: Prospect | None, utm: dict) -> None:
@@ -174,11 +175,16 @@ def _set(ctx: EventContext, prospect: Prospect, stage: ProspectStage) -> bool:
 
 
 def record_stage(ctx: EventContext, prospect: Prospect, before: ProspectStage | None, stage: ProspectStage) -> None:
-    """Count the move for the funnel (written with the batch) and keep it on the prospect's
-    timeline (``before`` None: created at ``stage``; a new lead is no move to show)."""
+    """Count the move for the funnel and keep it on the prospect's timeline, both written with
+    the batch (``before`` None: created at ``stage``; a new lead is no move to show)."""
     ctx.stage_moves.append((before, stage))
     if before is None and stage == ProspectStage.LEAD:
         return
-    db.session.add(ProspectStageChange(org_id=ctx.org_id, prospect_id=prospect.id, from_stage=before,
-                                       to_stage=stage, event_id=ctx.event_id,
-                                       created_at=ctx.received_at))
+    ctx.stage_changes.append({"prospect_id": prospect.id, "from_stage": before, "to_stage": stage,
+                              "event_id": ctx.event_id, "created_at": ctx.received_at})
+
+
+def write_stage_changes(rows: list[dict]) -> None:
+    """Insert a batch's stage changes (each names its ``org_id``) in one statement."""
+    if rows:
+        db.session.execute(insert(ProspectStageChange.__table__), rows)

@@ -44,6 +44,9 @@ class CalendlyProvider(Provider):
             key = f"{event}:sha256:{body_digest(data.body)}"
         return [Incoming(event_type=event, dedupe_key=key, payload=body, body=data.body)]
 
+    def names(self, event) -> tuple[list[str], list[str]]:
+        return mapper.names(event.payload)
+
     def map(self, event, ctx) -> Outcome:
         return mapper.map_event(event.payload, ctx)
 

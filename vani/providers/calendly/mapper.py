@@ -128,6 +128,19 @@ HANDLERS: dict[str, Callable[[dict, MappingContext], Outcome]] = {
 }
 
 
+def names(body: dict) -> tuple[list[str], list[str]]:
+    """The prospect's email (a booking's, with no phone to look it up by) and the invitees'
+    URIs an event is about (see ``Provider.names``)."""
+    event = body.get("event")
+    if event in ("invitee.created", "invitee.canceled"):
+        inv = read_invitee(body)
+        return [inv.email] if inv.email and not inv.phone else [], [ref for ref in (inv.uri, inv.old_invitee) if ref]
+    if event == "invitee_no_show.created":
+        ref = no_show_invitee(body)
+        return [], [ref] if ref else []
+    return [], []
+
+
 def map_event(body: dict, ctx: MappingContext) -> Outcome:
     handler = HANDLERS.get(body.get("event"))
     if handler is None:
