@@ -20,10 +20,11 @@ import contextvars
 import heapq
 import logging
 import os
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
@@ -35,8 +36,44 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_PER_SUBSCRIPTION = 16
 TICK = 0.5  # seconds: ``between`` runs at least this often while calls are in flight
 
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], _Threads] = {}
 _lock = threading.Lock()
+
+
+class _Threads:
+    """Daemon threads taking calls from one queue: unlike ``ThreadPoolExecutor``'s, they never
+    hold the process open at exit (a stop whose grace ran out ends a call in flight; its row is
+    left to the takeover, as when the process is killed)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = 0
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        self._queue.put((future, fn, args))
+        with self._lock:
+            if self._idle < self._queue.qsize() and self._threads < self.size:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"vani-send-{self._threads}", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            future, fn, args = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the claiming thread through the future
+                    future.set_exception(exc)
+            del future, fn, args
 
 
 def concurrency(cfg: Mapping) -> int:
@@ -49,13 +86,13 @@ def per_subscription(cfg: Mapping) -> int:
     return min(max(int(cfg.get("VANI_SEND_PER_SUBSCRIPTION") or DEFAULT_PER_SUBSCRIPTION), 1), concurrency(cfg))
 
 
-def pool(size: int) -> ThreadPoolExecutor:
-    """This process's send threads (made on first use; a forked child makes its own)."""
+def pool(size: int) -> _Threads:
+    """This process's send threads (started as needed; a forked child starts its own)."""
     key = (os.getpid(), size)
     with _lock:
         found = _pools.get(key)
         if found is None:
-            found = _pools[key] = ThreadPoolExecutor(size, thread_name_prefix="vani-send")
+            found = _pools[key] = _Threads(size)
         return found
 
 
@@ -106,9 +143,9 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 if queues[k] and running[k] == per_key - 1:  # it had no free slot until now
                     heapq.heappush(heads, (queues[k][0][0], k))
                 finish(item, future)
-    except BaseException:
-        _settle(busy, finish)  # what went out is still recorded before the claim is failed
-        raise
+    except Exception:  # a bug in a step: what went out is still recorded before the claim is failed
+        _settle(busy, finish)
+        raise  # (a hard stop, SystemExit, waits for nothing: its rows are left to the takeover)
     return [item for _, item in sorted((entry for q in queues.values() for entry in q), key=lambda e: e[0])]
 
 
