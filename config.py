@@ -147,7 +147,7 @@ class Config:
         # those at most this many to one subscription (or one notification channel), so one slow
         # receiver cannot take every slot.
         self.VANI_SEND_CONCURRENCY = _int("VANI_SEND_CONCURRENCY", 32)
-        self.VANI_SEND_PER_SUBSCRIPTION = _int("VANI_SEND_PER_SUBSCRIPTION", 16)
+        self.VANI_SEND_PER_SUBSCRIPTION = _int("VANI_SEND_PER_SUBSCRIPTION", 20)
         # Per organisation (0: no limit): subscriptions held, and custom events emitted through the API a minute.
         self.VANI_MAX_SUBSCRIPTIONS = _int("VANI_MAX_SUBSCRIPTIONS", 100)
         self.VANI_EMITS_PER_MINUTE = _int("VANI_EMITS_PER_MINUTE", 600)

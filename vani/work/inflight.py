@@ -33,7 +33,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 32
-DEFAULT_PER_SUBSCRIPTION = 16
+DEFAULT_PER_SUBSCRIPTION = 20
 TICK = 0.5  # seconds: ``between`` runs at least this often while calls are in flight
 
 _pools: dict[tuple[int, int], _Threads] = {}
