@@ -10,10 +10,17 @@ import threading
 import pytest
 from sqlalchemy import update
 
-from tests.conversations.helpers import KAPSO_KEY, conversation, meta_ok, process, receive_kapso, send_lane, sends
+from tests.conversations.helpers import (
+    KAPSO_KEY,
+    conversation,
+    meta_ok,
+    process,
+    receive_kapso,
+    send_lane,
+    sends,
+)
 from tests.loopback import Gate, Loopback
 from vani.conversations.sending import MESSAGE_SENDS
-from vani.extensions import db
 from vani.models.replies import MessageSend
 from vani.work import claims, runner, stopping
 
