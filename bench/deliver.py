@@ -69,10 +69,11 @@ def serve(port: int, latency_ms: float = 0.0) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # a thread per connection
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    server.serve_forever()
+    class Server(ThreadingHTTPServer):  # a thread per connection
+        daemon_threads = True
+        request_queue_size = 256  # read by listen(): a worker opens its connections all at once
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
 
 
 # -- the bench ------------------------------------------------------------------------------------
