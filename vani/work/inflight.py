@@ -24,7 +24,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, wait
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
@@ -71,7 +71,7 @@ class _Threads:
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn(*args))
-                except BaseException as exc:  # handed to the claiming thread through the future
+                except BaseException as exc:  # noqa: BLE001 (handed to the claiming thread through the future)
                     future.set_exception(exc)
             del future, fn, args
 
@@ -118,6 +118,7 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
     heads = [(q[0][0], k) for k, q in queues.items()]  # the first waiting item of each key with a free slot
     heapq.heapify(heads)
     busy: dict[Future, tuple[Hashable, T]] = {}
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # calls done, in the order they ended
     going = True
     try:
         while True:
@@ -129,6 +130,7 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 if call is not None:
                     future = threads.submit(contextvars.copy_context().run, _in_app, app, call)
                     busy[future] = (k, item)
+                    future.add_done_callback(finished.put)
                     running[k] += 1
                 if queues[k] and running[k] < per_key:
                     heapq.heappush(heads, (queues[k][0][0], k))
@@ -136,8 +138,7 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 if going and heads:
                     continue
                 break
-            done, _ = wait(busy, timeout=TICK, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in _ended(finished):
                 k, item = busy.pop(future)
                 running[k] -= 1
                 if queues[k] and running[k] == per_key - 1:  # it had no free slot until now
@@ -147,6 +148,20 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
         _settle(busy, finish)
         raise  # (a hard stop, SystemExit, waits for nothing: its rows are left to the takeover)
     return [item for _, item in sorted((entry for q in queues.values() for entry in q), key=lambda e: e[0])]
+
+
+def _ended(finished: queue.SimpleQueue) -> list[Future]:
+    """The calls that ended since the last look: waits up to ``TICK`` for the first (one queue
+    for the run, rather than a waiter on every call in flight each time)."""
+    try:
+        done = [finished.get(timeout=TICK)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except queue.Empty:
+            return done
 
 
 def _settle(busy: dict[Future, tuple[Hashable, T]], finish: Callable[[T, Future], None]) -> None:
