@@ -9,6 +9,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class Server(ThreadingHTTPServer):
+    """A thread per connection; a worker opens its connections all at once, so the listen backlog
+    is larger than the default five (a dropped connect would read as a failed send)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class Gate:
     """Holds the first requests until ``count`` are in flight together, or ``patience`` seconds
     have passed; then it stays open. A test sees sends overlap for certain, and a gate waiting
@@ -67,8 +75,7 @@ class Loopback:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def url(self, path: str = "") -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import update
 
+from tests.loopback import Server
 from tests.outbound.helpers import deliver, delivery, emit, subscribe
 from vani.extensions import db
 from vani.models import DeliveryStatus, WebhookDelivery
@@ -53,8 +54,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def url(self, path: str) -> str:
