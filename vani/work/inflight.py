@@ -54,26 +54,26 @@ class _Threads:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         future: Future = Future()
-        self._queue.put((future, fn, args))
-        with self._lock:
-            if self._idle < self._queue.qsize() and self._threads < self.size:
+        with self._lock:  # an idle thread is reserved for this call, or a new one started
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self.size:
                 self._threads += 1
                 threading.Thread(target=self._work, name=f"vani-send-{self._threads}", daemon=True).start()
+        self._queue.put((future, fn, args))
         return future
 
     def _work(self) -> None:
         while True:
-            with self._lock:
-                self._idle += 1
             future, fn, args = self._queue.get()
-            with self._lock:
-                self._idle -= 1
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn(*args))
                 except BaseException as exc:  # noqa: BLE001 (handed to the claiming thread through the future)
                     future.set_exception(exc)
             del future, fn, args
+            with self._lock:
+                self._idle += 1
 
 
 def concurrency(cfg: Mapping) -> int:
