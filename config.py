@@ -144,6 +144,11 @@ class Config:
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%
         self.VANI_DELIVERY_BATCH = _int("VANI_DELIVERY_BATCH", 100)  # deliveries a worker claims at once
+        # Sends (deliveries, notifications, messages) one process keeps in flight at once, and of
+        # those at most this many to one subscription (or one notification channel), so one slow
+        # receiver cannot take every slot.
+        self.VANI_SEND_CONCURRENCY = _int("VANI_SEND_CONCURRENCY", 32)
+        self.VANI_SEND_PER_SUBSCRIPTION = _int("VANI_SEND_PER_SUBSCRIPTION", 20)
         # Per organisation (0: no limit): subscriptions held, and custom events emitted through the API a minute.
         self.VANI_MAX_SUBSCRIPTIONS = _int("VANI_MAX_SUBSCRIPTIONS", 100)
         self.VANI_EMITS_PER_MINUTE = _int("VANI_EMITS_PER_MINUTE", 600)

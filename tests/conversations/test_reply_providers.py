@@ -336,11 +336,11 @@ def test_a_send_that_outlived_its_lease_is_still_recorded_as_sent(app, client, a
     reply(api, conv)
     calls = []
 
-    def slow_call(send, conv, message, cfg):
+    def slow_call(send, conv, message, cfg):  # the lease runs out before the call's answer is recorded
         calls.append(send.id)
         later = utcnow() + sending.MESSAGE_SENDS.lease(cfg) + timedelta(seconds=1)
         assert claims.take_over(sending.MESSAGE_SENDS, cfg, later) == [send.id]
-        return Accepted("wamid.slow", 200)
+        return lambda: Accepted("wamid.slow", 200)
 
     monkeypatch.setattr(sending, "_call", slow_call)
     send_lane()

@@ -106,6 +106,7 @@ def test_every_attempt_failing_ends_failed_after_the_schedule(app, httpserver):
 
 def test_410_gone_disables_the_subscription_and_cancels_waiting_deliveries(app, httpserver):
     httpserver.expect_request("/hook").respond_with_data("gone", status=410)
+    app.config["VANI_SEND_PER_SUBSCRIPTION"] = 1  # one send at a time: the second waits for the first's answer
     sub, _ = subscribe(httpserver.url_for("/hook"))
     first, second = emit(key="a"), emit(key="b")
     deliver()
@@ -250,6 +251,7 @@ def test_a_slow_receiver_hands_the_rest_of_a_claim_back_when_the_job_time_is_up(
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
     app.config["VANI_DRAIN_SECONDS"] = 0.5
+    app.config["VANI_SEND_PER_SUBSCRIPTION"] = 1  # the three go one after the other
     subscribe(httpserver.url_for("/slow"))
     ids = emit(key="a") + emit(key="b") + emit(key="c")
     from vani.outbound.delivery_lane import DELIVERIES

@@ -115,7 +115,7 @@ def test_a_stop_arriving_at_any_moment_is_never_lost(started, kind):
 def test_a_busy_worker_finishes_the_call_in_hand_and_hands_the_rest_back(app, started, hanging, kind):
     subscribe(hanging.url)
     first, *rest = [emit(key=f"stop-{n}")[0] for n in range(3)]
-    proc = started("worker", *KINDS[kind])
+    proc = started("worker", *KINDS[kind], VANI_SEND_PER_SUBSCRIPTION="1")  # the rest wait for the first
     assert hanging.got_first.wait(30), "the worker never called the receiver"
     proc.send_signal(signal.SIGTERM)
     time.sleep(1)

@@ -6,14 +6,22 @@ Each call is recorded as an attempt. 5xx, 429 (after its ``Retry-After``) and ti
 tried again by the policy; other 4xx are final. A reply that fails for good turns its message
 red, raises a notification and tells subscribers; one that goes out becomes ``sent`` with the
 provider's id, merged with any status webhook that arrived before the call returned.
+
+Sends of different conversations are in flight at once (``work.in_flight``), one at a time per
+conversation so its replies keep their order. The database is read and written in the claiming
+thread only; the provider call runs on a send thread with what it needs already read.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from vani import plugins, tenancy, work
 from vani.conversations import outgoing, timeline
@@ -54,16 +62,27 @@ def _messenger(conv: Conversation) -> messaging.Messenger:
     return messenger
 
 
-def _call(send: MessageSend, conv: Conversation, message: Message, cfg: Mapping) -> Accepted:
-    """One call to the conversation's provider (its messenger) for this send."""
+def _call(send: MessageSend, conv: Conversation, message: Message, cfg: Mapping) -> Callable[[], Accepted]:
+    """The one call to the conversation's provider (its messenger) this send makes, ready to run
+    on a send thread: the conversation as a copy bound to no session, the settings with what the
+    messenger reads from the database (``Messenger.settings``) already in them."""
+    messenger = _messenger(conv)
     if send.kind == SendKind.READ:
-        return _messenger(conv).mark_read(conv, message.provider_message_id, cfg)
+        return functools.partial(messenger.mark_read, _detached(conv), message.provider_message_id,
+                                 messenger.settings(conv, cfg))
     if conv.phone is None:
         raise SendError("the conversation has no customer phone number", retry=False, code="no_phone")
     if send.kind == SendKind.TEXT and message.origin != "auto" and not outgoing.window_open(conv.id):
         raise SendError("the 24-hour window closed before it could be sent: send a template", retry=False,
                         code="outside_service_window")
-    return _messenger(conv).send(conv, send.payload, cfg)
+    return functools.partial(messenger.send, _detached(conv), copy.deepcopy(send.payload),
+                             messenger.settings(conv, cfg))
+
+
+def _detached(conv: Conversation) -> Conversation:
+    """A copy of the conversation's columns in no session: a send thread reads it safely while
+    the claiming thread commits."""
+    return Conversation(**{attr.key: getattr(conv, attr.key) for attr in sa_inspect(Conversation).column_attrs})
 
 
 def _started(claim: work.Claim, send_id: int) -> bool:
@@ -84,10 +103,12 @@ def _attempt(send: MessageSend, attempts: int, started: float, outcome: str, err
         duration_ms=int((utcnow().timestamp() - started) * 1000)))
 
 
-def send_one(claim: work.Claim, send_id: int) -> None:
+def prepare(claim: work.Claim, send_id: int):
+    """Ready one claimed send (its organisation in force): commit it as started, then check it
+    and return the provider call with the time it began; a send settled here returns None."""
     send = db.session.get(MessageSend, send_id, populate_existing=True)
     if send is None:
-        return
+        return None
     conv = db.session.get(Conversation, send.conversation_id)
     message = db.session.get(Message, send.message_id) if send.message_id else None
     cfg = provider_settings.config_for(send.org_id)
@@ -95,17 +116,34 @@ def send_one(claim: work.Claim, send_id: int) -> None:
         claim.write([(send_id, OutgoingStatus.DEAD, {"last_error": "its conversation or message is gone",
                                                      "next_attempt_at": None})])
         db.session.commit()
-        return
+        return None
     if not _started(claim, send_id):
         claim.settled[send_id] = None
-        return
+        return None
     started = utcnow().timestamp()
     try:
-        accepted = _call(send, conv, message, cfg)
+        return _call(send, conv, message, cfg), started
+    except Exception as exc:  # refused before the call: nothing went out
+        error = exc if isinstance(exc, SendError) else SendError(f"{type(exc).__name__}: {exc}"[:300], retry=True)
+        if not isinstance(exc, SendError):
+            log.exception("message send %s could not be prepared", send_id)
+        _failed(claim, send, conv, message, error, started)
+    timeline.changed(conv)
+    db.session.commit()
+    return None
+
+
+def record(claim: work.Claim, send_id: int, started: float, call: Future) -> None:
+    """Record what the provider answered (fenced by the claim) and commit."""
+    send = db.session.get(MessageSend, send_id)
+    conv = db.session.get(Conversation, send.conversation_id)
+    message = db.session.get(Message, send.message_id)
+    try:
+        accepted = call.result()
     except SendError as error:
         _failed(claim, send, conv, message, error, started)
     except Exception as exc:  # after the call began, an unknown failure may hide a send: never retried
-        log.exception("message send %s crashed during the provider call", send_id)
+        log.error("message send %s crashed during the provider call", send_id, exc_info=exc)
         _failed(claim, send, conv, message, SendError(
             f"{type(exc).__name__}: {exc}"[:300] + " (it may have gone out)", retry=False, code=timeline.UNKNOWN),
             started)
@@ -176,7 +214,8 @@ MESSAGE_SENDS = work.Lane(
     name="message_sends", model=MessageSend,
     ready=(OutgoingStatus.PENDING, OutgoingStatus.FAILED), running=OutgoingStatus.SENDING,
     retry=OutgoingStatus.FAILED, dead=OutgoingStatus.DEAD,
-    handler=work.one_by_one(send_one), policy=policy, lease=lease, batch=20, parallel=2,
+    handler=work.in_flight(prepare, record, key=("conversation_id",), per_key=lambda cfg: 1),
+    policy=policy, lease=lease, batch=20, parallel=2,
     claim_values=lambda now: {"send_started_at": None},
     unsure=lambda t: t.c.send_started_at.isnot(None), on_lost=lost,
 )

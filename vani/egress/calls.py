@@ -12,9 +12,11 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
+from http.cookiejar import DefaultCookiePolicy
 from dataclasses import dataclass
 
 import requests
+from flask import current_app, has_app_context
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -115,11 +117,19 @@ _sessions: dict[int, requests.Session] = {}
 
 
 def session() -> requests.Session:
-    """This process's keep-alive session through the guard."""
+    """This process's keep-alive session through the guard, shared by its send threads (its
+    pools keep a connection per send in flight: ``VANI_SEND_CONCURRENCY``). It keeps no cookie:
+    a receiver's cookie is neither sent to another tenant's receiver nor read while threads write."""
     found = _sessions.get(os.getpid())
     if found is None:
-        found = _sessions[os.getpid()] = mount(requests.Session(), 16)
+        found = _sessions[os.getpid()] = mount(requests.Session(), _pool_size())
+        found.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no cookie kept, none shared
     return found
+
+
+def _pool_size() -> int:
+    sends = current_app.config.get("VANI_SEND_CONCURRENCY") if has_app_context() else None
+    return max(16, int(sends or 32))
 
 
 def reset_sessions() -> None:

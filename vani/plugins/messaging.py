@@ -41,10 +41,17 @@ class Messenger:
     """Sends a conversation's messages through its provider; ``cfg`` is the settings as the
     conversation's organisation sees them."""
 
-    def send(self, conv: "Conversation", payload: Mapping, cfg: Mapping) -> Accepted:
+    def settings(self, conv: Conversation, cfg: Mapping) -> Mapping:
+        """``cfg`` with whatever else the calls for ``conv`` need from the database (a stored
+        secret, a callback URL). It runs before a call, in the thread that holds the database
+        session; ``send`` and ``mark_read`` then read nothing from the database, as they run on a
+        send thread with a copy of the conversation."""
+        return cfg
+
+    def send(self, conv: Conversation, payload: Mapping, cfg: Mapping) -> Accepted:
         """A text (``{"text": …}``) or a template (``{"template": {"name", "language", "variables"}}``)."""
         raise NotImplementedError
 
-    def mark_read(self, conv: "Conversation", message_id: str, cfg: Mapping) -> Accepted:
+    def mark_read(self, conv: Conversation, message_id: str, cfg: Mapping) -> Accepted:
         """A read receipt for the customer's message ``message_id``."""
         raise SendError(f"Vani cannot send read receipts through {conv.provider}", retry=False, code="unsupported")

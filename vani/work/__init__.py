@@ -22,5 +22,5 @@ Services define their lane beside their handler (e.g. ``vani.processing.EVENTS``
 from vani.work.claims import Claim, claim, take_over  # noqa: F401
 from vani.work.lane import Lane, get, install, installed  # noqa: F401
 from vani.work.policy import RetryPolicy, parse_retry_after, parse_schedule  # noqa: F401
-from vani.work.runner import drain, one_by_one, run_inline  # noqa: F401
+from vani.work.runner import drain, in_flight, one_by_one, run_inline  # noqa: F401
 from vani.work.wake import kick  # noqa: F401

@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -20,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vani import metrics, tenancy
 from vani.extensions import db
-from vani.work import claims, stopping, wake
+from vani.work import claims, inflight, stopping, wake
 from vani.work.claims import Claim
 from vani.work.lane import Lane, get
 
@@ -63,6 +65,49 @@ def one_by_one(work: Callable[[Claim, int], None]) -> Callable[[Claim], None]:
             if item_id in orgs:
                 with tenancy.acting_for(orgs[item_id]):
                     work(claim, item_id)
+
+    return handler
+
+
+def in_flight(prepare: Callable[[Claim, int], tuple[Callable[[], Any], Any] | None],
+              record: Callable[[Claim, int, Any, Future], None], key: tuple[str, ...],
+              per_key: Callable[[Mapping], int]) -> Callable[[Claim], None]:
+    """A lane handler like ``one_by_one``, with many calls in flight at once (``inflight.run``).
+    For each claimed row, in order, ``prepare(claim, id)`` (claiming thread, the row's own
+    organisation in force: read, mark as started, commit) returns the call and a note for
+    ``record``, or None when the row needs no call (it settled it); the call runs on a send
+    thread; ``record(claim, id, note, future)`` (claiming thread, organisation in force) writes
+    its outcome. Rows sharing the values of the ``key`` columns have at most ``per_key(config)``
+    calls in flight, begun in claim order. A stop begins nothing more: the rows not begun are
+    left unsettled, and the runner hands them back."""
+
+    @functools.wraps(prepare)  # the lane's handler is still the service's own work
+    def handler(claim: Claim) -> None:
+        t = claim.lane.model.__table__
+        found = db.session.execute(select(t.c.id, t.c.org_id, *(t.c[name] for name in key))
+                                   .where(t.c.id.in_(claim.ids))).all()
+        db.session.rollback()
+        rows = {row[0]: (row[1], tuple(row[2:])) for row in found}
+        notes: dict[int, Any] = {}
+
+        def between() -> bool:
+            claim.renew()
+            return not stopping.requested()
+
+        def begin(item_id: int) -> Callable[[], Any] | None:
+            with tenancy.acting_for(rows[item_id][0]):
+                prepared = prepare(claim, item_id)
+            if prepared is None:
+                return None
+            call, notes[item_id] = prepared
+            return call
+
+        def finish(item_id: int, future: Future) -> None:
+            with tenancy.acting_for(rows[item_id][0]):
+                record(claim, item_id, notes.pop(item_id), future)
+
+        inflight.run([i for i in claim.ids if i in rows], key=lambda i: rows[i][1], begin=begin, finish=finish,
+                     between=between, per_key=per_key(current_app.config))
 
     return handler
 

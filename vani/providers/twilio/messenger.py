@@ -64,10 +64,17 @@ def twilio_send(cfg: Mapping, auth_token: str | None, to: str, payload: Mapping,
     return Accepted(message.sid, 201)
 
 
+AUTH_TOKEN, STATUS_CALLBACK = "twilio_send_auth_token", "twilio_send_status_callback"  # ``settings`` adds them
+
+
 class TwilioMessenger(Messenger):
     def __init__(self, provider):
         self.provider = provider  # its auth token is the webhook secret Twilio signs with
 
+    def settings(self, conv, cfg: Mapping) -> Mapping:
+        return {**cfg, AUTH_TOKEN: next(iter(secrets_for(self.provider, conv.org_id)), None),
+                STATUS_CALLBACK: webhook_url("twilio", conv.org_id)}
+
     def send(self, conv, payload: Mapping, cfg: Mapping) -> Accepted:
-        token = next(iter(secrets_for(self.provider, conv.org_id)), None)
-        return twilio_send(cfg, token, conv.phone, payload, webhook_url("twilio", conv.org_id), channel=conv.channel)
+        return twilio_send(cfg, cfg.get(AUTH_TOKEN), conv.phone, payload, cfg.get(STATUS_CALLBACK),
+                           channel=conv.channel)

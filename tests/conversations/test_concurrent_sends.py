@@ -1,0 +1,119 @@
+"""Replies of several conversations in flight at once, through a fake Kapso on loopback: one
+call at a time per conversation (its replies go out in the order they were written), a lease
+lost during the call writes no outcome, and a stop hands back the sends not begun."""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+import pytest
+from sqlalchemy import update
+
+from tests.conversations.helpers import (
+    KAPSO_KEY,
+    conversation,
+    meta_ok,
+    process,
+    receive_kapso,
+    send_lane,
+    sends,
+)
+from tests.loopback import Gate, Loopback
+from vani.conversations.sending import MESSAGE_SENDS
+from vani.models.replies import MessageSend
+from vani.work import claims, runner, stopping
+
+CONVERSATIONS = 3
+
+
+@pytest.fixture
+def kapso(app):
+    made: list[Loopback] = []
+
+    def make(answer=None, gate: Gate | None = None) -> Loopback:
+        ids = itertools.count(1)
+        made.append(Loopback(answer or (lambda path, body: (200, json.dumps(meta_ok(f"wamid.out{next(ids)}"))
+                                                             .encode())),
+                             key=lambda path, body: json.loads(body)["to"], gate=gate))
+        app.config.update(KAPSO_API_BASE_URL=made[-1].url(), KAPSO_API_KEY=KAPSO_KEY)
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+    stopping.clear()
+
+
+def conversations(client, db) -> list:
+    for n in range(CONVERSATIONS):
+        receive_kapso(client, "hola", f"wamid.in{n}", conv=f"conv_{n}", phone=f"+1555000010{n}")
+    process()
+    return [conversation(db, f"conv_{n}") for n in range(CONVERSATIONS)]
+
+
+def reply(api, conv, text: str) -> None:
+    r = api.post(f"/api/v1/conversations/{conv.id}/messages", json={"text": text},
+                 headers={"Idempotency-Key": text})
+    assert r.status_code == 202, r.json
+
+
+def test_conversations_are_sent_at_once_each_one_in_order(app, client, api, db, kapso):
+    # The first calls are held a second, or until a fourth is in flight (one per conversation forbids it).
+    fake = kapso(gate=Gate(CONVERSATIONS + 1, patience=1.0))
+    convs = conversations(client, db)
+    for i in range(3):
+        for n, conv in enumerate(convs):
+            reply(api, conv, f"c{n} r{i}")
+    send_lane()
+    assert fake.most["*"] == CONVERSATIONS  # all three conversations at once
+    assert all(fake.most[f"1555000010{n}"] == 1 for n in range(CONVERSATIONS))  # never two of one
+    for n in range(CONVERSATIONS):
+        texts = [json.loads(body)["text"]["body"] for _, body in fake.seen if json.loads(body)["to"].endswith(str(n))]
+        assert texts == [f"c{n} r0", f"c{n} r1", f"c{n} r2"]
+    assert [s.status for s in sends(db)] == ["sent"] * 9
+
+
+def test_a_lease_lost_during_the_call_writes_no_outcome(app, client, api, db, kapso):
+    stolen = threading.Event()
+    ids = itertools.count(1)
+
+    def answer(path, body):
+        if not stolen.is_set():
+            with app.app_context():  # another worker takes the rows over meanwhile
+                db.session.execute(update(MessageSend).values(lease_token="another-worker")
+                                   .execution_options(unscoped=True))
+                db.session.commit()
+            stolen.set()
+        return 200, json.dumps(meta_ok(f"wamid.out{next(ids)}")).encode()
+
+    kapso(answer)
+    convs = conversations(client, db)
+    for n, conv in enumerate(convs):
+        reply(api, conv, f"c{n} r0")
+    claim = claims.claim(MESSAGE_SENDS, app.config)
+    runner.run_claim(MESSAGE_SENDS, claim)
+    assert stolen.is_set()
+    rows = sends(db)
+    assert [(s.status, s.lease_token, s.sent_at) for s in rows] == [("sending", "another-worker", None)] * 3
+    assert claim.settled == dict.fromkeys(s.id for s in rows)  # each outcome refused, none written
+
+
+def test_a_stop_hands_back_the_sends_not_begun(app, client, api, db, kapso):
+    ids = itertools.count(1)
+
+    def answer(path, body):
+        stopping.request()  # the worker is asked to stop while the first calls are out
+        return 200, json.dumps(meta_ok(f"wamid.out{next(ids)}")).encode()
+
+    fake = kapso(answer)
+    convs = conversations(client, db)
+    for i in range(2):
+        for n, conv in enumerate(convs):
+            reply(api, conv, f"c{n} r{i}")
+    claim = claims.claim(MESSAGE_SENDS, app.config)
+    runner.run_claim(MESSAGE_SENDS, claim)
+    rows = sends(db)
+    assert len(fake.seen) == CONVERSATIONS  # the first reply of each conversation, begun before the stop
+    assert [(s.status, s.attempts) for s in rows[:3]] == [("sent", 1)] * 3
+    assert [(s.status, s.attempts, s.lease_token) for s in rows[3:]] == [("pending", 0, None)] * 3

@@ -1,0 +1,39 @@
+"""One POST to a subscriber: through the egress guard, under a hard deadline, no redirects
+followed, the response read bounded, the outcome told as a ``SendResult``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vani import egress
+
+EXCERPT = 2048  # keep this much of a response on the attempt
+
+
+@dataclass
+class SendResult:
+    status_code: int | None
+    response_body: str | None
+    error: str | None
+    duration_ms: int
+    retry_after: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
+         policy: egress.Policy | None = None) -> SendResult:
+    """POST once (``policy``: the destination policy in force unless given). Never raises for
+    network or receiver trouble: the result carries the error."""
+    reply = egress.call("POST", url, timeout, policy=policy or egress.destination(), data=body, headers=headers)
+    text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
+    code, error = reply.status_code, reply.error
+    if error is None and code is not None:
+        if 300 <= code < 400:
+            error = f"HTTP {code}: redirect not followed"
+        elif not 200 <= code < 300:
+            error = f"HTTP {code}"
+    retry_after = reply.headers.get("retry-after") if code is not None else None
+    return SendResult(code, text, error, reply.duration_ms, retry_after)
+
