@@ -101,3 +101,25 @@ def test_an_interrupted_write_settles_every_waiting_request(monkeypatch):
     assert committer._writing is False and committer._pending == []
     monkeypatch.setattr(group_commit, "write_rows", lambda rows: [(7, True)])
     assert committer.submit([{"n": 7, "org_id": 1}], lambda group: True).results == [(7, True)]  # the next one writes
+
+
+def test_an_unreachable_database_fails_the_group_at_once(monkeypatch):
+    """A refused connection refuses every row alike: the group is not retried request by request
+    (each retry would wait the pool's timeout again while every other call queues)."""
+    import psycopg
+
+    committer = GroupCommitter()
+    store = FakeStore(committer, hold=5)
+    writes = []
+
+    def down(rows):
+        writes.append(len(rows))
+        if len(writes) == 1:
+            return store(rows)  # request 0 alone, while the others queue
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(group_commit, "write_rows", down)
+    slots = run(committer, store, 6, lambda group: True)
+    assert writes == [1, 5]  # the group of five tried once, not once more per request
+    assert all(isinstance(slots[n].error, psycopg.OperationalError) and slots[n].settled for n in range(1, 6))
+    assert slots[0].error is None

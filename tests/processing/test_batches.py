@@ -116,6 +116,24 @@ def test_a_prospect_another_worker_inserts_meanwhile_is_taken_as_found(client, m
     assert guest5.name == "First" and guest5.meetings[0].prospect_id == guest5.id
 
 
+def test_a_batch_whose_shared_read_fails_maps_each_event_on_its_own(client, monkeypatch):
+    # A deadlock on the meetings the batch locks up front, say: no event is charged an attempt.
+    from sqlalchemy.exc import OperationalError
+
+    tries = []
+
+    def deadlocked(prospect_keys, meeting_keys):
+        tries.append(1)
+        raise OperationalError("SELECT … FOR UPDATE", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(known, "load", deadlocked)
+    ids = store_bookings(client, 1, 3)
+    process(ids)
+    assert tries == [1]  # the second pass reads nothing up front
+    assert [(bs.event(i).status, bs.event(i).attempts) for i in ids] == [("processed", 1)] * 3
+    assert bs.count(Prospect) == 3 and bs.count(Meeting) == 3 and bs.count(ProspectNote) == 3
+
+
 def test_stage_changes_are_written_with_the_batch_and_a_failed_event_leaves_none(client, run_worker, monkeypatch):
     real = calendly_mapper.map_event
 

@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psycopg
 from flask import current_app
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, tuple_
 
 from vani.extensions import db
@@ -92,8 +94,9 @@ class GroupCommitter:
         try:
             results = write_rows([row for slot in batch for row in slot.rows])
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error, batch[0].written = exc, True
+            if len(batch) == 1 or _unreachable(exc):  # no row was refused: each on its own would wait again
+                for slot in batch:
+                    slot.error, slot.written = exc, True
                 return
             # One refused row must not fail its neighbours: write each request on its own.
             for slot in batch:
@@ -111,14 +114,25 @@ class GroupCommitter:
             if not slot.written:  # the writer was interrupted: nothing is known to be stored
                 slot.error, slot.written = RuntimeError("the group commit was interrupted"), True
         stored = [slot for slot in batch if slot.error is None]
+        pushed = False
         try:
             pushed = push(stored) if any(slot.fresh for slot in stored) else True
-        except Exception:  # the rows are stored: the sweeper hands them over; never strand a slot
+        except Exception:  # the rows are stored: the sweeper hands them over
             log.exception("could not hand a group of %d stored calls to the workers", len(stored))
-            pushed = False
-        for slot in batch:
-            slot.pushed, slot.settled = pushed, True
-            slot.wake.release()
+        finally:  # whatever happened, never strand a waiting request
+            for slot in batch:
+                slot.pushed, slot.settled = pushed, True
+                slot.wake.release()
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or used at all (a refused connection, a full pool): no
+    row of the group was refused, so writing each request on its own would only wait again."""
+    driver = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if isinstance(driver, psycopg.errors.DeadlockDetected):
+        return False
+    return isinstance(exc, (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)) or isinstance(
+        driver, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 _INSERTS: dict[str, object] = {}

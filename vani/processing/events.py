@@ -86,7 +86,10 @@ def process_batch(claim: work.Claim, now, isolated: bool) -> None:
     if isolated:
         known.forget()  # what the first pass read or added was rolled back
     else:
-        read_named(events)
+        try:
+            read_named(events)
+        except DBAPIError as exc:  # a deadlock on the meetings it locks, say: each event on its own
+            raise _Isolate() from exc
     done: list[EventContext] = []
     outcomes: list[tuple] = []
     for event in events:
