@@ -19,13 +19,14 @@ from vani import tracing
 
 @pytest.fixture
 def json_logs():
-    """Every log line of this process, as the JSON handler writes it."""
+    """Every log line of this process, as the JSON handler writes it (DEBUG included: an accepted
+    webhook call is logged at DEBUG, the access log having it already)."""
     stream = io.StringIO()
     handler = tracing.handler("json", stream)
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG)
 
     def lines() -> list[dict]:
         return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
