@@ -120,6 +120,25 @@ def test_an_unreachable_database_fails_the_group_at_once(monkeypatch):
 
     monkeypatch.setattr(group_commit, "write_rows", down)
     slots = run(committer, store, 6, lambda group: True)
-    assert writes == [1, 5]  # the group of five tried once, not once more per request
+    assert writes == [1, 5, 5]  # the group of five tried again once (a dropped connection), not per request
     assert all(isinstance(slots[n].error, psycopg.OperationalError) and slots[n].settled for n in range(1, 6))
     assert slots[0].error is None
+
+
+def test_a_dropped_connection_is_written_again_on_a_fresh_one(monkeypatch):
+    import psycopg
+
+    committer = GroupCommitter()
+    store = FakeStore(committer, hold=3)
+    writes = []
+
+    def once_dropped(rows):
+        writes.append(len(rows))
+        if len(writes) == 2:  # the group's first try meets a connection the server closed
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return store(rows)
+
+    monkeypatch.setattr(group_commit, "write_rows", once_dropped)
+    slots = run(committer, store, 4, lambda group: True)
+    assert writes == [1, 3, 3]
+    assert all(s.error is None and s.results == [(n, n % 2 == 0)] for n, s in slots.items())

@@ -90,10 +90,13 @@ class GroupCommitter:
             self._push(batch, push)
         return slot
 
-    def _write(self, batch: list[Slot]) -> None:
+    def _write(self, batch: list[Slot], again: bool = True) -> None:
         try:
             results = write_rows([row for slot in batch for row in slot.rows])
         except Exception as exc:
+            if _unreachable(exc) and again:  # a connection the server dropped: once more, on a fresh one
+                self._write(batch, again=False)
+                return
             if len(batch) == 1 or _unreachable(exc):  # no row was refused: each on its own would wait again
                 for slot in batch:
                     slot.error, slot.written = exc, True
