@@ -18,7 +18,7 @@ import requests
 
 from bench.common import ROOT, bench_env, free_port
 from bench.hosts import Host, imap_connections, leader_pids, twice_in_a_period, work_items
-from bench.recovery import signed
+from bench.recovery import post_until_accepted, signed
 from vani.devserver.redis_choice import server_argv, wait_until_ready
 
 LEFT = ("SELECT (SELECT count(*) FROM webhook_events WHERE status IN ('received', 'processing', 'failed'))"
@@ -191,17 +191,8 @@ def _load(f: Figures, a: Host, b: Host, client, probe: MailboxProbe, clients: in
     webs, sent, killed_at = [a.url, b.url], [0], []
 
     def post(n: int) -> None:
-        body, headers = signed(n, key)
-        status = 0
-        for attempt in range(20):  # a provider retries until it gets a 2xx; the balancer drops a dead host
-            url = webs[(n + attempt) % len(webs)] + "/api/webhooks/calendly"
-            try:
-                status = session.post(url, data=body, headers=headers, timeout=10).status_code
-            except requests.RequestException:
-                status = 0
-            if status == 200:
-                break
-            time.sleep(0.5)
+        status = post_until_accepted(session, [web + "/api/webhooks/calendly" for web in webs], *signed(n, key),
+                                     first=n)
         with lock:
             f.answers[status] = f.answers.get(status, 0) + 1
             sent[0] += 1

@@ -89,6 +89,22 @@ def signed(n: int, key: str) -> tuple[bytes, dict]:
     return body, {"Calendly-Webhook-Signature": f"t={t},v1={sig}", "Content-Type": "application/json"}
 
 
+def post_until_accepted(session: requests.Session, urls: list[str], body: bytes, headers: dict, first: int = 0) -> int:
+    """POST as a provider does: again every 0.5 s until a 2xx (20 tries), each try to the next of
+    ``urls`` (a balancer dropping a dead host). The last status, 0 for no answer."""
+    status = 0
+    for attempt in range(20):
+        try:
+            status = session.post(urls[(first + attempt) % len(urls)], data=body, headers=headers,
+                                  timeout=10).status_code
+        except requests.RequestException:
+            status = 0
+        if status == 200:
+            break
+        time.sleep(0.5)
+    return status
+
+
 def processing(database_url: str) -> int:
     import psycopg
 
@@ -142,15 +158,7 @@ def main() -> int:
 
         def post(n: int) -> None:
             nonlocal sent
-            body, headers = signed(n, key)
-            for _ in range(20):  # a provider retries until it gets a 2xx
-                try:
-                    status = session.post(url, data=body, headers=headers, timeout=10).status_code
-                except requests.RequestException:
-                    status = 0
-                if status == 200:
-                    break
-                time.sleep(0.5)
+            status = post_until_accepted(session, [url], *signed(n, key))
             with lock:
                 answers[status] = answers.get(status, 0) + 1
                 sent += 1

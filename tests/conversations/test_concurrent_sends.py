@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 
 import pytest
-from sqlalchemy import update
 
 from tests.conversations.helpers import (
     KAPSO_KEY,
@@ -20,6 +18,7 @@ from tests.conversations.helpers import (
     sends,
 )
 from tests.loopback import Gate, Loopback
+from tests.work.helpers import LeaseTaker
 from vani.conversations.sending import MESSAGE_SENDS
 from vani.models.replies import MessageSend
 from vani.work import claims, runner, stopping
@@ -75,16 +74,11 @@ def test_conversations_are_sent_at_once_each_one_in_order(app, client, api, db, 
 
 
 def test_a_lease_lost_during_the_call_writes_no_outcome(app, client, api, db, kapso):
-    stolen = threading.Event()
+    take_over = LeaseTaker(app, MessageSend)  # another worker takes the rows over meanwhile
     ids = itertools.count(1)
 
     def answer(path, body):
-        if not stolen.is_set():
-            with app.app_context():  # another worker takes the rows over meanwhile
-                db.session.execute(update(MessageSend).values(lease_token="another-worker")
-                                   .execution_options(unscoped=True))
-                db.session.commit()
-            stolen.set()
+        take_over()
         return 200, json.dumps(meta_ok(f"wamid.out{next(ids)}")).encode()
 
     kapso(answer)
@@ -93,7 +87,7 @@ def test_a_lease_lost_during_the_call_writes_no_outcome(app, client, api, db, ka
         reply(api, conv, f"c{n} r0")
     claim = claims.claim(MESSAGE_SENDS, app.config)
     runner.run_claim(MESSAGE_SENDS, claim)
-    assert stolen.is_set()
+    assert take_over.taken.is_set()
     rows = sends(db)
     assert [(s.status, s.lease_token, s.sent_at) for s in rows] == [("sending", "another-worker", None)] * 3
     assert claim.settled == dict.fromkeys(s.id for s in rows)  # each outcome refused, none written

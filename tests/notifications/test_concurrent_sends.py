@@ -3,15 +3,12 @@ to one organisation's channel, a lease lost during the calls writes no outcome, 
 hands back the sends not begun."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import current_app
-from sqlalchemy import update
 
 from tests.loopback import Gate, Loopback
 from tests.notifications.helpers import PUBLIC, inbound, post_twilio, sends
-from tests.work.helpers import drain
+from tests.work.helpers import LeaseTaker, drain
 from vani.models import NotificationSend
 from vani.notifications.sending import NOTIFICATION_SENDS, PER_CHANNEL
 from vani.processing.events import EVENTS
@@ -61,21 +58,16 @@ def test_several_are_in_flight_never_more_than_the_channel_limit(app, client, db
 
 
 def test_a_lease_lost_during_the_calls_writes_no_outcome(app, client, db, slack):
-    stolen = threading.Event()
+    take_over = LeaseTaker(app, NotificationSend)  # another worker takes the rows over meanwhile
 
     def answer(path, body):
-        if not stolen.is_set():
-            with app.app_context():  # another worker takes the rows over meanwhile
-                db.session.execute(update(NotificationSend).values(lease_token="another-worker")
-                                   .execution_options(unscoped=True))
-                db.session.commit()
-            stolen.set()
+        take_over()
         return 200, b"ok"
 
     slack(answer)
     notifications(client, 3)
     claim = claim_and_run()
-    assert stolen.is_set()
+    assert take_over.taken.is_set()
     rows = sends(db)
     assert [(r.status, r.lease_token, r.sent_at) for r in rows] == [("sending", "another-worker", None)] * 3
     assert claim.settled == dict.fromkeys(r.id for r in rows)  # each outcome refused, none written

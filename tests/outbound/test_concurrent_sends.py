@@ -8,11 +8,10 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from sqlalchemy import update
 
 from tests.loopback import Server
 from tests.outbound.helpers import deliver, delivery, emit, subscribe
-from vani.extensions import db
+from tests.work.helpers import LeaseTaker
 from vani.models import DeliveryStatus, WebhookDelivery
 from vani.models.base import utcnow
 from vani.outbound.delivery_lane import DELIVERIES
@@ -124,15 +123,10 @@ def test_a_slow_subscription_does_not_hold_up_another(app, receiver):
 
 
 def test_a_lease_lost_while_sends_are_in_flight_writes_nothing(app, receiver):
-    stolen = threading.Event()
+    take_over = LeaseTaker(app, WebhookDelivery)  # another worker takes the rows over meanwhile
 
     def on_request(path, msg_id):
-        if not stolen.is_set():
-            with app.app_context():  # another worker takes the rows over meanwhile
-                db.session.execute(update(WebhookDelivery).values(lease_token="another-worker")
-                                   .execution_options(unscoped=True))
-                db.session.commit()
-            stolen.set()
+        take_over()
         return 200
 
     r = receiver(on_request)

@@ -18,11 +18,30 @@ from pathlib import Path
 import pytest
 from flask import current_app
 from rq import SimpleWorker
+from sqlalchemy import update
 
 from vani import tenancy
 from vani.devserver.redis_choice import embedded_binary, free_port, server_argv, wait_until_ready
+from vani.extensions import db
 from vani.work import claims, runner
 from vani.work.lane import Lane
+
+
+class LeaseTaker:
+    """Called from a fake receiver while a send is in flight: the first call makes another worker
+    take every row of ``model`` over (their lease token replaced); ``taken`` says it happened."""
+
+    def __init__(self, app, model):
+        self.app, self.model, self.taken = app, model, threading.Event()
+
+    def __call__(self) -> None:
+        if self.taken.is_set():
+            return
+        with self.app.app_context():
+            db.session.execute(update(self.model).values(lease_token="another-worker")
+                               .execution_options(unscoped=True))
+            db.session.commit()
+        self.taken.set()
 
 
 def drain(lane: Lane, now: datetime | None = None, rng: random.Random | None = None) -> int:

@@ -156,7 +156,8 @@ NOTIFICATION_SENDS = work.Lane(
     name="notification_sends", model=NotificationSend,
     ready=(SendStatus.PENDING, SendStatus.FAILED), running=SendStatus.SENDING,
     retry=SendStatus.FAILED, dead=SendStatus.DEAD,
-    handler=work.in_flight(prepare, record, key=("org_id", "channel"), per_key=lambda cfg: PER_CHANNEL), policy=policy, lease=lease, batch=50,
+    handler=work.in_flight(prepare, record, key=("org_id", "channel"), per_key=lambda cfg: PER_CHANNEL),
+    policy=policy, lease=lease, batch=50,
     claim_values=lambda now: {"send_started_at": None},
     unsure=lambda t: t.c.send_started_at.isnot(None),
 )

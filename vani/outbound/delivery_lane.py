@@ -175,7 +175,8 @@ def _send_claim(claim: work.Claim) -> None:
         claim.release([out.delivery_id for out in left])
     if deferred:
         claim.release(deferred, limits.next_window())
-    missing = [i for i in claim.unsettled if i not in {o.delivery_id for o in outgoing}]
+    loaded = {o.delivery_id for o in outgoing}
+    missing = [i for i in claim.unsettled if i not in loaded]
     if missing:  # deleted with their subscription since the claim
         claim.write([(i, DeliveryStatus.CANCELLED, {"next_attempt_at": None}) for i in missing])
         db.session.commit()
