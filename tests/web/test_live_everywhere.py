@@ -114,3 +114,22 @@ def test_the_events_list_redraws_only_the_rows_named(login):
     for bad in ("x", "1,,-2", ",".join(["1"] * 101)):
         r = client.get(f"/dashboard/events?partial=1&ids={bad}")
         assert r.status_code == 400 and "ids" in r.get_data(as_text=True), bad
+
+
+def test_the_deliveries_and_notifications_lists_redraw_only_the_rows_named(login):
+    from tests.web.seed import seed_outbound
+
+    out, messages = seed_outbound(), seed_messaging()
+    client = login("viewer")
+    delivered, failed = out["delivered"].id, out["failed"].id
+    rows = client.get(f"/dashboard/deliveries?partial=1&ids={failed}").get_data(as_text=True)
+    assert re.findall(r'<tr data-id="(\d+)"', rows) == [str(failed)]
+    filtered = client.get(f"/dashboard/deliveries?partial=1&status=delivered&ids={delivered},{failed}")
+    assert re.findall(r'<tr data-id="(\d+)"', filtered.get_data(as_text=True)) == [str(delivered)]
+    sent = messages["sent_notification"].id
+    rows = client.get(f"/dashboard/notifications?partial=1&ids={sent}").get_data(as_text=True)
+    assert re.findall(r'<tr data-id="(\d+)"', rows) == [str(sent)]
+    for path in ("/dashboard/deliveries", "/dashboard/notifications"):
+        assert 'data-live-rows="' in client.get(path).get_data(as_text=True), path
+        r = client.get(f"{path}?partial=1&ids=x")
+        assert r.status_code == 400 and "ids" in r.get_data(as_text=True), path

@@ -10,7 +10,7 @@ from tests.bookings import calendly
 from tests.outbound.helpers import attempts, delivery, emit, subscribe
 from tests.signing import post_calendly
 from vani.extensions import db
-from vani.models import DeliveryStatus, EventStatus, ProcessHeartbeat, WebhookEvent
+from vani.models import DeliveryStatus, EventStatus, HourlyRollup, ProcessHeartbeat, RollupMetric, WebhookEvent
 from vani.models.base import as_utc, utcnow
 from vani.outbound.delivery_lane import DELIVERIES
 from vani.processing.events import EVENTS
@@ -20,6 +20,14 @@ from vani.work import claims, runner, stopping, sweep, wake
 def stored_events(client, n: int, first: int = 0) -> list[int]:
     return [post_calendly(client, calendly("invitee.created", i, email=f"p{i}@example.test")).json["event_id"]
             for i in range(first, first + n)]
+
+
+def rollup_totals(metric: RollupMetric) -> dict[str, int]:
+    rows = db.session.execute(select(HourlyRollup.dim, HourlyRollup.value).where(HourlyRollup.metric == metric))
+    out: dict[str, int] = {}
+    for dim, value in rows:
+        out[dim] = out.get(dim, 0) + value
+    return out
 
 
 def test_a_claim_leases_its_rows_with_one_token_and_another_claim_skips_them(app, client):
@@ -72,6 +80,8 @@ def test_a_row_taken_over_too_often_becomes_a_dead_letter(app, client):
         assert claims.take_over(EVENTS, app.config, now=now) == [event_id]
     event = db.session.get(WebhookEvent, event_id, populate_existing=True)
     assert event.status == EventStatus.DEAD and "lease ran out" in event.outcome
+    # Each takeover is an attempt that ended, and the overview's counts hold both.
+    assert rollup_totals(RollupMetric.EVENTS) == {"calendly:failed": 1, "calendly:dead": 1}
 
 
 def test_a_delivery_taken_over_records_the_lost_attempt(app, httpserver):
@@ -84,6 +94,7 @@ def test_a_delivery_taken_over_records_the_lost_attempt(app, httpserver):
     d = delivery(delivery_id)
     assert d.status == DeliveryStatus.PENDING and d.attempts == 1 and "lease ran out" in d.last_error
     assert [a.trigger for a in attempts(delivery_id)] == ["lost"]
+    assert rollup_totals(RollupMetric.DELIVERIES) == {"retrying": 1}
 
 
 def test_released_rows_are_due_again_with_their_attempt_not_counted(app, client):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, func, literal, or_, select, type_coerce, union_all
 
 from vani import outbound, tenancy
-from vani.dashboard.filters import parse_choice, parse_day, parse_int
+from vani.dashboard.filters import parse_choice, parse_day, parse_ids, parse_int
 from vani.dashboard.menus import distinct_values
 from vani.extensions import db
 from vani.models import DeliveryAttempt, DeliveryStatus, RollupMetric, WebhookDelivery, WebhookSubscription
@@ -75,6 +75,7 @@ class DeliveryFilters:
     subscription_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    ids: tuple[int, ...] = ()  # live refresh: only these rows (those that still match the filters)
 
     @classmethod
     def from_args(cls, args) -> "DeliveryFilters":
@@ -84,6 +85,7 @@ class DeliveryFilters:
             subscription_id=parse_int("subscription", args.get("subscription")),
             since=parse_day("from", args.get("from")),
             until=parse_day("to", args.get("to"), end=True),
+            ids=parse_ids("ids", args.get("ids")),
         )
 
     def query_args(self) -> dict:
@@ -102,6 +104,8 @@ class DeliveryFilters:
 
 def list_deliveries(filters: DeliveryFilters, cursor: str | None, limit: int):
     stmt = outbound.delivery_query(status=filters.status, **filters.query_args())
+    if filters.ids:
+        stmt = stmt.where(WebhookDelivery.id.in_(filters.ids))
     return keyset_page(stmt, WebhookDelivery.created_at, WebhookDelivery.id, cursor, limit)
 
 

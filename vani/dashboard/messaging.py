@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from vani.accounts import memberships
 from vani import orgs, tenancy
 from vani.conversations import outgoing, recent_messages
-from vani.dashboard.filters import parse_choice
+from vani.dashboard.filters import parse_choice, parse_ids
 from vani.dashboard.people import like_pattern
 from vani.extensions import db
 from vani.models import Conversation, Meeting, Message, MessageDirection, Notification, NotificationStatus, Prospect
@@ -60,6 +60,9 @@ def list_notifications(args, cursor: str | None, limit: int):
     stmt = select(Notification)
     if status:
         stmt = stmt.where(Notification.status == status)
+    ids = parse_ids("ids", args.get("ids"))  # live refresh: only these rows
+    if ids:
+        stmt = stmt.where(Notification.id.in_(ids))
     return keyset_page(stmt, Notification.created_at, Notification.id, cursor, limit)
 
 

@@ -247,12 +247,15 @@ def take_over(lane: Lane, cfg: Mapping, now: datetime | None = None, limit: int 
             .values({"status": case((dead, lane.dead), else_=lane.retry),
                      "next_attempt_at": case((dead, None), else_=now),
                      "lease_token": None, "lease_expires_at": None, "lease_owner": None, lane.error_column: error})
-            .returning(t.c.id))
-    ids = sorted(db.session.execute(stmt).scalars())
+            .returning(t.c.id, t.c.status))
+    written = sorted((item_id, status) for item_id, status in db.session.execute(stmt))
+    ids = [item_id for item_id, _ in written]
     if ids:
         log.warning("%s: took over %d item(s) from a stopped worker: %s", lane.name, len(ids), ids[:20])
         if lane.on_lost is not None:
             lane.on_lost(ids, now)
+        if lane.on_settle is not None:  # a failed attempt (or a dead letter) for the rollups too
+            lane.on_settle(Claim(lane, "", {}, now, timedelta(0), None), written)
     db.session.commit()
     return ids
 
