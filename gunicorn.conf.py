@@ -39,6 +39,13 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 
+def post_worker_init(worker):  # pragma: no cover - gunicorn hook
+    """The app is loaded in this worker: keep what it loaded out of the collector's way."""
+    from vani.heap import settle
+
+    settle()
+
+
 def child_exit(server, worker):  # pragma: no cover - gunicorn hook
     """Metrics in multiprocess mode: forget a stopped worker's live gauges (its counts stay)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

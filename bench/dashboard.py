@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the filled database from a previous run")
     parser.add_argument("--overview-only", action="store_true",
                         help="measure only the overview (rollups recounted after a fill, prospects for the funnel)")
+    parser.add_argument("--no-settle", action="store_true",
+                        help="leave the loaded app in the collector's sight (see vani.heap)")
     parser.add_argument("--prospects", type=int, default=100_000, help="prospects for the stage funnel")
     parser.add_argument("--other-orgs", type=int, default=0,
                         help="also fill this many other organisations with as many events (sharing the table)")
@@ -193,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     client = app.test_client()
     r = client.post("/dashboard/login", data={"email": "bench@example.com", "password": "bench-password"})
     assert r.status_code == 302, r.status_code
+    if not args.no_settle:  # as a gunicorn worker does once its app is loaded (post_worker_init)
+        from vani import heap
+
+        heap.settle()
 
     if args.overview_only:
         overview_bench.measure(app, client, measured, args.events, args.runs)

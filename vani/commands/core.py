@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from vani import metrics_export, tenancy
+from vani import heap, metrics_export, tenancy
 from vani.accounts.tokens import create_token as make
 from vani.accounts.tokens import list_tokens as rows
 from vani.accounts.tokens import revoke_token as revoke
@@ -75,6 +75,7 @@ def worker(burst: bool, simple: bool, queues: tuple[str, ...]) -> None:
 
     if not burst:
         metrics_export.serve_in_thread(current_app.config)
+    heap.settle()
     run_worker(list(queues) or None, burst=burst, simple=simple or None)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import String, select, type_coerce, union_all
+from sqlalchemy import BigInteger, String, cast, extract, select, type_coerce, union_all
 
 from vani import tenancy
 from vani.extensions import db
@@ -89,17 +89,22 @@ class Snapshot:
         self.gauges: dict[str, dict[str, int]] = {}
         # Two ranges of the primary key (organisation, metric, hour): the hours since, the gauges.
         hourly = [m for m in RollupMetric if m not in GAUGES]
-        metric = type_coerce(t.c.metric, String)
+        # Hours come back as seconds since the epoch: an integer reads several times faster than a
+        # timestamp with its time zone, and a page's thousand rows name only a few dozen hours.
+        metric, epoch = type_coerce(t.c.metric, String), cast(extract("epoch", t.c.hour), BigInteger)
         stmt = union_all(
-            select(metric, t.c.hour, t.c.dim, t.c.value).where(org, t.c.metric.in_(hourly), t.c.hour >= self.since),
-            select(metric, t.c.hour, t.c.dim, t.c.value).where(org, t.c.metric.in_(GAUGES), t.c.hour == ALL_TIME))
-        for name, hour, dim, value in db.session.execute(stmt).all():
-            hour = hour if hour.tzinfo is not None else hour.replace(tzinfo=UTC)  # stored on the hour
-            if hour == ALL_TIME:
+            select(metric, epoch, t.c.dim, t.c.value).where(org, t.c.metric.in_(hourly), t.c.hour >= self.since),
+            select(metric, epoch, t.c.dim, t.c.value).where(org, t.c.metric.in_(GAUGES), t.c.hour == ALL_TIME))
+        hours: dict[int, datetime] = {}
+        for name, seconds, dim, value in db.session.execute(stmt).all():
+            if not seconds:  # ALL_TIME
                 gauge = self.gauges.setdefault(name, {})
                 gauge[dim] = gauge.get(dim, 0) + value
-            else:
-                self.rows.setdefault(name, []).append((hour, dim, value))
+                continue
+            hour = hours.get(seconds)
+            if hour is None:
+                hour = hours[seconds] = datetime.fromtimestamp(seconds, UTC)
+            self.rows.setdefault(name, []).append((hour, dim, value))
 
     def read(self, metric: RollupMetric, since: datetime) -> list[tuple[datetime, str, int]]:
         """(hour, dim, value) of ``metric`` from ``since`` (no earlier than the snapshot's) on."""
