@@ -166,10 +166,13 @@ class Config:
         self.KAPSO_API_BASE_URL = _env("KAPSO_API_BASE_URL") or _env("KAPSO_API_BASE", "https://api.kapso.ai")
         self.KAPSO_API_BASE = self.KAPSO_API_BASE_URL  # the older name
         self.KAPSO_PHONE_NUMBER_ID = _env("KAPSO_PHONE_NUMBER_ID")  # the number whose webhooks Vani registers
+        # The WhatsApp Business Account whose approved templates a conversation may start with
+        self.KAPSO_BUSINESS_ACCOUNT_ID = _env("KAPSO_BUSINESS_ACCOUNT_ID")
         # Sending WhatsApp replies (Twilio's auth token is TWILIO_AUTH_TOKEN, also its signing secret)
         self.TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
         self.TWILIO_WHATSAPP_FROM = _env("TWILIO_WHATSAPP_FROM")  # whatsapp:+14155238886 or +14155238886
         self.TWILIO_API_BASE_URL = _env("TWILIO_API_BASE_URL")  # unset: Twilio's own
+        self.TWILIO_CONTENT_BASE_URL = _env("TWILIO_CONTENT_BASE_URL")  # the Content API (templates); unset: Twilio's own
         self.VANI_SEND_TIMEOUT_SECONDS = _int("VANI_SEND_TIMEOUT_SECONDS", 10)
         self.VANI_SEND_MAX_ATTEMPTS = _int("VANI_SEND_MAX_ATTEMPTS", 6)
         self.VANI_SEND_RETRY_SCHEDULE = _env("VANI_SEND_RETRY_SCHEDULE", "10s,30s,2m,10m,30m")  # the last repeats

@@ -144,6 +144,7 @@
         if (ids) mergeRows(current, fresh, added); else morph(current, fresh, added);
         localize(current);
         localizeChart(current);
+        templateChoice(current);
         if (!(calm && calm.matches)) added.forEach(function (r) { if (r.nodeName === "TR") r.classList.add("row-new"); });
       })
       .catch(function () {})
@@ -243,6 +244,28 @@
     });
   }
 
+  /* The approved-template picker (prospect page): the chosen template's body, and a field for
+     each of its variables, named as the template names them; the others hidden and not sent. */
+  function templateChoice(root) {
+    root.querySelectorAll("select[data-template-choice]").forEach(function (select) {
+      var option = select.options[select.selectedIndex];
+      if (!option) return;
+      var names = (option.dataset.variables || "").split(" ").filter(Boolean);
+      var body = select.form.querySelector("#template-body");
+      if (body) body.textContent = option.dataset.body || "(no text)";
+      select.form.querySelectorAll("[data-template-variable]").forEach(function (field) {
+        var i = parseInt(field.dataset.templateVariable, 10), used = i < names.length;
+        field.hidden = !used;
+        field.querySelector("input").disabled = !used;
+        if (used) field.querySelector("label").textContent = "Value for {{" + names[i] + "}}";
+      });
+    });
+  }
+
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("select[data-template-choice]")) templateChoice(e.target.form);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     menus();
     copyButtons();
@@ -251,5 +274,6 @@
     localizeChart(document);
     live();
     confirmations();
+    templateChoice(document);
   });
 })();

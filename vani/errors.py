@@ -1,7 +1,7 @@
 """One error vocabulary, and the app-level handlers that answer it.
 
 Services raise ``InvalidField`` (400), ``NotFound`` (404), ``Conflict`` (409), ``TooManyRequests``
-(429, with ``Retry-After``) and the rest; the
+(429, with ``Retry-After``), ``ProviderUnavailable`` (502) and the rest; the
 API and the webhooks answer JSON ``{"error": code, "detail": …}`` (with ``field`` for a bad
 field), the dashboard an error page. Client input never becomes a bare 500.
 """
@@ -69,6 +69,12 @@ class Conflict(VaniError):
 class LimitReached(Conflict):
     """The organisation holds as many of something as it may (delete one first)."""
     code = "limit_reached"
+
+
+class ProviderUnavailable(VaniError):
+    """A provider Vani asked on the caller's behalf failed or did not answer: nothing is wrong
+    with the request, and asking again later may work."""
+    status, code = 502, "provider_unavailable"
 
 
 class TooManyRequests(VaniError):

@@ -132,3 +132,58 @@ def test_read_receipts_on_arrival_is_an_admin_choice(login, db):
     db.session.expire_all()
     assert db.session.execute(select(Organisation.mark_read_on_arrival)).scalar_one() is False
     assert 'value="write"' in html(admin.get("/dashboard/tokens"))
+
+
+def test_the_start_form_offers_the_approved_templates(app, login, db, httpserver):
+    from tests.fakes.whatsapp_templates import meta_template, serve_kapso_templates, use_kapso_templates
+
+    use_kapso_templates(app, httpserver)
+    seen = serve_kapso_templates(httpserver, [[
+        meta_template("intro", "Hi {{1}}, shall we talk on {{2}}?", "es", category="UTILITY"),
+        meta_template("welcome", "Welcome aboard!"), meta_template("draft", "x", status="PENDING")]])
+    staff = login("staff")
+    pid = new_prospect(staff, phone="+15550100031")
+    page = html(staff.get(f"/dashboard/prospects/{pid}"))
+    assert '<label for="template-choice">Approved template</label>' in page
+    options = re.findall(r'<option value="([^"]+)" data-body="[^"]*" data-variables="([^"]*)"[^>]*>([^<]+)</option>',
+                         page)
+    assert options == [("es:intro", "1 2", "intro · es · utility — Hi {{1}}, shall we talk on {{2}}?"),
+                       ("en_US:welcome", "", "welcome · en_US · marketing — Welcome aboard!")]
+    assert re.findall(r'<label for="(template-variable-\d)">([^<]+)</label>', page) == [
+        ("template-variable-1", "Value for {{1}}"), ("template-variable-2", "Value for {{2}}")]  # the first template's
+    assert 'id="template-body" aria-live="polite">Hi {{1}}, shall we talk on {{2}}?' in page
+    assert 'id="template-name"' not in page  # no typing the name when the list is there
+
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations", data={
+        "csrf_token": staff.csrf, "template_choice": "es:intro", "template_variable": ["Lena", ""]})
+    assert r.status_code == 400 and field_error(html(r), "template-variable-1") == \
+        "intro takes 2 values: fill in {{2}}"
+    assert 'value="Lena"' in html(r) and '<option value="es:intro" data-body' in html(r)
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations", data={
+        "csrf_token": staff.csrf, "template_choice": "es:intro", "template_variable": ["Lena", "Tuesday"],
+        "nonce": "nonce-123456"})
+    assert r.status_code == 303
+    [send] = db.session.execute(select(MessageSend)).scalars().all()
+    assert send.payload == {"template": {"name": "intro", "language": "es", "variables": ["Lena", "Tuesday"]}}
+    assert len(seen) == 1  # three pages drawn, the provider asked once
+
+
+def test_the_start_form_falls_back_to_the_name_when_the_list_cannot_be_had(app, login, httpserver):
+    from tests.fakes.whatsapp_templates import KAPSO_TEMPLATES_PATH, use_kapso_templates
+
+    staff = login("staff")
+    pid = new_prospect(staff, phone="+15550100031")
+    app.config["KAPSO_API_KEY"] = "kapso-key"  # no business account: nothing to ask
+    page = html(staff.get(f"/dashboard/prospects/{pid}"))
+    assert 'id="template-name"' in page and "KAPSO_BUSINESS_ACCOUNT_ID is not set" in page
+    use_kapso_templates(app, httpserver)
+    httpserver.expect_request(KAPSO_TEMPLATES_PATH).respond_with_json(
+        {"error": {"message": "Service temporarily unavailable", "code": 2}}, status=503)
+    r = staff.get(f"/dashboard/prospects/{pid}")
+    page = html(r)
+    assert r.status_code == 200 and '<label for="template-name">Template name</label>' in page
+    assert "The approved templates could not be listed (kapso did not list the approved templates: Kapso answered " \
+           "503: Service temporarily unavailable): type the template's name." in page
+    assert 'name="template_choice"' not in page
+    assert "could not be listed" not in html(login("viewer").get(f"/dashboard/prospects/{pid}"))
+    assert len(httpserver.log) == 1  # the failure is kept a moment: the viewer's page asked nobody

@@ -1,5 +1,6 @@
 """Settings a person sets without learning a syntax: notification routing as a grid with a test
-per channel, one webhook URL per provider to copy, and the navigation in three groups."""
+per channel, one webhook URL per provider to copy, the navigation in three groups, and a stored
+provider setting making the approved templates be asked afresh."""
 from __future__ import annotations
 
 import re
@@ -87,3 +88,22 @@ def test_navigation_groups_work_integrations_and_settings(login):
         ("Integrations", ["Events", "Rejected", "Deliveries", "Subscriptions", "Calendly"]),
         ("Settings", ["Organisation", "Members", "Tokens", "Notifications", "Processes"])]
     assert groups[0][0] == ' class="current"' and groups[1][0] == ""
+
+
+def test_storing_a_provider_setting_drops_the_kept_template_list(app, login, httpserver):
+    """Another business account (or key) may list other templates: the next page asks afresh."""
+    from tests.fakes.whatsapp_templates import BUSINESS_ID, meta_template, serve_kapso_templates, use_kapso_templates
+    from vani.conversations import templates
+
+    use_kapso_templates(app, httpserver)
+    seen = serve_kapso_templates(httpserver, [[meta_template("intro", "Hi {{1}}")]])
+    templates.approved()
+    templates.approved()
+    assert len(seen) == 1
+    admin = login("admin")
+    r = admin.post("/dashboard/organisation/keys", data={"csrf_token": admin.csrf,
+                                                         "setting": "KAPSO_BUSINESS_ACCOUNT_ID", "value": BUSINESS_ID})
+    assert r.status_code == 303
+    assert "KAPSO_BUSINESS_ACCOUNT_ID" in admin.get("/dashboard/organisation").get_data(as_text=True)
+    templates.approved()
+    assert len(seen) == 2

@@ -1,4 +1,5 @@
-"""Answering on WhatsApp through the API: replies, retries, assignment and auto-reply rules."""
+"""Answering on WhatsApp through the API: the approved templates, replies, retries, assignment
+and auto-reply rules."""
 from __future__ import annotations
 
 import uuid
@@ -10,7 +11,7 @@ from vani.api.openapi import bodies as b
 from vani.api.openapi import documented
 from vani.api.openapi import models as m
 from vani.api.openapi.parsing import request_body
-from vani.conversations import inbox, outgoing, rules
+from vani.conversations import inbox, outgoing, rules, starting, templates
 from vani.models import Scope, idempotency
 
 
@@ -19,6 +20,17 @@ def _reply(message, created: bool):
     data = {"id": message.id, "status": message.status, "conversation_id": message.conversation_id,
             "message": message.to_dict(), "send": send.to_dict() if send else None, "replayed": not created}
     return jsonify(data), 202
+
+
+@bp.get("/whatsapp/templates")
+@documented("List the approved WhatsApp templates", "conversations", {200: m.WhatsappTemplateList}, errors=(409, 502),
+            description="The organisation's WhatsApp provider's approved templates, to start a conversation or "
+                        "answer outside the 24-hour window with (kept for five minutes). 409 no_whatsapp_provider "
+                        "or templates_not_configured (KAPSO_BUSINESS_ACCOUNT_ID unset); 502 templates_unavailable "
+                        "when the provider failed or did not answer.")
+def list_whatsapp_templates():
+    provider, _ = starting.provider_for(g.api_token.org_id)
+    return jsonify({"provider": provider, "data": [t.to_dict() for t in templates.approved()]})
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")

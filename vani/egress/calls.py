@@ -156,10 +156,11 @@ class Reply:
 
 
 def call(method: str, url: str, timeout: float, http: requests.Session | None = None,
-         policy: Policy | None = None, **kwargs) -> Reply:
+         policy: Policy | None = None, max_read: int = MAX_READ, **kwargs) -> Reply:
     """One request, finished (or cut) within ``timeout`` seconds, through the guard (``policy``:
     the one in force unless given). Never raises for network or receiver trouble, nor for a
-    refused target: the reply carries the error. Redirects are never followed."""
+    refused target: the reply carries the error. Redirects are never followed. At most
+    ``max_read`` bytes of the answer are read (a list that may be long asks for more)."""
     start = time.monotonic()
     http = http or session()
 
@@ -183,7 +184,7 @@ def call(method: str, url: str, timeout: float, http: requests.Session | None = 
             for chunk in response.iter_content(16 * 1024):
                 chunks.append(chunk)
                 size += len(chunk)
-                if size >= MAX_READ:
+                if size >= max_read:
                     break
         except (requests.RequestException, OSError) as exc:
             error = late if budget.expired else f"reading the response failed: {describe(exc)}"

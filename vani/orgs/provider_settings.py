@@ -17,7 +17,7 @@ from vani.models.base import utcnow
 ORG_SETTINGS: dict[str, tuple[str, ...]] = {
     "calendly": ("CALENDLY_API_TOKEN",),
     "cal_com": ("CAL_COM_API_KEY",),
-    "kapso": ("KAPSO_API_KEY", "KAPSO_PHONE_NUMBER_ID"),
+    "kapso": ("KAPSO_API_KEY", "KAPSO_PHONE_NUMBER_ID", "KAPSO_BUSINESS_ACCOUNT_ID"),
     "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_WHATSAPP_FROM"),
 }
 ALL_SETTINGS = {name for names in ORG_SETTINGS.values() for name in names}

@@ -1,11 +1,14 @@
 """What a provider's messenger (the part that sends WhatsApp messages) answers: ``Accepted`` with
 the provider's message id, or ``SendError`` saying whether trying again can help (5xx, 429 and
 timeouts can; any other 4xx cannot). ``vani.conversations.sending`` calls the conversation's
-provider's messenger; Kapso's and Twilio's live in their packages."""
+provider's messenger; Kapso's and Twilio's live in their packages. A messenger also lists the
+organisation's approved templates (``Template``, or ``TemplateListError``), which
+``vani.conversations.templates`` offers to whoever starts a conversation."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +27,52 @@ class SendError(Exception):
         super().__init__(message)
         self.message, self.retry, self.code = message, retry, code
         self.http_status, self.retry_after = http_status, retry_after
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved template as a send names it: ``name`` is what ``{"template": {"name"}}`` takes
+    (Meta's template name; Twilio's Content SID, ``HX…``), ``label`` what people call it when the
+    name is an id (Twilio's friendly name), ``variables`` the body's placeholders in order."""
+    name: str
+    language: str
+    category: str | None
+    body: str
+    variables: tuple[str, ...] = ()
+    label: str | None = None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "variables": list(self.variables)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Template:
+        return cls(name=data["name"], language=data["language"], category=data.get("category"),
+                   body=data.get("body") or "", variables=tuple(data.get("variables") or ()), label=data.get("label"))
+
+
+class TemplateListError(Exception):
+    """The templates could not be listed: ``configured`` is False when a setting is missing (and
+    nothing was called), True when the provider failed or did not answer."""
+
+    def __init__(self, message: str, *, configured: bool = True, http_status: int | None = None):
+        super().__init__(message)
+        self.message, self.configured, self.http_status = message, configured, http_status
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def variable_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Placeholder names once each, numbers in their order (``2`` before ``10``), others as met."""
+    unique = list(dict.fromkeys(str(n) for n in names))
+    if all(n.isdecimal() for n in unique):
+        unique.sort(key=int)
+    return tuple(unique)
+
+
+def placeholders(text: str) -> tuple[str, ...]:
+    """The ``{{1}}`` / ``{{first_name}}`` placeholders of a template's body."""
+    return variable_names(PLACEHOLDER.findall(text or ""))
 
 
 def retryable(status: int | None) -> bool:
@@ -55,3 +104,8 @@ class Messenger:
     def mark_read(self, conv: Conversation, message_id: str, cfg: Mapping) -> Accepted:
         """A read receipt for the customer's message ``message_id``."""
         raise SendError(f"Vani cannot send read receipts through {conv.provider}", retry=False, code="unsupported")
+
+    def templates(self, org_id: int, cfg: Mapping) -> list[Template]:
+        """The organisation's approved WhatsApp templates, asked of the provider now (in the
+        thread that holds the database session); ``TemplateListError`` when it cannot say."""
+        raise TemplateListError("this provider cannot list its templates", configured=False)

@@ -7,6 +7,7 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
 from vani import orgs
+from vani.conversations import templates
 from vani.errors import InvalidField, VaniError
 from vani.models import Role
 from vani.notifications import grid
@@ -70,6 +71,7 @@ def set_org_secret():
         if len(secret) < MIN_SECRET or len(secret) > 4000:
             raise InvalidField("secret", f"use {MIN_SECRET} to 4000 characters")
         store_secret(provider, secret)
+        templates.forget()
 
     return _done(store, f"{provider} signing secret stored; the one it replaces is accepted for 24 hours.")
 
@@ -80,7 +82,12 @@ def set_org_key():
     form = request.form
     setting = form.get("setting", "")
     provider = next((name for name, settings in ORG_SETTINGS.items() if setting in settings), "")
-    return _done(lambda: store_setting(provider, setting, form.get("value", "")), f"{setting} stored.")
+
+    def store() -> None:
+        store_setting(provider, setting, form.get("value", ""))
+        templates.forget()  # the approved templates may now be another account's
+
+    return _done(store, f"{setting} stored.")
 
 
 @bp.post("/organisation/messaging")

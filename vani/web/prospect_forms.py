@@ -1,5 +1,6 @@
 """Changing prospects in the dashboard (staff and up): the new and edit forms, notes, the owner,
-the stage and a first WhatsApp template. A refused value is shown next to its field, on the page
+the stage and a first WhatsApp template, picked from the organisation's approved ones (typed by
+name when the list cannot be had). A refused value is shown next to its field, on the page
 again with what was typed."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from vani.conversations import inbox, starting
+from vani.conversations import inbox, starting, templates
 from vani.dashboard import messaging, people
 from vani.errors import VaniError
 from vani.extensions import db
@@ -55,14 +56,28 @@ def _key(prefix: str) -> str:
     return inbox.intent(prefix, nonce if NONCE.match(nonce) else uuid.uuid4().hex)
 
 
+def _offer(can_start: bool) -> tuple[list | None, str | None]:
+    """The approved templates to pick from, or why they cannot be listed (the name is typed then)."""
+    if not can_start or not current_user.can(Role.STAFF):
+        return None, None
+    try:
+        found = templates.approved()
+    except VaniError as exc:
+        return None, exc.detail
+    return (found, None) if found else (None, "the provider lists no approved templates")
+
+
 def detail(prospect: Prospect, errors: dict | None = None, status: int = 200):
     """The prospect's page; ``errors`` as {form: {field: reason}}, shown beside the fields."""
     cursor = request.args.get("cursor") or None
     items, next_cursor = people.timeline_page(prospect.id, cursor, current_app.config["VANI_DASHBOARD_PAGE_SIZE"])
+    can_start = people.can_start_conversation(prospect)
+    offered, unlisted = _offer(can_start)
     return render_template("prospects/detail.html", p=prospect, items=items, cursor=cursor, next_cursor=next_cursor,
                            members=messaging.member_names(), errors=errors or {}, form=request.form,
-                           stages=list(ProspectStage), nonce=uuid.uuid4().hex,
-                           can_start=people.can_start_conversation(prospect)), status
+                           stages=list(ProspectStage), nonce=uuid.uuid4().hex, can_start=can_start,
+                           templates=offered, templates_unlisted=unlisted,
+                           choice_value=templates.choice_value), status
 
 
 def _form_page(prospect: Prospect | None, form, errors: dict | None = None, status: int = 200):
@@ -154,6 +169,8 @@ def move_prospect_stage(prospect_id: int):
 
 
 def _template(form) -> dict:
+    if form.get("template_choice") is not None:  # picked from the approved list
+        return templates.chosen(form["template_choice"], form.getlist("template_variable"))
     raw = form.get("template_variables") or ""
     variables = [v.strip() for v in raw.split("|")] if raw.strip() else []
     return {"template": {"name": form.get("template_name") or "", "language": form.get("template_language") or "en",

@@ -252,6 +252,20 @@ class RuleList(BaseModel):
     data: list[Rule]
 
 
+class WhatsappTemplate(BaseModel):
+    name: str = Field(description="what a send names as template.name (Twilio: the Content SID, HX…)")
+    language: str
+    category: str | None
+    body: str = Field(description="the body text, placeholders as {{1}} or {{name}}")
+    variables: list[str] = Field(description="the body's placeholders in order: send one value for each")
+    label: str | None = Field(description="a name for people when name is an id (Twilio's friendly name)")
+
+
+class WhatsappTemplateList(BaseModel):
+    provider: str
+    data: list[WhatsappTemplate]
+
+
 # -- provider calls ----------------------------------------------------------------------------------
 class ProviderCall(BaseModel):
     """A provider's webhook body, verified by its signature."""

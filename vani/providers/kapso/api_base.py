@@ -40,3 +40,8 @@ def configured_root(cfg) -> str:
 def send_url(cfg, phone_number_id: str) -> str:
     """Where a WhatsApp message from ``phone_number_id`` is posted (Meta's Cloud API shape)."""
     return f"{configured_root(cfg)}/meta/whatsapp/{META_VERSION}/{phone_number_id}/messages"
+
+
+def templates_url(cfg, business_account_id: str) -> str:
+    """Where the WhatsApp Business Account's message templates are listed (Meta's shape)."""
+    return f"{configured_root(cfg)}/meta/whatsapp/{META_VERSION}/{business_account_id}/message_templates"

@@ -1,14 +1,28 @@
 """Kapso's messenger: WhatsApp messages and read receipts through Kapso's Meta-compatible API
 (Meta's Cloud API shape, ``X-API-Key``), over the egress. A send leaves from the business number
-the conversation arrived on."""
+the conversation arrived on.
+
+The approved templates are listed from the WhatsApp Business Account
+(``KAPSO_BUSINESS_ACCOUNT_ID``): ``GET …/{business_account_id}/message_templates?status=APPROVED
+&limit=100``, page after page (Meta's ``paging.cursors.after``) up to ``MAX_PAGES``, all pages
+within one ``VANI_SEND_TIMEOUT_SECONDS``."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from vani import egress
-from vani.plugins.messaging import Accepted, Messenger, SendError, retryable, timeout
-from vani.providers.kapso.api_base import send_url
+from vani.plugins.messaging import (
+    Accepted, Messenger, SendError, Template, TemplateListError, placeholders, retryable, timeout,
+)
+from vani.providers.kapso.api_base import send_url, templates_url
+
+PAGE_SIZE = 100
+MAX_PAGES = 10  # 1,000 templates
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+APPROVED = "APPROVED"
 
 
 def kapso_key(cfg: Mapping) -> str | None:
@@ -84,6 +98,77 @@ def kapso_mark_read(cfg: Mapping, phone_number_id: str, message_id: str) -> Acce
                                              "message_id": message_id})
 
 
+# -- approved templates ----------------------------------------------------------------------
+def _list_error(reply: egress.Reply) -> TemplateListError:
+    if reply.status_code is None or reply.error:
+        return TemplateListError(f"Kapso did not answer: {reply.error}", http_status=reply.status_code)
+    _, message = _meta_error(reply)
+    return TemplateListError(f"Kapso answered {reply.status_code}: {message}", http_status=reply.status_code)
+
+
+def _page(url: str, key: str, after: str | None, seconds: float) -> dict:
+    params = {"status": APPROVED, "limit": str(PAGE_SIZE), **({"after": after} if after else {})}
+    reply = egress.call("GET", url, seconds, params=params, max_read=MAX_PAGE_BYTES,
+                        headers={"X-API-Key": key, "Accept": "application/json"})
+    if not reply.ok:
+        raise _list_error(reply)
+    if len(reply.body) >= MAX_PAGE_BYTES:
+        raise TemplateListError("Kapso's list of templates is larger than Vani reads")
+    try:
+        answer = json.loads(reply.body or b"{}")
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+        raise TemplateListError("Kapso's answer is not a list of templates ({\"data\": [...]})")
+    return answer
+
+
+def _template(item) -> Template | None:
+    """One of Meta's templates, if it is approved and names itself."""
+    if not isinstance(item, dict) or str(item.get("status") or "").upper() != APPROVED:
+        return None
+    name, language = item.get("name"), item.get("language")
+    if not isinstance(name, str) or not name or not isinstance(language, str):
+        return None
+    components = item.get("components") if isinstance(item.get("components"), list) else []
+    body = next((c.get("text") for c in components if isinstance(c, dict)
+                 and str(c.get("type") or "").upper() == "BODY" and isinstance(c.get("text"), str)), "")
+    category = item.get("category") if isinstance(item.get("category"), str) else None
+    return Template(name=name, language=language, category=category, body=body, variables=placeholders(body))
+
+
+def _next_cursor(answer: dict) -> str | None:
+    paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
+    cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+    after = cursors.get("after")
+    # Meta leaves ``next`` out on the last page; the cursor alone is followed, on Vani's own URL,
+    # so the API key goes nowhere but to the configured API.
+    return after if paging.get("next") and isinstance(after, str) and after else None
+
+
+def approved_templates(cfg: Mapping, key: str | None) -> list[Template]:
+    account = (cfg.get("KAPSO_BUSINESS_ACCOUNT_ID") or "").strip()
+    if not key:
+        raise TemplateListError("KAPSO_API_KEY is not set for this organisation", configured=False)
+    if not account:
+        raise TemplateListError("KAPSO_BUSINESS_ACCOUNT_ID is not set: store the WhatsApp Business Account's id "
+                                "on the Organisation page", configured=False)
+    url, ends = templates_url(cfg, quote(account, safe="")), time.monotonic() + timeout(cfg)
+    found: list[Template] = []
+    after, seen = None, set()
+    for _ in range(MAX_PAGES):
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise TemplateListError(f"Kapso did not list every template within {timeout(cfg):g} s")
+        answer = _page(url, key, after, left)
+        found.extend(t for t in map(_template, answer["data"]) if t is not None)
+        after = _next_cursor(answer)
+        if after is None or after in seen:
+            break
+        seen.add(after)
+    return found
+
+
 def business_number(conv, cfg: Mapping) -> str:
     """The business number a send leaves from: the one the conversation arrived on."""
     return conv.business_ref or cfg.get("KAPSO_PHONE_NUMBER_ID") or ""
@@ -95,3 +180,6 @@ class KapsoMessenger(Messenger):
 
     def mark_read(self, conv, message_id: str, cfg: Mapping) -> Accepted:
         return kapso_mark_read(cfg, business_number(conv, cfg), message_id)
+
+    def templates(self, org_id: int, cfg: Mapping) -> list[Template]:
+        return approved_templates(cfg, kapso_key(cfg))
