@@ -94,6 +94,20 @@ def test_kapso_template(app, client, api, db, httpserver):
     assert (msg.type, msg.status, msg.text) == ("template", "sent", "[template follow_up] Ana, 3pm")
 
 
+def test_kapso_template_with_named_parameters(app, client, api, db, httpserver):
+    conv = kapso_conversation(app, client, db, httpserver)
+    expected = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": PHONE.lstrip("+"),
+                "type": "template", "template": {"name": "order_update", "language": {"code": "en"}, "components": [
+                    {"type": "body", "parameters": [{"type": "text", "parameter_name": "first_name", "text": "Ana"},
+                                                    {"type": "text", "parameter_name": "order", "text": "#42"}]}]}}
+    httpserver.expect_oneshot_request(KAPSO_PATH, method="POST", json=expected).respond_with_json(meta_ok("wamid.t2"))
+    reply(api, conv, {"template": {"name": "order_update", "language": "en",
+                                   "variables": {"first_name": "Ana", "order": "#42"}}})
+    send_lane()
+    httpserver.check_assertions()
+    assert [m.status for m in outbound(db)] == ["sent"]
+
+
 def test_429_waits_for_retry_after_then_sends(app, client, api, db, httpserver):
     conv = kapso_conversation(app, client, db, httpserver)
     httpserver.expect_ordered_request(KAPSO_PATH, method="POST").respond_with_data(

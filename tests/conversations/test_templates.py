@@ -104,3 +104,10 @@ def test_a_chosen_template_takes_as_many_values_as_it_has(app, httpserver):
         "template": {"name": "gone", "language": "es", "variables": ["Ana"]}}
     with pytest.raises(InvalidField, match="choose a template"):
         templates.chosen("", [])
+
+
+def test_a_template_with_named_placeholders_is_filled_by_name(app, httpserver):
+    use_kapso_templates(app, httpserver)
+    serve_kapso_templates(httpserver, [[meta_template("order_update", "Dear {{first_name}}, {{order}} is ready")]])
+    assert templates.chosen("en_US:order_update", ["Ana", "#42"]) == {"template": {
+        "name": "order_update", "language": "en_US", "variables": {"first_name": "Ana", "order": "#42"}}}

@@ -132,4 +132,7 @@ def chosen(choice: str, values: list[str], org_id: int | None = None) -> dict:
         if missing:
             raise InvalidField("template.variables", f"{template.label or name} takes {len(values)} value"
                                f"{'s' if len(values) != 1 else ''}: fill in {{{{{missing[0]}}}}}")
+    if template is not None and not all(v.isdecimal() for v in template.variables):
+        # Named placeholders ({{first_name}}) are sent by name.
+        return {"template": {"name": name, "language": language, "variables": dict(zip(template.variables, values))}}
     return {"template": {"name": name, "language": language, "variables": values}}

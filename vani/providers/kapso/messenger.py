@@ -36,11 +36,14 @@ def meta_body(to: str, payload: Mapping) -> dict:
         t = payload["template"]
         template: dict = {"name": t["name"], "language": {"code": t.get("language") or "en"}}
         variables = t.get("variables") or []
-        if isinstance(variables, Mapping):
-            variables = [variables[k] for k in sorted(variables, key=lambda k: (len(str(k)), str(k)))]
-        if variables:
-            template["components"] = [{"type": "body", "parameters": [
-                {"type": "text", "text": str(v)} for v in variables]}]
+        if isinstance(variables, Mapping) and not all(str(k).isdecimal() for k in variables):
+            parameters = [{"type": "text", "parameter_name": str(k), "text": str(v)} for k, v in variables.items()]
+        else:  # by position: a list, or {"1": …, "2": …}
+            if isinstance(variables, Mapping):
+                variables = [variables[k] for k in sorted(variables, key=lambda k: (len(str(k)), str(k)))]
+            parameters = [{"type": "text", "text": str(v)} for v in variables]
+        if parameters:
+            template["components"] = [{"type": "body", "parameters": parameters}]
         body.update(type="template", template=template)
     else:
         body.update(type="text", text={"preview_url": False, "body": payload["text"]})
