@@ -187,3 +187,26 @@ def test_the_start_form_falls_back_to_the_name_when_the_list_cannot_be_had(app, 
     assert 'name="template_choice"' not in page
     assert "could not be listed" not in html(login("viewer").get(f"/dashboard/prospects/{pid}"))
     assert len(httpserver.log) == 1  # the failure is kept a moment: the viewer's page asked nobody
+
+
+def test_the_conversation_page_offers_the_approved_templates_too(app, login, db, httpserver):
+    from tests.fakes.whatsapp_templates import meta_template, serve_kapso_templates, use_kapso_templates
+    from tests.web.seed import seed_messaging
+
+    use_kapso_templates(app, httpserver)
+    serve_kapso_templates(httpserver, [[meta_template("order_update", "Dear {{first_name}}, {{order}} is ready")]])
+    conv = seed_messaging()["conversation"]
+    staff = login("staff")
+    page = html(staff.get(f"/dashboard/messages/{conv.id}"))
+    assert '<option value="en_US:order_update"' in page and 'name="template_name"' not in page
+    assert re.findall(r'<label for="(template-variable-\d)">([^<]+)</label>', page) == [
+        ("template-variable-1", "Value for {{first_name}}"), ("template-variable-2", "Value for {{order}}")]
+    r = staff.post(f"/dashboard/messages/{conv.id}/reply", data={
+        "csrf_token": staff.csrf, "kind": "template", "nonce": "nonce-conv-1", "template_choice": "en_US:order_update",
+        "template_variable": ["Ana", "#42"]})
+    assert r.status_code == 303
+    [send] = db.session.execute(select(MessageSend).where(MessageSend.kind == "template")).scalars().all()
+    assert send.payload == {"template": {"name": "order_update", "language": "en_US",
+                                         "variables": {"first_name": "Ana", "order": "#42"}}}
+    # A viewer sees the conversation without the picker (and without asking the provider).
+    assert "template-choice" not in html(login("viewer").get(f"/dashboard/messages/{conv.id}"))

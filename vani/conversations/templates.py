@@ -96,6 +96,18 @@ def approved(org_id: int | None = None) -> list[Template]:
     return found
 
 
+def offer(provider: str | None = None) -> tuple[list[Template] | None, str | None]:
+    """The approved templates to pick from (a form), or why there are none to pick (the name is
+    typed then). ``provider``: the conversation's, when it must be the organisation's own."""
+    try:
+        if provider is not None and starting.provider_for(tenancy.require())[0] != provider:
+            return None, f"the organisation's templates are not {provider}'s"
+        found = approved()
+    except (Conflict, ProviderUnavailable) as exc:
+        return None, exc.detail
+    return (found, None) if found else (None, "the provider lists no approved templates")
+
+
 def forget(org_id: int | None = None) -> None:
     """Ask the provider afresh next time (after the organisation's provider settings change)."""
     org_id = org_id or tenancy.require()

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from vani import conversations as conv_service
 from vani import notifications as notify_service
-from vani.conversations import inbox
+from vani.conversations import inbox, templates
 from vani.dashboard import messaging
 from vani.extensions import db
 from vani.models import Notification, Role
@@ -39,8 +39,10 @@ def conversation_detail(conversation_id: int):
     thread = messaging.thread(conv)
     if partial:
         return render_template("conversations/_thread.html", c=conv, **thread)
+    offered, unlisted = templates.offer(conv.provider) if current_user.can(Role.STAFF) else (None, None)
     return render_template("conversations/detail.html", c=conv, nonce=uuid.uuid4().hex, **thread,
-                           members=messaging.member_names(),
+                           members=messaging.member_names(), templates=offered, templates_unlisted=unlisted,
+                           choice_value=templates.choice_value, start_errors={}, form={},
                            prospect=messaging.prospects_by_id([conv.prospect_id]).get(conv.prospect_id))
 
 

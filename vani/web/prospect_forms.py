@@ -60,11 +60,7 @@ def _offer(can_start: bool) -> tuple[list | None, str | None]:
     """The approved templates to pick from, or why they cannot be listed (the name is typed then)."""
     if not can_start or not current_user.can(Role.STAFF):
         return None, None
-    try:
-        found = templates.approved()
-    except VaniError as exc:
-        return None, exc.detail
-    return (found, None) if found else (None, "the provider lists no approved templates")
+    return templates.offer()
 
 
 def detail(prospect: Prospect, errors: dict | None = None, status: int = 200):

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from vani import orgs
-from vani.conversations import inbox, rules
+from vani.conversations import inbox, rules, templates
 from vani.errors import VaniError
 from vani.models import Role
 from vani.web.access import role_required
@@ -22,6 +22,8 @@ def _back(conversation_id: int):
 
 
 def _payload(form) -> dict:
+    if form.get("kind") == "template" and form.get("template_choice") is not None:  # picked from the list
+        return templates.chosen(form["template_choice"], form.getlist("template_variable"))
     if form.get("kind") == "template":
         raw = form.get("template_variables") or ""
         variables = [v.strip() for v in raw.split("|")] if raw.strip() else []
