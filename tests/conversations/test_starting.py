@@ -3,7 +3,7 @@ Twilio), the customer's answer landing in it, marking read through the API, and 
 sent as messages arrive."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conversations.helpers import (
     NUMBER_ID,
@@ -113,6 +113,37 @@ def test_marking_a_conversation_read_through_the_api(app, client, api, db, https
     send_lane()
     assert seen == [{"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in1"}]
     assert api.post("/api/v1/conversations/99999/read").status_code == 404
+
+
+def test_unread_follows_the_newest_inbound_message_until_it_is_read(app, client, api, db, httpserver):
+    from vani.dashboard import messaging
+
+    conv = kapso_conversation(app, client, httpserver, db)
+    kapso_answers(httpserver)
+    receive_kapso(client, "¿sigues ahí?", "wamid.in2", conv="conv_1")
+    receive_kapso(client, "¿sigues ahí?", "wamid.in2", conv="conv_1")  # a repeat is not a new message
+    process()
+    newest = db.session.execute(select(func.max(Message.id))).scalar_one()
+    db.session.refresh(conv)
+    assert conv.last_inbound_message_id == newest
+    assert (messaging.unread_counts([conv.id]), str(messaging.unread_total())) == ({conv.id: 2}, "2")
+    assert api.post(f"/api/v1/conversations/{conv.id}/read").status_code == 200
+    assert (messaging.unread_counts([conv.id]), bool(messaging.unread_total())) == ({}, False)
+    receive_kapso(client, "hola otra vez", "wamid.in3", conv="conv_1")
+    process()
+    assert str(messaging.unread_total()) == "1"
+
+
+def test_the_navigation_counts_at_most_so_many_unread_conversations(app, client, db, httpserver, monkeypatch):
+    from vani.dashboard import messaging
+
+    kapso_conversation(app, client, httpserver, db)
+    receive_kapso(client, "hello", "wamid.other", conv="conv_2")
+    process()
+    assert str(messaging.unread_total()) == "2"
+    monkeypatch.setattr(messaging, "NAV_MOST", 1)
+    total = messaging.unread_total()
+    assert (total.count, total.more, str(total)) == (1, True, "1+")
 
 
 def test_read_receipts_on_arrival_when_the_organisation_chose_it(app, client, db, httpserver):

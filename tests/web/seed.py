@@ -96,6 +96,18 @@ def seed_outbound(url: str = "https://receiver.example.com/hooks") -> dict:
     return out
 
 
+def add_inbound(conv, **fields):
+    """An inbound message stored as the app stores one: the conversation notes its newest."""
+    from vani.models import Message
+
+    msg = Message(conversation_id=conv.id, provider=conv.provider, direction="inbound", type="text",
+                  status="received", **fields)
+    db.session.add(msg)
+    db.session.flush()
+    conv.last_inbound_message_id = max(conv.last_inbound_message_id or 0, msg.id)
+    return msg
+
+
 def seed_messaging(prospect=None) -> dict:
     """A WhatsApp conversation with two messages, and notifications (one failed with a send row)."""
     from vani.models import Conversation, Message, Notification, NotificationSend
@@ -106,9 +118,8 @@ def seed_messaging(prospect=None) -> dict:
                         contact_name="Ana L", status="active", last_message_at=now)
     db.session.add(conv)
     db.session.flush()
+    add_inbound(conv, provider_message_id="wamid.1", text="Hi, can we move the call?", message_at=now - timedelta(minutes=3))
     db.session.add_all([
-        Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.1", direction="inbound",
-                type="text", text="Hi, can we move the call?", status="received", message_at=now - timedelta(minutes=3)),
         Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.2", direction="outbound",
                 type="text", text="Sure, pick a time", status="read", message_at=now - timedelta(minutes=2)),
     ])
@@ -188,7 +199,7 @@ def seed_timeline(client, run_worker) -> int:
     WhatsApp message, an email and a form lead of hers. Returns her prospect id."""
     from tests.bookings import calendly, prospect
     from tests.signing import post_calendly
-    from vani.models import Conversation, Email, Lead, Message
+    from vani.models import Conversation, Email, Lead
 
     post_calendly(client, calendly("invitee.created", 1, start="2026-02-20T10:00:00.000000Z"))
     run_worker()
@@ -197,9 +208,8 @@ def seed_timeline(client, run_worker) -> int:
                         phone="+15550100009", status="active", last_message_at=T0)
     db.session.add(conv)
     db.session.flush()
+    add_inbound(conv, provider_message_id="wamid.lena", text="Can we talk on Friday?", message_at=T0)
     db.session.add_all([
-        Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.lena", direction="inbound",
-                type="text", text="Can we talk on Friday?", status="received", message_at=T0),
         Email(prospect_id=lena_id, provider_message_id="INBOX/1", message_id="<m1@client.test>", direction="inbound",
               from_address="lena@example.test", to=["sales@example.com"], subject="Pricing", snippet="How much?",
               sent_at=T0 + timedelta(minutes=1)),

@@ -75,11 +75,10 @@ def test_processing_tells_the_prospect_and_meeting_pages(login, redis_client, ru
 
 
 def test_unread_counts_per_conversation_and_in_the_navigation(login, redis_client):
-    from vani.models import Message
+    from tests.web.seed import add_inbound
 
     conv = seed_messaging()["conversation"]
-    db.session.add(Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.3",
-                           direction="inbound", type="text", text="Still there?", status="received"))
+    add_inbound(conv, provider_message_id="wamid.3", text="Still there?")
     db.session.commit()
     viewer = login("viewer")
     listing = viewer.get("/dashboard/messages").get_data(as_text=True)

@@ -240,6 +240,8 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     inbound = m.direction == INBOUND
     prospect = link_prospect(ctx, conv, inbound, m.contact_name)
     msg, created = upsert_message(conv, m)
+    if created and inbound and msg.id > (conv.last_inbound_message_id or 0):
+        conv.last_inbound_message_id = msg.id  # unread until someone reads it
     before = msg.status
     steps = m.steps or [StatusStep(MessageStatus.RECEIVED if inbound else MessageStatus.QUEUED, m.message_at)]
     changed = False

@@ -1,10 +1,12 @@
 """WhatsApp conversations and team notifications as the dashboard lists them."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, or_, select
 
 from vani.accounts import memberships
-from vani import orgs, tenancy
+from vani import tenancy
 from vani.conversations import outgoing, recent_messages
 from vani.dashboard.filters import parse_choice, parse_ids
 from vani.dashboard.people import like_pattern
@@ -34,25 +36,52 @@ def list_conversations(q: str | None, cursor: str | None, limit: int, assigned: 
     return keyset_page(stmt, c.updated_at, c.id, cursor, limit)
 
 
-def _unread():
-    """Inbound messages after the newest one the team has read, by conversation."""
-    m, c = Message, Conversation
-    return (select(m.conversation_id, func.count()).join(c, c.id == m.conversation_id)
-            .where(m.direction == MessageDirection.INBOUND, m.id > func.coalesce(c.last_read_message_id, 0))
-            .group_by(m.conversation_id))
+NAV_MOST = 500  # unread conversations the navigation counts; beyond them it says "+"
+
+
+@dataclass(frozen=True)
+class Unread:
+    """The navigation's unread count: ``more`` when more conversations were unread than counted."""
+    count: int
+    more: bool = False
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __str__(self) -> str:
+        return f"{self.count}+" if self.more else str(self.count)
+
+
+def _unread_ids(limit: int) -> list[int]:
+    """Conversations whose newest inbound message is newer than the newest one read (a partial
+    index holds exactly these), most recently updated first."""
+    c = Conversation
+    return list(db.session.execute(
+        select(c.id).where(c.last_inbound_message_id > func.coalesce(c.last_read_message_id, 0))
+        .order_by(c.updated_at.desc(), c.id.desc()).limit(limit)).scalars())
 
 
 def unread_counts(conversation_ids) -> dict[int, int]:
-    """``{conversation id: unread messages}`` for those with any, in one query."""
+    """``{conversation id: unread messages}`` for those with any, in one query: each named
+    conversation with something unread counts its inbound messages after the last one read."""
     ids = {i for i in conversation_ids if i}
     if not ids:
         return {}
-    return {conv_id: n for conv_id, n in db.session.execute(_unread().where(Message.conversation_id.in_(ids)))}
+    m, c = Message, Conversation
+    read = func.coalesce(c.last_read_message_id, 0)
+    count = (select(func.count()).where(m.conversation_id == c.id, m.direction == MessageDirection.INBOUND, m.id > read)
+             .correlate(c).scalar_subquery())
+    rows = db.session.execute(select(c.id, count).where(c.id.in_(ids), c.last_inbound_message_id > read))
+    return {conv_id: n for conv_id, n in rows if n}
 
 
-def unread_total() -> int:
-    """Unread inbound messages across the organisation's conversations (the navigation's count)."""
-    return sum(n for _, n in db.session.execute(_unread()))
+def unread_total() -> Unread:
+    """Unread inbound messages across the organisation's conversations (the navigation's count):
+    one index lookup when nothing is unread, as is usual."""
+    ids = _unread_ids(NAV_MOST + 1)
+    if not ids:
+        return Unread(0)
+    return Unread(sum(unread_counts(ids[:NAV_MOST]).values()), more=len(ids) > NAV_MOST)
 
 
 def list_notifications(args, cursor: str | None, limit: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vani.extensions import db
@@ -47,12 +47,18 @@ class ConversationStatus(enum.StrEnum):
     INACTIVE = "inactive"
 
 
+UNREAD = "last_inbound_message_id > coalesce(last_read_message_id, 0)"
+INBOUND_ONLY = "direction = 'inbound'"
+
+
 class Conversation(OrgOwned, db.Model):
     __tablename__ = "conversations"
     __table_args__ = (
         UniqueConstraint("org_id", "provider", "provider_ref", name="uq_conversations_org_provider_ref"),
         Index("ix_conversations_updated", "org_id", "updated_at", "id"),
         Index("ix_conversations_phone", "org_id", "phone"),
+        # The conversations with something unread: the navigation counts only theirs.
+        Index("ix_conversations_unread", "org_id", postgresql_where=text(UNREAD), sqlite_where=text(UNREAD)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -72,6 +78,8 @@ class Conversation(OrgOwned, db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     # The newest inbound message someone has read in the dashboard (what came after is unread).
     last_read_message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # The newest inbound message: unread while it is newer than the last one read.
+    last_inbound_message_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -94,6 +102,8 @@ class Message(OrgOwned, db.Model):
     __table_args__ = (
         UniqueConstraint("org_id", "provider", "provider_message_id", name="uq_messages_org_provider_message_id"),
         Index("ix_messages_conversation_time", "conversation_id", "message_at", "id"),
+        Index("ix_messages_inbound", "conversation_id", "id", postgresql_where=text(INBOUND_ONLY),
+              sqlite_where=text(INBOUND_ONLY)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -37,7 +37,8 @@ def meta_body(to: str, payload: Mapping) -> dict:
         template: dict = {"name": t["name"], "language": {"code": t.get("language") or "en"}}
         variables = t.get("variables") or []
         if isinstance(variables, Mapping) and not all(str(k).isdecimal() for k in variables):
-            parameters = [{"type": "text", "parameter_name": str(k), "text": str(v)} for k, v in variables.items()]
+            parameters = [{"type": "text", "parameter_name": str(k), "text": str(variables[k])}
+                          for k in sorted(variables, key=str)]  # by name: stored JSON keeps no order
         else:  # by position: a list, or {"1": …, "2": …}
             if isinstance(variables, Mapping):
                 variables = [variables[k] for k in sorted(variables, key=lambda k: (len(str(k)), str(k)))]
