@@ -263,3 +263,18 @@ def test_a_slow_receiver_hands_the_rest_of_a_claim_back_when_the_job_time_is_up(
     assert states[:2] == [("delivered", 1), ("delivered", 1)]
     assert states[2] == ("pending", 0)  # handed back, not counted as an attempt
     assert deliver() == 1 and delivery(ids[2]).status == "delivered"
+
+
+def test_a_delivered_send_logs_at_debug_and_a_failed_one_at_info(app, httpserver, caplog):
+    import logging
+
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    httpserver.expect_request("/down").respond_with_data("boom", status=500)
+    subscribe(httpserver.url_for("/ok"))
+    subscribe(httpserver.url_for("/down"))
+    emit()
+    with caplog.at_level(logging.DEBUG, logger="vani.outbound.delivery"):
+        assert deliver() == 2
+    lines = {(r.levelno, r.getMessage().rsplit(": ", 1)[1].split(" in ")[0]) for r in caplog.records
+             if r.name == "vani.outbound.delivery"}
+    assert lines == {(logging.DEBUG, "200"), (logging.INFO, "500")}

@@ -161,9 +161,12 @@ def _send_claim(claim: work.Claim) -> None:
         except Exception as exc:  # ``post`` reports network trouble in its result: this is a bug
             log.exception("delivery %s: the send failed", out.delivery_id)
             result = SendResult(None, None, f"{type(exc).__name__}: {exc}", 0)
-        with tracing.bound(out.request_id):
-            log.info("delivery %s (%s) to subscription %s: %s in %d ms", out.delivery_id, out.msg_id,
-                     out.subscription_id, result.status_code or result.error, result.duration_ms)
+        if log.isEnabledFor(logging.DEBUG if result.success else logging.INFO):
+            # A delivered one at DEBUG (its attempt is on the delivery's page); a failure at INFO.
+            with tracing.bound(out.request_id):
+                log.log(logging.DEBUG if result.success else logging.INFO,
+                        "delivery %s (%s) to subscription %s: %s in %d ms", out.delivery_id, out.msg_id,
+                        out.subscription_id, result.status_code or result.error, result.duration_ms)
         if result.status_code == GONE:
             gone.add(out.subscription_id)  # later sends to it in this claim are not made
         pending.append(Sent(out, at, headers, result))
