@@ -106,9 +106,16 @@
     return box;
   }
 
-  /* Rows fetched by id ([data-live-rows]): each replaces its row or goes on top; the list keeps its length. */
-  function mergeRows(region, fresh, added) {
+  /* Rows fetched by id ([data-live-rows]): each replaces its row or goes on top, a row asked for
+     and not answered leaves (it no longer matches the filters); the list keeps its length. */
+  function mergeRows(region, fresh, added, ids) {
     var limit = parseInt(region.dataset.liveRows, 10) || 50;
+    ids.forEach(function (id) { /* asked for and not answered: it no longer matches the list's filters */
+      if (!fresh.querySelector('tr[data-id="' + id + '"]')) {
+        var gone = region.querySelector('tr[data-id="' + id + '"]');
+        if (gone) region.removeChild(gone);
+      }
+    });
     Array.prototype.slice.call(fresh.children).reverse().forEach(function (row) {
       var old = region.querySelector('tr[data-id="' + row.dataset.id + '"]');
       if (old) { morph(old, row, added); return; }
@@ -119,11 +126,14 @@
   }
 
   var busy = new Map(); /* region id → ids still to fetch, or "all" */
+  var ROWS_AT_ONCE = 50; /* the server takes at most 100 ids */
   function refresh(region, id) {
     var key = region.id, byRow = region.dataset.liveRows && id;
     var waiting = busy.get(key);
     if (waiting !== undefined) {
-      if (waiting !== "all") { if (byRow) waiting.push(id); else busy.set(key, "all"); }
+      if (waiting === "all") return;
+      if (!byRow || waiting.length >= ROWS_AT_ONCE) busy.set(key, "all"); /* many rows: the whole list */
+      else if (waiting.indexOf(id) < 0) waiting.push(id);
       return;
     }
     busy.set(key, []);
@@ -135,13 +145,16 @@
     var src = region.dataset.liveSrc || window.location.href;
     if (ids) src += (src.indexOf("?") < 0 ? "?" : "&") + "ids=" + ids.join(",");
     fetch(src, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
-      .then(function (res) { return res.ok && !res.redirected ? res.text() : null; })
+      .then(function (res) {
+        if (ids && res.status >= 400 && res.status < 500) { busy.set(key, "all"); return null; } /* draw it all again */
+        return res.ok && !res.redirected ? res.text() : null;
+      })
       .then(function (html) {
         var current = document.getElementById(key);
         var fresh = html !== null && current ? pick(html, current) : null;
         if (!fresh) return;
         var added = [];
-        if (ids) mergeRows(current, fresh, added); else morph(current, fresh, added);
+        if (ids) mergeRows(current, fresh, added, ids); else morph(current, fresh, added);
         localize(current);
         localizeChart(current);
         templateChoice(current);

@@ -16,14 +16,18 @@ UNREAD = "last_inbound_message_id > coalesce(last_read_message_id, 0)"
 
 
 def upgrade():
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_inbound_message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
-    op.execute("UPDATE conversations SET last_inbound_message_id = (SELECT max(m.id) FROM messages m "
-               "WHERE m.conversation_id = conversations.id AND m.direction = 'inbound')")
-    op.create_index('ix_conversations_unread', 'conversations', ['org_id'], unique=False,
-                    postgresql_where=sa.text(UNREAD), sqlite_where=sa.text(UNREAD))
+    # The inbound messages' index first: the backfill below reads through it.
     op.create_index('ix_messages_inbound', 'messages', ['conversation_id', 'id'], unique=False,
                     postgresql_where=sa.text("direction = 'inbound'"), sqlite_where=sa.text("direction = 'inbound'"))
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_inbound_message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
+    op.execute("UPDATE conversations SET last_inbound_message_id = (SELECT max(m.id) FROM messages m "
+               "WHERE m.conversation_id = conversations.id AND m.direction = 'inbound') "
+               "WHERE EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id "
+               "AND m.direction = 'inbound')")
+    op.create_index('ix_conversations_unread', 'conversations', ['org_id', 'updated_at', 'id'], unique=False,
+                    postgresql_where=sa.text(UNREAD), sqlite_where=sa.text(UNREAD))
 
 
 def downgrade():

@@ -159,3 +159,21 @@ def test_read_receipts_on_arrival_when_the_organisation_chose_it(app, client, db
     assert seen == [{"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in2"}]
     [conv] = conversations(db)
     assert conv.last_read_message_id is None  # the team still sees it unread
+
+
+def test_a_message_an_older_version_stored_is_noted_unread_by_the_catch_up(app, client, db, httpserver):
+    from tests.web.seed import seed_messaging
+    from vani.conversations import inbox
+    from vani.dashboard import messaging
+    from vani.jobs import maintenance
+
+    conv = seed_messaging()["conversation"]  # one inbound message, noted, and read
+    conv.last_read_message_id = conv.last_inbound_message_id
+    db.session.add(Message(conversation_id=conv.id, provider="kapso", provider_message_id="wamid.old-version",
+                           direction="inbound", type="text", text="stored by an older worker", status="received"))
+    db.session.commit()  # as a process of the previous version stores it: the conversation is not told
+    assert not messaging.unread_total()
+    assert maintenance.catch_up_unread() == 1
+    assert str(messaging.unread_total()) == "1"
+    assert inbox.catch_up_unread() == 0  # nothing more to note
+    assert any(e.func is maintenance.catch_up_unread and e.interval == 600 for e in maintenance.CRON)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.whatsapp_templates import (
+    BUSINESS_ID,
     KAPSO_TEMPLATES_PATH,
     meta_template,
     serve_kapso_templates,
@@ -34,6 +35,10 @@ def test_the_list_is_asked_once_then_kept(app, httpserver, redis_client):
     assert 0 < redis_client.ttl(key) <= templates.TTL
     templates.forget()  # a provider setting changed
     assert templates.approved() == first and len(seen) == 2
+    runner = app.test_cli_runner()  # the command line storing a setting forgets the list too
+    result = runner.invoke(args=["vani", "webhooks", "set-key", "kapso", "KAPSO_BUSINESS_ACCOUNT_ID", BUSINESS_ID])
+    assert result.exit_code == 0, result.output
+    assert redis_client.get(key) is None
 
 
 def test_a_failure_is_kept_briefly_and_said(app, httpserver, redis_client):

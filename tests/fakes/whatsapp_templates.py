@@ -15,6 +15,7 @@ TWILIO_SID = "AC" + "0" * 32
 TWILIO_FROM = "+14155238886"
 TWILIO_TOKEN = "twilio-test-auth-token"  # the default organisation's TWILIO_AUTH_TOKEN in the tests
 CONTENT_PATH = "/v1/ContentAndApprovals"
+TWILIO_CONTENT_HOST = "https://content.twilio.com"
 
 
 def use_kapso_templates(app, httpserver) -> None:
@@ -66,8 +67,8 @@ def content(sid: str, name: str, types: dict, status: str = "approved", variable
 
 
 def serve_twilio_contents(httpserver, pages: list[list[dict]]) -> list[dict]:
-    """Answer ``ContentAndApprovals`` as Twilio does, ``meta.next_page_url`` leading to the next
-    page (``Page=N``); returns the requests."""
+    """Answer ``ContentAndApprovals`` as Twilio does, ``meta.next_page_url`` naming the next page
+    (``Page=N``, ``PageToken``) on Twilio's host; returns the requests."""
     seen: list[dict] = []
     base = httpserver.url_for(CONTENT_PATH)
 
@@ -76,7 +77,10 @@ def serve_twilio_contents(httpserver, pages: list[list[dict]]) -> list[dict]:
                      "authorization": request.headers.get("Authorization")})
         index = int(request.args.get("Page") or 0)
         size = int(request.args.get("PageSize") or 50)
-        nxt = f"{base}?{urlencode({'PageSize': size, 'Page': index + 1, 'PageToken': f'PT{index + 1}'})}" \
+        # As Twilio writes it: an absolute URL on Twilio's own host, which Vani must not follow
+        # (the next page is asked of the configured host with the token).
+        nxt = f"{TWILIO_CONTENT_HOST}{CONTENT_PATH}?" \
+              f"{urlencode({'PageSize': size, 'Page': index + 1, 'PageToken': f'PT{index + 1}'})}" \
             if index + 1 < len(pages) else None
         meta = {"page": index, "page_size": size, "first_page_url": f"{base}?PageSize={size}&Page=0",
                 "previous_page_url": None, "url": f"{base}?PageSize={size}&Page={index}", "next_page_url": nxt,

@@ -159,3 +159,23 @@ def test_navigation_fits_one_row_at_1280_and_opens_on_a_phone(app, live_server, 
     page.keyboard.press("Escape")  # closes the menu, focus back on its title
     expect(page.get_by_role("link", name="Deliveries")).to_be_hidden()
     assert page.evaluate("document.activeElement.textContent") == "Integrations"
+
+
+def test_a_row_that_stops_matching_the_filters_leaves_the_list(app, live_server, context, make_user, client,
+                                                                 run_worker):
+    from playwright.sync_api import expect
+
+    from tests.signing import post_calendly
+
+    make_user("viewer", email="filters@example.com")
+    kept = add_event(status="received", next_attempt_at=None).id  # waits, and no worker takes it (not due)
+    page = context.new_page()
+    sign_in(page, live_server, "filters@example.com")
+    page.goto(f"{live_server}/dashboard/events?status=received")
+    wait_live(page)
+    event_id = post_calendly(client, calendly_booking(4)).json["event_id"]
+    row = page.locator(f'tr[data-id="{event_id}"]')
+    expect(row).to_be_visible()
+    run_worker()  # processed: no longer "received"
+    expect(row).to_have_count(0)
+    expect(page.locator(f'tr[data-id="{kept}"]')).to_be_visible()

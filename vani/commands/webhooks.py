@@ -9,6 +9,7 @@ from flask import current_app
 
 from vani import orgs, samples
 from vani.commands.group import for_org, vani_cli
+from vani.conversations import templates
 from vani.errors import VaniError
 from vani.orgs.provider_settings import config_for, store_setting
 from vani.orgs.secrets import secrets_for, store_secret
@@ -202,4 +203,5 @@ def set_key(provider_name: str, setting: str, value: str) -> None:
         store_setting(name, setting, value)
     except VaniError as exc:
         raise click.BadParameter(exc.detail, param_hint="SETTING") from None
+    templates.forget()  # the approved templates may now be another account's
     click.echo(f"{name}: {setting.upper()} stored for {orgs.in_force().slug}")

@@ -210,6 +210,8 @@ def upsert_message(conv: Conversation, m: MessageIn) -> tuple[Message, bool]:
     msg = db.session.execute(select(Message).where(
         Message.provider == m.provider, Message.provider_message_id == m.provider_message_id[:255])
         .with_for_update()).scalar_one()
+    if new_id is not None and m.direction == INBOUND and new_id > (conv.last_inbound_message_id or 0):
+        conv.last_inbound_message_id = new_id  # unread until someone reads it
     if new_id is None:  # seen before (e.g. via a status callback): fill what it lacked
         for attr in ("text", "message_at"):
             if getattr(m, attr) and not getattr(msg, attr):
@@ -240,8 +242,6 @@ def record_message(ctx: EventContext, m: MessageIn) -> Outcome:
     inbound = m.direction == INBOUND
     prospect = link_prospect(ctx, conv, inbound, m.contact_name)
     msg, created = upsert_message(conv, m)
-    if created and inbound and msg.id > (conv.last_inbound_message_id or 0):
-        conv.last_inbound_message_id = msg.id  # unread until someone reads it
     before = msg.status
     steps = m.steps or [StatusStep(MessageStatus.RECEIVED if inbound else MessageStatus.QUEUED, m.message_at)]
     changed = False

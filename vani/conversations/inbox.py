@@ -1,14 +1,17 @@
 """The team's side of a conversation: who answers it, what they have read, and replying."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 
 from vani.accounts import memberships
-from vani import orgs, tenancy
+from vani import tenancy
 from vani.conversations import outgoing, sending, timeline
 from vani.errors import MAX_ID, InvalidField, NotFound
 from vani.extensions import db
 from vani.models import Conversation, Message, MessageDirection
+from vani.models.base import utcnow
 from vani.work import effects
 
 ASSIGNED = ("mine", "unassigned", "all")
@@ -82,3 +85,19 @@ def retry(conv: Conversation, message_id: int) -> Message:
 def intent(prefix: str, key: str) -> str:
     """An intent key in the organisation in force (``prefix`` keeps callers apart)."""
     return f"{prefix}:{tenancy.require()}:{key}"[:255]
+
+
+def catch_up_unread(hours: int = 2) -> int:
+    """Conversations updated in the last ``hours`` whose newest inbound message they do not
+    note (stored by a process of an older version while a new one was being rolled out): noted,
+    so it shows unread. Idempotent; the scheduler runs it every few minutes. Commits."""
+    c, m = Conversation, Message
+    newest = (select(func.max(m.id)).where(m.conversation_id == c.id, m.direction == MessageDirection.INBOUND)
+              .correlate(c).scalar_subquery())
+    stmt = (update(c).where(c.updated_at >= utcnow() - timedelta(hours=hours),
+                            func.coalesce(c.last_inbound_message_id, 0) < newest)
+            .values(last_inbound_message_id=newest).execution_options(synchronize_session=False))
+    with tenancy.everywhere():
+        noted = db.session.execute(stmt).rowcount
+    db.session.commit()
+    return noted

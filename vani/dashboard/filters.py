@@ -58,7 +58,7 @@ def parse_int(field: str, raw: str | None) -> int | None:
 
 def parse_ids(field: str, raw: str | None, most: int = 100) -> tuple[int, ...]:
     """Comma-separated ids (``4,9``): at most ``most`` of them, each a whole number in range."""
-    parts = [p for p in (raw or "").split(",") if p.strip()]
+    parts = list(dict.fromkeys(p.strip() for p in (raw or "").split(",") if p.strip()))
     if len(parts) > most:
         raise InvalidField(field, f"name at most {most} ids")
     return tuple(dict.fromkeys(parse_int(field, p) for p in parts))

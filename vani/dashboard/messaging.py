@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from vani.accounts import memberships
 from vani import tenancy
@@ -52,13 +52,22 @@ class Unread:
         return f"{self.count}+" if self.more else str(self.count)
 
 
-def _unread_ids(limit: int) -> list[int]:
+# Written into the SQL as literals, as the partial indexes' conditions are (a bound 0 or
+# 'inbound' would keep the planner from matching them; SQLite never would).
+INBOUND = literal_column(f"'{MessageDirection.INBOUND.value}'")
+
+
+def _read(c):
+    """The newest inbound message read (0: none)."""
+    return func.coalesce(c.last_read_message_id, literal_column("0"))
+
+
+def unread_conversations(limit: int):
     """Conversations whose newest inbound message is newer than the newest one read (a partial
     index holds exactly these), most recently updated first."""
     c = Conversation
-    return list(db.session.execute(
-        select(c.id).where(c.last_inbound_message_id > func.coalesce(c.last_read_message_id, 0))
-        .order_by(c.updated_at.desc(), c.id.desc()).limit(limit)).scalars())
+    return (select(c.id).where(c.last_inbound_message_id > _read(c))
+            .order_by(c.updated_at.desc(), c.id.desc()).limit(limit))
 
 
 def unread_counts(conversation_ids) -> dict[int, int]:
@@ -68,8 +77,8 @@ def unread_counts(conversation_ids) -> dict[int, int]:
     if not ids:
         return {}
     m, c = Message, Conversation
-    read = func.coalesce(c.last_read_message_id, 0)
-    count = (select(func.count()).where(m.conversation_id == c.id, m.direction == MessageDirection.INBOUND, m.id > read)
+    read = _read(c)
+    count = (select(func.count()).where(m.conversation_id == c.id, m.direction == INBOUND, m.id > read)
              .correlate(c).scalar_subquery())
     rows = db.session.execute(select(c.id, count).where(c.id.in_(ids), c.last_inbound_message_id > read))
     return {conv_id: n for conv_id, n in rows if n}
@@ -78,7 +87,7 @@ def unread_counts(conversation_ids) -> dict[int, int]:
 def unread_total() -> Unread:
     """Unread inbound messages across the organisation's conversations (the navigation's count):
     one index lookup when nothing is unread, as is usual."""
-    ids = _unread_ids(NAV_MOST + 1)
+    ids = list(db.session.execute(unread_conversations(NAV_MOST + 1)).scalars())
     if not ids:
         return Unread(0)
     return Unread(sum(unread_counts(ids[:NAV_MOST]).values()), more=len(ids) > NAV_MOST)

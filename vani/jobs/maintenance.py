@@ -1,7 +1,7 @@
 """Scheduled maintenance, queued by the scheduler (``CRON``) and run by a worker in the app
 context: the daily retention cleanup, keeping Calendly connections' tokens fresh, the daily
 renewal of Gmail watches, the alerts on silent failure, completing meetings whose end time has
-passed; and the Calendly sync the API can ask for."""
+passed, noting unread messages an older version stored; and the Calendly sync the API can ask for."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ import logging
 from flask import current_app
 
 from vani import orgs, retention, tenancy
+from vani.conversations import inbox
 from vani.notifications import alerts
 from vani.outbound.subscriptions import clear_expired_secrets
 from vani.payloads.coerce import as_time
@@ -72,9 +73,17 @@ def complete_ended_meetings() -> int:
     return completion.complete_ended()
 
 
+def catch_up_unread() -> int:
+    """Inbound messages stored during a rolling upgrade by a process that did not yet note them
+    on their conversation are noted (so they show unread)."""
+
+    return inbox.catch_up_unread()
+
+
 # What the scheduler queues besides its own sweep (see vani.work.scheduler.run_scheduler).
 CRON = [CronEntry(daily_cleanup, cron=CLEANUP_CRON), CronEntry(forget_expired_secrets, interval=600, timeout=300),
         CronEntry(refresh_calendly_connections, interval=600, timeout=300),
         CronEntry(renew_gmail_watches, interval=24 * 3600, timeout=1800),  # a watch lasts 7 days
         CronEntry(check_alerts, interval=300, timeout=300),
-        CronEntry(complete_ended_meetings, interval=60, timeout=300)]
+        CronEntry(complete_ended_meetings, interval=60, timeout=300),
+        CronEntry(catch_up_unread, interval=600, timeout=300)]

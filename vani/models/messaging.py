@@ -58,7 +58,8 @@ class Conversation(OrgOwned, db.Model):
         Index("ix_conversations_updated", "org_id", "updated_at", "id"),
         Index("ix_conversations_phone", "org_id", "phone"),
         # The conversations with something unread: the navigation counts only theirs.
-        Index("ix_conversations_unread", "org_id", postgresql_where=text(UNREAD), sqlite_where=text(UNREAD)),
+        Index("ix_conversations_unread", "org_id", "updated_at", "id", postgresql_where=text(UNREAD),
+              sqlite_where=text(UNREAD)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

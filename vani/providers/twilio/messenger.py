@@ -123,6 +123,23 @@ def _page_error(exc: Exception) -> TemplateListError:
     return TemplateListError(f"Twilio answered {status}: {str(detail)[:300]}", http_status=status)
 
 
+def _contents(client) -> list:
+    """Every content, a page at a time. The next page is asked of the configured host with the
+    page token Twilio gives, not at the absolute URL its answer names, so the credentials go
+    nowhere else."""
+    from urllib.parse import parse_qs, urlsplit
+
+    listing, contents, token, number = client.content.v1.content_and_approvals, [], None, 0
+    while len(contents) < MAX_TEMPLATES:
+        page = listing.page(page_size=PAGE_SIZE, **({"page_token": token, "page_number": number} if token else {}))
+        contents.extend(page)
+        query = parse_qs(urlsplit(page.next_page_url or "").query)
+        token, number = (query.get("PageToken") or [None])[0], number + 1
+        if not token:
+            break
+    return contents[:MAX_TEMPLATES]
+
+
 def twilio_templates(cfg: Mapping, auth_token: str | None) -> list[Template]:
     from requests import RequestException
     from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -132,7 +149,7 @@ def twilio_templates(cfg: Mapping, auth_token: str | None) -> list[Template]:
     client, _ = twilio_client(cfg, auth_token)
     try:
         with egress.deadline(timeout(cfg)):  # every page together
-            contents = client.content.v1.content_and_approvals.list(limit=MAX_TEMPLATES, page_size=PAGE_SIZE)
+            contents = _contents(client)
     except TwilioRestException as exc:
         raise TemplateListError(f"Twilio answered {exc.status}: {str(exc.msg or exc)[:300]}",
                                 http_status=exc.status) from None
