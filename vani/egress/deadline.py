@@ -68,8 +68,10 @@ class _Watchdog:
                 self._heap, self._pid = [], os.getpid()  # a forked child starts its own thread
                 self._thread = threading.Thread(target=self._run, name="vani-http-deadlines", daemon=True)
                 self._thread.start()
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (deadline.at, next(self._count), deadline))
-            self._cond.notify()
+            if earliest is None or deadline.at < earliest:
+                self._cond.notify()  # the thread sleeps until the earliest: only an earlier one wakes it
 
     def _run(self) -> None:
         while True:

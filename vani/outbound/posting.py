@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vani import egress
+from vani.egress import lean
 
 EXCERPT = 2048  # keep this much of a response on the attempt
 
@@ -26,7 +27,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
          policy: egress.Policy | None = None) -> SendResult:
     """POST once (``policy``: the destination policy in force unless given). Never raises for
     network or receiver trouble: the result carries the error."""
-    reply = egress.call("POST", url, timeout, policy=policy or egress.destination(), data=body, headers=headers)
+    reply = lean.post(url, body, headers, timeout, policy=policy or egress.destination())
     text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
     code, error = reply.status_code, reply.error
     if error is None and code is not None:
