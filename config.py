@@ -143,7 +143,7 @@ class Config:
         self.VANI_DELIVERY_TIMEOUT_SECONDS = float(_env("VANI_DELIVERY_TIMEOUT_SECONDS", "15"))
         self.VANI_RETRY_SCHEDULE = _env("VANI_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.VANI_RETRY_JITTER = _flag("VANI_RETRY_JITTER", True)  # each wait ±10%
-        self.VANI_DELIVERY_BATCH = _int("VANI_DELIVERY_BATCH", 100)  # deliveries a worker claims at once
+        self.VANI_DELIVERY_BATCH = _int("VANI_DELIVERY_BATCH", 500)  # deliveries a worker claims at once
         # Sends (deliveries, notifications, messages) one process keeps in flight at once, and of
         # those at most this many to one subscription (or one notification channel), so one slow
         # receiver cannot take every slot.

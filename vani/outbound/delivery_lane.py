@@ -277,7 +277,7 @@ DELIVERIES = work.Lane(
     ready=(DeliveryStatus.PENDING,), running=DeliveryStatus.DELIVERING,
     retry=DeliveryStatus.PENDING, dead=DeliveryStatus.FAILED,
     handler=send_claim, policy=policy, lease=lease,
-    batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 100), parallel=4,
+    batch=lambda cfg: cfg.get("VANI_DELIVERY_BATCH", 500), parallel=4,
     on_lost=record_lost, claimable=_claimable, on_settle=count_settled,
 )
 
