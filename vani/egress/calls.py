@@ -208,7 +208,8 @@ def _chain(exc: BaseException):
             continue
         seen.add(id(e))
         yield e
-        todo += [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        reason = getattr(e, "reason", None)  # urllib3's wrapped error (an SSL error's is a string)
+        todo += [e.__cause__, e.__context__, reason if isinstance(reason, BaseException) else None]
         todo += [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
 
 
@@ -218,6 +219,8 @@ def describe(exc: BaseException) -> str:
     for e in _chain(exc):
         if isinstance(e, BlockedTarget):
             return f"refused target: {e}"
+        if isinstance(e, ssl.SSLCertVerificationError):  # however deep: the most telling
+            return f"the TLS certificate was not accepted ({e.verify_message or 'not trusted'})"
     for e in _chain(exc):
         if isinstance(e, (TimeoutError, socket.timeout, requests.Timeout)):
             return "timed out"

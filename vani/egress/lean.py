@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlsplit
 
 import urllib3
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -17,6 +18,10 @@ from vani.egress.calls import MAX_READ, Reply, describe, session
 from vani.egress.deadline import deadline
 from vani.egress.guard import BlockedTarget
 from vani.egress.policy import Policy, using
+
+
+# Certificates verified against the same bundle as every requests call (certifi's).
+TLS = {"cert_reqs": "CERT_REQUIRED", "ca_certs": DEFAULT_CA_BUNDLE_PATH}
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy: Policy | None = None,
@@ -35,7 +40,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
     pools = session().get_adapter(url).poolmanager
     with using(policy), deadline(timeout) as budget:
         try:
-            response = pools.urlopen("POST", url, body=body, headers=headers, redirect=False, retries=False,
+            pool = pools.connection_from_url(url, pool_kwargs=TLS if url.lower().startswith("https:") else None)
+            response = pool.urlopen("POST", url, body=body, headers=headers, redirect=False, retries=False,
                                      preload_content=False,
                                      timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout))
         except BlockedTarget as exc:
