@@ -19,7 +19,6 @@ from vani.egress.deadline import deadline
 from vani.egress.guard import BlockedTarget
 from vani.egress.policy import Policy, using
 
-
 # Certificates verified against the same bundle as every requests call (certifi's).
 TLS = {"cert_reqs": "CERT_REQUIRED", "ca_certs": DEFAULT_CA_BUNDLE_PATH}
 
@@ -53,7 +52,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
             kind = "connection failed" if isinstance(exc, (NewConnectionError, ProtocolError, ConnectionError)) \
                 else "request failed"
             return done(error=late if budget.expired else f"{kind}: {describe(exc)}")
-        error = None
+        answer, error = b"", None
         try:
             answer = response.read(max_read)
         except (HTTPError, OSError) as exc:
