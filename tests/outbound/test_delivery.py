@@ -278,3 +278,15 @@ def test_a_delivered_send_logs_at_debug_and_a_failed_one_at_info(app, httpserver
     lines = {(r.levelno, r.getMessage().rsplit(": ", 1)[1].split(" in ")[0]) for r in caplog.records
              if r.name == "vani.outbound.delivery"}
     assert lines == {(logging.DEBUG, "200"), (logging.INFO, "500")}
+
+
+def test_credentials_in_a_subscription_url_are_sent_as_basic_auth(app, httpserver):
+    import base64
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    subscribe(httpserver.url_for("/hook").replace("://", "://crm%40team:s3cret%21@"))
+    emit()
+    assert deliver() == 1
+    [(request, _)] = httpserver.log
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"crm@team:s3cret!").decode()
+    assert request.path == "/hook"

@@ -10,9 +10,10 @@ import time
 from urllib.parse import urlsplit
 
 import urllib3
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_auth_from_url
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import make_headers, parse_url
 
 from vani.egress.calls import MAX_READ, Reply, describe, session
 from vani.egress.deadline import deadline
@@ -39,8 +40,15 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
     pools = session().get_adapter(url).poolmanager
     with using(policy), deadline(timeout) as budget:
         try:
-            pool = pools.connection_from_url(url, pool_kwargs=TLS if url.lower().startswith("https:") else None)
-            response = pool.urlopen("POST", url, body=body, headers=headers, redirect=False, retries=False,
+            target = parse_url(url)
+            if target.auth:  # user:password@ in the URL: sent as Basic credentials, as requests does
+                user, password = get_auth_from_url(url)
+                headers = {**headers, **make_headers(basic_auth=f"{user}:{password}")}
+            pool = pools.connection_from_host(target.host, target.port, target.scheme,
+                                              pool_kwargs=TLS if target.scheme == "https" else None)
+            # The request line names the path only (origin-form), as a browser's or requests' does.
+            response = pool.urlopen("POST", target.request_uri, body=body, headers=headers, redirect=False,
+                                     retries=False,
                                      preload_content=False,
                                      timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout))
         except BlockedTarget as exc:
