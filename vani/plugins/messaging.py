@@ -79,6 +79,14 @@ def retryable(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
 
+LIST_SECONDS = 4.0  # a template list is asked while a page is drawn: a provider that is down costs this at most
+
+
+def list_timeout(cfg: Mapping) -> float:
+    """How long listing the templates may take in all: the send timeout, at most ``LIST_SECONDS``."""
+    return min(timeout(cfg), LIST_SECONDS)
+
+
 def timeout(cfg: Mapping) -> float:
     """How long one call to a provider may take (``VANI_SEND_TIMEOUT_SECONDS``): 10 s unless set, at
     least 1 s (a fraction of a second is taken as given)."""

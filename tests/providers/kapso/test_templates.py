@@ -93,3 +93,31 @@ def test_a_stored_business_account_is_the_organisations_own(app, httpserver, db)
     assert [t.name for t in listed()] == ["intro"]
     raw = db.session.execute(db.text("SELECT value FROM provider_credentials")).scalar_one()
     assert BUSINESS_ID not in str(raw)  # encrypted at rest
+
+
+def test_a_list_that_does_not_come_is_given_up_on_in_listing_time(app, httpserver, monkeypatch):
+    """The list is asked while a page is drawn: it waits the listing time, not the send timeout."""
+    import threading
+    import time
+
+    from vani.plugins import messaging
+
+    use_kapso_templates(app, httpserver)
+    app.config["VANI_SEND_TIMEOUT_SECONDS"] = 10
+    monkeypatch.setattr(messaging, "LIST_SECONDS", 0.3)
+    release = threading.Event()
+
+    def stall(request):
+        release.wait(5)
+        from werkzeug import Response
+
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request(KAPSO_TEMPLATES_PATH).respond_with_handler(stall)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TemplateListError, match="timed out"):
+            listed()
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()

@@ -5,7 +5,7 @@ the conversation arrived on.
 The approved templates are listed from the WhatsApp Business Account
 (``KAPSO_BUSINESS_ACCOUNT_ID``): ``GET …/{business_account_id}/message_templates?status=APPROVED
 &limit=100``, page after page (Meta's ``paging.cursors.after``) up to ``MAX_PAGES``, all pages
-within one ``VANI_SEND_TIMEOUT_SECONDS``."""
+within ``list_timeout`` (the send timeout, at most 4 s: a page is waiting)."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from vani import egress
 from vani.plugins.messaging import (
-    Accepted, Messenger, SendError, Template, TemplateListError, placeholders, retryable, timeout,
+    Accepted, Messenger, SendError, Template, TemplateListError, list_timeout, placeholders, retryable, timeout,
 )
 from vani.providers.kapso.api_base import send_url, templates_url
 
@@ -157,13 +157,13 @@ def approved_templates(cfg: Mapping, key: str | None) -> list[Template]:
     if not account:
         raise TemplateListError("KAPSO_BUSINESS_ACCOUNT_ID is not set: store the WhatsApp Business Account's id "
                                 "on the Organisation page", configured=False)
-    url, ends = templates_url(cfg, quote(account, safe="")), time.monotonic() + timeout(cfg)
+    url, ends = templates_url(cfg, quote(account, safe="")), time.monotonic() + list_timeout(cfg)
     found: list[Template] = []
     after, seen = None, set()
     for _ in range(MAX_PAGES):
         left = ends - time.monotonic()
         if left <= 0:
-            raise TemplateListError(f"Kapso did not list every template within {timeout(cfg):g} s")
+            raise TemplateListError(f"Kapso did not list every template within {list_timeout(cfg):g} s")
         answer = _page(url, key, after, left)
         found.extend(t for t in map(_template, answer["data"]) if t is not None)
         after = _next_cursor(answer)

@@ -11,7 +11,8 @@ from vani import egress
 from vani.dashboard.urls import webhook_url
 from vani.orgs.secrets import secrets_for
 from vani.plugins.messaging import (
-    Accepted, Messenger, SendError, Template, TemplateListError, placeholders, retryable, timeout, variable_names,
+    Accepted, Messenger, SendError, Template, TemplateListError, list_timeout, placeholders, retryable, timeout,
+    variable_names,
 )
 
 MAX_TEMPLATES = 1000  # read at most this many contents, a page of PAGE_SIZE at a time
@@ -148,7 +149,7 @@ def twilio_templates(cfg: Mapping, auth_token: str | None) -> list[Template]:
         raise TemplateListError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must both be set", configured=False)
     client, _ = twilio_client(cfg, auth_token)
     try:
-        with egress.deadline(timeout(cfg)):  # every page together
+        with egress.deadline(list_timeout(cfg)):  # every page together
             contents = _contents(client)
     except TwilioRestException as exc:
         raise TemplateListError(f"Twilio answered {exc.status}: {str(exc.msg or exc)[:300]}",
