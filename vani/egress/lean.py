@@ -7,7 +7,6 @@ followed, nothing is retried, and the answer is read up to ``max_read`` bytes.""
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 import urllib3
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_auth_from_url
@@ -34,13 +33,16 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy:
         return Reply(code, answer_headers if answer_headers is not None else {}, answer, error,
                      int((time.monotonic() - start) * 1000))
 
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        target = parse_url(url)
+    except ValueError as exc:
+        return done(error=f"request failed: {describe(exc)}")
+    if target.scheme not in ("http", "https"):
         return done(error="request failed: only http and https URLs are called")
     late = f"timed out: no complete response within {timeout:g} s"
     pools = session().get_adapter(url).poolmanager
     with using(policy), deadline(timeout) as budget:
         try:
-            target = parse_url(url)
             if target.auth:  # user:password@ in the URL: sent as Basic credentials, as requests does
                 user, password = get_auth_from_url(url)
                 headers = {**headers, **make_headers(basic_auth=f"{user}:{password}")}
