@@ -133,6 +133,8 @@ def test_keyboard_only_retry(app, live_server, browser_page, make_user, httpserv
     failed_id = seed_outbound(httpserver.url_for("/hooks"))["failed"].id
     page = browser_page
     page.goto(f"{live_server}/dashboard/login?next=/dashboard/deliveries")
+    # The email field has focus on load (autofocus); wait for it rather than race it.
+    page.wait_for_function("document.activeElement && document.activeElement.type === 'email'")
     page.keyboard.type("kb@example.com")
     page.keyboard.press("Tab")
     page.keyboard.type("password-123")
