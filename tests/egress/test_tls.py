@@ -60,3 +60,14 @@ def test_a_certificate_no_authority_signed_is_refused(app, untrusted_https):
     reply = egress.call("POST", url, 5.0, policy=policy, data=b"{}")
     assert reply.status_code is None and "the TLS certificate was not accepted" in reply.error
     assert received == []
+
+
+def test_a_delivery_in_flight_verifies_it_too(app, untrusted_https):
+    from vani.egress import aio
+    from vani.outbound.posting import post_in_flight
+
+    url, received = untrusted_https
+    policy = egress.Policy(allow_private=True)
+    result = aio.loop().run_until_complete(post_in_flight(url, b"{}", {}, 5.0, policy))
+    assert result.status_code is None and "the TLS certificate was not accepted" in result.error
+    assert received == []

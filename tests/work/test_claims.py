@@ -62,6 +62,36 @@ def test_a_stale_owner_changes_nothing(app, client, caplog):
     assert "lease was lost" in caplog.text
 
 
+def test_outcomes_are_written_fenced_and_in_one_statement_per_shape(app, client):
+    """Several outcomes of one shape go in one UPDATE (on PostgreSQL, one array per column), and
+    the answer says which were written: a row another worker took is left as that worker has it."""
+    from sqlalchemy import event
+
+    ids = stored_events(client, 4)
+    mine = claims.claim(EVENTS, app.config)
+    later = utcnow() + timedelta(seconds=1)  # the other rows' leases run for 15 s
+    db.session.execute(update(WebhookEvent).where(WebhookEvent.id == ids[3]).values(lease_expires_at=utcnow()))
+    db.session.commit()
+    assert claims.take_over(EVENTS, app.config, now=later) == [ids[3]]
+    other = claims.claim(EVENTS, app.config, now=later)
+    assert other.ids == [ids[3]]
+    statements = []
+    listen = lambda conn, cursor, sql, *rest: statements.append(sql)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        written = mine.write([(i, EventStatus.PROCESSED, {"outcome": f"done {i}"}) for i in ids])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    db.session.commit()
+    assert written == {ids[0]: True, ids[1]: True, ids[2]: True, ids[3]: False}
+    updates = [sql for sql in statements if sql.lstrip().upper().startswith("UPDATE WEBHOOK_EVENTS")]
+    assert len(updates) == (1 if db.engine.dialect.name == "postgresql" else 2)  # SQLite locks its rows first
+    rows = db.session.execute(select(WebhookEvent.id, WebhookEvent.status, WebhookEvent.outcome, WebhookEvent.lease_token)
+                              .where(WebhookEvent.id.in_(ids)).order_by(WebhookEvent.id)).all()
+    assert [tuple(r)[1:] for r in rows[:3]] == [(EventStatus.PROCESSED, f"done {i}", None) for i in ids[:3]]
+    assert (rows[3].status, rows[3].lease_token) == (EventStatus.PROCESSING, other.token)
+
+
 def test_a_takeover_before_the_lease_ends_takes_nothing(app, client):
     stored_events(client, 1)
     claims.claim(EVENTS, app.config)

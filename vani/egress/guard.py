@@ -34,10 +34,16 @@ def resolve_checked(host: str, port: int, policy: Policy) -> list[str]:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise BlockedTarget(f"{host} does not resolve") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    return [ip for ip, _ in check_addresses(host, infos, policy)]
+
+
+def check_addresses(host: str, infos: list, policy: Policy) -> list[tuple[str, int]]:
+    """``(address, family)`` of each distinct address in ``getaddrinfo``'s answer for ``host``;
+    raises BlockedTarget if there is none, or if any is refused."""
+    addresses = list(dict.fromkeys((info[4][0], info[0]) for info in infos))
     if not addresses:
         raise BlockedTarget(f"{host} does not resolve")
-    for ip in addresses:
+    for ip, _ in addresses:
         reason = policy.address_refused(host, ip)
         if reason:  # a name's addresses are not told: the message would map the internal network
             raise BlockedTarget(reason if literal(host) is not None else f"{host} {NAME_REFUSED}")

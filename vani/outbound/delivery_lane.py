@@ -5,8 +5,8 @@ keep-alive session, a hard deadline per call) and records its attempt, its new s
 subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
 worker that lost its lease changes nothing, and one bad outcome never undoes another's.
 
-The HTTP side (``post``): one POST through the egress guard, under a hard deadline, no redirects
-followed, the response read bounded.
+The HTTP side (``post``, and ``post_in_flight`` on the claiming thread's event loop): one POST
+through the egress guard, under a hard deadline, no redirects followed, the response read bounded.
 """
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ from vani.models import (
     WebhookSubscription,
 )
 from vani.models.base import as_utc, utcnow
+from vani.egress import aio
 from vani.outbound import health, limits, shaping, signing
-from vani.outbound.posting import SendResult, post
+from vani.outbound.posting import SendResult, post, post_in_flight
 from vani.work import effects, inflight, rollups, stopping
 
 log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
@@ -74,6 +75,7 @@ class OutgoingDelivery:
     headers: dict[str, str] = field(default_factory=dict)  # the subscription's custom headers
     rate_limit: int | None = None
     scheme: str = SignatureScheme.STANDARD_WEBHOOKS  # how it is signed (the body was made for it)
+    created_at: datetime | None = None  # the delivery's (its latency is counted from it)
 
 
 @dataclass
@@ -89,21 +91,22 @@ def load_outgoing(ids: list[int], now: datetime) -> list[OutgoingDelivery]:
     subscription (its secrets decrypted, its headers parsed) once."""
     rows = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.manual, WebhookDelivery.subscription_id, OutboundEvent.msg_id,
-               OutboundEvent.type, OutboundEvent.created_at, OutboundEvent.data, OutboundEvent.request_id)
+               OutboundEvent.type, OutboundEvent.created_at, OutboundEvent.data, OutboundEvent.request_id,
+               WebhookDelivery.created_at)
         .join(OutboundEvent, OutboundEvent.id == WebhookDelivery.outbound_event_id)
         .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
     subs = {sub.id: (sub, sub.signing_secrets(now), sub.custom_headers) for sub in db.session.execute(
         select(WebhookSubscription).where(WebhookSubscription.id.in_({row.subscription_id for row in rows})))
         .scalars()}
     outgoing = []
-    for delivery_id, manual, sub_id, msg_id, kind, created_at, data, request_id in rows:
+    for delivery_id, manual, sub_id, msg_id, kind, created_at, data, request_id, queued_at in rows:
         if sub_id not in subs:  # deleted with its subscription meanwhile
             continue
         sub, secrets, headers = subs[sub_id]
         outgoing.append(OutgoingDelivery(
             sub.org_id, delivery_id, sub.id, bool(manual), sub.url, secrets, msg_id,
             signing.body_for(sub.signature, msg_id, kind, created_at, data), request_id, headers,
-            sub.rate_limit, sub.signature))
+            sub.rate_limit, sub.signature, queued_at))
     db.session.rollback()  # end the read transaction before the network calls
     return outgoing
 
@@ -120,6 +123,7 @@ def _send_claim(claim: work.Claim) -> None:
     timeout = float(cfg.get("VANI_DELIVERY_TIMEOUT_SECONDS", 15))
     policy = egress.Policy.from_config(cfg).for_destination()
     outgoing = load_outgoing(claim.ids, claim.taken_at)
+    claim.notes.update((out.delivery_id, (out.org_id, out.created_at)) for out in outgoing)  # for count_settled
     gone: set[int] = set()
     waiting: set[int] = set()  # subscriptions at their rate limit for this second
     deferred: list[int] = []
@@ -152,7 +156,7 @@ def _send_claim(claim: work.Claim) -> None:
         own = {name.lower() for name in signed}
         headers = {**{k: v for k, v in out.headers.items() if k.lower() not in own}, **signed}
         begun[out.delivery_id] = (at, {**shaping.masked(out.headers), **signed})  # what the attempt log keeps
-        return functools.partial(post, out.url, out.body.encode(), headers, timeout, policy)
+        return functools.partial(post_in_flight, out.url, out.body.encode(), headers, timeout, policy)
 
     def finish(out: OutgoingDelivery, call: Future) -> None:
         at, headers = begun.pop(out.delivery_id)
@@ -172,7 +176,7 @@ def _send_claim(claim: work.Claim) -> None:
         pending.append(Sent(out, at, headers, result))
 
     left = inflight.run(outgoing, key=lambda out: out.subscription_id, begin=begin, finish=finish,
-                        between=between, per_key=inflight.per_subscription(cfg))
+                        between=between, per_key=inflight.per_subscription(cfg), loop=aio.loop())
     record(claim, pending)
     if left:
         claim.release([out.delivery_id for out in left])
@@ -186,25 +190,19 @@ def _send_claim(claim: work.Claim) -> None:
 
 
 def record(claim: work.Claim, sent: list[Sent]) -> None:
-    """Write attempts, states and subscription health for ``sent`` and commit."""
+    """Write states, attempts and subscription health for ``sent`` and commit. The states go
+    first, fenced by the claim's token: what they did not write (the row is another worker's
+    now) gets no attempt either."""
     if not sent:
         return
-    owned = claim.own_ids([s.out.delivery_id for s in sent])
-    mine = [s for s in sent if s.out.delivery_id in owned]
-    attempts, outcomes = [], []
-    for s in mine:
+    outcomes = []
+    for s in sent:
         delivery_id, r = s.out.delivery_id, s.result
         if r is None:
             outcomes.append((delivery_id, DeliveryStatus.CANCELLED, {  # not attempted after all
                 "next_attempt_at": None, "last_error": GONE_SKIP, "manual": False,
                 "attempts": claim.attempts[delivery_id] - 1}))
             continue
-        number = claim.attempts[delivery_id]
-        attempts.append(dict(org_id=s.out.org_id, delivery_id=delivery_id, number=number,
-                             trigger=AttemptTrigger.MANUAL if s.out.manual else AttemptTrigger.SCHEDULED,
-                             url=s.out.url, request_headers=s.headers, status_code=r.status_code,
-                             response_body=r.response_body, duration_ms=r.duration_ms, error=r.error,
-                             success=r.success, created_at=s.at))
         common = {"last_attempt_at": s.at, "last_status_code": r.status_code, "manual": False}
         if r.success:
             outcomes.append((delivery_id, DeliveryStatus.DELIVERED,
@@ -217,9 +215,15 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
             at_end = s.at + timedelta(milliseconds=r.duration_ms)
             status, columns = claim.failure(delivery_id, r.error or "the attempt failed", retry_after, at_end)
             outcomes.append((delivery_id, status, {**common, **columns}))
+    written = claim.write(outcomes)
+    mine = [s for s in sent if written[s.out.delivery_id]]
+    attempts = [dict(org_id=s.out.org_id, delivery_id=s.out.delivery_id, number=claim.attempts[s.out.delivery_id],
+                     trigger=AttemptTrigger.MANUAL if s.out.manual else AttemptTrigger.SCHEDULED,
+                     url=s.out.url, request_headers=s.headers, status_code=s.result.status_code,
+                     response_body=s.result.response_body, duration_ms=s.result.duration_ms, error=s.result.error,
+                     success=s.result.success, created_at=s.at) for s in mine if s.result is not None]
     if attempts:
         db.session.execute(insert(DeliveryAttempt.__table__), attempts)
-    claim.write(outcomes, owned)
     for s in mine:
         if s.result is not None:
             metrics.delivery_attempt(s.out.subscription_id, s.result.success, s.result.duration_ms / 1000)
@@ -262,8 +266,11 @@ def count_settled(claim: work.Claim, written: list[tuple[int, DeliveryStatus]]) 
     """The lane's ``on_settle``: each outcome per hour (a retry is a failed attempt), and the time
     from a delivery's creation to its delivery."""
     now, states, tally = utcnow(), dict(written), rollups.Tally()
-    rows = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.org_id, WebhookDelivery.created_at)
-                              .where(WebhookDelivery.id.in_(list(states))).execution_options(unscoped=True))
+    rows = [(i, *claim.notes[i]) for i in states if i in claim.notes]  # read when the claim was loaded
+    unknown = [i for i in states if i not in claim.notes]  # a takeover's
+    if unknown:
+        rows += db.session.execute(select(WebhookDelivery.id, WebhookDelivery.org_id, WebhookDelivery.created_at)
+                                   .where(WebhookDelivery.id.in_(unknown)).execution_options(unscoped=True)).all()
     for delivery_id, org_id, created_at in rows:
         status = states[delivery_id]
         tally.count(org_id, now, RollupMetric.DELIVERIES, "retrying" if status == DeliveryStatus.PENDING else status)

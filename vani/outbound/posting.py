@@ -1,11 +1,12 @@
 """One POST to a subscriber: through the egress guard, under a hard deadline, no redirects
-followed, the response read bounded, the outcome told as a ``SendResult``."""
+followed, the response read bounded, the outcome told as a ``SendResult``. ``post`` makes it
+from any thread; ``post_in_flight`` is the coroutine a worker keeps many of in flight."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from vani import egress
-from vani.egress import lean
+from vani.egress import aio, lean
 
 EXCERPT = 2048  # keep this much of a response on the attempt
 
@@ -27,7 +28,16 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
          policy: egress.Policy | None = None) -> SendResult:
     """POST once (``policy``: the destination policy in force unless given). Never raises for
     network or receiver trouble: the result carries the error."""
-    reply = lean.post(url, body, headers, timeout, policy=policy or egress.destination())
+    return _result(lean.post(url, body, headers, timeout, policy=policy or egress.destination()))
+
+
+async def post_in_flight(url: str, body: bytes, headers: dict[str, str], timeout: float,
+                         policy: egress.Policy) -> SendResult:
+    """``post`` as a coroutine, on this thread's event loop (``vani.egress.aio``)."""
+    return _result(await aio.post(url, body, headers, timeout, policy))
+
+
+def _result(reply: egress.Reply) -> SendResult:
     text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
     code, error = reply.status_code, reply.error
     if error is None and code is not None:
@@ -37,4 +47,3 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
             error = f"HTTP {code}"
     retry_after = reply.headers.get("retry-after") if code is not None else None
     return SendResult(code, text, error, reply.duration_ms, retry_after)
-

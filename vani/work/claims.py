@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, cast, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from vani.extensions import db
 from vani.models.base import utcnow
+from vani.models.dbutil import is_postgres
 from vani.work import heartbeat
 from vani.work.lane import Lane
 
@@ -55,6 +57,7 @@ class Claim:
     renewed: float = field(default_factory=time.monotonic)
     on_renew: object = None           # called after each renewal (the runner refreshes its wake flag)
     rng: random.Random | None = None  # the jitter's random source (tests fix it)
+    notes: dict[int, object] = field(default_factory=dict)  # what the handler read of each row, for on_settle
 
     @property
     def ids(self) -> list[int]:
@@ -108,59 +111,84 @@ class Claim:
     def write(self, outcomes: list[tuple[int, object, dict]], owned: set[int] | None = None) -> dict[int, bool]:
         """Settle several rows (no commit): ``(id, status, {column: value})`` each. Every write
         is fenced by this claim's token; rows with the same columns go in one statement, and a
-        row the database refuses never takes its neighbours' outcomes with it. ``owned``: what
-        ``own_ids`` just said in this transaction (saves asking again)."""
+        row the database refuses never takes its neighbours' outcomes with it. Returns, for
+        each id, whether its outcome was written (False: another worker has the row).
+        ``owned``: what ``own_ids`` just said in this transaction (saves asking again)."""
         if not outcomes:
             return {}
-        if owned is None:
+        arrays = is_postgres()  # one statement per group, which says what it wrote
+        if owned is None and not arrays:
             owned = self.own_ids([item_id for item_id, _, _ in outcomes])
         groups: dict[tuple[str, ...], list[tuple[int, object, dict]]] = {}
         for outcome in outcomes:
-            if outcome[0] in owned:
+            if owned is None or outcome[0] in owned:
                 groups.setdefault(tuple(sorted(outcome[2])), []).append(outcome)
+        written: set[int] = set()
         for columns, items in groups.items():
-            self._write_group(columns, items)
+            written |= self._write_group(columns, items, arrays)
         result = {}
         for item_id, status, _ in outcomes:
-            mine = item_id in owned
+            mine = item_id in written
             result[item_id] = mine
             self.settled.setdefault(item_id, status if mine else None)
             if not mine:
                 log.warning("%s %s: outcome not written, the lease was lost (another worker has the row)",
                             self.lane.name, item_id)
         if self.lane.on_settle is not None:
-            written = [(item_id, self.settled[item_id]) for item_id, _, _ in outcomes if result[item_id]]
-            if written:
-                self.lane.on_settle(self, written)
+            settled = [(item_id, self.settled[item_id]) for item_id, _, _ in outcomes if result[item_id]]
+            if settled:
+                self.lane.on_settle(self, settled)
         return result
 
-    def _write_group(self, columns: tuple[str, ...], items: list[tuple[int, object, dict]]) -> None:
-        t = _table(self.lane)
-        stmt = (update(t).where(t.c.id == bindparam("b_id"), t.c.lease_token == self.token,
-                                t.c.status == self.lane.running)
-                .values(status=bindparam("b_status"), lease_token=None, lease_expires_at=None, lease_owner=None,
-                        **{c: bindparam(f"b_{c}") for c in columns}))
-        rows = [{"b_id": i, "b_status": status, **{f"b_{c}": values[c] for c in columns}}
-                for i, status, values in items]
+    def _write_group(self, columns: tuple[str, ...], items: list[tuple[int, object, dict]], arrays: bool) -> set[int]:
+        """Write rows with the same columns; returns the ids written."""
         try:
             with db.session.begin_nested():
-                db.session.execute(stmt, rows)
-            return
+                if arrays:
+                    return self._write_arrays(columns, items)
+                t = _table(self.lane)
+                stmt = (update(t).where(t.c.id == bindparam("b_id"), t.c.lease_token == self.token,
+                                        t.c.status == self.lane.running)
+                        .values(status=bindparam("b_status"), lease_token=None, lease_expires_at=None,
+                                lease_owner=None, **{c: bindparam(f"b_{c}") for c in columns}))
+                db.session.execute(stmt, [{"b_id": i, "b_status": status, **{f"b_{c}": values[c] for c in columns}}
+                                          for i, status, values in items])
+                return {item_id for item_id, _, _ in items}  # owned, and locked by ``own_ids``
         except DBAPIError:
-            if len(rows) == 1:
-                self._write_refused(items[0])
-                return
+            if len(items) == 1:
+                return self._write_refused(items[0])
+        written: set[int] = set()
         for item in items:  # one at a time: find the row the database refuses
-            self._write_group(columns, [item])
+            written |= self._write_group(columns, [item], arrays)
+        return written
 
-    def _write_refused(self, item: tuple[int, object, dict]) -> None:
+    def _write_arrays(self, columns: tuple[str, ...], items: list[tuple[int, object, dict]]) -> set[int]:
+        """PostgreSQL: one ``UPDATE … FROM unnest(…)`` for the group, one array per column,
+        fenced like any write; returns the ids it wrote."""
+        t = _table(self.lane)
+        names = ("id", "status", *columns)
+        given = select(*(func.unnest(cast(bindparam(f"a_{n}"), ARRAY(t.c[n].type))).label(n)
+                         for n in names)).subquery("given")
+        stmt = (update(t).where(t.c.id == given.c.id, t.c.lease_token == self.token, t.c.status == self.lane.running)
+                .values(status=given.c.status, lease_token=None, lease_expires_at=None, lease_owner=None,
+                        **{c: given.c[c] for c in columns})
+                .returning(t.c.id))
+        params = {"a_id": [i for i, _, _ in items], "a_status": [status for _, status, _ in items],
+                  **{f"a_{c}": [values[c] for _, _, values in items] for c in columns}}
+        return set(db.session.execute(stmt, params).scalars())
+
+    def _write_refused(self, item: tuple[int, object, dict]) -> set[int]:
         item_id, status, _ = item
         log.exception("%s %s: the database refused its outcome %s", self.lane.name, item_id, status)
         state, columns = self.failure(item_id, f"could not record the outcome {status}: the database refused it")
         t = _table(self.lane)
-        db.session.execute(update(t).where(t.c.id == item_id, t.c.lease_token == self.token)
-                           .values(status=state, lease_token=None, lease_expires_at=None, lease_owner=None, **columns))
-        self.settled[item_id] = state
+        written = db.session.execute(
+            update(t).where(t.c.id == item_id, t.c.lease_token == self.token, t.c.status == self.lane.running)
+            .values(status=state, lease_token=None, lease_expires_at=None, lease_owner=None, **columns)
+            .returning(t.c.id)).scalars().all()
+        if written:
+            self.settled[item_id] = state
+        return set(written)
 
     def failure(self, item_id: int, error: str, retry_after: str | None = None, now: datetime | None = None,
                 rng: random.Random | None = None) -> tuple[object, dict]:

@@ -10,12 +10,15 @@ every slot: an item whose key is full waits, in order, while later items of othe
 
 Each call runs with a copy of the claiming thread's context variables (request id, egress
 policy) inside an application context of its own: its own ``g`` and, should it need one, its
-own database session, never the claim's. When ``between`` (called between steps: renew the
+own database session, never the claim's. Given an event ``loop``, the calls are coroutines
+instead, run on it by the claiming thread itself while it waits for one to end: no send
+threads, no handing the interpreter lock between them. When ``between`` (called between steps: renew the
 lease, look at the stop flag) says stop, nothing more is begun; the calls in flight finish and
 are recorded, and ``run`` returns the items never begun.
 """
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import heapq
 import logging
@@ -63,6 +66,17 @@ class _Threads:
         self._queue.put((future, fn, args))
         return future
 
+    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> Future:
+        future = self.submit(contextvars.copy_context().run, _in_app, app, call)
+        future.add_done_callback(finished.put)
+        return future
+
+    def ended(self, busy: Iterable[Future], finished: queue.SimpleQueue) -> list[Future]:
+        return _ended(finished)
+
+    def settle(self, futures: list[Future]) -> None:
+        wait(futures)
+
     def _work(self) -> None:
         while True:
             future, fn, args = self._queue.get()
@@ -74,6 +88,29 @@ class _Threads:
             del future, fn, args
             with self._lock:
                 self._idle += 1
+
+
+class _Loop:
+    """Calls as coroutines on the claiming thread's event loop, which runs while it waits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        # Whatever happened on its connections since it last ran (a peer closed a kept-alive
+        # one) is seen before a call picks one.
+        loop.run_until_complete(asyncio.sleep(0))
+
+    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> asyncio.Task:
+        task = self.loop.create_task(call())
+        task.add_done_callback(finished.put)
+        return task
+
+    def ended(self, busy: Iterable[asyncio.Task], finished: queue.SimpleQueue) -> list[asyncio.Task]:
+        if finished.empty():
+            self.loop.run_until_complete(asyncio.wait(list(busy), timeout=TICK, return_when=asyncio.FIRST_COMPLETED))
+        return _drain(finished)
+
+    def settle(self, futures: list[asyncio.Task]) -> None:
+        self.loop.run_until_complete(asyncio.wait(futures))
 
 
 def concurrency(cfg: Mapping) -> int:
@@ -103,14 +140,15 @@ def _in_app(app: Flask, call: Callable[[], Any]) -> Any:
 
 def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], Callable[[], Any] | None],
         finish: Callable[[T, Future], None], between: Callable[[], bool], per_key: int,
-        limit: int | None = None) -> list[T]:
+        limit: int | None = None, loop: asyncio.AbstractEventLoop | None = None) -> list[T]:
     """Send ``items`` (see the module's docstring); returns the items never begun (a stop).
-    ``limit``: calls in flight at most for this run (the process's limit unless smaller)."""
+    ``limit``: calls in flight at most for this run (the process's limit unless smaller).
+    ``loop``: the calls ``begin`` returns make coroutines, run on this thread's ``loop``."""
     app = current_app._get_current_object()
     size = concurrency(app.config)
     limit = min(limit or size, size)
     per_key = max(per_key, 1)
-    threads = pool(size)
+    threads = _Loop(loop) if loop is not None else pool(size)
     queues: dict[Hashable, deque[tuple[int, T]]] = {}
     for index, item in enumerate(items):
         queues.setdefault(key(item), deque()).append((index, item))
@@ -128,9 +166,8 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 _, item = queues[k].popleft()
                 call = begin(item)
                 if call is not None:
-                    future = threads.submit(contextvars.copy_context().run, _in_app, app, call)
+                    future = threads.launch(app, call, finished)
                     busy[future] = (k, item)
-                    future.add_done_callback(finished.put)
                     running[k] += 1
                 if queues[k] and running[k] < per_key:
                     heapq.heappush(heads, (queues[k][0][0], k))
@@ -138,14 +175,14 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 if going and heads:
                     continue
                 break
-            for future in _ended(finished):
+            for future in threads.ended(busy, finished):
                 k, item = busy.pop(future)
                 running[k] -= 1
                 if queues[k] and running[k] == per_key - 1:  # it had no free slot until now
                     heapq.heappush(heads, (queues[k][0][0], k))
                 finish(item, future)
     except Exception:  # a bug in a step: what went out is still recorded before the claim is failed
-        _settle(busy, finish)
+        _settle(threads, busy, finish)
         raise  # (a hard stop, SystemExit, waits for nothing: its rows are left to the takeover)
     return [item for _, item in sorted((entry for q in queues.values() for entry in q), key=lambda e: e[0])]
 
@@ -157,6 +194,11 @@ def _ended(finished: queue.SimpleQueue) -> list[Future]:
         done = [finished.get(timeout=TICK)]
     except queue.Empty:
         return []
+    return done + _drain(finished)
+
+
+def _drain(finished: queue.SimpleQueue) -> list[Future]:
+    done = []
     while True:
         try:
             done.append(finished.get_nowait())
@@ -164,10 +206,12 @@ def _ended(finished: queue.SimpleQueue) -> list[Future]:
             return done
 
 
-def _settle(busy: dict[Future, tuple[Hashable, T]], finish: Callable[[T, Future], None]) -> None:
+def _settle(threads: _Threads | _Loop, busy: dict[Future, tuple[Hashable, T]],
+            finish: Callable[[T, Future], None]) -> None:
+    if busy:
+        threads.settle(list(busy))
     for future in list(busy):
         _, item = busy.pop(future)
-        wait([future])
         try:
             finish(item, future)
         except Exception:
