@@ -105,10 +105,15 @@ def test_a_delivery_to_a_trickling_receiver_fails_within_its_timeout(app, trickl
 def test_sender_reports_refused_and_unreachable_targets_without_raising():
     from tests.network import free_tcp_port
 
+    from vani.egress import aio
+
+    def post(url, policy):
+        return aio.loop().run_until_complete(delivery_lane.post(url, b"{}", {}, 1.0, policy))
+
     closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
-    result = delivery_lane.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=True))
+    result = post(closed, http.Policy(allow_private=True))
     assert result.status_code is None and result.error == "connection failed: connection refused"
-    result = delivery_lane.post(closed, b"{}", {}, 1.0, http.Policy(allow_private=False))
+    result = post(closed, http.Policy(allow_private=False))
     assert result.error.startswith("refused target") and "loopback" in result.error
-    result = delivery_lane.post("http://127.0.0.1:1/hook", b"{}", {}, 1.0, http.Policy(allow_private=True))
+    result = post("http://127.0.0.1:1/hook", http.Policy(allow_private=True))
     assert result.error.startswith("refused target: port 1 is refused")

@@ -15,7 +15,7 @@ from tests.egress.test_deadline import trickler_factory  # noqa: F401 (a fixture
 from tests.network import free_tcp_port
 from vani import egress
 from vani.egress import aio
-from vani.outbound.posting import post_in_flight
+from vani.outbound.posting import post
 
 LOCAL = egress.Policy(allow_private=True)
 
@@ -96,7 +96,7 @@ def test_credentials_in_the_url_go_as_basic_auth(receiver):
 
 def test_a_redirect_is_not_followed(receiver):
     base, seen = receiver
-    result = aio.loop().run_until_complete(post_in_flight(base + "/moved", b"{}", {}, 2.0, LOCAL))
+    result = aio.loop().run_until_complete(post(base + "/moved", b"{}", {}, 2.0, LOCAL))
     assert result.status_code == 302 and result.error == "HTTP 302: redirect not followed"
     assert len(seen) == 1
 

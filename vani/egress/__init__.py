@@ -3,9 +3,8 @@ influence (subscriber URLs, Slack, IMAP servers, provider APIs and OAuth endpoin
 checked against the SSRF guard and, for HTTP, under a hard deadline.
 
 ``policy`` says what may be reached, ``guard`` checks targets (when saved and when connecting),
-``deadline`` cuts calls in time, ``calls`` is HTTP through requests, ``lean`` a delivery's POST
-straight through the same guarded pools, ``aio`` many deliveries' POSTs in flight on one event
-loop (aiohttp, the same checks), ``imap`` is IMAPClient.
+``deadline`` cuts calls in time, ``calls`` is HTTP through requests, ``aio`` deliveries' POSTs,
+many in flight on one event loop (aiohttp, the same checks), ``imap`` is IMAPClient.
 """
 from vani.egress.calls import (MAX_READ, GuardedAdapter, Reply, call, describe, mount, new_session,
                                oauth_session, reset_sessions, session)

@@ -5,8 +5,8 @@ keep-alive session, a hard deadline per call) and records its attempt, its new s
 subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
 worker that lost its lease changes nothing, and one bad outcome never undoes another's.
 
-The HTTP side (``post``, and ``post_in_flight`` on the claiming thread's event loop): one POST
-through the egress guard, under a hard deadline, no redirects followed, the response read bounded.
+The HTTP side (``post``, a coroutine on the claiming thread's event loop): one POST through the
+egress guard, under a hard deadline, no redirects followed, the response read bounded.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from vani.models import (
 from vani.models.base import as_utc, utcnow
 from vani.egress import aio
 from vani.outbound import health, limits, shaping, signing
-from vani.outbound.posting import SendResult, post, post_in_flight
+from vani.outbound.posting import SendResult, post
 from vani.work import effects, inflight, rollups, stopping
 
 log = logging.getLogger("vani.outbound.delivery")  # the name log filters select sends by
@@ -156,7 +156,7 @@ def _send_claim(claim: work.Claim) -> None:
         own = {name.lower() for name in signed}
         headers = {**{k: v for k, v in out.headers.items() if k.lower() not in own}, **signed}
         begun[out.delivery_id] = (at, {**shaping.masked(out.headers), **signed})  # what the attempt log keeps
-        return functools.partial(post_in_flight, out.url, out.body.encode(), headers, timeout, policy)
+        return functools.partial(post, out.url, out.body.encode(), headers, timeout, policy)
 
     def finish(out: OutgoingDelivery, call: Future) -> None:
         at, headers = begun.pop(out.delivery_id)

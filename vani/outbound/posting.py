@@ -1,12 +1,12 @@
 """One POST to a subscriber: through the egress guard, under a hard deadline, no redirects
-followed, the response read bounded, the outcome told as a ``SendResult``. ``post`` makes it
-from any thread; ``post_in_flight`` is the coroutine a worker keeps many of in flight."""
+followed, the response read bounded, the outcome told as a ``SendResult``. ``post`` is a
+coroutine: a worker keeps many in flight on its claiming thread's event loop."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from vani import egress
-from vani.egress import aio, lean
+from vani.egress import aio
 
 EXCERPT = 2048  # keep this much of a response on the attempt
 
@@ -24,16 +24,9 @@ class SendResult:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float,
-         policy: egress.Policy | None = None) -> SendResult:
-    """POST once (``policy``: the destination policy in force unless given). Never raises for
-    network or receiver trouble: the result carries the error."""
-    return _result(lean.post(url, body, headers, timeout, policy=policy or egress.destination()))
-
-
-async def post_in_flight(url: str, body: bytes, headers: dict[str, str], timeout: float,
-                         policy: egress.Policy) -> SendResult:
-    """``post`` as a coroutine, on this thread's event loop (``vani.egress.aio``)."""
+async def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy: egress.Policy) -> SendResult:
+    """POST once, on this thread's event loop (``vani.egress.aio``). Never raises for network or
+    receiver trouble: the result carries the error."""
     return _result(await aio.post(url, body, headers, timeout, policy))
 
 
