@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.egress.test_deadline import trickler_factory  # noqa: F401 (a fixture)
 from tests.network import free_tcp_port
 from vani import egress
 from vani.egress import aio
@@ -136,7 +135,7 @@ def test_a_name_connects_to_the_address_it_was_checked_for(receiver, monkeypatch
     assert seen[0]["headers"]["Host"] == f"crm.example.com:{port}"
 
 
-def test_the_deadline_cuts_headers_and_bodies(trickler_factory):  # noqa: F811
+def test_the_deadline_cuts_headers_and_bodies(trickler_factory):
     for head in (b"HTTP/1.1 200 OK\r\nX-Slow: ", b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"):
         server = trickler_factory(head)
         started = time.monotonic()
