@@ -54,7 +54,7 @@ def test_sender_reports_refused_and_unreachable_targets_without_raising():
     from vani.egress import aio
 
     def post(url, policy):
-        return aio.loop().run_until_complete(delivery_lane.post(url, b"{}", {}, 1.0, policy))
+        return aio.submit(delivery_lane.post(url, b"{}", {}, 1.0, policy)).result(timeout=10)
 
     closed = f"http://127.0.0.1:{free_tcp_port()}/hook"
     result = post(closed, http.Policy(allow_private=True))

@@ -21,7 +21,7 @@ LOCAL = egress.Policy(allow_private=True)
 
 def send(url: str, body: bytes = b"{}", headers: dict | None = None, timeout: float = 2.0,
          policy: egress.Policy = LOCAL, **kwargs):
-    return aio.loop().run_until_complete(aio.post(url, body, headers or {}, timeout, policy, **kwargs))
+    return aio.submit(aio.post(url, body, headers or {}, timeout, policy, **kwargs)).result(timeout=10)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_credentials_in_the_url_go_as_basic_auth(receiver):
 
 def test_a_redirect_is_not_followed(receiver):
     base, seen = receiver
-    result = aio.loop().run_until_complete(post(base + "/moved", b"{}", {}, 2.0, LOCAL))
+    result = aio.submit(post(base + "/moved", b"{}", {}, 2.0, LOCAL)).result(timeout=10)
     assert result.status_code == 302 and result.error == "HTTP 302: redirect not followed"
     assert len(seen) == 1
 
@@ -109,6 +109,10 @@ def test_refused_targets_are_told_and_never_connected(receiver, monkeypatch):
     assert reply.error == "refused target: 127.0.0.1 is a loopback address" and reply.status_code is None
     assert send("http://127.0.0.1:25/hook").error.startswith("refused target: port 25 is refused")
     assert send("ftp://example.com/x").error == "request failed: only http and https URLs are called"
+    # Hosts aiohttp would take for an address and connect to unresolved: refused all the same.
+    for odd in ("[::ffff:127.1]", "[evil:x.example.com]", "127.1", "2130706433"):
+        reply = send(f"http://{odd}:{base.rsplit(':', 1)[1]}/hook", policy=strict)
+        assert reply.error.startswith("refused target:") and reply.status_code is None, (odd, reply.error)
 
     # A name with one refused address among public ones is refused without naming it.
     port = int(base.rsplit(":", 1)[1])
@@ -133,6 +137,27 @@ def test_a_name_connects_to_the_address_it_was_checked_for(receiver, monkeypatch
     reply = send(f"http://crm.example.com:{port}/hook")
     assert reply.status_code == 200 and asked == ["crm.example.com"]
     assert seen[0]["headers"]["Host"] == f"crm.example.com:{port}"
+
+
+def test_an_answer_in_time_counts_whatever_the_caller_was_doing(receiver):
+    """The loop reads answers on a thread of its own: a caller busy elsewhere (writing outcomes)
+    while its call is answered does not turn an answer in time into a timeout."""
+    base, seen = receiver
+    future = aio.submit(aio.post(base + "/hook", b"{}", {}, 0.5, LOCAL))
+    time.sleep(1.0)  # the claiming thread at its database, past the call's deadline
+    reply = future.result(timeout=5)
+    assert (reply.status_code, reply.error) == (200, None) and len(seen) == 1
+
+
+def test_calls_can_be_made_from_a_thread_running_an_event_loop_of_its_own(receiver):
+    import asyncio
+
+    base, seen = receiver
+
+    async def inside():  # a caller inside asyncio code (a browser test's thread, say)
+        return send(base + "/hook")
+
+    assert asyncio.run(inside()).status_code == 200
 
 
 def test_the_deadline_cuts_headers_and_bodies(trickler_factory):

@@ -57,7 +57,7 @@ def untrusted_https(tmp_path):
 def test_a_certificate_no_authority_signed_is_refused(app, untrusted_https):
     url, received = untrusted_https
     policy = egress.Policy(allow_private=True)
-    result = aio.loop().run_until_complete(post(url, b'{"hello": 1}', {"content-type": "application/json"}, 5.0, policy))
+    result = aio.submit(post(url, b'{"hello": 1}', {"content-type": "application/json"}, 5.0, policy)).result(10)
     assert result.status_code is None and "the TLS certificate was not accepted" in result.error
     reply = egress.call("POST", url, 5.0, policy=policy, data=b"{}")
     assert reply.status_code is None and "the TLS certificate was not accepted" in reply.error

@@ -92,6 +92,24 @@ def test_outcomes_are_written_fenced_and_in_one_statement_per_shape(app, client)
     assert (rows[3].status, rows[3].lease_token) == (EventStatus.PROCESSING, other.token)
 
 
+def test_a_value_too_long_for_its_column_is_refused_not_cut(app, client, caplog):
+    """The database's refusal of one outcome fails that row alone, with the reason; the array
+    statement never shortens a value to fit (on SQLite, which keeps any length, it is stored)."""
+    ids = stored_events(client, 2)
+    claim = claims.claim(EVENTS, app.config)
+    written = claim.write([(ids[0], EventStatus.PROCESSED, {"subject_ref": "r" * 300, "outcome": "long"}),
+                           (ids[1], EventStatus.PROCESSED, {"subject_ref": "short", "outcome": "fine"})])
+    db.session.commit()
+    assert written == {ids[0]: True, ids[1]: True}
+    rows = {r.id: r for r in db.session.execute(select(WebhookEvent).where(WebhookEvent.id.in_(ids))).scalars()}
+    assert (rows[ids[1]].status, rows[ids[1]].subject_ref) == (EventStatus.PROCESSED, "short")
+    if db.engine.dialect.name == "postgresql":
+        assert rows[ids[0]].status == EventStatus.FAILED and rows[ids[0]].subject_ref is None
+        assert rows[ids[0]].outcome.startswith("could not record the outcome processed")
+    else:
+        assert rows[ids[0]].subject_ref == "r" * 300
+
+
 def test_a_takeover_before_the_lease_ends_takes_nothing(app, client):
     stored_events(client, 1)
     claims.claim(EVENTS, app.config)

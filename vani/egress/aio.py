@@ -1,7 +1,7 @@
-"""Many POSTs in flight from one thread: aiohttp on an event loop the calling thread drives,
-through the same guard as every other call. What a worker's deliveries are sent with: one thread
-multiplexing its connections spends a fraction of the CPU that a thread per call spends handing
-the interpreter lock back and forth (see docs/performance.md).
+"""Many POSTs in flight on one thread: aiohttp on one event loop per process, through the same
+guard as every other call. What a worker's deliveries are sent with: one thread multiplexing its
+connections spends a fraction of the CPU that a thread per call spends handing the interpreter
+lock back and forth (see docs/performance.md).
 
 The guard is the destination policy's (nothing trusted): a host name's addresses are resolved
 and every one checked before a connection is made to one of them (pinned, the certificate still
@@ -10,7 +10,8 @@ call. Connections are kept alive per loop and per policy, so one opened under on
 reused under another. Every call is cut at its deadline, follows no redirect, is never retried,
 and reads at most ``max_read`` bytes of the answer.
 
-``post`` is a coroutine: run it on ``loop()`` (this thread's loop), as ``work.inflight`` does.
+``post`` is a coroutine: ``submit`` runs it on the process's sending loop, a thread of its own,
+and gives back a future any thread can wait on (``work.inflight`` does).
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -31,7 +35,7 @@ from vani.egress.calls import MAX_READ, Reply, describe
 from vani.egress.guard import BlockedTarget, check_addresses
 from vani.egress.policy import Kind, Policy, literal
 
-_local = threading.local()
+T = TypeVar("T")
 
 
 class _GuardedResolver(AbstractResolver):
@@ -52,28 +56,63 @@ class _GuardedResolver(AbstractResolver):
         pass
 
 
-def loop() -> asyncio.AbstractEventLoop:
-    """This thread's event loop (a forked child makes its own). It runs only while its thread
-    waits for calls in flight; in between, kept-alive connections wait with it."""
-    found = getattr(_local, "loop", None)
-    if found is None or _local.pid != os.getpid() or found.is_closed():
-        found = _local.loop = asyncio.new_event_loop()
-        _local.pid, _local.sessions = os.getpid(), {}
-        atexit.register(_close, found, _local.sessions, os.getpid())
+class _Sender:
+    """This process's sending loop, on a thread of its own: it reads every answer as it comes,
+    whatever the threads that started the calls are doing, so each deadline is the call's own."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.sessions: dict[Policy, aiohttp.ClientSession] = {}  # touched on the loop's thread only
+        threading.Thread(target=self.loop.run_forever, name="vani-sends", daemon=True).start()
+
+    async def close_sessions(self, cancel: bool = False) -> None:
+        if cancel:  # at exit: nothing left half-begun starts now
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()
+        for found in list(self.sessions.values()):
+            await found.close()
+        self.sessions.clear()
+
+
+_senders: dict[int, _Sender] = {}
+_lock = threading.Lock()
+
+
+def _sender() -> _Sender:
+    pid = os.getpid()  # a forked child starts its own
+    with _lock:
+        found = _senders.get(pid)
+        if found is None:
+            found = _senders[pid] = _Sender()
+            atexit.register(_stop, found)
     return found
 
 
-def _close(loop: asyncio.AbstractEventLoop, sessions: dict, pid: int) -> None:
-    """Close a loop's connections (at exit, or on ``reset``), unless it is running elsewhere."""
-    if pid != os.getpid() or loop.is_running() or loop.is_closed():
+def submit(call: Coroutine[Any, Any, T]) -> Future[T]:
+    """Run ``call`` on this process's sending loop; its future, to wait on from any thread."""
+    return asyncio.run_coroutine_threadsafe(call, _sender().loop)
+
+
+def reset() -> None:
+    """Close this process's kept-alive connections (tests; a changed configuration)."""
+    found = _senders.get(os.getpid())
+    if found is not None:
+        submit(found.close_sessions()).result(timeout=5)
+
+
+def _stop(found: _Sender) -> None:
+    if found.pid != os.getpid():  # a forked child's exit: its parent's loop thread is not here
         return
-    for found in sessions.values():
-        loop.run_until_complete(found.close())
-    sessions.clear()
+    try:
+        asyncio.run_coroutine_threadsafe(found.close_sessions(cancel=True), found.loop).result(timeout=2)
+    except Exception:  # noqa: BLE001 (exiting: what is left open, the process closes)
+        pass
+    found.loop.call_soon_threadsafe(found.loop.stop)
 
 
 def _session(policy: Policy) -> aiohttp.ClientSession:
-    sessions = _local.sessions
+    sessions = _sender().sessions
     found = sessions.get(policy)
     if found is None or found.closed:
         tls = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)  # the bundle requests verifies with
@@ -85,23 +124,21 @@ def _session(policy: Policy) -> aiohttp.ClientSession:
     return found
 
 
-def reset() -> None:
-    """Close this thread's kept-alive connections (tests; a changed configuration)."""
-    if getattr(_local, "loop", None) is not None:
-        _close(_local.loop, _local.sessions, _local.pid)
-
-
 def _refused(url: str, policy: Policy) -> str | None:
     """What the resolver cannot see: the port, and an address typed in the URL."""
     parts = URL(url)
     if parts.scheme not in ("http", "https"):
         return "request failed: only http and https URLs are called"
-    if not parts.host:
+    if not parts.raw_host:
         return "request failed: the URL has no host"
     reason = policy.port_refused(Kind.HTTP, parts.port)
-    ip = literal(parts.host)
+    ip = literal(parts.raw_host)
     if reason is None and ip is not None:
-        reason = policy.address_refused(parts.host, ip)
+        reason = policy.address_refused(parts.raw_host, ip)
+    elif reason is None and (":" in parts.raw_host or parts.raw_host.replace(".", "").isdigit()):
+        # What aiohttp would take for an address and connect to unresolved (``[…]`` that is no
+        # IPv6 address, ``127.1``): refused, as no check could vouch for it.
+        reason = f"{parts.raw_host} is not a valid IP address"
     return f"refused target: {reason}" if reason else None
 
 
@@ -135,9 +172,9 @@ async def post(url: str, body: bytes, headers: dict[str, str], timeout: float, p
         return done(error=f"refused target: {exc}")
     except asyncio.TimeoutError:
         return done(error=late)
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
+    except (aiohttp.ClientError, OSError, ValueError, TypeError) as exc:
         return done(error=late if time.monotonic() - start > timeout else _failure(exc))
-    return done(code, answer_headers, answer, late if time.monotonic() - start > timeout else None)
+    return done(code, answer_headers, answer)  # whole within the deadline, or the timeout had cut it
 
 
 async def _read(content: aiohttp.StreamReader, max_read: int) -> tuple[bytes, bool]:

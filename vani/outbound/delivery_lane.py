@@ -5,8 +5,8 @@ keep-alive session, a hard deadline per call) and records its attempt, its new s
 subscription's health. Outcomes are written every few sends, fenced by the claim's token, so a
 worker that lost its lease changes nothing, and one bad outcome never undoes another's.
 
-The HTTP side (``post``, a coroutine on the claiming thread's event loop): one POST through the
-egress guard, under a hard deadline, no redirects followed, the response read bounded.
+The HTTP side (``post``, a coroutine on the process's sending loop): one POST through the egress
+guard, under a hard deadline, no redirects followed, the response read bounded.
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def _send_claim(claim: work.Claim) -> None:
         pending.append(Sent(out, at, headers, result))
 
     left = inflight.run(outgoing, key=lambda out: out.subscription_id, begin=begin, finish=finish,
-                        between=between, per_key=inflight.per_subscription(cfg), loop=aio.loop())
+                        between=between, per_key=inflight.per_subscription(cfg), submit=aio.submit)
     record(claim, pending)
     if left:
         claim.release([out.delivery_id for out in left])

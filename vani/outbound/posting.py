@@ -1,6 +1,6 @@
 """One POST to a subscriber: through the egress guard, under a hard deadline, no redirects
 followed, the response read bounded, the outcome told as a ``SendResult``. ``post`` is a
-coroutine: a worker keeps many in flight on its claiming thread's event loop."""
+coroutine: a worker keeps many in flight on its process's sending loop (``egress.aio``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ class SendResult:
 
 
 async def post(url: str, body: bytes, headers: dict[str, str], timeout: float, policy: egress.Policy) -> SendResult:
-    """POST once, on this thread's event loop (``vani.egress.aio``). Never raises for network or
+    """POST once (a coroutine for ``vani.egress.aio.submit``). Never raises for network or
     receiver trouble: the result carries the error."""
     return _result(await aio.post(url, body, headers, timeout, policy))
 

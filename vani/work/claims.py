@@ -8,6 +8,7 @@ the first one changes nothing, and is logged.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import random
 import time
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, cast, exists, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
@@ -167,14 +168,14 @@ class Claim:
         fenced like any write; returns the ids it wrote."""
         t = _table(self.lane)
         names = ("id", "status", *columns)
-        given = select(*(func.unnest(cast(bindparam(f"a_{n}"), ARRAY(t.c[n].type))).label(n)
+        given = select(*(func.unnest(bindparam(f"a_{n}", type_=_array_of(t.c[n].type))).label(n)
                          for n in names)).subquery("given")
         stmt = (update(t).where(t.c.id == given.c.id, t.c.lease_token == self.token, t.c.status == self.lane.running)
                 .values(status=given.c.status, lease_token=None, lease_expires_at=None, lease_owner=None,
                         **{c: given.c[c] for c in columns})
                 .returning(t.c.id))
-        params = {"a_id": [i for i, _, _ in items], "a_status": [status for _, status, _ in items],
-                  **{f"a_{c}": [values[c] for _, _, values in items] for c in columns}}
+        params = {"a_id": [i for i, _, _ in items], "a_status": [_plain(status) for _, status, _ in items],
+                  **{f"a_{c}": [_plain(values[c]) for _, _, values in items] for c in columns}}
         return set(db.session.execute(stmt, params).scalars())
 
     def _write_refused(self, item: tuple[int, object, dict]) -> set[int]:
@@ -228,6 +229,18 @@ class Claim:
             outcomes = [(i, *self.failure(i, error)) for i in ids]
             self.write(outcomes)
             db.session.commit()
+
+
+def _array_of(kind) -> ARRAY:
+    """The array type a column's values are sent as: strings without their length (an enum is
+    one too), so a value too long is refused by the column, as by a plain UPDATE, not cut short
+    by a cast; other types as the column's own (its bind processing applied to each value)."""
+    return ARRAY(String() if isinstance(kind, String) else kind)
+
+
+def _plain(value):
+    """A state or another enum member as its value (sent as a string)."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _due(lane: Lane, t, now: datetime):

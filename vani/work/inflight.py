@@ -10,15 +10,14 @@ every slot: an item whose key is full waits, in order, while later items of othe
 
 Each call runs with a copy of the claiming thread's context variables (request id, egress
 policy) inside an application context of its own: its own ``g`` and, should it need one, its
-own database session, never the claim's. Given an event ``loop``, the calls are coroutines
-instead, run on it by the claiming thread itself while it waits for one to end: no send
-threads, no handing the interpreter lock between them. When ``between`` (called between steps: renew the
+own database session, never the claim's. Given ``submit``, the calls are coroutines instead,
+run on one event loop (a thread of its own multiplexing every connection) rather than a thread
+each. When ``between`` (called between steps: renew the
 lease, look at the stop flag) says stop, nothing more is begun; the calls in flight finish and
 are recorded, and ``run`` returns the items never begun.
 """
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import heapq
 import logging
@@ -90,27 +89,23 @@ class _Threads:
                 self._idle += 1
 
 
-class _Loop:
-    """Calls as coroutines on the claiming thread's event loop, which runs while it waits."""
+class _Submitted:
+    """Calls that are coroutines, handed to ``submit`` (an event loop of their own, on its own
+    thread), which gives back a future."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        # Whatever happened on its connections since it last ran (a peer closed a kept-alive
-        # one) is seen before a call picks one.
-        loop.run_until_complete(asyncio.sleep(0))
+    def __init__(self, submit: Callable[[Any], Future]) -> None:
+        self.submit = submit
 
-    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> asyncio.Task:
-        task = self.loop.create_task(call())
-        task.add_done_callback(finished.put)
-        return task
+    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> Future:
+        future = self.submit(call())
+        future.add_done_callback(finished.put)
+        return future
 
-    def ended(self, busy: Iterable[asyncio.Task], finished: queue.SimpleQueue) -> list[asyncio.Task]:
-        if finished.empty():
-            self.loop.run_until_complete(asyncio.wait(list(busy), timeout=TICK, return_when=asyncio.FIRST_COMPLETED))
-        return _drain(finished)
+    def ended(self, busy: Iterable[Future], finished: queue.SimpleQueue) -> list[Future]:
+        return _ended(finished)
 
-    def settle(self, futures: list[asyncio.Task]) -> None:
-        self.loop.run_until_complete(asyncio.wait(futures))
+    def settle(self, futures: list[Future]) -> None:
+        wait(futures)
 
 
 def concurrency(cfg: Mapping) -> int:
@@ -140,15 +135,16 @@ def _in_app(app: Flask, call: Callable[[], Any]) -> Any:
 
 def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], Callable[[], Any] | None],
         finish: Callable[[T, Future], None], between: Callable[[], bool], per_key: int,
-        limit: int | None = None, loop: asyncio.AbstractEventLoop | None = None) -> list[T]:
+        limit: int | None = None, submit: Callable[[Any], Future] | None = None) -> list[T]:
     """Send ``items`` (see the module's docstring); returns the items never begun (a stop).
     ``limit``: calls in flight at most for this run (the process's limit unless smaller).
-    ``loop``: the calls ``begin`` returns make coroutines, run on this thread's ``loop``."""
+    ``submit``: the calls ``begin`` returns make coroutines, which ``submit`` runs (on an event
+    loop of its own) and gives back a future."""
     app = current_app._get_current_object()
     size = concurrency(app.config)
     limit = min(limit or size, size)
     per_key = max(per_key, 1)
-    threads = _Loop(loop) if loop is not None else pool(size)
+    threads = _Submitted(submit) if submit is not None else pool(size)
     queues: dict[Hashable, deque[tuple[int, T]]] = {}
     for index, item in enumerate(items):
         queues.setdefault(key(item), deque()).append((index, item))
@@ -206,7 +202,7 @@ def _drain(finished: queue.SimpleQueue) -> list[Future]:
             return done
 
 
-def _settle(threads: _Threads | _Loop, busy: dict[Future, tuple[Hashable, T]],
+def _settle(threads: _Threads | _Submitted, busy: dict[Future, tuple[Hashable, T]],
             finish: Callable[[T, Future], None]) -> None:
     if busy:
         threads.settle(list(busy))
