@@ -150,6 +150,9 @@ def app(_app, redis_client):
         _db.session.remove()
     _app.config.clear()
     _app.config.update(saved)
+    from vani.egress import aio
+
+    aio.reset()  # no kept-alive connection to this test's receivers is offered to the next test
 
 
 @pytest.fixture

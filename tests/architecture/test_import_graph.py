@@ -48,7 +48,7 @@ LAYERS = {
     "vani.plugins": ENGINE,
     "vani.extensions": BASE, "vani.crypto": BASE, "vani.errors": BASE, "vani.tracing": BASE,
     "vani.metrics": BASE, "vani.metrics_folder": BASE, "vani.metrics_export": BASE, "vani.proxy": BASE, "vani.security": BASE, "vani.samples": BASE,
-    "vani.version": BASE, "vani.payloads": BASE, "vani.memo": BASE, "vani.heap": BASE,
+    "vani.version": BASE, "vani.payloads": BASE, "vani.memo": BASE, "vani.heap": BASE, "vani.threads": BASE,
 }
 
 def module_name(path: Path) -> str:

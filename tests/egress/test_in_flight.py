@@ -188,3 +188,31 @@ def test_a_peer_that_closes_or_speaks_no_http_is_told_in_our_words():
     reply = send(url)
     assert reply.error == "connection failed: the answer was not HTTP" and "secret" not in reply.error
     listener.close()
+
+
+def test_a_deadline_over_five_seconds_is_not_rounded_up(trickler_factory):
+    server = trickler_factory(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    started = time.monotonic()
+    reply = send(server.url, timeout=5.2)
+    took = time.monotonic() - started
+    assert reply.error == "timed out: no complete response within 5.2 s" and 5.1 < took < 5.6
+
+
+def test_a_name_server_that_never_answers_holds_up_no_other_target(receiver, monkeypatch):
+    base, seen = receiver
+    port = int(base.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host.startswith("slow"):
+            time.sleep(2.5)
+            raise socket.gaierror("no answer")
+        if host == "crm.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    stuck = [aio.submit(aio.post(f"http://slow{n}.example.com/hook", b"{}", {}, 1.0, LOCAL)) for n in range(20)]
+    reply = send(f"http://crm.example.com:{port}/hook", timeout=1.5)
+    assert (reply.status_code, reply.error) == (200, None)
+    assert all(f.result(timeout=5).error.startswith("timed out") for f in stuck)

@@ -290,3 +290,32 @@ def test_credentials_in_a_subscription_url_are_sent_as_basic_auth(app, httpserve
     [(request, _)] = httpserver.log
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"crm@team:s3cret!").decode()
     assert request.path == "/hook"
+
+
+def test_an_answer_with_a_nul_byte_is_kept_as_text_and_the_delivery_delivered(app, httpserver):
+    httpserver.expect_request("/hook").respond_with_data(b"ok\x00then", status=200)
+    subscribe(httpserver.url_for("/hook"))
+    [delivery_id] = emit()
+    assert deliver() == 1
+    assert delivery(delivery_id).status == "delivered"
+    assert [a.response_body for a in attempts(delivery_id)] == ["ok\ufffdthen"]
+
+
+def test_outcomes_whose_attempts_cannot_be_stored_are_failed_by_the_claim_not_left_sending(app, httpserver,
+                                                                                             monkeypatch):
+    """Should storing the attempts fail after the states were written, the transaction is gone
+    and so are those states: the rows must not stay ``delivering`` until their lease runs out."""
+    from vani.outbound import delivery_lane
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    subscribe(httpserver.url_for("/hook"))
+    [delivery_id] = emit()
+
+    def refuse(claim, mine):
+        raise RuntimeError("the database refused the attempts")
+
+    monkeypatch.setattr(delivery_lane, "_record_written", refuse)
+    deliver()
+    d = delivery(delivery_id)
+    assert d.status == "pending" and d.lease_token is None and d.attempts == 1
+    assert "the database refused the attempts" in d.last_error

@@ -34,8 +34,11 @@ from yarl import URL
 from vani.egress.calls import MAX_READ, Reply, describe
 from vani.egress.guard import BlockedTarget, check_addresses
 from vani.egress.policy import Kind, Policy, literal
+from vani.threads import DaemonThreads
 
 T = TypeVar("T")
+NEVER_ROUNDED = float("inf")  # aiohttp rounds timeouts of 5 s and more up to a whole second; not ours
+_lookups = DaemonThreads(32, "vani-resolve")  # as many as calls in flight (VANI_SEND_CONCURRENCY's default)
 
 
 class _GuardedResolver(AbstractResolver):
@@ -45,8 +48,8 @@ class _GuardedResolver(AbstractResolver):
         self.policy = policy
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_UNSPEC) -> list[dict]:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:  # on threads of its own: a name server that never answers holds one, not the loop's few
+            infos = await asyncio.wrap_future(_lookups.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM))
         except (socket.gaierror, UnicodeError):
             raise BlockedTarget(f"{host} does not resolve") from None
         return [{"hostname": host, "host": ip, "port": port, "family": fam, "proto": 0,
@@ -66,13 +69,15 @@ class _Sender:
         self.sessions: dict[Policy, aiohttp.ClientSession] = {}  # touched on the loop's thread only
         threading.Thread(target=self.loop.run_forever, name="vani-sends", daemon=True).start()
 
-    async def close_sessions(self, cancel: bool = False) -> None:
-        if cancel:  # at exit: nothing left half-begun starts now
+    async def close_sessions(self, exiting: bool = False) -> None:
+        if exiting:  # nothing left half-begun starts now
             for task in asyncio.all_tasks() - {asyncio.current_task()}:
                 task.cancel()
-        for found in list(self.sessions.values()):
+        sessions, self.sessions = list(self.sessions.values()), {}
+        for found in sessions:
+            if exiting and found.connector is not None:  # no waiting for a peer's TLS goodbye
+                await found.connector.close(abort_ssl=True)
             await found.close()
-        self.sessions.clear()
 
 
 _senders: dict[int, _Sender] = {}
@@ -104,8 +109,11 @@ def reset() -> None:
 def _stop(found: _Sender) -> None:
     if found.pid != os.getpid():  # a forked child's exit: its parent's loop thread is not here
         return
+    with _lock:
+        if _senders.get(found.pid) is found:  # a call made after this gets a loop of its own
+            del _senders[found.pid]
     try:
-        asyncio.run_coroutine_threadsafe(found.close_sessions(cancel=True), found.loop).result(timeout=2)
+        asyncio.run_coroutine_threadsafe(found.close_sessions(exiting=True), found.loop).result(timeout=2)
     except Exception:  # noqa: BLE001 (exiting: what is left open, the process closes)
         pass
     found.loop.call_soon_threadsafe(found.loop.stop)
@@ -117,7 +125,8 @@ def _session(policy: Policy) -> aiohttp.ClientSession:
     if found is None or found.closed:
         tls = ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)  # the bundle requests verifies with
         connector = aiohttp.TCPConnector(resolver=_GuardedResolver(policy), use_dns_cache=False, limit=0,
-                                         ssl=tls, enable_cleanup_closed=False)
+                                         ssl=tls, enable_cleanup_closed=False,
+                                         timeout_ceil_threshold=NEVER_ROUNDED)
         found = sessions[policy] = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
             skip_auto_headers=("Accept-Encoding",))
@@ -131,14 +140,15 @@ def _refused(url: str, policy: Policy) -> str | None:
         return "request failed: only http and https URLs are called"
     if not parts.raw_host:
         return "request failed: the URL has no host"
+    host = parts.raw_host.rstrip(".")  # ``8.8.8.8.`` is the address it names
     reason = policy.port_refused(Kind.HTTP, parts.port)
-    ip = literal(parts.raw_host)
+    ip = literal(host)
     if reason is None and ip is not None:
-        reason = policy.address_refused(parts.raw_host, ip)
-    elif reason is None and (":" in parts.raw_host or parts.raw_host.replace(".", "").isdigit()):
+        reason = policy.address_refused(host, ip)
+    elif reason is None and (":" in host or host.replace(".", "").isdigit()):
         # What aiohttp would take for an address and connect to unresolved (``[…]`` that is no
         # IPv6 address, ``127.1``): refused, as no check could vouch for it.
-        reason = f"{parts.raw_host} is not a valid IP address"
+        reason = f"{host} is not a valid IP address"
     return f"refused target: {reason}" if reason else None
 
 
@@ -160,7 +170,7 @@ async def post(url: str, body: bytes, headers: dict[str, str], timeout: float, p
         return done(error=f"request failed: {describe(exc)}")
     if refused:
         return done(error=refused)
-    limit = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+    limit = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0), ceil_threshold=NEVER_ROUNDED)
     try:
         async with _session(policy).post(url, data=body, headers=headers, allow_redirects=False,
                                          timeout=limit) as response:

@@ -216,7 +216,17 @@ def record(claim: work.Claim, sent: list[Sent]) -> None:
             status, columns = claim.failure(delivery_id, r.error or "the attempt failed", retry_after, at_end)
             outcomes.append((delivery_id, status, {**common, **columns}))
     written = claim.write(outcomes)
-    mine = [s for s in sent if written[s.out.delivery_id]]
+    try:
+        _record_written(claim, [s for s in sent if written[s.out.delivery_id]])
+    except Exception:  # nothing of it is stored: the rows are the claim's to fail, as if never written
+        for delivery_id, ok in written.items():
+            if ok:
+                claim.settled.pop(delivery_id, None)
+        raise
+
+
+def _record_written(claim: work.Claim, mine: list[Sent]) -> None:
+    """The attempts, metrics, health and live updates of outcomes just written; commits."""
     attempts = [dict(org_id=s.out.org_id, delivery_id=s.out.delivery_id, number=claim.attempts[s.out.delivery_id],
                      trigger=AttemptTrigger.MANUAL if s.out.manual else AttemptTrigger.SCHEDULED,
                      url=s.out.url, request_headers=s.headers, status_code=s.result.status_code,

@@ -31,7 +31,8 @@ async def post(url: str, body: bytes, headers: dict[str, str], timeout: float, p
 
 
 def _result(reply: egress.Reply) -> SendResult:
-    text = reply.body[:EXCERPT].decode("utf-8", errors="replace") if reply.body else None
+    # As text the database keeps: a NUL byte (which PostgreSQL refuses in text) shown as U+FFFD.
+    text = reply.body[:EXCERPT].decode("utf-8", errors="replace").replace("\x00", "\ufffd") if reply.body else None
     code, error = reply.status_code, reply.error
     if error is None and code is not None:
         if 300 <= code < 400:

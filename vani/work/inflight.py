@@ -12,9 +12,10 @@ Each call runs with a copy of the claiming thread's context variables (request i
 policy) inside an application context of its own: its own ``g`` and, should it need one, its
 own database session, never the claim's. Given ``submit``, the calls are coroutines instead,
 run on one event loop (a thread of its own multiplexing every connection) rather than a thread
-each. When ``between`` (called between steps: renew the
-lease, look at the stop flag) says stop, nothing more is begun; the calls in flight finish and
-are recorded, and ``run`` returns the items never begun.
+each; they are given all they need (no application context, no context variables). When
+``between`` (called between steps: renew the lease, look at the stop flag) says stop, nothing
+more is begun; the calls in flight finish and are recorded, and ``run`` returns the items never
+begun.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app
 
+from vani.threads import DaemonThreads
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -42,28 +45,9 @@ _pools: dict[tuple[int, int], _Threads] = {}
 _lock = threading.Lock()
 
 
-class _Threads:
-    """Daemon threads taking calls from one queue: unlike ``ThreadPoolExecutor``'s, they never
-    hold the process open at exit (a stop whose grace ran out ends a call in flight; its row is
+class _Threads(DaemonThreads):
+    """The process's send threads (a stop whose grace ran out ends a call in flight; its row is
     left to the takeover, as when the process is killed)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = 0
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future: Future = Future()
-        with self._lock:  # an idle thread is reserved for this call, or a new one started
-            if self._idle:
-                self._idle -= 1
-            elif self._threads < self.size:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"vani-send-{self._threads}", daemon=True).start()
-        self._queue.put((future, fn, args))
-        return future
 
     def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> Future:
         future = self.submit(contextvars.copy_context().run, _in_app, app, call)
@@ -75,18 +59,6 @@ class _Threads:
 
     def settle(self, futures: list[Future]) -> None:
         wait(futures)
-
-    def _work(self) -> None:
-        while True:
-            future, fn, args = self._queue.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 (handed to the claiming thread through the future)
-                    future.set_exception(exc)
-            del future, fn, args
-            with self._lock:
-                self._idle += 1
 
 
 class _Submitted:
@@ -124,7 +96,7 @@ def pool(size: int) -> _Threads:
     with _lock:
         found = _pools.get(key)
         if found is None:
-            found = _pools[key] = _Threads(size)
+            found = _pools[key] = _Threads(size, "vani-send")
         return found
 
 
