@@ -41,43 +41,8 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_PER_SUBSCRIPTION = 20
 TICK = 0.5  # seconds: ``between`` runs at least this often while calls are in flight
 
-_pools: dict[tuple[int, int], _Threads] = {}
+_pools: dict[tuple[int, int], DaemonThreads] = {}
 _lock = threading.Lock()
-
-
-class _Threads(DaemonThreads):
-    """The process's send threads (a stop whose grace ran out ends a call in flight; its row is
-    left to the takeover, as when the process is killed)."""
-
-    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> Future:
-        future = self.submit(contextvars.copy_context().run, _in_app, app, call)
-        future.add_done_callback(finished.put)
-        return future
-
-    def ended(self, busy: Iterable[Future], finished: queue.SimpleQueue) -> list[Future]:
-        return _ended(finished)
-
-    def settle(self, futures: list[Future]) -> None:
-        wait(futures)
-
-
-class _Submitted:
-    """Calls that are coroutines, handed to ``submit`` (an event loop of their own, on its own
-    thread), which gives back a future."""
-
-    def __init__(self, submit: Callable[[Any], Future]) -> None:
-        self.submit = submit
-
-    def launch(self, app: Flask, call: Callable[[], Any], finished: queue.SimpleQueue) -> Future:
-        future = self.submit(call())
-        future.add_done_callback(finished.put)
-        return future
-
-    def ended(self, busy: Iterable[Future], finished: queue.SimpleQueue) -> list[Future]:
-        return _ended(finished)
-
-    def settle(self, futures: list[Future]) -> None:
-        wait(futures)
 
 
 def concurrency(cfg: Mapping) -> int:
@@ -90,13 +55,14 @@ def per_subscription(cfg: Mapping) -> int:
     return min(max(int(cfg.get("VANI_SEND_PER_SUBSCRIPTION") or DEFAULT_PER_SUBSCRIPTION), 1), concurrency(cfg))
 
 
-def pool(size: int) -> _Threads:
+def pool(size: int) -> DaemonThreads:
     """This process's send threads (started as needed; a forked child starts its own)."""
     key = (os.getpid(), size)
     with _lock:
         found = _pools.get(key)
         if found is None:
-            found = _pools[key] = _Threads(size, "vani-send")
+            # (a stop whose grace ran out ends a call in flight; its row is left to the takeover)
+            found = _pools[key] = DaemonThreads(size, "vani-send")
         return found
 
 
@@ -116,7 +82,14 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
     size = concurrency(app.config)
     limit = min(limit or size, size)
     per_key = max(per_key, 1)
-    threads = _Submitted(submit) if submit is not None else pool(size)
+    if submit is not None:
+        def start(call: Callable[[], Any]) -> Future:
+            return submit(call())
+    else:
+        threads = pool(size)
+
+        def start(call: Callable[[], Any]) -> Future:
+            return threads.submit(contextvars.copy_context().run, _in_app, app, call)
     queues: dict[Hashable, deque[tuple[int, T]]] = {}
     for index, item in enumerate(items):
         queues.setdefault(key(item), deque()).append((index, item))
@@ -134,7 +107,8 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 _, item = queues[k].popleft()
                 call = begin(item)
                 if call is not None:
-                    future = threads.launch(app, call, finished)
+                    future = start(call)
+                    future.add_done_callback(finished.put)
                     busy[future] = (k, item)
                     running[k] += 1
                 if queues[k] and running[k] < per_key:
@@ -143,14 +117,14 @@ def run(items: Iterable[T], key: Callable[[T], Hashable], begin: Callable[[T], C
                 if going and heads:
                     continue
                 break
-            for future in threads.ended(busy, finished):
+            for future in _ended(finished):
                 k, item = busy.pop(future)
                 running[k] -= 1
                 if queues[k] and running[k] == per_key - 1:  # it had no free slot until now
                     heapq.heappush(heads, (queues[k][0][0], k))
                 finish(item, future)
     except Exception:  # a bug in a step: what went out is still recorded before the claim is failed
-        _settle(threads, busy, finish)
+        _settle(busy, finish)
         raise  # (a hard stop, SystemExit, waits for nothing: its rows are left to the takeover)
     return [item for _, item in sorted((entry for q in queues.values() for entry in q), key=lambda e: e[0])]
 
@@ -162,11 +136,6 @@ def _ended(finished: queue.SimpleQueue) -> list[Future]:
         done = [finished.get(timeout=TICK)]
     except queue.Empty:
         return []
-    return done + _drain(finished)
-
-
-def _drain(finished: queue.SimpleQueue) -> list[Future]:
-    done = []
     while True:
         try:
             done.append(finished.get_nowait())
@@ -174,12 +143,10 @@ def _drain(finished: queue.SimpleQueue) -> list[Future]:
             return done
 
 
-def _settle(threads: _Threads | _Submitted, busy: dict[Future, tuple[Hashable, T]],
-            finish: Callable[[T, Future], None]) -> None:
-    if busy:
-        threads.settle(list(busy))
+def _settle(busy: dict[Future, tuple[Hashable, T]], finish: Callable[[T, Future], None]) -> None:
     for future in list(busy):
         _, item = busy.pop(future)
+        wait([future])
         try:
             finish(item, future)
         except Exception:
