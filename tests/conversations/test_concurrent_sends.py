@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from tests.conversations.helpers import (
     KAPSO_KEY,
@@ -111,3 +113,36 @@ def test_a_stop_hands_back_the_sends_not_begun(app, client, api, db, kapso):
     assert len(fake.seen) == CONVERSATIONS  # the first reply of each conversation, begun before the stop
     assert [(s.status, s.attempts) for s in rows[:3]] == [("sent", 1)] * 3
     assert [(s.status, s.attempts, s.lease_token) for s in rows[3:]] == [("pending", 0, None)] * 3
+
+
+def test_another_worker_never_claims_a_later_reply_of_a_conversation(app, client, api, db, kapso):
+    fake = kapso()
+    first, second, _ = conversations(client, db)
+    for i in range(2):
+        reply(api, first, f"c0 r{i}")
+    reply(api, second, "c1 r0")
+    r0, r1, other = (s.id for s in sends(db) if s.kind != "read")
+    one = claims.claim(MESSAGE_SENDS, app.config)  # a worker takes the first reply of each conversation
+    assert sorted(one.ids) == [r0, other]
+    assert claims.claim(MESSAGE_SENDS, app.config) is None  # the later reply waits for the earlier one
+    runner.run_claim(MESSAGE_SENDS, one)
+    two = claims.claim(MESSAGE_SENDS, app.config)  # sent: now the next one may go
+    assert two.ids == [r1]
+    runner.run_claim(MESSAGE_SENDS, two)
+    assert [json.loads(body)["text"]["body"] for _, body in fake.seen] == ["c0 r0", "c1 r0", "c0 r1"]
+
+
+def test_a_reply_waits_while_an_earlier_one_is_to_be_tried_again(app, client, api, db, kapso):
+    answers = iter([(503, b'{"error": "busy"}')])
+    fake = kapso(lambda path, body: next(answers, (200, json.dumps(meta_ok("wamid.ok")).encode())))
+    conv = conversations(client, db)[0]
+    reply(api, conv, "c0 r0")
+    reply(api, conv, "c0 r1")
+    runner.run_claim(MESSAGE_SENDS, claims.claim(MESSAGE_SENDS, app.config))
+    first, later = (s for s in sends(db) if s.kind != "read")
+    assert (first.status, later.status) == ("failed", "pending")
+    db.session.execute(update(MessageSend).where(MessageSend.id == first.id).values(
+        next_attempt_at=first.next_attempt_at + timedelta(hours=1)))  # its retry is not yet due
+    db.session.commit()
+    assert claims.claim(MESSAGE_SENDS, app.config) is None  # the later reply does not overtake it
+    assert len(fake.seen) == 1

@@ -8,7 +8,8 @@ red, raises a notification and tells subscribers; one that goes out becomes ``se
 provider's id, merged with any status webhook that arrived before the call returned.
 
 Sends of different conversations are in flight at once (``work.in_flight``), one at a time per
-conversation so its replies keep their order. The database is read and written in the claiming
+conversation so its replies keep their order: a reply is not claimed while an earlier one of its
+conversation waits, is retried or is being sent, by this worker or another (``_in_order``). The database is read and written in the claiming
 thread only; the provider call runs on a send thread with what it needs already read.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from vani import plugins, tenancy, work
@@ -210,12 +211,25 @@ def lost(ids: list[int], now: datetime) -> None:
                                 "gone out", now, round_=_rounds(send_id))
 
 
+def _in_order(t):
+    """A reply waits while an earlier reply of its conversation is due, failed and to be tried
+    again, or being sent, so two workers' claims never send one conversation's replies at once or
+    out of order. Read receipts neither wait nor hold anything up."""
+    earlier = t.alias("earlier")
+    replies = (SendKind.TEXT, SendKind.TEMPLATE)
+    waiting = exists().where(earlier.c.conversation_id == t.c.conversation_id, earlier.c.id < t.c.id,
+                             earlier.c.kind.in_(replies),
+                             earlier.c.status.in_((OutgoingStatus.PENDING, OutgoingStatus.FAILED,
+                                                   OutgoingStatus.SENDING)))
+    return not_(and_(t.c.kind.in_(replies), waiting))
+
+
 MESSAGE_SENDS = work.Lane(
     name="message_sends", model=MessageSend,
     ready=(OutgoingStatus.PENDING, OutgoingStatus.FAILED), running=OutgoingStatus.SENDING,
     retry=OutgoingStatus.FAILED, dead=OutgoingStatus.DEAD,
     handler=work.in_flight(prepare, record, key=("conversation_id",), per_key=lambda cfg: 1),
     policy=policy, lease=lease, batch=20, parallel=2,
-    claim_values=lambda now: {"send_started_at": None},
+    claim_values=lambda now: {"send_started_at": None}, claimable=_in_order,
     unsure=lambda t: t.c.send_started_at.isnot(None), on_lost=lost,
 )
