@@ -264,13 +264,14 @@
       var option = select.options[select.selectedIndex];
       if (!option) return;
       var names = (option.dataset.variables || "").split(" ").filter(Boolean);
+      var labels = (option.dataset.labels || "").split("|");
       var body = select.form.querySelector("#template-body");
       if (body) body.textContent = option.dataset.body || "(no text)";
       select.form.querySelectorAll("[data-template-variable]").forEach(function (field) {
         var i = parseInt(field.dataset.templateVariable, 10), used = i < names.length;
         field.hidden = !used;
         field.querySelector("input").disabled = !used;
-        if (used) field.querySelector("label").textContent = "Value for {{" + names[i] + "}}";
+        if (used) field.querySelector("label").textContent = labels[i] || "Value for {{" + names[i] + "}}";
       });
     });
   }

@@ -177,3 +177,33 @@ def test_a_message_an_older_version_stored_is_noted_unread_by_the_catch_up(app, 
     assert str(messaging.unread_total()) == "1"
     assert inbox.catch_up_unread() == 0  # nothing more to note
     assert any(e.func is maintenance.catch_up_unread and e.interval == 600 for e in maintenance.CRON)
+
+
+def test_a_template_with_header_and_button_values_sends_each_in_its_component(app, api, db, httpserver):
+    use_kapso(app, httpserver)
+    app.config["KAPSO_PHONE_NUMBER_ID"] = NUMBER_ID
+    seen = kapso_answers(httpserver)
+    pid = prospect(api)
+    values = {"media.image": "https://cdn.example.test/offer.png", "1": "Lena", "2": "Friday", "button.1": "ref-42"}
+    r = api.post(f"/api/v1/prospects/{pid}/conversations",
+                 json={"template": {"name": "offer", "language": "en", "variables": values}})
+    assert r.status_code == 202, r.get_json()
+    send_lane()
+    assert seen[0]["template"] == {"name": "offer", "language": {"code": "en"}, "components": [
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example.test/offer.png"}}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "Lena"}, {"type": "text", "text": "Friday"}]},
+        {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "ref-42"}]}]}
+    text = api.post(f"/api/v1/prospects/{prospect(api, email='ana@example.test', phone='+15550009999')}"
+                    "/conversations", json={"template": {"name": "hello", "variables": {"header.name": "Ana"}}})
+    assert text.status_code == 202, text.get_json()
+    send_lane()
+    assert seen[1]["template"]["components"] == [
+        {"type": "header", "parameters": [{"type": "text", "parameter_name": "name", "text": "Ana"}]}]
+
+
+def test_a_media_value_must_be_a_link(api):
+    pid = prospect(api)
+    r = api.post(f"/api/v1/prospects/{pid}/conversations",
+                 json={"template": {"name": "offer", "variables": {"media.image": "offer.png", "1": "Lena"}}})
+    assert r.status_code == 400
+    assert r.get_json()["detail"] == "media.image is the header's media: give its https:// link"

@@ -116,3 +116,18 @@ def test_a_template_with_named_placeholders_is_filled_by_name(app, httpserver):
     serve_kapso_templates(httpserver, [[meta_template("order_update", "Dear {{first_name}}, {{order}} is ready")]])
     assert templates.chosen("en_US:order_update", ["Ana", "#42"]) == {"template": {
         "name": "order_update", "language": "en_US", "variables": {"first_name": "Ana", "order": "#42"}}}
+
+
+def test_header_and_button_values_are_asked_for_by_what_they_are(app, httpserver):
+    from vani.errors import InvalidField
+
+    use_kapso_templates(app, httpserver)
+    serve_kapso_templates(httpserver, [[meta_template(
+        "offer", "Hi {{1}}", header={"type": "HEADER", "format": "TEXT", "text": "For {{1}}"},
+        buttons=[{"type": "URL", "text": "Open", "url": "https://shop.example.test/o/{{1}}"}])]])
+    assert templates.chosen("en_US:offer", ["Acme", "Lena", "42"]) == {"template": {
+        "name": "offer", "language": "en_US", "variables": {"header.1": "Acme", "1": "Lena", "button.0": "42"}}}
+    with pytest.raises(InvalidField, match=r"offer takes 3 values: fill in header value for \{\{1\}\}"):
+        templates.chosen("en_US:offer", ["", "Lena", "42"])
+    with pytest.raises(InvalidField, match="fill in end of button 1's link"):
+        templates.chosen("en_US:offer", ["Acme", "Lena", ""])

@@ -29,12 +29,16 @@ def use_twilio_templates(app, httpserver) -> None:
 
 
 def meta_template(name: str, body: str, language: str = "en_US", status: str = "APPROVED",
-                  category: str = "MARKETING") -> dict:
+                  category: str = "MARKETING", header: dict | None = None, buttons: list | None = None) -> dict:
+    """One of Meta's templates as the list gives it: a plain text header unless ``header`` is
+    given, and ``buttons`` when given."""
+    components = [header or {"type": "HEADER", "format": "TEXT", "text": "Hello from Acme"},
+                  {"type": "BODY", "text": body},
+                  {"type": "FOOTER", "text": "Reply STOP to opt out"}]
+    if buttons:
+        components.append({"type": "BUTTONS", "buttons": buttons})
     return {"id": f"id-{name}-{language}", "name": name, "language": language, "status": status,
-            "category": category, "parameter_format": "POSITIONAL",
-            "components": [{"type": "HEADER", "format": "TEXT", "text": "Hello from {{1}}"},
-                           {"type": "BODY", "text": body},
-                           {"type": "FOOTER", "text": "Reply STOP to opt out"}]}
+            "category": category, "parameter_format": "POSITIONAL", "components": components}
 
 
 def serve_kapso_templates(httpserver, pages: list[list[dict]], business_id: str = BUSINESS_ID) -> list[dict]:

@@ -210,3 +210,27 @@ def test_the_conversation_page_offers_the_approved_templates_too(app, login, db,
                                          "variables": {"first_name": "Ana", "order": "#42"}}}
     # A viewer sees the conversation without the picker (and without asking the provider).
     assert "template-choice" not in html(login("viewer").get(f"/dashboard/messages/{conv.id}"))
+
+
+def test_header_and_button_values_have_fields_named_for_them(app, login, db, httpserver):
+    from tests.fakes.whatsapp_templates import meta_template, serve_kapso_templates, use_kapso_templates
+
+    use_kapso_templates(app, httpserver)
+    serve_kapso_templates(httpserver, [[meta_template(
+        "offer", "Hi {{1}}", header={"type": "HEADER", "format": "IMAGE"},
+        buttons=[{"type": "URL", "text": "Open", "url": "https://shop.example.test/o/{{1}}"}])]])
+    staff = login("staff")
+    pid = new_prospect(staff, phone="+15550100032")
+    page = html(staff.get(f"/dashboard/prospects/{pid}"))
+    assert 'data-variables="media.image 1 button.0" data-labels="Header image: its https:// link|' \
+           'Value for {{1}}|End of button 1&#39;s link"' in page
+    assert re.findall(r'<label for="(template-variable-\d)">([^<]+)</label>', page) == [
+        ("template-variable-1", "Header image: its https:// link"), ("template-variable-2", "Value for {{1}}"),
+        ("template-variable-3", "End of button 1&#39;s link")]
+    r = staff.post(f"/dashboard/prospects/{pid}/conversations", data={
+        "csrf_token": staff.csrf, "template_choice": "en_US:offer", "nonce": "nonce-654321",
+        "template_variable": ["https://cdn.example.test/o.png", "Lena", "42"]})
+    assert r.status_code == 303
+    [send] = db.session.execute(select(MessageSend)).scalars().all()
+    assert send.payload["template"]["variables"] == {
+        "media.image": "https://cdn.example.test/o.png", "1": "Lena", "button.0": "42"}

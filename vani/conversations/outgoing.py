@@ -25,6 +25,7 @@ from vani.models.dbutil import insert_new
 from vani.models.idempotency import KeyReused
 from vani.models.replies import MessageSend, OutgoingStatus, SendKind
 from vani.payloads.safejson import clean
+from vani.plugins.messaging import media_links
 from vani.work import effects
 
 WINDOW = timedelta(hours=24)
@@ -82,6 +83,9 @@ def parse_payload(body) -> dict:
         variables = [str(v)[:1024] for v in variables]
     else:
         raise InvalidField("template.variables", "a list or an object of values")
+    unlinked = media_links(variables)
+    if unlinked:
+        raise InvalidField("template.variables", f"{unlinked[0]} is the header's media: give its https:// link")
     language = t.get("language") or "en"
     return {"template": {"name": _text(t.get("name"), "template.name", 512),
                          "language": _text(language, "template.language", 16), "variables": variables}}

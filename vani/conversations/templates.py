@@ -20,7 +20,7 @@ from vani.conversations import starting
 from vani.errors import Conflict, InvalidField, ProviderUnavailable
 from vani.extensions import redis_ext
 from vani.orgs.provider_settings import config_for
-from vani.plugins.messaging import Template, TemplateListError
+from vani.plugins.messaging import Template, TemplateListError, variable_label
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,12 @@ def choice_value(template: Template) -> str:
     return f"{template.language}:{template.name}"
 
 
+def _field(name: str) -> str:
+    """A value's name in an error: ``{{2}}`` for the body's, the form's label for the others."""
+    label = variable_label(name)
+    return label[0].lower() + label[1:] if label != f"Value for {{{{{name}}}}}" else f"{{{{{name}}}}}"
+
+
 def chosen(choice: str, values: list[str], org_id: int | None = None) -> dict:
     """The reply payload for a template picked from the list (``choice_value``) with the values
     typed for its variables: as many as it has, each filled in. A template no longer listed (or
@@ -143,7 +149,7 @@ def chosen(choice: str, values: list[str], org_id: int | None = None) -> dict:
         missing = [n for n, v in zip(template.variables, values) if not v]
         if missing:
             raise InvalidField("template.variables", f"{template.label or name} takes {len(values)} value"
-                               f"{'s' if len(values) != 1 else ''}: fill in {{{{{missing[0]}}}}}")
+                               f"{'s' if len(values) != 1 else ''}: fill in {_field(missing[0])}")
     if template is not None and not all(v.isdecimal() for v in template.variables):
         # Named placeholders ({{first_name}}) are sent by name.
         return {"template": {"name": name, "language": language, "variables": dict(zip(template.variables, values))}}

@@ -59,6 +59,29 @@ class TemplateListError(Exception):
         self.message, self.configured, self.http_status = message, configured, http_status
 
 
+# A template's values other than its body's (Meta's header and buttons; see the Kapso messenger).
+HEADER, MEDIA, BUTTON = "header.", "media.", "button."
+MEDIA_HEADERS = ("image", "video", "document")
+
+
+def variable_label(name: str) -> str:
+    """What a form calls the field for one of a template's values."""
+    if name.startswith(MEDIA):
+        return f"Header {name.removeprefix(MEDIA)}: its https:// link"
+    if name.startswith(HEADER):
+        return f"Header value for {{{{{name.removeprefix(HEADER)}}}}}"
+    if name.startswith(BUTTON) and name.removeprefix(BUTTON).isdecimal():
+        return f"End of button {int(name.removeprefix(BUTTON)) + 1}'s link"
+    return f"Value for {{{{{name}}}}}"
+
+
+def media_links(variables) -> list[str]:
+    """The names of media values that are no ``https://`` link (Meta fetches them itself)."""
+    if not isinstance(variables, Mapping):
+        return []
+    return [k for k, v in variables.items() if str(k).startswith(MEDIA) and not str(v).startswith("https://")]
+
+
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 

@@ -23,6 +23,7 @@ from vani.models import (
 from vani.models import clock
 from vani.models.base import as_utc, utcnow
 from vani.models.masking import conceal
+from vani.plugins.messaging import variable_label
 from vani.providers.registry import all_providers
 
 
@@ -163,5 +164,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(has_endpoint)
     app.add_template_global(filters_active)
     app.add_template_global(provider_choices)
+    app.add_template_global(variable_label)
+    app.add_template_filter(variable_label)
     for states in (DeliveryStatus, EventStatus, MeetingStatus, MessageDirection, NotificationStatus, Role, SendStatus):
         app.add_template_global(states, states.__name__)

@@ -121,3 +121,16 @@ def test_a_list_that_does_not_come_is_given_up_on_in_listing_time(app, httpserve
         assert time.monotonic() - started < 2
     finally:
         release.set()
+
+
+def test_header_and_button_values_are_listed_with_the_bodys(app, httpserver):
+    use_kapso_templates(app, httpserver)
+    serve_kapso_templates(httpserver, [[
+        meta_template("offer", "Hi {{1}}, your offer ends {{2}}", header={"type": "HEADER", "format": "IMAGE"},
+                      buttons=[{"type": "QUICK_REPLY", "text": "Stop"},
+                               {"type": "URL", "text": "Open", "url": "https://shop.example.test/o/{{1}}"},
+                               {"type": "URL", "text": "Site", "url": "https://shop.example.test/"}]),
+        meta_template("hello", "Good to meet you", header={"type": "HEADER", "format": "TEXT", "text": "Hi {{name}}"}),
+    ]])
+    assert [(t.name, t.variables) for t in listed()] == [
+        ("offer", ("media.image", "1", "2", "button.1")), ("hello", ("header.name",))]

@@ -257,7 +257,10 @@ class WhatsappTemplate(BaseModel):
     language: str
     category: str | None
     body: str = Field(description="the body text, placeholders as {{1}} or {{name}}")
-    variables: list[str] = Field(description="the body's placeholders in order: send one value for each")
+    variables: list[str] = Field(description="the values it takes, in order: the body's placeholders, and for a "
+                                 "Kapso template header.<name>, media.<image|video|document> (an https:// link) "
+                                 "and button.<index> (a URL button's end); send one value for each, as an object "
+                                 "by these names when any is not the body's")
     label: str | None = Field(description="a name for people when name is an id (Twilio's friendly name)")
 
 

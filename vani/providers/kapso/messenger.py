@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from vani import egress
 from vani.plugins.messaging import (
-    Accepted, Messenger, SendError, Template, TemplateListError, list_timeout, placeholders, retryable, timeout,
+    Accepted, Messenger, SendError, Template, TemplateListError, list_timeout, retryable, timeout,
 )
 from vani.providers.kapso.api_base import send_url, templates_url
+from vani.providers.kapso.components import send_components, template_variables
 
 PAGE_SIZE = 100
 MAX_PAGES = 10  # 1,000 templates
@@ -35,16 +36,9 @@ def meta_body(to: str, payload: Mapping) -> dict:
     if "template" in payload:
         t = payload["template"]
         template: dict = {"name": t["name"], "language": {"code": t.get("language") or "en"}}
-        variables = t.get("variables") or []
-        if isinstance(variables, Mapping) and not all(str(k).isdecimal() for k in variables):
-            parameters = [{"type": "text", "parameter_name": str(k), "text": str(variables[k])}
-                          for k in sorted(variables, key=str)]  # by name: stored JSON keeps no order
-        else:  # by position: a list, or {"1": …, "2": …}
-            if isinstance(variables, Mapping):
-                variables = [variables[k] for k in sorted(variables, key=lambda k: (len(str(k)), str(k)))]
-            parameters = [{"type": "text", "text": str(v)} for v in variables]
-        if parameters:
-            template["components"] = [{"type": "body", "parameters": parameters}]
+        components = send_components(t.get("variables") or [])
+        if components:
+            template["components"] = components
         body.update(type="template", template=template)
     else:
         body.update(type="text", text={"preview_url": False, "body": payload["text"]})
@@ -135,10 +129,9 @@ def _template(item) -> Template | None:
     if not isinstance(name, str) or not name or not isinstance(language, str):
         return None
     components = item.get("components") if isinstance(item.get("components"), list) else []
-    body = next((c.get("text") for c in components if isinstance(c, dict)
-                 and str(c.get("type") or "").upper() == "BODY" and isinstance(c.get("text"), str)), "")
+    variables, body = template_variables(components)
     category = item.get("category") if isinstance(item.get("category"), str) else None
-    return Template(name=name, language=language, category=category, body=body, variables=placeholders(body))
+    return Template(name=name, language=language, category=category, body=body, variables=variables)
 
 
 def _next_cursor(answer: dict) -> str | None:
