@@ -109,8 +109,11 @@ def test_unread_count_in_the_navigation_updates_live(app, live_server, context, 
 
 
 def test_every_dashboard_page_passes_axe(app, live_server, context, make_user, httpserver):
-    make_user("admin", email="axe@example.com")
+    from vani.accounts import invitations
+
+    admin = make_user("admin", email="axe@example.com", superuser=True)  # a superuser sees every page
     data = seed_all()
+    invited = invitations.invite("newcomer@example.com", "staff", admin)
     page = context.new_page()
     sign_in(page, live_server, "axe@example.com")
     paths = ["/dashboard/", "/dashboard/events", f"/dashboard/events/{data['events']['failed'].id}",
@@ -120,15 +123,17 @@ def test_every_dashboard_page_passes_axe(app, live_server, context, make_user, h
              "/dashboard/meetings?owner=any", f"/dashboard/meetings/{data['meeting'].id}",
              "/dashboard/messages", f"/dashboard/messages/{data['conversation'].id}", "/dashboard/autoreplies",
              "/dashboard/mailboxes", "/dashboard/notifications", "/dashboard/organisation", "/dashboard/calendly",
-             "/dashboard/users", "/dashboard/tokens", "/dashboard/invitations"]
+             "/dashboard/users", "/dashboard/tokens", "/dashboard/invitations", "/dashboard/processes",
+             "/dashboard/prospects/new", f"/dashboard/prospects/{data['prospect'].id}/edit", "/dashboard/orgs/new"]
     found = {}
     for path in paths:
-        page.goto(live_server + path)
+        assert page.goto(live_server + path).status == 200, path  # the page itself, not a refusal
         page.locator(".nav-group summary").first.click()  # an open menu is checked too
         found[path] = axe_violations(page)
     page.context.clear_cookies()
-    page.goto(f"{live_server}/dashboard/login")
-    found["/dashboard/login"] = axe_violations(page)
+    for path in ("/dashboard/login", f"/dashboard/join/{invited.token}"):  # the pages before signing in
+        assert page.goto(live_server + path).status == 200, path
+        found[path] = axe_violations(page)
     failing = {path: v for path, v in found.items() if v}
     assert not failing, "\n".join(f"{path}: {line}" for path, v in failing.items() for line in v)
 
