@@ -146,3 +146,37 @@ def test_a_reply_waits_while_an_earlier_one_is_to_be_tried_again(app, client, ap
     db.session.commit()
     assert claims.claim(MESSAGE_SENDS, app.config) is None  # the later reply does not overtake it
     assert len(fake.seen) == 1
+
+
+def test_a_reply_retried_by_hand_waits_while_a_later_one_is_being_sent(app, client, api, db, kapso):
+    from vani.conversations import outgoing
+
+    fake = kapso()
+    conv = conversations(client, db)[0]
+    reply(api, conv, "c0 r0")
+    reply(api, conv, "c0 r1")
+    first, later = (s for s in sends(db) if s.kind != "read")
+    db.session.execute(update(MessageSend).where(MessageSend.id == first.id).values(status="dead"))
+    db.session.commit()  # the first reply failed for good
+    taken = claims.claim(MESSAGE_SENDS, app.config)  # a worker takes the later one
+    assert taken.ids == [later.id]
+    outgoing.requeue(first.message_id)  # someone retries the first by hand meanwhile
+    assert claims.claim(MESSAGE_SENDS, app.config) is None  # not while the later one is out
+    runner.run_claim(MESSAGE_SENDS, taken)
+    again = claims.claim(MESSAGE_SENDS, app.config)
+    assert again.ids == [first.id]
+    runner.run_claim(MESSAGE_SENDS, again)
+    assert [json.loads(body)["text"]["body"] for _, body in fake.seen] == ["c0 r1", "c0 r0"]
+
+
+def test_a_providers_retry_after_holds_a_reply_no_longer_than_the_longest_scheduled_wait(app):
+    from datetime import datetime, timezone
+
+    from vani.conversations.sending import policy
+
+    now = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+    rules = policy({**app.config, "VANI_RETRY_JITTER": False})
+    assert rules.next_attempt(1, now, retry_after="86400") == now + timedelta(minutes=30)  # "10s,30s,2m,10m,30m"
+    assert rules.next_attempt(1, now, retry_after="60") == now + timedelta(seconds=60)
+    custom = policy({**app.config, "VANI_RETRY_JITTER": False, "VANI_SEND_RETRY_SCHEDULE": "5s,2m"})
+    assert custom.next_attempt(1, now, retry_after="3600") == now + timedelta(minutes=2)

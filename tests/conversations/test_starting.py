@@ -207,3 +207,25 @@ def test_a_media_value_must_be_a_link(api):
                  json={"template": {"name": "offer", "variables": {"media.image": "offer.png", "1": "Lena"}}})
     assert r.status_code == 400
     assert r.get_json()["detail"] == "media.image is the header's media: give its https:// link"
+
+
+def test_template_values_too_long_or_unknown_are_refused_not_cut(app, api, httpserver):
+    use_kapso(app, httpserver)
+    pid = prospect(api)
+    url = f"/api/v1/prospects/{pid}/conversations"
+
+    def refusal(variables) -> str:
+        r = api.post(url, json={"template": {"name": "offer", "variables": variables}})
+        assert r.status_code == 400, r.get_json()
+        return r.get_json()["detail"]
+
+    assert refusal(["x" * 1025]) == "a value is longer than 1024 characters"
+    assert refusal({"1": "x" * 1025}) == "1 is longer than 1024 characters"
+    assert refusal({"media.gif": "https://cdn.example.test/a.gif"}) == \
+        "media.gif is no header media Vani sends: media.image, media.video, media.document"
+    assert refusal({"media.image": "https://cdn.example.test/" + "a" * 2048}) == \
+        "media.image is longer than 2048 characters"
+    assert refusal({"header." + "n" * 60: "Ana"}) == "a value's name is at most 64 characters"
+    link = "https://cdn.example.test/signed?" + "s" * 1500  # a signed link longer than any text value
+    r = api.post(url, json={"template": {"name": "offer", "variables": {"media.image": link}}})
+    assert r.status_code == 202, r.get_json()

@@ -25,7 +25,7 @@ from vani.models.dbutil import insert_new
 from vani.models.idempotency import KeyReused
 from vani.models.replies import MessageSend, OutgoingStatus, SendKind
 from vani.payloads.safejson import clean
-from vani.plugins.messaging import media_links
+from vani.plugins.messaging import MEDIA, media_problem
 from vani.work import effects
 
 WINDOW = timedelta(hours=24)
@@ -58,6 +58,35 @@ def _text(value, field: str, limit: int) -> str:
     return value.strip()
 
 
+MAX_VALUES, MAX_VALUE, MAX_NAME = 50, 1024, 64
+
+
+def template_values(variables) -> list[str] | dict[str, str]:
+    """A template's values, checked: a list (the body's, in order) or an object by name (see
+    ``plugins.messaging``), each at most ``MAX_VALUE`` characters (a media link ``MAX_LINK``).
+    Too long is refused, never cut."""
+    if isinstance(variables, Mapping):
+        names, values = [str(k) for k in variables], list(variables.values())
+    elif isinstance(variables, list):
+        names, values = [], variables
+    else:
+        raise InvalidField("template.variables", "a list or an object of values")
+    if len(values) > MAX_VALUES or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                           for v in values):
+        raise InvalidField("template.variables", f"at most {MAX_VALUES} text or number values")
+    if any(len(n) > MAX_NAME for n in names):
+        raise InvalidField("template.variables", f"a value's name is at most {MAX_NAME} characters")
+    texts = [str(v) for v in values]
+    for name, text in zip(names or [""] * len(texts), texts):
+        if name.startswith(MEDIA):
+            problem = media_problem(name, text)
+            if problem:
+                raise InvalidField("template.variables", problem)
+        elif len(text) > MAX_VALUE:
+            raise InvalidField("template.variables", f"{name or 'a value'} is longer than {MAX_VALUE} characters")
+    return dict(zip(names, texts)) if isinstance(variables, Mapping) else texts
+
+
 def parse_payload(body) -> dict:
     """``{"text": …}`` or ``{"template": {"name", "language", "variables"}}``, checked."""
     if not isinstance(body, Mapping):
@@ -70,22 +99,7 @@ def parse_payload(body) -> dict:
     t = body["template"]
     if not isinstance(t, Mapping):
         raise InvalidField("template", "an object with 'name', 'language' and optional 'variables'")
-    variables = t.get("variables") or []
-    if isinstance(variables, Mapping):
-        if len(variables) > 50 or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                           for v in variables.values()):
-            raise InvalidField("template.variables", "at most 50 text or number values")
-        variables = {str(k)[:32]: str(v)[:1024] for k, v in variables.items()}
-    elif isinstance(variables, list):
-        if len(variables) > 50 or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                          for v in variables):
-            raise InvalidField("template.variables", "at most 50 text or number values")
-        variables = [str(v)[:1024] for v in variables]
-    else:
-        raise InvalidField("template.variables", "a list or an object of values")
-    unlinked = media_links(variables)
-    if unlinked:
-        raise InvalidField("template.variables", f"{unlinked[0]} is the header's media: give its https:// link")
+    variables = template_values(t.get("variables") or [])
     language = t.get("language") or "en"
     return {"template": {"name": _text(t.get("name"), "template.name", 512),
                          "language": _text(language, "template.language", 16), "variables": variables}}

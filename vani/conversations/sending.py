@@ -9,7 +9,9 @@ provider's id, merged with any status webhook that arrived before the call retur
 
 Sends of different conversations are in flight at once (``work.in_flight``), one at a time per
 conversation so its replies keep their order: a reply is not claimed while an earlier one of its
-conversation waits, is retried or is being sent, by this worker or another (``_in_order``). The database is read and written in the claiming
+conversation waits or is to be retried, or another is being sent, by any worker (``_in_order``);
+a provider's Retry-After is heeded up to the schedule's longest wait, so no reply holds the ones
+behind it longer. The database is read and written in the claiming
 thread only; the provider call runs on a send thread with what it needs already read.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from vani import plugins, tenancy, work
@@ -46,7 +48,10 @@ def policy(cfg: Mapping) -> work.RetryPolicy:
     except ValueError:
         steps = work.parse_schedule(SCHEDULE)
     waits = tuple(steps[min(i, len(steps) - 1)] for i in range(attempts - 1))
-    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0)
+    # A provider's Retry-After is heeded up to the schedule's longest wait: the conversation's
+    # later replies wait behind this one (``_in_order``), so it must not hold them for a day.
+    capped = {"retry_after_cap": max(waits)} if waits else {}
+    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0, **capped)
 
 
 def lease(cfg: Mapping) -> timedelta:
@@ -212,15 +217,16 @@ def lost(ids: list[int], now: datetime) -> None:
 
 
 def _in_order(t):
-    """A reply waits while an earlier reply of its conversation is due, failed and to be tried
-    again, or being sent, so two workers' claims never send one conversation's replies at once or
-    out of order. Read receipts neither wait nor hold anything up."""
-    earlier = t.alias("earlier")
+    """A reply waits while another reply of its conversation is being sent, or an earlier one is
+    due or failed and to be tried again, so two workers' claims never send one conversation's
+    replies at once or out of order (a dead one retried by hand included). Read receipts neither
+    wait nor hold anything up."""
+    other = t.alias("other")
     replies = (SendKind.TEXT, SendKind.TEMPLATE)
-    waiting = exists().where(earlier.c.conversation_id == t.c.conversation_id, earlier.c.id < t.c.id,
-                             earlier.c.kind.in_(replies),
-                             earlier.c.status.in_((OutgoingStatus.PENDING, OutgoingStatus.FAILED,
-                                                   OutgoingStatus.SENDING)))
+    waiting = exists().where(
+        other.c.conversation_id == t.c.conversation_id, other.c.id != t.c.id, other.c.kind.in_(replies),
+        or_(other.c.status == OutgoingStatus.SENDING,
+            and_(other.c.id < t.c.id, other.c.status.in_((OutgoingStatus.PENDING, OutgoingStatus.FAILED)))))
     return not_(and_(t.c.kind.in_(replies), waiting))
 
 

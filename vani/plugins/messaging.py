@@ -33,7 +33,8 @@ class SendError(Exception):
 class Template:
     """An approved template as a send names it: ``name`` is what ``{"template": {"name"}}`` takes
     (Meta's template name; Twilio's Content SID, ``HX…``), ``label`` what people call it when the
-    name is an id (Twilio's friendly name), ``variables`` the body's placeholders in order."""
+    name is an id (Twilio's friendly name), ``variables`` the values it takes in order: the body's
+    placeholders, and a Kapso template's header and button values (``HEADER``, ``MEDIA``, ``BUTTON``)."""
     name: str
     language: str
     category: str | None
@@ -75,11 +76,18 @@ def variable_label(name: str) -> str:
     return f"Value for {{{{{name}}}}}"
 
 
-def media_links(variables) -> list[str]:
-    """The names of media values that are no ``https://`` link (Meta fetches them itself)."""
-    if not isinstance(variables, Mapping):
-        return []
-    return [k for k, v in variables.items() if str(k).startswith(MEDIA) and not str(v).startswith("https://")]
+MAX_LINK = 2048
+
+
+def media_problem(name: str, link: str) -> str | None:
+    """Why a media value cannot go (Meta fetches the link itself), or None."""
+    if name.removeprefix(MEDIA) not in MEDIA_HEADERS:
+        return f"{name} is no header media Vani sends: {', '.join(MEDIA + m for m in MEDIA_HEADERS)}"
+    if not link.startswith("https://"):
+        return f"{name} is the header's media: give its https:// link"
+    if len(link) > MAX_LINK:
+        return f"{name} is longer than {MAX_LINK} characters"
+    return None
 
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
