@@ -12,7 +12,7 @@ from vani.models import Conversation
 
 
 def plan(stmt) -> str:
-    compiled = stmt.compile(db.engine)
+    compiled = stmt.compile(db.engine, compile_kwargs={"render_postcompile": True})  # IN lists spelt out
     params = compiled.params
     conn = db.session.connection()
     if db.engine.dialect.name == "postgresql":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vani.extensions import db
@@ -27,6 +27,9 @@ class OutgoingStatus(enum.StrEnum):
     DEAD = "dead"        # refused, out of tries, or maybe sent by a worker that died: retry by hand
 
 
+OPEN_REPLIES = "status IN ('pending', 'failed', 'sending') AND kind IN ('text', 'template')"
+
+
 class MessageSend(OrgOwned, Leased, db.Model):
     """One intent to send: a reply or a read receipt. ``intent_key`` makes it once per intent (an
     ``Idempotency-Key``, the dashboard form's nonce, ``auto:<inbound message>``, ``read:<message>``)."""
@@ -38,6 +41,9 @@ class MessageSend(OrgOwned, Leased, db.Model):
               **in_states(OutgoingStatus.PENDING, OutgoingStatus.FAILED)),
         Index("ix_message_sends_status_lease", "status", "lease_expires_at"),
         Index("ix_message_sends_message", "message_id"),
+        # A conversation's replies still to go out: what holds a later reply back (its lane's claims).
+        Index("ix_message_sends_open_replies", "conversation_id", "id",
+              postgresql_where=text(OPEN_REPLIES), sqlite_where=text(OPEN_REPLIES)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
