@@ -170,6 +170,7 @@ def test_a_reply_retried_by_hand_waits_while_a_later_one_is_being_sent(app, clie
 
 
 def test_a_providers_retry_after_holds_a_reply_no_longer_than_the_longest_scheduled_wait(app):
+    """The schedule's longest wait, however few attempts are allowed; five minutes at least."""
     from datetime import datetime, timezone
 
     from vani.conversations.sending import policy
@@ -178,5 +179,8 @@ def test_a_providers_retry_after_holds_a_reply_no_longer_than_the_longest_schedu
     rules = policy({**app.config, "VANI_RETRY_JITTER": False})
     assert rules.next_attempt(1, now, retry_after="86400") == now + timedelta(minutes=30)  # "10s,30s,2m,10m,30m"
     assert rules.next_attempt(1, now, retry_after="60") == now + timedelta(seconds=60)
-    custom = policy({**app.config, "VANI_RETRY_JITTER": False, "VANI_SEND_RETRY_SCHEDULE": "5s,2m"})
-    assert custom.next_attempt(1, now, retry_after="3600") == now + timedelta(minutes=2)
+    short = policy({**app.config, "VANI_RETRY_JITTER": False, "VANI_SEND_RETRY_SCHEDULE": "0s",
+                    "VANI_SEND_MAX_ATTEMPTS": 2})  # a short schedule still lets a provider ask for minutes
+    assert short.next_attempt(1, now, retry_after="120") == now + timedelta(seconds=120)
+    assert short.next_attempt(1, now, retry_after="3600") == now + timedelta(minutes=5)
+    assert short.next_attempt(1, now) == now

@@ -10,8 +10,8 @@ provider's id, merged with any status webhook that arrived before the call retur
 Sends of different conversations are in flight at once (``work.in_flight``), one at a time per
 conversation so its replies keep their order: a reply is not claimed while an earlier one of its
 conversation waits or is to be retried, or another is being sent, by any worker (``_in_order``);
-a provider's Retry-After is heeded up to the schedule's longest wait, so no reply holds the ones
-behind it longer. The database is read and written in the claiming
+a provider's Retry-After is heeded up to the schedule's longest wait (at least five minutes), so
+no reply holds the ones behind it for a day. The database is read and written in the claiming
 thread only; the provider call runs on a send thread with what it needs already read.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ from vani.plugins.messaging import Accepted, SendError
 log = logging.getLogger(__name__)
 
 SCHEDULE = "10s,30s,2m,10m,30m"  # waits between tries (the last repeats) until VANI_SEND_MAX_ATTEMPTS
+RETRY_AFTER_FLOOR = timedelta(minutes=5)  # a provider's Retry-After is heeded at least this far
 
 
 def policy(cfg: Mapping) -> work.RetryPolicy:
@@ -48,10 +49,11 @@ def policy(cfg: Mapping) -> work.RetryPolicy:
     except ValueError:
         steps = work.parse_schedule(SCHEDULE)
     waits = tuple(steps[min(i, len(steps) - 1)] for i in range(attempts - 1))
-    # A provider's Retry-After is heeded up to the schedule's longest wait: the conversation's
-    # later replies wait behind this one (``_in_order``), so it must not hold them for a day.
-    capped = {"retry_after_cap": max(waits)} if waits else {}
-    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0, **capped)
+    # A provider's Retry-After is heeded up to the schedule's longest wait (at least
+    # RETRY_AFTER_FLOOR): the conversation's later replies wait behind this one (``_in_order``),
+    # so it must not hold them for a day, nor be tried again sooner than the provider can take.
+    cap = max(max(steps), RETRY_AFTER_FLOOR)
+    return work.RetryPolicy(waits, jitter=0.1 if cfg.get("VANI_RETRY_JITTER", True) else 0.0, retry_after_cap=cap)
 
 
 def lease(cfg: Mapping) -> timedelta:
