@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.dashboard.test_unread_plan import plan
+from tests.plans import plan
 from vani.conversations.sending import MESSAGE_SENDS
 from vani.models.base import utcnow
 from vani.work.claims import _due

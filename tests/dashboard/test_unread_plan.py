@@ -3,25 +3,11 @@ something unread through their partial index, not every conversation of the orga
 Checked on the database the suite runs on (SQLite or PostgreSQL) with the statement the app sends."""
 from __future__ import annotations
 
-from sqlalchemy import text
-
+from tests.plans import plan
 from tests.web.seed import seed_messaging
 from vani.dashboard import messaging
 from vani.extensions import db
 from vani.models import Conversation
-
-
-def plan(stmt) -> str:
-    compiled = stmt.compile(db.engine, compile_kwargs={"render_postcompile": True})  # IN lists spelt out
-    params = compiled.params
-    conn = db.session.connection()
-    if db.engine.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL enable_seqscan = off"))  # a handful of rows: any index it can use, it will
-        rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", tuple(params[k] for k in compiled.positiontup or ())
-                                    if compiled.positional else params)
-    else:
-        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple(params[k] for k in compiled.positiontup))
-    return "\n".join(str(row) for row in rows)
 
 
 def test_the_unread_conversations_are_found_through_their_partial_index(app):
