@@ -174,7 +174,12 @@ class BulkRetry(Body):
 class Template(BaseModel):
     name: str = Field(min_length=1, max_length=512)
     language: str | None = None
-    variables: list[str | float] | dict[str, str | float] | None = None
+    variables: list[str | float] | dict[str, str | float] | None = Field(
+        None, description="at most 50 values: a list fills the body's placeholders in order; an object names "
+                          "each value as the template list does (1, first_name, header.<name>, "
+                          "media.<image|video|document>, button.<index>; names at most 64 characters). A value "
+                          "is at most 1,024 characters, a media value an https:// link of at most 2,048; longer "
+                          "ones are refused, never cut")
 
 
 class Reply(Body):
