@@ -230,9 +230,8 @@ def _in_order(t):
     open_ = [literal_column(f"'{s.value}'") for s in (OutgoingStatus.PENDING, OutgoingStatus.FAILED,
                                                         OutgoingStatus.SENDING)]
     waiting = exists().where(other.c.conversation_id == t.c.conversation_id, other.c.status.in_(open_),
-                             other.c.kind.in_(replies), other.c.id != t.c.id,
-                             or_(other.c.status == sending, other.c.id < t.c.id))
-    return not_(and_(t.c.kind.in_((SendKind.TEXT, SendKind.TEMPLATE)), waiting))
+                             other.c.kind.in_(replies), or_(other.c.status == sending, other.c.id < t.c.id))
+    return not_(and_(t.c.kind.in_(replies), waiting))
 
 
 MESSAGE_SENDS = work.Lane(
